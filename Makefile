@@ -1,0 +1,37 @@
+# notion_rbac — the two commands a newcomer needs are `make demo` and
+# `make test`; both install what they need first (scripts/setup.sh).
+
+.PHONY: demo demo-stop test test-core test-pg test-regress test-conformance bench setup package clean
+
+demo:            ## build, start a throwaway cluster with the seed scenario, print how to connect
+	scripts/demo.sh start
+
+demo-stop:       ## stop the demo cluster and remove its data
+	scripts/demo.sh stop
+
+test:            ## every test layer; ends with "N passed, M failed"
+	scripts/test.sh
+
+test-core:       ## only the pure-Rust core (no PostgreSQL)
+	scripts/test.sh core
+
+test-pg:         ## only the #[pg_test] layer
+	scripts/test.sh pg_test
+
+test-regress:    ## only the SQL regression files (preloaded and not preloaded)
+	scripts/test.sh regress nopreload
+
+test-conformance: ## only the conformance suites through rbac.validate()
+	scripts/test.sh conformance
+
+bench:           ## benchmark checks and lookups against a plain-SQL baseline
+	scripts/bench.sh
+
+setup:           ## install build prerequisites (idempotent)
+	scripts/setup.sh
+
+package:         ## release package under target/release/notion_rbac-pg15
+	scripts/setup.sh && cargo pgrx package --pg-config /usr/bin/pg_config
+
+clean:
+	cargo clean

@@ -1,0 +1,141 @@
+-- Loads the generated dataset through COPY and times checks and lookups
+-- through rbac.check / rbac.lookup_resources and through the plain-SQL
+-- baseline, from one connection. Expects :datadir (a directory the server
+-- can write) and :label.
+\set ON_ERROR_STOP 1
+\pset footer off
+
+-- COPY rate: into rbac.tuples (schema validation + indexes) and, as a
+-- baseline, into a plain table with the same indexes and no validation.
+COPY bench.load TO :'tsv';
+CREATE TABLE bench.plain (LIKE rbac.tuples INCLUDING INDEXES);
+CREATE FUNCTION bench.copy_rate(target text, path text) RETURNS TABLE (rows bigint, seconds numeric, rows_per_s bigint)
+LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz; n bigint;
+BEGIN
+    t0 := clock_timestamp();
+    EXECUTE format('COPY %s FROM %L', target, path);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    seconds := round(extract(epoch FROM clock_timestamp() - t0)::numeric, 2);
+    rows := n;
+    rows_per_s := round(n / greatest(extract(epoch FROM clock_timestamp() - t0), 1e-6));
+    RETURN NEXT;
+END $$;
+CREATE TEMP TABLE copy_rates AS
+SELECT 'plain table, same indexes' AS target, * FROM bench.copy_rate('bench.plain', :'tsv');
+INSERT INTO copy_rates SELECT 'rbac.tuples (validated)', * FROM bench.copy_rate('rbac.tuples', :'tsv');
+DROP TABLE bench.plain;
+VACUUM ANALYZE rbac.tuples;
+SELECT :'label' AS dataset, target, rows, seconds, rows_per_s FROM copy_rates ORDER BY target DESC;
+
+-- The check mix: at each page depth 1..6, 50 pages, each with a user of the
+-- root's group (allowed) and a user of another workspace (denied, after
+-- exploring every path); plus blocks (depth + 1) and comments (depth + 2).
+CREATE TABLE bench.queries AS
+WITH picked AS (
+    SELECT p.*, row_number() OVER (PARTITION BY depth ORDER BY (id * 2654435761::bigint) % 1000003, id) AS n
+      FROM bench.pages p WHERE root_j > 0
+), chosen AS (SELECT * FROM picked WHERE n <= 50)
+SELECT row_number() OVER (ORDER BY kind, depth, id, who) AS qid, * FROM (
+    SELECT 'page' AS kind, c.depth, c.id, who,
+           'user:u' || (SELECT m.u FROM bench.memberships m, bench.params pr
+                         WHERE m.g = (c.root_j % (pr.groups / 10)) * 10 + c.ws ORDER BY m.u OFFSET (c.id % 3) LIMIT 1) AS subject,
+           'read' AS action, 'page:p' || c.id AS object
+      FROM chosen c, (VALUES (1)) w(who)
+    UNION ALL
+    SELECT 'page', c.depth, c.id, 2,
+           'user:u' || (SELECT m.u FROM bench.memberships m
+                         WHERE m.ws = (c.ws + 1) % 10 AND m.u >= 30
+                         ORDER BY (m.u * 7919 + c.id) % 10007 LIMIT 1),
+           'read', 'page:p' || c.id
+      FROM chosen c
+) q
+WHERE subject IS NOT NULL;
+INSERT INTO bench.queries
+SELECT (SELECT max(qid) FROM bench.queries) + row_number() OVER (ORDER BY qid), 'block', depth + 1, id, who, subject, action,
+       'block:b' || (id * 5 + 2)
+  FROM bench.queries WHERE kind = 'page' AND depth IN (2, 4, 6);
+INSERT INTO bench.queries
+SELECT (SELECT max(qid) FROM bench.queries) + row_number() OVER (ORDER BY qid), 'comment', depth + 2, id, who, subject, action,
+       'comment:c' || id
+  FROM bench.queries WHERE kind = 'page' AND depth IN (1, 3, 5);
+
+CREATE FUNCTION bench.time_checks(engine text, rounds int) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE q record; t0 timestamptz; r boolean; us float8;
+BEGIN
+    FOR i IN 1..rounds LOOP
+        FOR q IN SELECT * FROM bench.queries ORDER BY qid LOOP
+            IF engine = 'notion_rbac' THEN
+                t0 := clock_timestamp();
+                r := rbac.check(q.subject, q.action, q.object);
+                us := extract(epoch FROM clock_timestamp() - t0) * 1e6;
+            ELSE
+                t0 := clock_timestamp();
+                r := bench.sql_check(q.subject, q.action, q.object);
+                us := extract(epoch FROM clock_timestamp() - t0) * 1e6;
+            END IF;
+            IF i > 1 THEN  -- round 1 warms caches and plans
+                INSERT INTO timings VALUES (engine, q.qid, q.kind, q.depth, us, r);
+            END IF;
+        END LOOP;
+    END LOOP;
+END $$;
+
+CREATE TEMP TABLE timings (engine text, qid bigint, kind text, depth int, us float8, allowed boolean);
+SELECT bench.time_checks('notion_rbac', 4);
+SELECT bench.time_checks('plain SQL', 2);
+
+-- Both engines must give the same answers.
+SELECT :'label' AS dataset, count(*) AS queries,
+       count(*) FILTER (WHERE a.allowed) AS allowed, count(*) FILTER (WHERE NOT a.allowed) AS denied,
+       count(*) FILTER (WHERE a.allowed IS DISTINCT FROM b.allowed) AS disagreements
+  FROM (SELECT DISTINCT qid, allowed FROM timings WHERE engine = 'notion_rbac') a
+  JOIN (SELECT DISTINCT qid, allowed FROM timings WHERE engine = 'plain SQL') b USING (qid);
+
+CREATE TEMP TABLE summary AS
+SELECT engine, count(*) AS checks,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY us)::numeric, 1) AS p50_us,
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY us)::numeric, 1) AS p95_us,
+       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY us)::numeric, 1) AS p99_us,
+       round(avg(us)::numeric, 1) AS mean_us,
+       round(1e6 / avg(us)) AS checks_per_s
+  FROM timings GROUP BY engine;
+SELECT :'label' AS dataset, * FROM summary ORDER BY engine DESC;
+SELECT :'label' AS dataset, 'plain SQL / notion_rbac' AS ratio,
+       round(s.p50_us / r.p50_us, 1) AS p50, round(s.p95_us / r.p95_us, 1) AS p95,
+       round(s.p99_us / r.p99_us, 1) AS p99, round(s.mean_us / r.mean_us, 1) AS mean
+  FROM summary r, summary s WHERE r.engine = 'notion_rbac' AND s.engine = 'plain SQL';
+
+-- p50 per object kind and depth (hops from the object to the granting page).
+SELECT :'label' AS dataset, kind, depth,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY us) FILTER (WHERE engine = 'notion_rbac')::numeric, 1) AS notion_rbac_p50_us,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY us) FILTER (WHERE engine = 'plain SQL')::numeric, 1) AS plain_sql_p50_us
+  FROM timings GROUP BY kind, depth ORDER BY kind DESC, depth;
+
+-- lookup_resources for users who can read about 10% of the pages.
+CREATE FUNCTION bench.time_lookup(uid text, engine text, rounds int) RETURNS TABLE (ids bigint, ms numeric)
+LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz; best float8 := 'infinity'; n bigint;
+BEGIN
+    FOR i IN 1..rounds LOOP
+        t0 := clock_timestamp();
+        IF engine = 'notion_rbac' THEN
+            SELECT count(*) INTO n FROM rbac.lookup_resources('user:' || uid, 'read', 'page');
+        ELSE
+            SELECT count(*) INTO n FROM bench.sql_lookup_pages(uid);
+        END IF;
+        best := least(best, extract(epoch FROM clock_timestamp() - t0) * 1000);
+    END LOOP;
+    ids := n; ms := round(best::numeric, 2);
+    RETURN NEXT;
+END $$;
+WITH u AS (
+    SELECT 'u' || m.u AS uid FROM bench.memberships m WHERE m.u >= 30 AND m.u % 12 <> 5 AND m.u % 50 <> 7
+     GROUP BY m.u ORDER BY m.u LIMIT 3
+)
+SELECT :'label' AS dataset, u.uid,
+       r.ids AS pages_readable, round(100.0 * r.ids / (SELECT count(*) FROM bench.pages), 1) AS pct_of_pages,
+       r.ms AS notion_rbac_ms, s.ms AS plain_sql_ms, s.ids = r.ids AS same_count,
+       round(s.ms / nullif(r.ms, 0), 1) AS ratio
+  FROM u, LATERAL bench.time_lookup(u.uid, 'notion_rbac', 3) r, LATERAL bench.time_lookup(u.uid, 'plain SQL', 3) s;

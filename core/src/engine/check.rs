@@ -1,0 +1,903 @@
+//! The check: does `subject` have `name` (a permission, relation, boolean
+//! attribute or rule) on `entity`?
+//!
+//! # Evaluation
+//!
+//! A *node* is `(entity type, entity id, member)`; the subject is fixed for
+//! one check. A node is evaluated as in Permify (see
+//! `docs/permify-language.md` §8):
+//! - the *self shortcut*: `T:x#m` asked about `T:x`'s member `m` holds at
+//!   every level, with no data at all;
+//! - a relation holds if a stored or contextual tuple names the subject
+//!   exactly, or names a subject set `U:u#r` whose node holds (recursively);
+//! - a permission evaluates its expression: `or` is union, `and`
+//!   intersection, `a not b` exclusion; a walk `rel.target` evaluates
+//!   `target` on `t.type:t.id` for every tuple `e#rel@t`, ignoring `t`'s
+//!   relation;
+//! - a boolean attribute holds if its value is `true` (a contextual value
+//!   wins over a stored one); a rule call runs the rule's CEL program.
+//!
+//! Errors are deterministic: a union is true if any child is true and only
+//! errs when none is true and some child erred; an intersection is false as
+//! soon as a child (evaluated in order) is false.
+//!
+//! # Cycles: the least fixpoint
+//!
+//! Data and schemas may be cyclic (a group nested in itself, a page that is
+//! its own ancestor, `permission a = b` / `permission b = a`). The checker is
+//! a depth-first search that keeps the current path of nodes as a linked
+//! list of `Frame`s on the Rust stack. Reaching a node that is already on
+//! the path answers `false` for that branch ("cut"). For a monotone system
+//! (union, intersection, walks, usersets) this yields exactly the *least
+//! fixpoint*, where a node is true iff it has a finite proof. Claim:
+//! evaluating node `n` with path `P` returns true iff `n` has a proof that
+//! avoids `P`. Every `true` is built from tuples and attribute values, so it
+//! is a proof. Conversely, take a proof of `n` avoiding `P` of minimal
+//! height: it cannot mention `n` again below the root (the inner occurrence's
+//! sub-proof would be shorter), so the children it uses have proofs avoiding
+//! `P ∪ {n}`, and by induction on the height their evaluations return true.
+//! At the root `P` is empty, so the root gets its least-fixpoint value.
+//!
+//! Memoisation must respect this. A `false` computed while some branch was
+//! cut at an ancestor *above* the node is only provisional — it assumed that
+//! ancestor false — and caching it would poison later queries that reach the
+//! node from elsewhere. So, like Tarjan's low-link, every result carries
+//! `low`: the shallowest stack position its computation cut at. A node at
+//! position `p` whose `low >= p` (cuts only at itself or below, or none) is
+//! final and may be cached; otherwise the result is passed up unmemoised and
+//! the ancestor's `low` absorbs it. `true` results of the monotone operators
+//! never depend on a cut and carry no low; the only way a `true` can rest on
+//! a provisional `false` is the subtracted side of an exclusion, which
+//! therefore passes its `low` on. (If an exclusion's subtracted side depends
+//! on the excluding node itself, the schema is not stratified and has no
+//! least fixpoint; the answer then treats the node as false on that path.)
+//!
+//! # Depth
+//!
+//! Every dispatch — a relation, permission, attribute or rule leaf, a
+//! userset hop, a walk hop; not the `and`/`or`/`not` nodes — is one level.
+//! A node deeper than `max_depth` is an [`ErrorKind::DepthExceeded`] error.
+//! Cycles are cut before depth is looked at, so only a genuinely long
+//! acyclic chain can hit it. The recursion also watches its stack use
+//! ([`CheckOptions::max_stack_bytes`]) so that no setting of `max_depth` can
+//! overflow the stack of the database backend.
+//!
+//! # Cost
+//!
+//! A check answered by one direct tuple allocates nothing in the engine (the
+//! source fills a row buffer taken from a fixed-size pool): the path lives
+//! on the call stack, ids are borrowed from the rows being iterated, the memo
+//! is only written when a node below the root with real sub-work finishes,
+//! and the caller's `ObjectRef` is handed to the source for reads of the
+//! requested entity (other reads reuse one scratch `ObjectRef`).
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::rc::Rc;
+
+use super::context::{Context, ContextIndex};
+use super::rules;
+use super::source::TupleSource;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{EntityDef, Expr, Leaf, Member, RuleDef, Schema};
+use crate::tuple::{ObjectRef, SubjectRef, Value};
+
+/// The depth `permify validate` uses when a file does not say.
+pub const DEFAULT_MAX_DEPTH: u32 = 100;
+
+/// The default of [`CheckOptions::max_stack_bytes`]: room for several
+/// hundred levels (a level takes roughly 1–1.5 KiB in a release build).
+pub const DEFAULT_MAX_STACK_BYTES: usize = 1 << 20;
+
+/// Limits of one check or lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// The deepest chain of dispatches allowed (see the module docs).
+    pub max_depth: u32,
+    /// How much call stack the evaluation may use below the `check` call.
+    /// The checker recurses once per level; this guard turns a depth the
+    /// stack cannot hold (a large `max_depth` on a deep hierarchy) into a
+    /// [`ErrorKind::DepthExceeded`] error instead of a stack overflow,
+    /// which would take the whole database backend down.
+    pub max_stack_bytes: usize,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_stack_bytes: DEFAULT_MAX_STACK_BYTES,
+        }
+    }
+}
+
+impl CheckOptions {
+    /// The defaults with another maximum depth.
+    pub fn with_max_depth(max_depth: u32) -> Self {
+        CheckOptions {
+            max_depth,
+            ..CheckOptions::default()
+        }
+    }
+}
+
+/// The address of a local of the calling frame: a reading of the stack
+/// pointer, precise enough to measure stack use.
+#[inline(always)]
+fn stack_position() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// Internal results box their error: an `Error` is about a hundred bytes,
+/// and every recursion level holds a few results on the stack.
+type Step<T> = std::result::Result<T, Box<Error>>;
+
+/// "No cut above this node": the neutral element of `low`.
+const NO_LOW: u32 = u32::MAX;
+
+/// The result of evaluating a node or expression: its value and the
+/// shallowest stack position a cut it depends on happened at.
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    value: bool,
+    low: u32,
+}
+
+impl Outcome {
+    const TRUE: Outcome = Outcome {
+        value: true,
+        low: NO_LOW,
+    };
+    fn definite(value: bool) -> Outcome {
+        Outcome { value, low: NO_LOW }
+    }
+}
+
+/// One node on the current DFS path. Frames form a linked list through the
+/// Rust call stack, so pushing one allocates nothing.
+struct Frame<'f> {
+    entity: &'f EntityDef,
+    member: Member,
+    id: &'f str,
+    /// The caller's `ObjectRef` when this frame is about the requested
+    /// entity: reads then pass it straight to the source.
+    obj: Option<&'f ObjectRef>,
+    /// Position on the path (the root is 0) = depth.
+    pos: u32,
+    parent: Option<&'f Frame<'f>>,
+}
+
+/// The name of a member of `entity`.
+pub(crate) fn member_name(entity: &EntityDef, member: Member) -> &str {
+    let name = match member {
+        Member::Relation(i) => entity.relations.get(i).map(|r| r.name.as_str()),
+        Member::Attribute(i) => entity.attributes.get(i).map(|a| a.name.as_str()),
+        Member::Permission(i) => entity.permissions.get(i).map(|p| p.name.as_str()),
+    };
+    name.unwrap_or("")
+}
+
+/// Memo key of a node kind: the entity definition's address (stable while
+/// the schema is borrowed) and the member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct NodeKind {
+    entity: usize,
+    member: u64,
+}
+
+impl NodeKind {
+    fn new(entity: &EntityDef, member: Member) -> NodeKind {
+        let member = match member {
+            Member::Relation(i) => i as u64,
+            Member::Attribute(i) => (1 << 32) | i as u64,
+            Member::Permission(i) => (2 << 32) | i as u64,
+        };
+        NodeKind {
+            entity: entity as *const EntityDef as usize,
+            member,
+        }
+    }
+}
+
+/// Final results of nodes for one subject.
+#[derive(Default)]
+struct Memo {
+    subject: Option<SubjectRef>,
+    nodes: HashMap<NodeKind, HashMap<Box<str>, bool>>,
+}
+
+impl Memo {
+    /// Forgets everything if the subject changes.
+    fn prepare(&mut self, subject: &SubjectRef) {
+        if self.subject.as_ref().is_some_and(|s| s != subject) {
+            self.nodes.clear();
+            self.subject = None;
+        }
+    }
+    fn get(&self, kind: NodeKind, id: &str) -> Option<bool> {
+        if self.nodes.is_empty() {
+            return None;
+        }
+        self.nodes.get(&kind)?.get(id).copied()
+    }
+    #[inline(never)]
+    fn insert(&mut self, kind: NodeKind, id: &str, value: bool, subject: &SubjectRef) {
+        if self.subject.is_none() {
+            self.subject = Some(subject.clone());
+        }
+        self.nodes.entry(kind).or_default().insert(id.into(), value);
+    }
+}
+
+/// Forward reads shared across the checks of a batch over many subjects
+/// (the reads do not depend on the subject, the results do).
+#[derive(Default)]
+struct ReadCache {
+    key: String,
+    rows: HashMap<Box<str>, Rc<[SubjectRef]>>,
+}
+
+/// The subjects of one forward read.
+pub(crate) enum Rows {
+    Pooled(Vec<SubjectRef>),
+    Shared(Rc<[SubjectRef]>),
+}
+
+impl Deref for Rows {
+    type Target = [SubjectRef];
+    fn deref(&self) -> &[SubjectRef] {
+        match self {
+            Rows::Pooled(v) => v,
+            Rows::Shared(r) => r,
+        }
+    }
+}
+
+/// Row buffers kept for reuse. A fixed array rather than a `Vec` so that
+/// the pool itself never allocates; reads nested deeper than its size just
+/// allocate a fresh buffer.
+#[derive(Default)]
+struct RowPool {
+    free: [Vec<SubjectRef>; 8],
+    len: usize,
+}
+
+impl RowPool {
+    fn take(&mut self) -> Vec<SubjectRef> {
+        if self.len == 0 {
+            return Vec::new();
+        }
+        self.len -= 1;
+        std::mem::take(&mut self.free[self.len])
+    }
+    fn give(&mut self, mut buf: Vec<SubjectRef>) {
+        if let Some(slot) = self.free.get_mut(self.len) {
+            buf.clear();
+            *slot = buf;
+            self.len += 1;
+        }
+    }
+}
+
+/// `obj` if it is `ty:id`, otherwise `scratch` overwritten with `ty:id`
+/// (reusing its buffers).
+fn object_ref<'o>(
+    scratch: &'o mut ObjectRef,
+    obj: Option<&'o ObjectRef>,
+    ty: &str,
+    id: &str,
+) -> &'o ObjectRef {
+    match obj {
+        Some(o) if o.id == id && o.ty == ty => o,
+        _ => {
+            scratch.ty.clear();
+            scratch.ty.push_str(ty);
+            scratch.id.clear();
+            scratch.id.push_str(id);
+            scratch
+        }
+    }
+}
+
+/// Accumulates a union: true as soon as one child is (that child's outcome),
+/// else the first error, else false with the smallest low.
+struct AnyOf {
+    found: Option<Outcome>,
+    low: u32,
+    error: Option<Box<Error>>,
+}
+
+impl AnyOf {
+    fn new() -> Self {
+        AnyOf {
+            found: None,
+            low: NO_LOW,
+            error: None,
+        }
+    }
+    /// Records a child; returns true once the union is decided (true).
+    fn add(&mut self, child: Step<Outcome>) -> bool {
+        match child {
+            Ok(o) if o.value => {
+                self.found = Some(o);
+                true
+            }
+            Ok(o) => {
+                self.low = self.low.min(o.low);
+                false
+            }
+            Err(e) => {
+                self.error.get_or_insert(e);
+                false
+            }
+        }
+    }
+    fn finish(self) -> Step<Outcome> {
+        match (self.found, self.error) {
+            (Some(o), _) => Ok(o),
+            (None, Some(e)) => Err(e),
+            (None, None) => Ok(Outcome {
+                value: false,
+                low: self.low,
+            }),
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn missing_permission(entity: &EntityDef, index: usize) -> Error {
+    Error::internal(format!("permission {index} of {} is missing", entity.name))
+}
+
+#[cold]
+#[inline(never)]
+pub(crate) fn undefined_entity(ty: &str) -> Error {
+    Error::new(
+        ErrorKind::UndefinedName,
+        format!("entity type \"{ty}\" is not defined in the schema"),
+    )
+}
+
+#[cold]
+#[inline(never)]
+pub(crate) fn undefined_member(entity: &EntityDef, name: &str) -> Error {
+    Error::new(
+        ErrorKind::UndefinedName,
+        format!(
+            "\"{name}\" is not a permission, relation, attribute or rule of entity type \"{}\"",
+            entity.name
+        ),
+    )
+}
+
+/// Evaluates checks against one schema, source and context, reusing its
+/// memo and buffers across calls (see [`Checker::check_many_objects`]).
+pub struct Checker<'a, S: TupleSource + ?Sized> {
+    schema: &'a Schema,
+    source: &'a mut S,
+    ctx: ContextIndex<'a>,
+    opts: CheckOptions,
+    memo: Memo,
+    /// Memoise every final node, roots included (batches over one subject),
+    /// rather than only nodes that did sub-work below the root.
+    memo_all: bool,
+    read_cache: Option<ReadCache>,
+    row_pool: RowPool,
+    scratch: ObjectRef,
+    /// `context` for rules, converted once.
+    cel_context: Option<cel::Value>,
+    /// Count of dispatches and reads, to tell cheap nodes from costly ones.
+    work: u64,
+    /// [`stack_position`] at the entry of the current public call.
+    stack_base: usize,
+}
+
+impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
+    pub fn new(
+        schema: &'a Schema,
+        source: &'a mut S,
+        ctx: &'a Context,
+        opts: CheckOptions,
+    ) -> Self {
+        Checker {
+            schema,
+            source,
+            ctx: ContextIndex::new(ctx),
+            opts,
+            memo: Memo::default(),
+            memo_all: false,
+            read_cache: None,
+            row_pool: RowPool::default(),
+            scratch: ObjectRef {
+                ty: String::new(),
+                id: String::new(),
+            },
+            cel_context: None,
+            work: 0,
+            stack_base: 0,
+        }
+    }
+
+    /// Does `subject` have `name` on `entity`? `name` may be a permission, a
+    /// relation, an attribute (true iff its value is boolean `true`) or a
+    /// rule (evaluated with the entity's attributes bound by parameter name).
+    ///
+    /// An unknown entity type or name is an [`ErrorKind::UndefinedName`]
+    /// error; an unknown id simply has no data.
+    pub fn check(&mut self, entity: &ObjectRef, name: &str, subject: &SubjectRef) -> Result<bool> {
+        let schema = self.schema;
+        let def = schema
+            .entity(&entity.ty)
+            .ok_or_else(|| undefined_entity(&entity.ty))?;
+        self.memo.prepare(subject);
+        self.stack_base = stack_position();
+        match def.member(name) {
+            Some(member) => {
+                match self.visit(def, member, &entity.id, Some(entity), None, subject) {
+                    Ok(outcome) => Ok(outcome.value),
+                    Err(e) => Err(*e),
+                }
+            }
+            None => {
+                let rule = schema
+                    .rule(name)
+                    .ok_or_else(|| undefined_member(def, name))?;
+                if subject.relation == name && subject.id == entity.id && subject.ty == entity.ty {
+                    return Ok(true);
+                }
+                self.rule_holds(rule, def, &entity.id, Some(entity))
+            }
+        }
+    }
+
+    /// Checks many entities for one subject and name, sharing the memo (a
+    /// sub-result found for one entity, e.g. a common ancestor's
+    /// permission, answers the others). One result per entity, in order.
+    pub fn check_many_objects(
+        &mut self,
+        entities: &[ObjectRef],
+        name: &str,
+        subject: &SubjectRef,
+    ) -> Vec<Result<bool>> {
+        self.memo_all = true;
+        entities
+            .iter()
+            .map(|e| self.check(e, name, subject))
+            .collect()
+    }
+
+    /// Checks many subjects against one entity and name, sharing the reads
+    /// of the entity's relations. One result per subject, in order.
+    pub fn check_many_subjects(
+        &mut self,
+        entity: &ObjectRef,
+        name: &str,
+        subjects: &[SubjectRef],
+    ) -> Vec<Result<bool>> {
+        self.enable_read_cache();
+        subjects
+            .iter()
+            .map(|s| self.check(entity, name, s))
+            .collect()
+    }
+
+    /// Memoises every final node, including roots: for batches of checks
+    /// with one subject.
+    pub(crate) fn memoize_all(&mut self) {
+        self.memo_all = true;
+    }
+
+    /// Caches forward reads across checks: for batches over many subjects.
+    pub(crate) fn enable_read_cache(&mut self) {
+        if self.read_cache.is_none() {
+            self.read_cache = Some(ReadCache::default());
+        }
+    }
+
+    pub(crate) fn schema(&self) -> &'a Schema {
+        self.schema
+    }
+
+    pub(crate) fn context_index(&self) -> ContextIndex<'a> {
+        self.ctx.clone()
+    }
+
+    pub(crate) fn source(&mut self) -> &mut S {
+        self.source
+    }
+
+    fn check_depth(&self, pos: u32, entity: &EntityDef, id: &str, name: &str) -> Step<()> {
+        if pos > self.opts.max_depth {
+            return Err(Box::new(self.depth_error(entity, id, name)));
+        }
+        let used = self.stack_base.abs_diff(stack_position());
+        if used > self.opts.max_stack_bytes {
+            return Err(Box::new(self.stack_error(pos, entity, id, name)));
+        }
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn stack_error(&self, pos: u32, entity: &EntityDef, id: &str, name: &str) -> Error {
+        Error::new(
+            ErrorKind::DepthExceeded,
+            format!(
+                "permission check used more than {} bytes of stack at {}:{}#{} (depth {pos}); lower notion_rbac.max_depth or flatten the hierarchy",
+                self.opts.max_stack_bytes, entity.name, id, name
+            ),
+        )
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn depth_error(&self, entity: &EntityDef, id: &str, name: &str) -> Error {
+        Error::new(
+            ErrorKind::DepthExceeded,
+            format!(
+                "permission check exceeded the maximum depth of {} at {}:{}#{}; raise notion_rbac.max_depth if the hierarchy is this deep",
+                self.opts.max_depth, entity.name, id, name
+            ),
+        )
+    }
+
+    /// Evaluates the node `entity:id#member` below `parent`.
+    fn visit(
+        &mut self,
+        entity: &EntityDef,
+        member: Member,
+        id: &str,
+        obj: Option<&ObjectRef>,
+        parent: Option<&Frame<'_>>,
+        subject: &SubjectRef,
+    ) -> Step<Outcome> {
+        let name = member_name(entity, member);
+        if subject.relation == name && subject.id == id && subject.ty == entity.name {
+            return Ok(Outcome::TRUE);
+        }
+        let pos = parent.map_or(0, |p| p.pos + 1);
+        if let Member::Attribute(_) = member {
+            // A leaf: no recursion, so no path entry and no memo entry.
+            self.check_depth(pos, entity, id, name)?;
+            return self
+                .boolean_attribute(entity, id, obj, name)
+                .map(Outcome::definite)
+                .map_err(Box::new);
+        }
+        let kind = NodeKind::new(entity, member);
+        if let Some(value) = self.memo.get(kind, id) {
+            return Ok(Outcome::definite(value));
+        }
+        let mut on_path = parent;
+        while let Some(f) = on_path {
+            if f.member == member && f.id == id && std::ptr::eq(f.entity, entity) {
+                return Ok(Outcome {
+                    value: false,
+                    low: f.pos,
+                });
+            }
+            on_path = f.parent;
+        }
+        self.check_depth(pos, entity, id, name)?;
+        let work_before = self.work;
+        self.work += 1;
+        let frame = Frame {
+            entity,
+            member,
+            id,
+            obj,
+            pos,
+            parent,
+        };
+        let outcome = match member {
+            Member::Relation(_) => self.direct(&frame, subject)?,
+            Member::Permission(i) => match entity.permissions.get(i) {
+                Some(permission) => self.eval(&permission.expr, &frame, subject)?,
+                None => return Err(Box::new(missing_permission(entity, i))),
+            },
+            Member::Attribute(_) => {
+                return Err(Box::new(Error::internal("attribute reached the node path")));
+            }
+        };
+        let low = if outcome.low >= pos {
+            NO_LOW
+        } else {
+            outcome.low
+        };
+        // Cache final results of nodes worth caching: in a single check,
+        // nodes below the root that did more than one read; in a batch, all.
+        let did_sub_work = self.work > work_before + 2;
+        if low == NO_LOW && (self.memo_all || (did_sub_work && pos > 0)) {
+            self.memo.insert(kind, id, outcome.value, subject);
+        }
+        Ok(Outcome {
+            value: outcome.value,
+            low,
+        })
+    }
+
+    /// A relation: a tuple naming the subject, or a subject set whose node
+    /// holds.
+    #[inline(never)]
+    fn direct(&mut self, frame: &Frame<'_>, subject: &SubjectRef) -> Step<Outcome> {
+        let schema = self.schema;
+        let entity = frame.entity;
+        let relation = member_name(entity, frame.member);
+        let rows = self
+            .read_rows(&entity.name, frame.id, frame.obj, relation)
+            .map_err(Box::new)?;
+        let ctx = self.ctx.clone();
+        // Exact matches first: they answer without any recursion.
+        let hit = rows.iter().any(|t| t == subject)
+            || (ctx.has_tuples()
+                && ctx
+                    .forward(&entity.name, frame.id, relation)
+                    .any(|t| t == subject));
+        if hit {
+            self.release(rows);
+            return Ok(Outcome::TRUE);
+        }
+        let mut any = AnyOf::new();
+        for t in rows
+            .iter()
+            .chain(ctx.forward(&entity.name, frame.id, relation))
+        {
+            if t.relation.is_empty() {
+                continue;
+            }
+            // Data the schema cannot interpret (only possible through
+            // unvalidated contextual tuples) grants nothing.
+            let Some(set_entity) = schema.entity(&t.ty) else {
+                continue;
+            };
+            let Some(set_member) = set_entity.member(&t.relation) else {
+                continue;
+            };
+            if any.add(self.visit(set_entity, set_member, &t.id, None, Some(frame), subject)) {
+                break;
+            }
+        }
+        self.release(rows);
+        any.finish()
+    }
+
+    /// An expression. Leaf children are evaluated without an intermediate
+    /// `eval` call, which keeps the stack per dispatch level small.
+    fn eval(&mut self, expr: &Expr, frame: &Frame<'_>, subject: &SubjectRef) -> Step<Outcome> {
+        match expr {
+            Expr::Leaf(leaf) => self.leaf(leaf, frame, subject),
+            Expr::Or(children) => {
+                let mut any = AnyOf::new();
+                for c in children {
+                    if any.add(self.child(c, frame, subject)) {
+                        break;
+                    }
+                }
+                any.finish()
+            }
+            Expr::And(children) => {
+                let mut low = NO_LOW;
+                let mut error = None;
+                for c in children {
+                    match self.child(c, frame, subject) {
+                        Ok(o) if !o.value => return Ok(o),
+                        Ok(o) => low = low.min(o.low),
+                        Err(e) => {
+                            error.get_or_insert(e);
+                        }
+                    }
+                }
+                match error {
+                    Some(e) => Err(e),
+                    None => Ok(Outcome { value: true, low }),
+                }
+            }
+            Expr::Not(base, subtract) => {
+                let base = self.child(base, frame, subject);
+                if let Ok(o) = &base
+                    && !o.value
+                {
+                    return base;
+                }
+                let subtract = self.child(subtract, frame, subject);
+                match (base, subtract) {
+                    (_, Ok(s)) if s.value => Ok(Outcome {
+                        value: false,
+                        low: s.low,
+                    }),
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                    (Ok(b), Ok(s)) => Ok(Outcome {
+                        value: true,
+                        low: b.low.min(s.low),
+                    }),
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn child(&mut self, expr: &Expr, frame: &Frame<'_>, subject: &SubjectRef) -> Step<Outcome> {
+        match expr {
+            Expr::Leaf(leaf) => self.leaf(leaf, frame, subject),
+            _ => self.eval(expr, frame, subject),
+        }
+    }
+
+    #[inline]
+    fn leaf(&mut self, leaf: &Leaf, frame: &Frame<'_>, subject: &SubjectRef) -> Step<Outcome> {
+        let entity = frame.entity;
+        match leaf {
+            Leaf::Computed(name) | Leaf::Attribute(name) => match entity.member(name) {
+                Some(member) => {
+                    self.visit(entity, member, frame.id, frame.obj, Some(frame), subject)
+                }
+                None => Err(Box::new(undefined_member(entity, name))),
+            },
+            Leaf::Walk { relation, target } => self.walk(relation, target, frame, subject),
+            Leaf::Call { rule, .. } => self.call(rule, frame),
+        }
+    }
+
+    /// `relation.target`: `target` on every subject of `relation`; the
+    /// tuple's subject relation is ignored, as in Permify.
+    #[inline(never)]
+    fn walk(
+        &mut self,
+        relation: &str,
+        target: &str,
+        frame: &Frame<'_>,
+        subject: &SubjectRef,
+    ) -> Step<Outcome> {
+        let schema = self.schema;
+        let entity = frame.entity;
+        let rows = self
+            .read_rows(&entity.name, frame.id, frame.obj, relation)
+            .map_err(Box::new)?;
+        let ctx = self.ctx.clone();
+        let mut any = AnyOf::new();
+        for t in rows
+            .iter()
+            .chain(ctx.forward(&entity.name, frame.id, relation))
+        {
+            let Some(next) = schema.entity(&t.ty) else {
+                continue;
+            };
+            let Some(member) = next.member(target) else {
+                continue;
+            };
+            if any.add(self.visit(next, member, &t.id, None, Some(frame), subject)) {
+                break;
+            }
+        }
+        self.release(rows);
+        any.finish()
+    }
+
+    /// A rule call leaf (one dispatch level).
+    #[inline(never)]
+    fn call(&mut self, rule: &str, frame: &Frame<'_>) -> Step<Outcome> {
+        self.check_depth(frame.pos + 1, frame.entity, frame.id, rule)?;
+        let Some(def) = self.schema.rule(rule) else {
+            return Err(Box::new(Error::internal(format!(
+                "rule \"{rule}\" is not defined in the schema"
+            ))));
+        };
+        self.rule_holds(def, frame.entity, frame.id, frame.obj)
+            .map(Outcome::definite)
+            .map_err(Box::new)
+    }
+
+    /// The subjects of `ty:id#relation` in storage (contextual tuples are
+    /// added by the callers).
+    // Kept out of line: inlined, its locals would enlarge the stack frame
+    // of every recursion level.
+    #[inline(never)]
+    pub(crate) fn read_rows(
+        &mut self,
+        ty: &str,
+        id: &str,
+        obj: Option<&ObjectRef>,
+        relation: &str,
+    ) -> Result<Rows> {
+        self.work += 1;
+        if let Some(cache) = self.read_cache.as_mut() {
+            cache.key.clear();
+            // Types and relations are identifiers (no ':' or '#'), so the id
+            // last makes the key unambiguous.
+            cache.key.push_str(ty);
+            cache.key.push(':');
+            cache.key.push_str(relation);
+            cache.key.push('#');
+            cache.key.push_str(id);
+            if let Some(rows) = cache.rows.get(cache.key.as_str()) {
+                return Ok(Rows::Shared(Rc::clone(rows)));
+            }
+        }
+        let mut buf = self.row_pool.take();
+        let target = object_ref(&mut self.scratch, obj, ty, id);
+        self.source.subjects(target, relation, &mut buf)?;
+        match self.read_cache.as_mut() {
+            Some(cache) => {
+                let rows: Rc<[SubjectRef]> = buf.drain(..).collect();
+                cache
+                    .rows
+                    .insert(cache.key.as_str().into(), Rc::clone(&rows));
+                self.row_pool.give(buf);
+                Ok(Rows::Shared(rows))
+            }
+            None => Ok(Rows::Pooled(buf)),
+        }
+    }
+
+    /// Returns a row buffer to the pool.
+    pub(crate) fn release(&mut self, rows: Rows) {
+        if let Rows::Pooled(buf) = rows {
+            self.row_pool.give(buf);
+        }
+    }
+
+    /// A boolean attribute used as an operand: true iff the value is `true`;
+    /// a contextual value wins over the stored one (Permify's behaviour).
+    // Kept out of line: inlined, its locals would enlarge the stack frame
+    // of every recursion level.
+    #[inline(never)]
+    pub(crate) fn boolean_attribute(
+        &mut self,
+        entity: &EntityDef,
+        id: &str,
+        obj: Option<&ObjectRef>,
+        name: &str,
+    ) -> Result<bool> {
+        self.work += 1;
+        if let Some(v) = self.ctx.attribute(&entity.name, id, name) {
+            return Ok(matches!(v, Value::Boolean(true)));
+        }
+        let target = object_ref(&mut self.scratch, obj, &entity.name, id);
+        Ok(matches!(
+            self.source.attribute(target, name)?,
+            Some(Value::Boolean(true))
+        ))
+    }
+
+    /// Runs `rule` for `entity:id`: each parameter is bound to the entity's
+    /// attribute of the same name — the stored value first, then a
+    /// contextual one (Permify's precedence for rule arguments), else the
+    /// type's zero value.
+    // Kept out of line: inlined, its locals would enlarge the stack frame
+    // of every recursion level.
+    #[inline(never)]
+    pub(crate) fn rule_holds(
+        &mut self,
+        rule: &RuleDef,
+        entity: &EntityDef,
+        id: &str,
+        obj: Option<&ObjectRef>,
+    ) -> Result<bool> {
+        self.work += 1;
+        let mut arguments = Vec::with_capacity(rule.params.len());
+        for (name, ty) in &rule.params {
+            let target = object_ref(&mut self.scratch, obj, &entity.name, id);
+            let stored = self.source.attribute(target, name)?;
+            let value = match stored {
+                Some(v) if rules::fits(&v, *ty) => rules::attribute_to_cel(&v),
+                _ => match self.ctx.attribute(&entity.name, id, name) {
+                    Some(v) if rules::fits(v, *ty) => rules::attribute_to_cel(v),
+                    _ => rules::zero_value(*ty),
+                },
+            };
+            arguments.push(value);
+        }
+        let ctx = &self.ctx;
+        let context = self
+            .cel_context
+            .get_or_insert_with(|| rules::context_value(&ctx.context().data));
+        rules::evaluate(
+            rule,
+            arguments,
+            context,
+            &format_args!("{}:{}", entity.name, id),
+        )
+    }
+}

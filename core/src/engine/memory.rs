@@ -1,0 +1,180 @@
+//! An in-memory [`TupleSource`]: the validation-file runner and the tests
+//! use it, and it is the reference behaviour the database-backed source must
+//! agree with.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use super::source::{ReverseHit, TupleSource};
+use crate::error::Result;
+use crate::tuple::{Attribute, ObjectRef, SubjectRef, Tuple, Value};
+
+/// `map[a][b][c]`, looked up with borrowed keys (no allocation per read).
+type Nested3<T> = HashMap<String, HashMap<String, HashMap<String, T>>>;
+
+/// Relationships and attributes held in memory, with a forward index
+/// (entity, relation → subjects), a reverse index (subject, entity type,
+/// relation → entity ids) and attribute indexes.
+#[derive(Debug, Default, Clone)]
+pub struct MemorySource {
+    tuples: HashSet<Tuple>,
+    /// entity type → entity id → relation → subjects.
+    forward: Nested3<Vec<SubjectRef>>,
+    /// subject type → subject id → entity type → relation → hits.
+    reverse: HashMap<String, Nested3<Vec<ReverseHit>>>,
+    /// entity type → entity id → attribute name → value.
+    attributes: Nested3<Value>,
+    /// entity type → attribute name → ids with a value.
+    attribute_owners: HashMap<String, HashMap<String, BTreeSet<String>>>,
+    /// subject type → ids appearing as plain subjects.
+    plain_subjects: HashMap<String, BTreeSet<String>>,
+}
+
+impl MemorySource {
+    pub fn new() -> Self {
+        MemorySource::default()
+    }
+
+    /// A source holding `tuples` (duplicates ignored) and `attributes` (a
+    /// later value for the same attribute replaces an earlier one).
+    pub fn from_data(
+        tuples: impl IntoIterator<Item = Tuple>,
+        attributes: impl IntoIterator<Item = Attribute>,
+    ) -> Self {
+        let mut s = MemorySource::new();
+        for t in tuples {
+            s.insert_tuple(t);
+        }
+        for a in attributes {
+            s.set_attribute(a);
+        }
+        s
+    }
+
+    /// Adds a tuple; returns false if it was already there.
+    pub fn insert_tuple(&mut self, t: Tuple) -> bool {
+        if self.tuples.contains(&t) {
+            return false;
+        }
+        self.forward
+            .entry(t.entity.ty.clone())
+            .or_default()
+            .entry(t.entity.id.clone())
+            .or_default()
+            .entry(t.relation.clone())
+            .or_default()
+            .push(t.subject.clone());
+        self.reverse
+            .entry(t.subject.ty.clone())
+            .or_default()
+            .entry(t.subject.id.clone())
+            .or_default()
+            .entry(t.entity.ty.clone())
+            .or_default()
+            .entry(t.relation.clone())
+            .or_default()
+            .push(ReverseHit {
+                entity_id: t.entity.id.clone(),
+                subject_relation: t.subject.relation.clone(),
+            });
+        if t.subject.relation.is_empty() {
+            self.plain_subjects
+                .entry(t.subject.ty.clone())
+                .or_default()
+                .insert(t.subject.id.clone());
+        }
+        self.tuples.insert(t);
+        true
+    }
+
+    /// Sets (or replaces) an attribute value.
+    pub fn set_attribute(&mut self, a: Attribute) {
+        self.attribute_owners
+            .entry(a.entity.ty.clone())
+            .or_default()
+            .entry(a.name.clone())
+            .or_default()
+            .insert(a.entity.id.clone());
+        self.attributes
+            .entry(a.entity.ty)
+            .or_default()
+            .entry(a.entity.id)
+            .or_default()
+            .insert(a.name, a.value);
+    }
+
+    /// Every stored tuple, in no particular order.
+    pub fn tuples(&self) -> impl Iterator<Item = &Tuple> {
+        self.tuples.iter()
+    }
+
+    /// Number of stored tuples.
+    pub fn len(&self) -> usize {
+        self.tuples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tuples.is_empty()
+    }
+}
+
+fn get3<'m, T>(map: &'m Nested3<T>, a: &str, b: &str, c: &str) -> Option<&'m T> {
+    map.get(a)?.get(b)?.get(c)
+}
+
+impl TupleSource for MemorySource {
+    fn subjects(
+        &mut self,
+        entity: &ObjectRef,
+        relation: &str,
+        out: &mut Vec<SubjectRef>,
+    ) -> Result<()> {
+        if let Some(subjects) = get3(&self.forward, &entity.ty, &entity.id, relation) {
+            out.extend_from_slice(subjects);
+        }
+        Ok(())
+    }
+
+    fn reverse(
+        &mut self,
+        subject: &ObjectRef,
+        entity_type: &str,
+        relation: &str,
+        out: &mut Vec<ReverseHit>,
+    ) -> Result<()> {
+        if let Some(hits) = self
+            .reverse
+            .get(&subject.ty)
+            .and_then(|m| get3(m, &subject.id, entity_type, relation))
+        {
+            out.extend_from_slice(hits);
+        }
+        Ok(())
+    }
+
+    fn attribute(&mut self, entity: &ObjectRef, name: &str) -> Result<Option<Value>> {
+        Ok(get3(&self.attributes, &entity.ty, &entity.id, name).cloned())
+    }
+
+    fn entities_with_attribute(
+        &mut self,
+        entity_type: &str,
+        name: &str,
+        out: &mut Vec<String>,
+    ) -> Result<()> {
+        if let Some(ids) = self
+            .attribute_owners
+            .get(entity_type)
+            .and_then(|m| m.get(name))
+        {
+            out.extend(ids.iter().cloned());
+        }
+        Ok(())
+    }
+
+    fn subject_ids_of_type(&mut self, subject_type: &str, out: &mut Vec<String>) -> Result<()> {
+        if let Some(ids) = self.plain_subjects.get(subject_type) {
+            out.extend(ids.iter().cloned());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,41 @@
+//! Check and lookups over an abstract tuple source.
+//!
+//! - [`Checker`] / [`check()`]: does a subject have a permission (or relation,
+//!   attribute, rule) on an entity? Least-fixpoint semantics on cycles, a
+//!   depth limit on long acyclic chains (see [`check`](mod@check)).
+//! - [`lookup_resources`] / [`lookup_subjects`]: the entities a subject has
+//!   a permission on, the subjects with a permission on an entity.
+//! - [`Context`]: contextual tuples, attributes and `context.data` of one call.
+//! - [`MemorySource`]: an in-memory [`TupleSource`], the reference the
+//!   database-backed source must agree with.
+
+pub mod check;
+pub mod context;
+pub mod lookup;
+pub mod memory;
+mod rules;
+pub mod source;
+
+pub use check::{CheckOptions, Checker, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STACK_BYTES};
+pub use context::Context;
+pub use lookup::{lookup_resources, lookup_subjects};
+pub use memory::MemorySource;
+pub use source::{ReverseHit, TupleSource};
+
+use crate::error::Result;
+use crate::model::Schema;
+use crate::tuple::{ObjectRef, SubjectRef};
+
+/// One check: does `subject` have `name` on `entity`? See [`Checker::check`].
+/// For many checks in one call, keep a [`Checker`] to share its memo.
+pub fn check<S: TupleSource + ?Sized>(
+    schema: &Schema,
+    source: &mut S,
+    entity: &ObjectRef,
+    name: &str,
+    subject: &SubjectRef,
+    ctx: &Context,
+    opts: CheckOptions,
+) -> Result<bool> {
+    Checker::new(schema, source, ctx, opts).check(entity, name, subject)
+}

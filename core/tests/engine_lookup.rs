@@ -1,0 +1,601 @@
+//! Lookups: fixed examples, and a property test comparing both lookups with
+//! brute force ("check every known id") on random data over a fixed set of
+//! schemas (cyclic data, exclusion, intersection, subject sets, attributes,
+//! rules, contextual tuples).
+
+mod engine_util;
+
+use std::collections::BTreeSet;
+
+use engine_util::{context, ids, world};
+use notion_rbac_core::ErrorKind;
+use notion_rbac_core::engine::{self, CheckOptions, Context, MemorySource};
+use notion_rbac_core::lang;
+use notion_rbac_core::model::Schema;
+use notion_rbac_core::tuple::{
+    Attribute, ObjectRef, SubjectRef, Tuple, parse_attribute, parse_tuple,
+};
+use proptest::prelude::*;
+use serde_json::json;
+
+const GROUPS: &str = r#"
+entity user {}
+entity group {
+    relation member @user @group#member
+    relation owner @user
+    permission manage = owner or member
+}
+entity folder {
+    relation parent @folder
+    relation viewer @user @group#member
+    relation banned @user
+    permission view = (viewer or parent.view) not banned
+    permission strict = viewer and parent.view
+}
+entity doc {
+    relation folder @folder
+    relation editor @user @group#member
+    relation owner @user
+    permission edit = owner or editor
+    permission view = edit or folder.view
+    permission both = owner and folder.view
+    permission edit_not_view = edit not folder.view
+}
+"#;
+
+const RULES: &str = r#"
+entity user {}
+entity org {
+    relation member @user
+    relation admin @user
+    attribute credit integer
+    attribute tags string[]
+    permission rich = high_credit(credit) and member
+    permission tagged = has_tag(tags) or admin
+}
+entity repo {
+    relation org @org
+    relation owner @user @org#admin
+    attribute public boolean
+    permission view = public or owner or org.rich
+    permission push = owner and org.tagged
+    permission open = public not owner
+}
+rule high_credit(credit integer) {
+    credit > context.data.min
+}
+rule has_tag(tags string[]) {
+    context.data.tag in tags
+}
+"#;
+
+const RECURSIVE: &str = r#"
+entity user {}
+entity node {
+    relation next @node
+    relation link @node#a_rel
+    relation a_rel @user
+    relation b_rel @user
+    permission a = a_rel or next.b or link
+    permission b = b_rel or next.a
+    permission c = a and b
+    permission d = a not b
+}
+"#;
+
+#[test]
+fn resources_through_walks_usersets_and_exclusion() {
+    let mut w = world(
+        GROUPS,
+        &[
+            "folder:root#viewer@group:eng#member",
+            "group:eng#member@user:a",
+            "folder:sub#parent@folder:root",
+            "folder:banned#parent@folder:root",
+            "folder:banned#banned@user:a",
+            "doc:1#folder@folder:sub",
+            "doc:2#folder@folder:banned",
+            "doc:3#owner@user:a",
+            "doc:4#owner@user:b",
+        ],
+        &[],
+    );
+    assert_eq!(
+        w.resources("user:a", "view", "doc").unwrap(),
+        ids(&["1", "3"])
+    );
+    assert_eq!(
+        w.resources("user:a", "view", "folder").unwrap(),
+        ids(&["root", "sub"])
+    );
+    assert_eq!(
+        w.resources("group:eng#member", "view", "doc").unwrap(),
+        ids(&["1", "2"])
+    );
+    assert_eq!(w.resources("user:b", "view", "doc").unwrap(), ids(&["4"]));
+    assert_eq!(
+        w.resources("user:nobody", "view", "doc").unwrap(),
+        Vec::<String>::new()
+    );
+    // Relations can be looked up too.
+    assert_eq!(
+        w.resources("user:a", "member", "group").unwrap(),
+        ids(&["eng"])
+    );
+}
+
+#[test]
+fn subjects_through_walks_usersets_and_exclusion() {
+    let mut w = world(
+        GROUPS,
+        &[
+            "folder:root#viewer@group:eng#member",
+            "group:eng#member@user:a",
+            "group:eng#member@user:c",
+            "group:eng#member@group:ops#member",
+            "group:ops#member@user:d",
+            "folder:sub#parent@folder:root",
+            "folder:sub#banned@user:c",
+            "doc:1#folder@folder:sub",
+            "doc:1#owner@user:b",
+        ],
+        &[],
+    );
+    assert_eq!(
+        w.subjects("doc:1", "view", "user").unwrap(),
+        ids(&["a", "b", "d"])
+    );
+    assert_eq!(
+        w.subjects("folder:root", "view", "user").unwrap(),
+        ids(&["a", "c", "d"])
+    );
+    // Subject sets, including the self shortcut.
+    assert_eq!(
+        w.subjects("doc:1", "view", "group#member").unwrap(),
+        ids(&["eng", "ops"])
+    );
+    assert_eq!(
+        w.subjects("group:eng", "member", "group#member").unwrap(),
+        ids(&["eng", "ops"])
+    );
+    // folder:sub's view holds through `parent.view` for folder:root#view
+    // (self shortcut one level up).
+    assert_eq!(
+        w.subjects("doc:1", "view", "folder#view").unwrap(),
+        ids(&["root", "sub"])
+    );
+}
+
+#[test]
+fn lookups_with_contextual_tuples() {
+    let mut w = world(GROUPS, &["doc:1#owner@user:a"], &[]);
+    let ctx = context(
+        &[
+            "doc:2#owner@user:a",
+            "doc:2#editor@user:b",
+            "doc:2#editor@user:b",
+        ],
+        &[],
+        json!({}),
+    );
+    assert_eq!(
+        w.resources_in("user:a", "edit", "doc", &ctx).unwrap(),
+        ids(&["1", "2"])
+    );
+    assert_eq!(
+        w.subjects_in("doc:2", "edit", "user", &ctx).unwrap(),
+        ids(&["a", "b"])
+    );
+    // Contextual tuples outside the declared types still count.
+    let odd = context(
+        &["doc:3#editor@folder:f#viewer", "folder:f#viewer@user:z"],
+        &[],
+        json!({}),
+    );
+    assert_eq!(
+        w.resources_in("user:z", "edit", "doc", &odd).unwrap(),
+        ids(&["3"])
+    );
+    assert_eq!(
+        w.subjects_in("doc:3", "edit", "user", &odd).unwrap(),
+        ids(&["z"])
+    );
+}
+
+#[test]
+fn lookups_with_attributes_and_rules() {
+    let mut w = world(
+        RULES,
+        &[
+            "repo:1#owner@user:a",
+            "repo:2#org@org:o",
+            "org:o#member@user:b",
+            "org:o#member@user:c",
+            "repo:3#owner@user:d",
+        ],
+        &[
+            "repo:4$public|boolean:true",
+            "org:o$credit|integer:500",
+            "repo:3$public|boolean:false",
+        ],
+    );
+    let data = context(&[], &[], json!({ "min": 100, "tag": "gold" }));
+    assert_eq!(
+        w.resources_in("user:b", "view", "repo", &data).unwrap(),
+        ids(&["2", "4"])
+    );
+    assert_eq!(
+        w.resources_in("user:a", "view", "repo", &data).unwrap(),
+        ids(&["1", "4"])
+    );
+    // Everyone = every user appearing as a subject in stored tuples.
+    assert_eq!(
+        w.subjects_in("repo:4", "view", "user", &data).unwrap(),
+        ids(&["a", "b", "c", "d"])
+    );
+    assert_eq!(
+        w.subjects_in("repo:2", "view", "user", &data).unwrap(),
+        ids(&["b", "c"])
+    );
+    assert_eq!(
+        w.subjects_in("repo:4", "open", "user", &data).unwrap(),
+        ids(&["a", "b", "c", "d"])
+    );
+    assert_eq!(
+        w.subjects_in("repo:3", "open", "user", &data).unwrap(),
+        Vec::<String>::new()
+    );
+    // A contextual attribute makes an entity a candidate.
+    let public5 = context(
+        &[],
+        &["repo:5$public|boolean:true"],
+        json!({ "min": 100, "tag": "gold" }),
+    );
+    assert_eq!(
+        w.resources_in("user:z", "view", "repo", &public5).unwrap(),
+        ids(&["4", "5"])
+    );
+    // Attributes can be looked up by name, like relations.
+    assert_eq!(w.resources("user:z", "public", "repo").unwrap(), ids(&["4"]));
+    assert_eq!(w.subjects("repo:4", "public", "user").unwrap(), ids(&["a", "b", "c", "d"]));
+    assert_eq!(w.subjects("repo:3", "public", "user").unwrap(), Vec::<String>::new());
+    // A rule error on a candidate fails the lookup.
+    let e = w.resources("user:b", "view", "repo").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::RuleEvaluation);
+}
+
+#[test]
+fn lookups_on_cycles_return_the_least_fixpoint() {
+    let mut w = world(
+        RECURSIVE,
+        &[
+            "node:1#next@node:2",
+            "node:2#next@node:1",
+            "node:2#b_rel@user:u",
+            "node:3#next@node:3",
+            "node:3#a_rel@user:v",
+        ],
+        &[],
+    );
+    assert_eq!(w.resources("user:u", "a", "node").unwrap(), ids(&["1"]));
+    assert_eq!(w.resources("user:u", "b", "node").unwrap(), ids(&["2"]));
+    assert_eq!(w.resources("user:v", "c", "node").unwrap(), ids(&["3"]));
+    assert_eq!(
+        w.resources("user:v", "d", "node").unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(w.subjects("node:1", "a", "user").unwrap(), ids(&["u"]));
+    assert_eq!(w.subjects("node:3", "c", "user").unwrap(), ids(&["v"]));
+}
+
+#[test]
+fn lookup_errors() {
+    let mut w = world(GROUPS, &[], &[]);
+    assert_eq!(
+        w.resources("user:a", "view", "nope").unwrap_err().kind,
+        ErrorKind::UndefinedName
+    );
+    assert_eq!(
+        w.resources("user:a", "nope", "doc").unwrap_err().kind,
+        ErrorKind::UndefinedName
+    );
+    assert_eq!(
+        w.subjects("doc:1", "nope", "user").unwrap_err().kind,
+        ErrorKind::UndefinedName
+    );
+    assert_eq!(
+        w.subjects("nope:1", "view", "user").unwrap_err().kind,
+        ErrorKind::UndefinedName
+    );
+    assert_eq!(
+        w.subjects("doc:1", "view", "alien").unwrap_err().kind,
+        ErrorKind::UndefinedName
+    );
+    assert_eq!(
+        w.subjects("doc:1", "view", "group#nope").unwrap_err().kind,
+        ErrorKind::UndefinedName
+    );
+    assert_eq!(
+        w.subjects("doc:1", "view", "group#").unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        w.subjects("doc:1", "view", "user#...").unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+// ---- Property test: lookups equal brute force.
+
+/// A schema with everything random data can be drawn from.
+struct Universe {
+    schema: Schema,
+    /// Every schema-valid tuple over small id pools.
+    tuples: Vec<String>,
+    attributes: Vec<String>,
+    /// Subjects to look resources up for.
+    subjects: Vec<String>,
+    /// Subject references to look subjects up for.
+    references: Vec<&'static str>,
+    data: serde_json::Value,
+}
+
+fn pool(ty: &str) -> Vec<String> {
+    (1..=3).map(|i| format!("{}{i}", &ty[..1])).collect()
+}
+
+fn universe(
+    text: &str,
+    subjects: &[&str],
+    references: &[&'static str],
+    data: serde_json::Value,
+) -> Universe {
+    let schema = lang::compile(text).expect("schema compiles");
+    let mut tuples = Vec::new();
+    let mut attributes = Vec::new();
+    for entity in &schema.entities {
+        for e in pool(&entity.name) {
+            for rel in &entity.relations {
+                for st in &rel.subject_types {
+                    for s in pool(&st.entity) {
+                        let subject = match &st.relation {
+                            Some(r) => format!("{}:{s}#{r}", st.entity),
+                            None => format!("{}:{s}", st.entity),
+                        };
+                        let text = format!("{}:{e}#{}@{subject}", entity.name, rel.name);
+                        let t = parse_tuple(&text).expect("tuple");
+                        if schema.validate_tuple(&t).is_ok() {
+                            tuples.push(text);
+                        }
+                    }
+                }
+            }
+            for attr in &entity.attributes {
+                let values: &[&str] = match attr.ty.to_string().as_str() {
+                    "boolean" => &["boolean:true", "boolean:false"],
+                    "integer" => &["integer:50", "integer:150"],
+                    "string[]" => &["string[]:gold", "string[]:silver"],
+                    other => panic!("no sample values for {other}"),
+                };
+                for v in values {
+                    attributes.push(format!("{}:{e}${}|{v}", entity.name, attr.name));
+                }
+            }
+        }
+    }
+    Universe {
+        schema,
+        tuples,
+        attributes,
+        subjects: subjects.iter().map(|s| s.to_string()).collect(),
+        references: references.to_vec(),
+        data,
+    }
+}
+
+fn universes() -> Vec<Universe> {
+    vec![
+        universe(
+            GROUPS,
+            &[
+                "user:u1",
+                "user:u2",
+                "group:g1#member",
+                "folder:f1#viewer",
+                "folder:f2#view",
+            ],
+            &[
+                "user",
+                "group#member",
+                "folder#viewer",
+                "folder#view",
+                "doc#owner",
+            ],
+            json!({}),
+        ),
+        universe(
+            RULES,
+            &["user:u1", "user:u2", "org:o1#admin"],
+            &["user"],
+            json!({ "min": 100, "tag": "gold" }),
+        ),
+        universe(
+            RECURSIVE,
+            &[
+                "user:u1",
+                "user:u2",
+                "node:n1#a_rel",
+                "node:n2#a",
+                "node:n3#b",
+            ],
+            &["user", "node#a_rel", "node#a", "node#b"],
+            json!({}),
+        ),
+    ]
+}
+
+/// Every id of `ty` that the data mentions anywhere.
+fn known_ids(ty: &str, tuples: &[Tuple], attributes: &[Attribute]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for t in tuples {
+        if t.entity.ty == ty {
+            out.insert(t.entity.id.clone());
+        }
+        if t.subject.ty == ty {
+            out.insert(t.subject.id.clone());
+        }
+    }
+    for a in attributes {
+        if a.entity.ty == ty {
+            out.insert(a.entity.id.clone());
+        }
+    }
+    out
+}
+
+fn run_case(
+    u: &Universe,
+    stored: &[String],
+    attrs: &[String],
+    ctx_tuples: &[String],
+) -> Result<(), TestCaseError> {
+    let tuples: Vec<Tuple> = stored
+        .iter()
+        .map(|t| parse_tuple(t).expect("tuple"))
+        .collect();
+    let attributes: Vec<Attribute> = attrs
+        .iter()
+        .map(|a| parse_attribute(a).expect("attribute"))
+        .collect();
+    let ctx = Context {
+        tuples: ctx_tuples
+            .iter()
+            .map(|t| parse_tuple(t).expect("tuple"))
+            .collect(),
+        attributes: Vec::new(),
+        data: u.data.as_object().cloned().unwrap_or_default(),
+    };
+    let all_tuples: Vec<Tuple> = tuples.iter().chain(ctx.tuples.iter()).cloned().collect();
+    let mut source = MemorySource::from_data(tuples, attributes.clone());
+    let opts = CheckOptions::default();
+    let single =
+        |source: &mut MemorySource, entity: &ObjectRef, name: &str, subject: &SubjectRef| {
+            engine::check(&u.schema, source, entity, name, subject, &ctx, opts)
+        };
+
+    for entity in &u.schema.entities {
+        let names = entity
+            .relations
+            .iter()
+            .map(|r| &r.name)
+            .chain(entity.permissions.iter().map(|p| &p.name));
+        for name in names {
+            let candidates = known_ids(&entity.name, &all_tuples, &attributes);
+            // lookup_resources vs brute force.
+            for subject_text in &u.subjects {
+                let subject =
+                    notion_rbac_core::tuple::parse_subject(subject_text).expect("subject");
+                let mut expected = Vec::new();
+                // The self shortcut needs no data: the subject's own id counts.
+                let mut candidates = candidates.clone();
+                if subject.ty == entity.name {
+                    candidates.insert(subject.id.clone());
+                }
+                for id in &candidates {
+                    let object = ObjectRef {
+                        ty: entity.name.clone(),
+                        id: id.clone(),
+                    };
+                    if single(&mut source, &object, name, &subject).expect("check") {
+                        expected.push(id.clone());
+                    }
+                }
+                let got = engine::lookup_resources(
+                    &u.schema,
+                    &mut source,
+                    &subject,
+                    name,
+                    &entity.name,
+                    &ctx,
+                    opts,
+                )
+                .expect("lookup_resources");
+                prop_assert_eq!(
+                    &got,
+                    &expected,
+                    "lookup_resources {}#{}@{}",
+                    entity.name,
+                    name,
+                    subject_text
+                );
+            }
+            // lookup_subjects vs brute force, for every entity id known.
+            for id in &candidates {
+                let object = ObjectRef {
+                    ty: entity.name.clone(),
+                    id: id.clone(),
+                };
+                for reference in &u.references {
+                    let (sty, srel) = reference.split_once('#').unwrap_or((reference, ""));
+                    let mut expected = Vec::new();
+                    for sid in known_ids(sty, &all_tuples, &attributes) {
+                        let subject = SubjectRef {
+                            ty: sty.to_string(),
+                            id: sid.clone(),
+                            relation: srel.to_string(),
+                        };
+                        if single(&mut source, &object, name, &subject).expect("check") {
+                            expected.push(sid);
+                        }
+                    }
+                    let got = engine::lookup_subjects(
+                        &u.schema,
+                        &mut source,
+                        &object,
+                        name,
+                        reference,
+                        &ctx,
+                        opts,
+                    )
+                    .expect("lookup_subjects");
+                    prop_assert_eq!(
+                        &got,
+                        &expected,
+                        "lookup_subjects {}#{}@{}",
+                        object,
+                        name,
+                        reference
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn case_strategy(u: &Universe) -> impl Strategy<Value = (Vec<String>, Vec<String>, Vec<String>)> {
+    (
+        proptest::sample::subsequence(u.tuples.clone(), 0..=14.min(u.tuples.len())),
+        proptest::sample::subsequence(u.attributes.clone(), 0..=4.min(u.attributes.len())),
+        proptest::sample::subsequence(u.tuples.clone(), 0..=3.min(u.tuples.len())),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn lookups_equal_brute_force_groups(case in case_strategy(&universes()[0])) {
+        run_case(&universes()[0], &case.0, &case.1, &case.2)?;
+    }
+
+    #[test]
+    fn lookups_equal_brute_force_rules(case in case_strategy(&universes()[1])) {
+        run_case(&universes()[1], &case.0, &case.1, &case.2)?;
+    }
+
+    #[test]
+    fn lookups_equal_brute_force_recursive(case in case_strategy(&universes()[2])) {
+        run_case(&universes()[2], &case.0, &case.1, &case.2)?;
+    }
+}

@@ -1,0 +1,155 @@
+//! Shared helpers of the engine tests: a compiled schema plus an in-memory
+//! store, with checks and lookups taking Permify's text syntax.
+
+#![allow(dead_code)]
+
+use notion_rbac_core::engine::{self, CheckOptions, Checker, Context, MemorySource};
+use notion_rbac_core::model::Schema;
+use notion_rbac_core::tuple::{parse_attribute, parse_object, parse_subject, parse_tuple};
+use notion_rbac_core::{Result, lang};
+
+pub struct World {
+    pub schema: Schema,
+    pub source: MemorySource,
+    pub opts: CheckOptions,
+}
+
+/// Compiles `schema` and loads `tuples` and `attributes` (validated against
+/// the schema, as stored data is).
+pub fn world(schema: &str, tuples: &[&str], attributes: &[&str]) -> World {
+    let schema = lang::compile(schema).unwrap_or_else(|e| panic!("schema does not compile: {e}"));
+    let tuples = tuples.iter().map(|t| {
+        let t = parse_tuple(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+        schema
+            .validate_tuple(&t)
+            .unwrap_or_else(|e| panic!("{t}: {e}"));
+        t
+    });
+    let tuples: Vec<_> = tuples.collect();
+    let attributes: Vec<_> = attributes
+        .iter()
+        .map(|a| {
+            let a = parse_attribute(a).unwrap_or_else(|e| panic!("{a}: {e}"));
+            schema
+                .validate_attribute(&a)
+                .unwrap_or_else(|e| panic!("{a:?}: {e}"));
+            a
+        })
+        .collect();
+    World {
+        schema,
+        source: MemorySource::from_data(tuples, attributes),
+        opts: CheckOptions::default(),
+    }
+}
+
+/// A context with contextual tuples and attributes (not validated).
+pub fn context(tuples: &[&str], attributes: &[&str], data: serde_json::Value) -> Context {
+    Context {
+        tuples: tuples
+            .iter()
+            .map(|t| parse_tuple(t).expect("contextual tuple"))
+            .collect(),
+        attributes: attributes
+            .iter()
+            .map(|a| parse_attribute(a).expect("contextual attribute"))
+            .collect(),
+        data: match data {
+            serde_json::Value::Object(m) => m,
+            _ => Default::default(),
+        },
+    }
+}
+
+impl World {
+    pub fn check(&mut self, entity: &str, name: &str, subject: &str) -> Result<bool> {
+        self.check_in(entity, name, subject, &Context::default())
+    }
+
+    pub fn check_in(
+        &mut self,
+        entity: &str,
+        name: &str,
+        subject: &str,
+        ctx: &Context,
+    ) -> Result<bool> {
+        let entity = parse_object(entity).expect("entity");
+        let subject = parse_subject(subject).expect("subject");
+        engine::check(
+            &self.schema,
+            &mut self.source,
+            &entity,
+            name,
+            &subject,
+            ctx,
+            self.opts,
+        )
+    }
+
+    /// Asserts a check's answer, naming the query on failure.
+    pub fn expect(&mut self, entity: &str, name: &str, subject: &str, expected: bool) {
+        match self.check(entity, name, subject) {
+            Ok(v) => assert_eq!(v, expected, "check {entity}#{name}@{subject}"),
+            Err(e) => panic!("check {entity}#{name}@{subject}: unexpected error {e}"),
+        }
+    }
+
+    pub fn checker<'a>(&'a mut self, ctx: &'a Context) -> Checker<'a, MemorySource> {
+        Checker::new(&self.schema, &mut self.source, ctx, self.opts)
+    }
+
+    pub fn resources(
+        &mut self,
+        subject: &str,
+        name: &str,
+        entity_type: &str,
+    ) -> Result<Vec<String>> {
+        self.resources_in(subject, name, entity_type, &Context::default())
+    }
+
+    pub fn resources_in(
+        &mut self,
+        subject: &str,
+        name: &str,
+        entity_type: &str,
+        ctx: &Context,
+    ) -> Result<Vec<String>> {
+        let subject = parse_subject(subject).expect("subject");
+        engine::lookup_resources(
+            &self.schema,
+            &mut self.source,
+            &subject,
+            name,
+            entity_type,
+            ctx,
+            self.opts,
+        )
+    }
+
+    pub fn subjects(&mut self, entity: &str, name: &str, reference: &str) -> Result<Vec<String>> {
+        self.subjects_in(entity, name, reference, &Context::default())
+    }
+
+    pub fn subjects_in(
+        &mut self,
+        entity: &str,
+        name: &str,
+        reference: &str,
+        ctx: &Context,
+    ) -> Result<Vec<String>> {
+        let entity = parse_object(entity).expect("entity");
+        engine::lookup_subjects(
+            &self.schema,
+            &mut self.source,
+            &entity,
+            name,
+            reference,
+            ctx,
+            self.opts,
+        )
+    }
+}
+
+pub fn ids(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make bench`: builds the release package, starts a throwaway cluster as
+# postgres, and for each dataset size (default: 100k and 1M tuples) loads a
+# Notion-shaped dataset with COPY and times checks and lookup_resources
+# through notion_rbac and through a plain-SQL implementation of the same
+# model (bench/baseline.sql), printing figures and ratios.
+#
+# BENCH_SCALES="0.1 1.0" picks the sizes (1.0 is about 1M tuples).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/cluster.sh
+source scripts/cluster.sh
+SCALES=${BENCH_SCALES:-"0.1 1.0"}
+
+scripts/setup.sh
+echo "==> building the release package"
+cargo pgrx package --pg-config /usr/bin/pg_config >/tmp/notion_rbac-bench-build.log 2>&1 \
+    || { cat /tmp/notion_rbac-bench-build.log; exit 1; }
+
+WORK=$(mktemp -d /tmp/notion_rbac-bench.XXXXXX)
+chmod 755 "$WORK"
+trap 'CLUSTER_DIR=$WORK/cluster cluster_stop; rm -rf "$WORK"' EXIT
+cluster_create "$WORK/cluster" target/release/notion_rbac-pg15 yes socket
+cat >>"$WORK/cluster/data/postgresql.conf" <<CONF
+shared_buffers = '1GB'
+work_mem = '64MB'
+maintenance_work_mem = '512MB'
+max_wal_size = '4GB'
+CONF
+cluster_start
+
+echo
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "postgres: $(cluster_psql -At -d postgres -c 'SELECT version()')"
+echo "notion_rbac: release build, shared_preload_libraries, one connection, times measured in the server"
+
+for scale in $SCALES; do
+    label="scale $scale"
+    db="bench_$(echo "$scale" | tr . _)"
+    cluster_psql -q -d postgres -c "CREATE DATABASE $db" >/dev/null
+    cluster_psql -q -d "$db" -c "CREATE EXTENSION notion_rbac" >/dev/null
+    cluster_psql -q -d "$db" -v schema="$(cat bench/model.perm)" <<<"SELECT rbac.write_schema(:'schema');" >/dev/null
+    echo
+    echo "==> dataset $label"
+    cluster_psql -q -d "$db" -v scale="$scale" -f bench/generate.sql
+    cluster_psql -q -d "$db" -f bench/baseline.sql
+    cluster_psql -q -d "$db" -v tsv="$WORK/cluster/tuples.tsv" -v label="$label" -f bench/run.sql
+    rm -f "$WORK/cluster/tuples.tsv"
+    cluster_psql -q -d postgres -c "DROP DATABASE $db" >/dev/null
+done

@@ -1,0 +1,65 @@
+# Throwaway PostgreSQL clusters for tests, the demo and benchmarks.
+# Source this file; it defines functions only.
+#
+# PostgreSQL refuses to run as root, so every cluster runs as the `postgres`
+# OS user. The extension is loaded straight out of a copy of
+# `cargo pgrx package`'s output through Debian's `extension_destdir` and
+# `dynamic_library_path`, so nothing is written to the system directories.
+
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_USER=postgres
+
+# Prints a free TCP port on 127.0.0.1.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# as_postgres CMD...: runs CMD as the postgres OS user (directly if we are it).
+as_postgres() {
+    if [ "$(id -un)" = "$PG_USER" ]; then "$@"; else runuser -u "$PG_USER" -- "$@"; fi
+}
+
+# cluster_create DIR PKGDIR PRELOAD(yes|no) LISTEN(socket|tcp)
+# Creates DIR/data, copies the packaged extension from PKGDIR to DIR/pkg and
+# writes the configuration. Sets CLUSTER_DIR and CLUSTER_PORT.
+cluster_create() {
+    local dir=$1 pkgdir=$2 preload=$3 listen=$4
+    install -d -o "$PG_USER" -g "$PG_USER" -m 700 "$dir"
+    cp -a "$pkgdir" "$dir/pkg"
+    chown -R "$PG_USER:$PG_USER" "$dir/pkg"
+    as_postgres "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+        || { cat "$dir/initdb.log" >&2; return 1; }
+    CLUSTER_DIR=$dir
+    CLUSTER_PORT=$(free_port)
+    local libdir
+    libdir=$(find "$dir/pkg" -name 'notion_rbac.so' -printf '%h\n' | head -n1)
+    {
+        echo "port = $CLUSTER_PORT"
+        echo "unix_socket_directories = '$dir'"
+        if [ "$listen" = tcp ]; then echo "listen_addresses = '127.0.0.1'"; else echo "listen_addresses = ''"; fi
+        echo "extension_destdir = '$dir/pkg'"
+        echo "dynamic_library_path = '$libdir:\$libdir'"
+        if [ "$preload" = yes ]; then echo "shared_preload_libraries = 'notion_rbac'"; fi
+        echo "fsync = off"
+        echo "max_connections = 40"
+        echo "log_line_prefix = '%m [%p] %q%u@%d '"
+        echo "lc_messages = 'C'"
+    } >>"$dir/data/postgresql.conf"
+}
+
+cluster_start() {
+    # No Rust backtraces in error details: they would make outputs depend on
+    # the environment (and leak build paths to clients).
+    as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w -t 60 start >/dev/null \
+        || { cat "$CLUSTER_DIR/server.log" >&2; return 1; }
+}
+
+cluster_stop() {
+    [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR/data" ] || return 0
+    as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# cluster_psql ARGS...: psql as the postgres superuser against the cluster.
+cluster_psql() {
+    as_postgres psql -X -v ON_ERROR_STOP=1 -h "$CLUSTER_DIR" -p "$CLUSTER_PORT" -U postgres "$@"
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The notion_rbac demo: builds and packages the extension, starts a
+# throwaway PostgreSQL 15 cluster as the `postgres` OS user (data under
+# /tmp/notion_rbac-demo, listening on 127.0.0.1 only, on a free port, library
+# preloaded), creates the extension, loads the seed scenario and prints its
+# checks. The cluster keeps running for you to explore with psql;
+# `make demo-stop` (scripts/demo.sh stop) stops it and removes its data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/cluster.sh
+source scripts/cluster.sh
+
+DEMO_DIR=/tmp/notion_rbac-demo
+DB=notion_demo
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+
+stop() {
+    if [ -d "$DEMO_DIR/data" ]; then
+        CLUSTER_DIR=$DEMO_DIR cluster_stop
+        say "demo cluster stopped"
+    fi
+    rm -rf "$DEMO_DIR"
+}
+
+start() {
+    scripts/setup.sh
+    say "building and packaging notion_rbac (release)"
+    cargo pgrx package --pg-config /usr/bin/pg_config >/tmp/notion_rbac-demo-build.log 2>&1 \
+        || { cat /tmp/notion_rbac-demo-build.log; exit 1; }
+    stop >/dev/null
+    say "creating a throwaway cluster in $DEMO_DIR (runs as the postgres OS user)"
+    cluster_create "$DEMO_DIR" target/release/notion_rbac-pg15 yes tcp
+    cluster_start
+    cluster_psql -q -d postgres -c "CREATE DATABASE $DB"
+    say "CREATE EXTENSION notion_rbac"
+    cluster_psql -q -d "$DB" -c "CREATE EXTENSION notion_rbac" -c "SELECT rbac.version() AS notion_rbac_version"
+    say "loading the seed scenario: Notion model + sample relationships (demo/seed.sql)"
+    cluster_psql -q -d "$DB" -f demo/seed.sql
+    say "checks (demo/checks.sql)"
+    cluster_psql -q -d "$DB" -f demo/checks.sql
+    cat <<MSG
+
+The demo cluster is running (PostgreSQL 15, library preloaded, data in $DEMO_DIR).
+Connect with:
+
+    psql -h 127.0.0.1 -p $CLUSTER_PORT -U postgres -d $DB
+
+and try for example:
+
+    SELECT rbac.check('user:alice', 'write', 'database:task_list');
+    SELECT * FROM rbac.lookup_resources('user:bob', 'read', 'block');
+    SELECT * FROM rbac.read_tuples(entity_type => 'page');
+
+Stop it (and delete its data) with:  make demo-stop
+MSG
+}
+
+case "${1:-start}" in
+    start) start ;;
+    stop) stop ;;
+    *) echo "usage: $0 [start|stop]" >&2; exit 2 ;;
+esac

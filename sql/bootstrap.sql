@@ -1,0 +1,264 @@
+-- notion_rbac bootstrap: roles and tables. Runs before any generated
+-- function. The extension's schema is `rbac` (see notion_rbac.control); all
+-- objects are created there.
+
+-- Roles the extension grants its privileges to. Roles are cluster-wide and
+-- not owned by the extension, so they survive DROP EXTENSION and may already
+-- exist from an earlier install or another database.
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'rbac_admin') THEN
+        CREATE ROLE rbac_admin NOLOGIN;
+        COMMENT ON ROLE rbac_admin IS 'notion_rbac: manage authorization models and relationships';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'rbac_reader') THEN
+        CREATE ROLE rbac_reader NOLOGIN;
+        COMMENT ON ROLE rbac_reader IS 'notion_rbac: run permission checks and lookups (grant to application roles that use RLS policies)';
+    END IF;
+END
+$roles$;
+
+-- Versions of the authorization model. The highest version is active.
+CREATE TABLE rbac.schemas (
+    version     integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source      text        NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by  name        NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE rbac.schemas IS 'Authorization model versions (Permify schema language); the highest version is active';
+
+-- What the active schema lets be stored, kept in step with it by
+-- rbac.write_schema() (and writable by nothing else). The tuple and attribute
+-- triggers validate every write, whatever its path (function, INSERT, COPY),
+-- with one set-based anti-join against these tables.
+CREATE TABLE rbac.schema_relations (
+    entity_type      text COLLATE "C" NOT NULL,
+    relation         text COLLATE "C" NOT NULL,
+    subject_type     text COLLATE "C" NOT NULL,
+    subject_relation text COLLATE "C" NOT NULL,
+    PRIMARY KEY (entity_type, relation, subject_type, subject_relation)
+);
+COMMENT ON TABLE rbac.schema_relations IS 'Allowed (entity type, relation, subject type, subject relation) combinations of the active schema';
+
+CREATE TABLE rbac.schema_attributes (
+    entity_type text COLLATE "C" NOT NULL,
+    attribute   text COLLATE "C" NOT NULL,
+    value_type  text COLLATE "C" NOT NULL,
+    PRIMARY KEY (entity_type, attribute)
+);
+COMMENT ON TABLE rbac.schema_attributes IS 'Declared attributes and their types in the active schema';
+
+-- Relationship tuples: entity_type:entity_id#relation@subject_type:subject_id[#subject_relation].
+-- The primary key serves forward reads (who is related to this object?),
+-- tuples_by_subject serves reverse reads (what is this subject related to?).
+-- COLLATE "C": ids are compared bytewise, which is both what authorization
+-- needs and the fastest comparison.
+CREATE TABLE rbac.tuples (
+    entity_type      text COLLATE "C" NOT NULL,
+    entity_id        text COLLATE "C" NOT NULL,
+    relation         text COLLATE "C" NOT NULL,
+    subject_type     text COLLATE "C" NOT NULL,
+    subject_id       text COLLATE "C" NOT NULL,
+    subject_relation text COLLATE "C" NOT NULL DEFAULT '',
+    CONSTRAINT tuples_pkey PRIMARY KEY (entity_type, entity_id, relation, subject_type, subject_id, subject_relation),
+    CONSTRAINT tuples_entity_type_syntax CHECK (entity_type ~ '^[A-Za-z_]{1,64}$'),
+    CONSTRAINT tuples_relation_syntax CHECK (relation ~ '^[A-Za-z_]{1,64}$'),
+    CONSTRAINT tuples_subject_type_syntax CHECK (subject_type ~ '^[A-Za-z_]{1,64}$'),
+    CONSTRAINT tuples_subject_relation_syntax CHECK (subject_relation ~ '^[A-Za-z_]{0,64}$'),
+    CONSTRAINT tuples_entity_id_syntax CHECK (entity_id ~ '^([A-Za-z0-9_.+-]{1,128}|\*)$'),
+    CONSTRAINT tuples_subject_id_syntax CHECK (subject_id ~ '^([A-Za-z0-9_.+-]{1,128}|\*)$'),
+    CONSTRAINT tuples_not_self CHECK (NOT (entity_type = subject_type AND entity_id = subject_id AND relation = subject_relation))
+);
+CREATE INDEX tuples_by_subject ON rbac.tuples (subject_type, subject_id, entity_type, relation, subject_relation, entity_id);
+COMMENT ON TABLE rbac.tuples IS 'Relationship tuples, validated against the active schema on every write';
+
+-- Attribute values, typed by the schema: value_type is one of boolean,
+-- string, integer, double (optionally with []), value the matching JSON.
+CREATE TABLE rbac.attributes (
+    entity_type text COLLATE "C" NOT NULL,
+    entity_id   text COLLATE "C" NOT NULL,
+    attribute   text COLLATE "C" NOT NULL,
+    value_type  text COLLATE "C" NOT NULL,
+    value       jsonb NOT NULL,
+    CONSTRAINT attributes_pkey PRIMARY KEY (entity_type, entity_id, attribute),
+    CONSTRAINT attributes_entity_id_syntax CHECK (entity_id ~ '^([A-Za-z0-9_.+-]{1,128}|\*)$'),
+    CONSTRAINT attributes_value_fits_type CHECK (
+        CASE value_type
+            WHEN 'boolean' THEN jsonb_typeof(value) = 'boolean'
+            WHEN 'string'  THEN jsonb_typeof(value) = 'string'
+            WHEN 'integer' THEN jsonb_typeof(value) = 'number' AND value::text ~ '^-?[0-9]+$'
+                                AND value::numeric BETWEEN -2147483648 AND 2147483647
+            WHEN 'double'  THEN jsonb_typeof(value) = 'number'
+            WHEN 'boolean[]' THEN jsonb_typeof(value) = 'array'
+            WHEN 'string[]'  THEN jsonb_typeof(value) = 'array'
+            WHEN 'integer[]' THEN jsonb_typeof(value) = 'array'
+            WHEN 'double[]'  THEN jsonb_typeof(value) = 'array'
+            ELSE false
+        END)
+);
+CREATE INDEX attributes_by_name ON rbac.attributes (entity_type, attribute, entity_id);
+COMMENT ON TABLE rbac.attributes IS 'Attribute values (Permify attributes), validated against the active schema on every write';
+
+-- Statement-level validation of tuple writes: one anti-join over the
+-- transition table, so a COPY of a million rows costs one hash join instead
+-- of a million trigger calls. On a misfit, the Rust helper explains it in
+-- the schema's terms.
+CREATE FUNCTION rbac._tuples_validate() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    bad record;
+BEGIN
+    SELECT n.entity_type, n.entity_id, n.relation, n.subject_type, n.subject_id, n.subject_relation
+      INTO bad
+      FROM new_tuples n
+     WHERE NOT EXISTS (SELECT 1 FROM rbac.schema_relations s
+                        WHERE s.entity_type = n.entity_type AND s.relation = n.relation
+                          AND s.subject_type = n.subject_type AND s.subject_relation = n.subject_relation)
+     LIMIT 1;
+    IF FOUND THEN
+        PERFORM rbac._raise_tuple_misfit(bad.entity_type, bad.entity_id, bad.relation,
+                                         bad.subject_type, bad.subject_id, bad.subject_relation);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE TRIGGER tuples_validate_insert AFTER INSERT ON rbac.tuples
+    REFERENCING NEW TABLE AS new_tuples FOR EACH STATEMENT EXECUTE FUNCTION rbac._tuples_validate();
+CREATE TRIGGER tuples_validate_update AFTER UPDATE ON rbac.tuples
+    REFERENCING NEW TABLE AS new_tuples FOR EACH STATEMENT EXECUTE FUNCTION rbac._tuples_validate();
+
+CREATE FUNCTION rbac._attributes_validate() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    bad record;
+BEGIN
+    SELECT n.entity_type, n.entity_id, n.attribute, n.value_type
+      INTO bad
+      FROM new_attributes n
+     WHERE NOT EXISTS (SELECT 1 FROM rbac.schema_attributes s
+                        WHERE s.entity_type = n.entity_type AND s.attribute = n.attribute
+                          AND s.value_type = n.value_type)
+     LIMIT 1;
+    IF FOUND THEN
+        PERFORM rbac._raise_attribute_misfit(bad.entity_type, bad.entity_id, bad.attribute, bad.value_type);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE TRIGGER attributes_validate_insert AFTER INSERT ON rbac.attributes
+    REFERENCING NEW TABLE AS new_attributes FOR EACH STATEMENT EXECUTE FUNCTION rbac._attributes_validate();
+CREATE TRIGGER attributes_validate_update AFTER UPDATE ON rbac.attributes
+    REFERENCING NEW TABLE AS new_attributes FOR EACH STATEMENT EXECUTE FUNCTION rbac._attributes_validate();
+
+-- Reading tuples with optional filters, for people and programs alike.
+CREATE FUNCTION rbac.read_tuples(
+    entity_type      text DEFAULT NULL,
+    entity_id        text DEFAULT NULL,
+    relation         text DEFAULT NULL,
+    subject_type     text DEFAULT NULL,
+    subject_id       text DEFAULT NULL,
+    subject_relation text DEFAULT NULL)
+RETURNS TABLE (tuple text, entity_type text, entity_id text, relation text,
+               subject_type text, subject_id text, subject_relation text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT t.entity_type || ':' || t.entity_id || '#' || t.relation || '@' || t.subject_type || ':' || t.subject_id
+               || CASE WHEN t.subject_relation = '' THEN '' ELSE '#' || t.subject_relation END,
+           t.entity_type, t.entity_id, t.relation, t.subject_type, t.subject_id, t.subject_relation
+      FROM rbac.tuples t
+     WHERE ($1 IS NULL OR t.entity_type = $1)
+       AND ($2 IS NULL OR t.entity_id = $2)
+       AND ($3 IS NULL OR t.relation = $3)
+       AND ($4 IS NULL OR t.subject_type = $4)
+       AND ($5 IS NULL OR t.subject_id = $5)
+       AND ($6 IS NULL OR t.subject_relation = CASE WHEN $6 = '...' THEN '' ELSE $6 END)
+     ORDER BY t.entity_type, t.entity_id, t.relation, t.subject_type, t.subject_id, t.subject_relation
+$fn$;
+COMMENT ON FUNCTION rbac.read_tuples IS 'Stored relationship tuples matching every given filter, in Permify syntax and as columns';
+
+-- Attribute values with optional filters.
+CREATE FUNCTION rbac.read_attributes(
+    entity_type text DEFAULT NULL,
+    entity_id   text DEFAULT NULL,
+    attribute   text DEFAULT NULL)
+RETURNS TABLE (entity_type text, entity_id text, attribute text, value_type text, value jsonb)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT a.entity_type, a.entity_id, a.attribute, a.value_type, a.value
+      FROM rbac.attributes a
+     WHERE ($1 IS NULL OR a.entity_type = $1)
+       AND ($2 IS NULL OR a.entity_id = $2)
+       AND ($3 IS NULL OR a.attribute = $3)
+     ORDER BY a.entity_type, a.entity_id, a.attribute
+$fn$;
+
+-- Activating a schema version. Every insert into rbac.schemas — through
+-- rbac.write_schema() or directly — compiles the source (a schema that does
+-- not compile cannot get in), replaces the allowed-combination tables, and
+-- refuses the version if stored tuples or attributes would no longer fit.
+-- SECURITY DEFINER: only this function may write rbac.schema_relations and
+-- rbac.schema_attributes.
+CREATE FUNCTION rbac._schemas_activate() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    misfit_count bigint;
+    misfit_list  text;
+    latest       integer;
+BEGIN
+    -- Serialise schema changes against each other and against tuple writers:
+    -- a concurrent writer commits before we validate, or waits for us.
+    LOCK TABLE rbac.schemas, rbac.tuples, rbac.attributes IN SHARE ROW EXCLUSIVE MODE;
+    SELECT max(version) INTO latest FROM rbac.schemas;
+    IF latest IS DISTINCT FROM NEW.version THEN
+        RAISE EXCEPTION 'a newer schema version (%) was written concurrently', latest
+            USING ERRCODE = 'serialization_failure', HINT = 'retry rbac.write_schema()';
+    END IF;
+
+    DELETE FROM rbac.schema_relations;
+    INSERT INTO rbac.schema_relations (entity_type, relation, subject_type, subject_relation)
+        SELECT r.entity_type, r.relation, r.subject_type, r.subject_relation
+          FROM rbac._schema_relations_of(NEW.source) r;
+    DELETE FROM rbac.schema_attributes;
+    INSERT INTO rbac.schema_attributes (entity_type, attribute, value_type)
+        SELECT a.entity_type, a.attribute, a.value_type FROM rbac._schema_attributes_of(NEW.source) a;
+
+    SELECT count(*), string_agg(m, E'\n' ORDER BY m) FILTER (WHERE rn <= 10)
+      INTO misfit_count, misfit_list
+      FROM (SELECT row_number() OVER (ORDER BY t.entity_type, t.entity_id, t.relation, t.subject_type, t.subject_id, t.subject_relation) AS rn,
+                   t.entity_type || ':' || t.entity_id || '#' || t.relation || '@' || t.subject_type || ':' || t.subject_id
+                   || CASE WHEN t.subject_relation = '' THEN '' ELSE '#' || t.subject_relation END AS m
+              FROM rbac.tuples t
+             WHERE NOT EXISTS (SELECT 1 FROM rbac.schema_relations s
+                                WHERE s.entity_type = t.entity_type AND s.relation = t.relation
+                                  AND s.subject_type = t.subject_type AND s.subject_relation = t.subject_relation)) x;
+    IF misfit_count > 0 THEN
+        RAISE EXCEPTION '% stored tuple(s) do not fit the new schema', misfit_count
+            USING ERRCODE = 'check_violation',
+                  DETAIL = 'first misfits:' || E'\n' || misfit_list,
+                  HINT = 'delete or migrate these tuples first (rbac.delete_tuples), or keep their relations and subject types in the schema';
+    END IF;
+
+    SELECT count(*), string_agg(m, E'\n' ORDER BY m) FILTER (WHERE rn <= 10)
+      INTO misfit_count, misfit_list
+      FROM (SELECT row_number() OVER (ORDER BY a.entity_type, a.entity_id, a.attribute) AS rn,
+                   a.entity_type || ':' || a.entity_id || '$' || a.attribute || '|' || a.value_type AS m
+              FROM rbac.attributes a
+             WHERE NOT EXISTS (SELECT 1 FROM rbac.schema_attributes s
+                                WHERE s.entity_type = a.entity_type AND s.attribute = a.attribute
+                                  AND s.value_type = a.value_type)) x;
+    IF misfit_count > 0 THEN
+        RAISE EXCEPTION '% stored attribute value(s) do not fit the new schema', misfit_count
+            USING ERRCODE = 'check_violation',
+                  DETAIL = 'first misfits:' || E'\n' || misfit_list,
+                  HINT = 'delete these attribute values first (rbac.delete_attributes), or keep the attributes with the same types in the schema';
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE TRIGGER schemas_activate AFTER INSERT ON rbac.schemas
+    FOR EACH ROW EXECUTE FUNCTION rbac._schemas_activate();

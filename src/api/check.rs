@@ -1,0 +1,134 @@
+//! Permission checks: `rbac.check` and `rbac.check_many`.
+//!
+//! Every check reads the active schema and the tuples through SPI in the
+//! calling statement's snapshot (see `store::source`), so it is exactly as
+//! consistent as any other query of the caller's transaction.
+
+use notion_rbac_core::engine::{self, CheckOptions, Checker, Context};
+use notion_rbac_core::tuple::{self, ObjectRef, SubjectRef};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+use crate::errors::OrRaise;
+use crate::guc;
+use crate::store;
+use crate::store::source::SpiSource;
+
+pub(crate) fn options() -> CheckOptions {
+    CheckOptions { max_depth: guc::max_depth(), ..CheckOptions::default() }
+}
+
+pub(crate) fn context_of(context: Option<JsonB>) -> Context {
+    match context {
+        Some(JsonB(json)) if !json.is_null() => Context::from_json(&json).or_raise(),
+        _ => Context::default(),
+    }
+}
+
+fn subject_of(text: &str) -> SubjectRef {
+    tuple::parse_subject(text).or_raise()
+}
+
+fn object_of(text: &str) -> ObjectRef {
+    tuple::parse_object(text).or_raise()
+}
+
+fn run_check(subject: &str, action: &str, object: &str, ctx: &Context) -> bool {
+    let subject = subject_of(subject);
+    let object = object_of(object);
+    Spi::connect(|client| {
+        let active = store::schema::require_active(&client);
+        let mut source = SpiSource::new(&client, &active.schema);
+        engine::check(&active.schema, &mut source, &object, action, &subject, ctx, options()).or_raise()
+    })
+}
+
+/// Does `subject` (`user:alice`, or a subject set `team:eng#member`) have
+/// `action` (a permission, relation, boolean attribute or rule of the
+/// object's entity) on `object` (`page:plan`)?
+///
+/// An unknown entity type or action is an error naming it; an unknown id
+/// is simply false. Cycles in the data grant nothing by themselves; an
+/// acyclic chain deeper than `notion_rbac.max_depth` is an error (54001).
+#[pg_extern(stable, strict, parallel_restricted, name = "check")]
+fn check(subject: &str, action: &str, object: &str) -> bool {
+    run_check(subject, action, object, &Context::default())
+}
+
+/// `rbac.check` with a request context:
+/// `{"tuples": ["page:x#reader@user:a"], "attributes": ["page:x$public|boolean:true"], "data": {"amount": 10}}`.
+/// Contextual tuples and attributes count for this call only; `data` is
+/// visible to rules as `context.data`.
+#[pg_extern(stable, parallel_restricted, name = "check")]
+fn check_with_context(
+    subject: Option<&str>,
+    action: Option<&str>,
+    object: Option<&str>,
+    context: Option<JsonB>,
+) -> Option<bool> {
+    let ctx = context_of(context);
+    Some(run_check(subject?, action?, object?, &ctx))
+}
+
+/// Checks one subject against many objects in one call (sharing the work
+/// between them). One row per object, in the given order.
+#[pg_extern(stable, parallel_restricted, name = "check_many")]
+fn check_many_objects(
+    subject: &str,
+    action: &str,
+    objects: Vec<Option<String>>,
+    context: default!(Option<JsonB>, "NULL"),
+) -> TableIterator<'static, (name!(object, Option<String>), name!(allowed, Option<bool>))> {
+    let ctx = context_of(context);
+    let subject = subject_of(subject);
+    let parsed: Vec<Option<ObjectRef>> = objects.iter().map(|o| o.as_deref().map(object_of)).collect();
+    let present: Vec<ObjectRef> = parsed.iter().flatten().cloned().collect();
+    let results = Spi::connect(|client| {
+        let active = store::schema::require_active(&client);
+        let mut source = SpiSource::new(&client, &active.schema);
+        let mut checker = Checker::new(&active.schema, &mut source, &ctx, options());
+        checker.check_many_objects(&present, action, &subject).into_iter().map(|r| r.or_raise()).collect::<Vec<_>>()
+    });
+    let mut results = results.into_iter();
+    let rows: Vec<_> = objects
+        .into_iter()
+        .zip(parsed)
+        .map(|(text, obj)| match obj {
+            Some(_) => (text, results.next()),
+            None => (None, None),
+        })
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// Checks many subjects against one object in one call. One row per
+/// subject, in the given order.
+#[pg_extern(stable, parallel_restricted, name = "check_many")]
+fn check_many_subjects(
+    subjects: Vec<Option<String>>,
+    action: &str,
+    object: &str,
+    context: default!(Option<JsonB>, "NULL"),
+) -> TableIterator<'static, (name!(subject, Option<String>), name!(allowed, Option<bool>))> {
+    let ctx = context_of(context);
+    let object = object_of(object);
+    let parsed: Vec<Option<SubjectRef>> = subjects.iter().map(|s| s.as_deref().map(subject_of)).collect();
+    let present: Vec<SubjectRef> = parsed.iter().flatten().cloned().collect();
+    let results = Spi::connect(|client| {
+        let active = store::schema::require_active(&client);
+        let mut source = SpiSource::new(&client, &active.schema);
+        let mut checker = Checker::new(&active.schema, &mut source, &ctx, options());
+        checker.check_many_subjects(&object, action, &present).into_iter().map(|r| r.or_raise()).collect::<Vec<_>>()
+    });
+    let mut results = results.into_iter();
+    let rows: Vec<_> = subjects
+        .into_iter()
+        .zip(parsed)
+        .map(|(text, s)| match s {
+            Some(_) => (text, results.next()),
+            None => (None, None),
+        })
+        .collect();
+    TableIterator::new(rows)
+}
+

@@ -1,0 +1,53 @@
+//! Lookups: which objects a subject can act on, which subjects can act on
+//! an object. Complete (no cap, no time limit) and exactly the ids for which
+//! `rbac.check` is true; their cost grows with the answer, not with the
+//! number of stored tuples.
+
+use notion_rbac_core::engine;
+use notion_rbac_core::tuple;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+use super::check::{context_of, options};
+use crate::errors::OrRaise;
+use crate::store;
+use crate::store::source::SpiSource;
+
+/// Every id of `entity_type` on which `subject` has `action`, sorted.
+/// Join it with your own tables to filter, sort and paginate by permission:
+/// `SELECT p.* FROM pages p JOIN rbac.lookup_resources('user:bob', 'read', 'page') r(id) ON r.id = p.id`.
+#[pg_extern(stable, parallel_restricted)]
+fn lookup_resources(
+    subject: &str,
+    action: &str,
+    entity_type: &str,
+    context: default!(Option<JsonB>, "NULL"),
+) -> SetOfIterator<'static, String> {
+    let ctx = context_of(context);
+    let subject = tuple::parse_subject(subject).or_raise();
+    let ids = Spi::connect(|client| {
+        let active = store::schema::require_active(&client);
+        let mut source = SpiSource::new(&client, &active.schema);
+        engine::lookup_resources(&active.schema, &mut source, &subject, action, entity_type, &ctx, options()).or_raise()
+    });
+    SetOfIterator::new(ids)
+}
+
+/// Every subject id of `subject_type` (`user`, or `team#member` for subject
+/// sets) that has `action` on `object`, sorted.
+#[pg_extern(stable, parallel_restricted)]
+fn lookup_subjects(
+    object: &str,
+    action: &str,
+    subject_type: &str,
+    context: default!(Option<JsonB>, "NULL"),
+) -> SetOfIterator<'static, String> {
+    let ctx = context_of(context);
+    let object = tuple::parse_object(object).or_raise();
+    let ids = Spi::connect(|client| {
+        let active = store::schema::require_active(&client);
+        let mut source = SpiSource::new(&client, &active.schema);
+        engine::lookup_subjects(&active.schema, &mut source, &object, action, subject_type, &ctx, options()).or_raise()
+    });
+    SetOfIterator::new(ids)
+}

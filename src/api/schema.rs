@@ -1,0 +1,85 @@
+//! Writing and reading the authorization model.
+
+use notion_rbac_core::lang;
+use notion_rbac_core::model::Schema;
+use pgrx::prelude::*;
+
+use crate::errors::OrRaise;
+use crate::store;
+
+/// Compiles `source` (Permify schema language), stores it as a new version
+/// and makes it active. Fails — writing nothing — if the source does not
+/// compile or if stored tuples or attributes would no longer fit (the error
+/// lists the first ones). Mixed `and`/`or`/`not` without parentheses is
+/// accepted with Permify's left-to-right meaning and reported as a NOTICE.
+#[pg_extern(volatile, parallel_unsafe)]
+fn write_schema(source: &str) -> i32 {
+    let schema = lang::compile(source).or_raise();
+    for w in &schema.warnings {
+        let msg = format!("line {}, column {}: {}", w.pos.line, w.pos.col, w.message);
+        let mut report = pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_WARNING, msg, "");
+        if let Some(h) = &w.hint {
+            report = report.set_hint(h.clone());
+        }
+        report.report(PgLogLevel::NOTICE);
+    }
+    // The insert trigger (rbac._schemas_activate) compiles again, syncs the
+    // allowed-combination tables and refuses misfits; compiling here first
+    // gives the caller precise errors and the NOTICEs above.
+    let version = Spi::get_one_with_args::<i32>(
+        "INSERT INTO rbac.schemas (source) VALUES ($1) RETURNING version",
+        &[source.into()],
+    )
+    .unwrap_or_else(|e| pgrx::error!("notion_rbac: storing the schema failed: {e}"))
+    .unwrap_or_else(|| pgrx::error!("notion_rbac: storing the schema returned no version"));
+    store::schema::forget_cache();
+    version
+}
+
+/// The source text of the active schema, or NULL if none was written.
+#[pg_extern(stable, parallel_safe)]
+fn schema() -> Option<String> {
+    Spi::get_one::<String>("SELECT (SELECT source FROM rbac.schemas ORDER BY version DESC LIMIT 1)")
+        .unwrap_or_else(|e| pgrx::error!("notion_rbac: reading the schema failed: {e}"))
+}
+
+fn compiled(source: &str) -> Schema {
+    lang::compile(source).or_raise()
+}
+
+/// Internal: the (entity type, relation, subject type, subject relation)
+/// combinations `source` allows to be stored. Used by the schema activation
+/// trigger.
+#[pg_extern(immutable, parallel_safe, name = "_schema_relations_of")]
+fn schema_relations_of(
+    source: &str,
+) -> TableIterator<
+    'static,
+    (name!(entity_type, String), name!(relation, String), name!(subject_type, String), name!(subject_relation, String)),
+> {
+    let schema = compiled(source);
+    let mut rows = Vec::new();
+    for e in &schema.entities {
+        for r in &e.relations {
+            for s in &r.subject_types {
+                rows.push((e.name.clone(), r.name.clone(), s.entity.clone(), s.relation.clone().unwrap_or_default()));
+            }
+        }
+    }
+    TableIterator::new(rows)
+}
+
+/// Internal: the declared attributes of `source` with their types.
+#[pg_extern(immutable, parallel_safe, name = "_schema_attributes_of")]
+fn schema_attributes_of(
+    source: &str,
+) -> TableIterator<'static, (name!(entity_type, String), name!(attribute, String), name!(value_type, String))> {
+    let schema = compiled(source);
+    let mut rows = Vec::new();
+    for e in &schema.entities {
+        for a in &e.attributes {
+            rows.push((e.name.clone(), a.name.clone(), a.ty.to_string()));
+        }
+    }
+    TableIterator::new(rows)
+}

@@ -1,0 +1,249 @@
+//! Writing and deleting relationship tuples and attribute values.
+//!
+//! The functions parse Permify syntax and validate against the active schema
+//! in Rust first, so that an error names the offending element and its
+//! position in the array; the table triggers validate again, which also
+//! covers plain INSERT and COPY.
+
+use notion_rbac_core::model::Schema;
+use notion_rbac_core::tuple::{self, Attribute, Tuple};
+use notion_rbac_core::{Error, ErrorKind};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+use crate::errors::{raise, OrRaise};
+use crate::store;
+
+/// Prefixes an error with the element's position ("element 3 of 5").
+fn at_element(i: usize, n: usize, e: Error) -> Error {
+    let message = format!("element {} of {}: {}", i + 1, n, e.message);
+    Error { message, ..e }
+}
+
+fn active_schema() -> std::rc::Rc<store::schema::ActiveSchema> {
+    Spi::connect(|client| store::schema::require_active(&client))
+}
+
+fn parse_tuples(items: &[Option<String>], schema: Option<&Schema>) -> Vec<Tuple> {
+    let n = items.len();
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let s = s.as_deref().unwrap_or_else(|| {
+                raise(at_element(i, n, Error::new(ErrorKind::InvalidText, "tuple must not be NULL")))
+            });
+            let t = tuple::parse_tuple(s).map_err(|e| at_element(i, n, e)).or_raise();
+            tuple::validate_id(&t.entity.id)
+                .and_then(|_| tuple::validate_id(&t.subject.id))
+                .map_err(|e| at_element(i, n, e))
+                .or_raise();
+            if let Some(schema) = schema {
+                schema.validate_tuple(&t).map_err(|e| at_element(i, n, e)).or_raise();
+            }
+            t
+        })
+        .collect()
+}
+
+/// Columns of a batch of tuples, for one `unnest` statement.
+fn columns(tuples: &[Tuple]) -> [Vec<String>; 6] {
+    let mut cols: [Vec<String>; 6] = Default::default();
+    for t in tuples {
+        cols[0].push(t.entity.ty.clone());
+        cols[1].push(t.entity.id.clone());
+        cols[2].push(t.relation.clone());
+        cols[3].push(t.subject.ty.clone());
+        cols[4].push(t.subject.id.clone());
+        cols[5].push(t.subject.relation.clone());
+    }
+    cols
+}
+
+/// Writes relationship tuples given in Permify syntax
+/// (`page:plan#writer@user:frank`, `page:x#reader@workspace:eng#member`).
+/// Every tuple is validated against the active schema; one bad tuple fails
+/// the whole call. Tuples that already exist are skipped. Returns the number
+/// of tuples actually added.
+#[pg_extern(volatile, parallel_unsafe)]
+fn write_tuples(tuples: Vec<Option<String>>) -> i64 {
+    let active = active_schema();
+    let parsed = parse_tuples(&tuples, Some(&active.schema));
+    if parsed.is_empty() {
+        return 0;
+    }
+    let [a, b, c, d, e, f] = columns(&parsed);
+    Spi::connect_mut(|client| {
+        client
+            .update(
+                "INSERT INTO rbac.tuples (entity_type, entity_id, relation, subject_type, subject_id, subject_relation) \
+                 SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+                 ON CONFLICT DO NOTHING",
+                None,
+                &[a.into(), b.into(), c.into(), d.into(), e.into(), f.into()],
+            )
+            .map(|t| t.len() as i64)
+            .unwrap_or_else(|err| pgrx::error!("notion_rbac: writing tuples failed: {err}"))
+    })
+}
+
+/// Deletes relationship tuples given in Permify syntax. Tuples that do not
+/// exist are ignored. Returns the number of tuples deleted.
+#[pg_extern(volatile, parallel_unsafe)]
+fn delete_tuples(tuples: Vec<Option<String>>) -> i64 {
+    let parsed = parse_tuples(&tuples, None);
+    if parsed.is_empty() {
+        return 0;
+    }
+    let [a, b, c, d, e, f] = columns(&parsed);
+    Spi::connect_mut(|client| {
+        client
+            .update(
+                "DELETE FROM rbac.tuples t USING unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+                   AS d(entity_type, entity_id, relation, subject_type, subject_id, subject_relation) \
+                 WHERE t.entity_type = d.entity_type AND t.entity_id = d.entity_id AND t.relation = d.relation \
+                   AND t.subject_type = d.subject_type AND t.subject_id = d.subject_id \
+                   AND t.subject_relation = d.subject_relation",
+                None,
+                &[a.into(), b.into(), c.into(), d.into(), e.into(), f.into()],
+            )
+            .map(|t| t.len() as i64)
+            .unwrap_or_else(|err| pgrx::error!("notion_rbac: deleting tuples failed: {err}"))
+    })
+}
+
+fn parse_attributes(items: &[Option<String>], schema: &Schema) -> Vec<Attribute> {
+    let n = items.len();
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let s = s.as_deref().unwrap_or_else(|| {
+                raise(at_element(i, n, Error::new(ErrorKind::InvalidText, "attribute must not be NULL")))
+            });
+            let a = tuple::parse_attribute(s).map_err(|e| at_element(i, n, e)).or_raise();
+            tuple::validate_id(&a.entity.id).map_err(|e| at_element(i, n, e)).or_raise();
+            schema.validate_attribute(&a).map_err(|e| at_element(i, n, e)).or_raise();
+            a
+        })
+        .collect()
+}
+
+/// Writes attribute values given in Permify syntax
+/// (`repository:1$is_public|boolean:true`, `org:1$ips|string[]:a,b`).
+/// Each value must have the type the schema declares; a value for the same
+/// entity and attribute replaces the stored one. Returns the number written.
+#[pg_extern(volatile, parallel_unsafe)]
+fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
+    let active = active_schema();
+    let parsed = parse_attributes(&attributes, &active.schema);
+    let mut cols: [Vec<String>; 4] = Default::default();
+    let mut values: Vec<JsonB> = Vec::new();
+    for a in &parsed {
+        let (ty, json) = store::source::value_to_json(&a.value);
+        if json.is_null() || json.as_array().is_some_and(|v| v.iter().any(|x| x.is_null())) {
+            raise(Error::new(
+                ErrorKind::InvalidText,
+                format!("attribute {}${}: NaN and infinite doubles cannot be stored", a.entity, a.name),
+            ));
+        }
+        cols[0].push(a.entity.ty.clone());
+        cols[1].push(a.entity.id.clone());
+        cols[2].push(a.name.clone());
+        cols[3].push(ty.to_owned());
+        values.push(JsonB(json));
+    }
+    if values.is_empty() {
+        return 0;
+    }
+    let [a, b, c, d] = cols;
+    Spi::connect_mut(|client| {
+        client
+            .update(
+                "INSERT INTO rbac.attributes AS t (entity_type, entity_id, attribute, value_type, value) \
+                 SELECT DISTINCT ON (1, 2, 3) * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) \
+                 ON CONFLICT (entity_type, entity_id, attribute) DO UPDATE \
+                   SET value_type = EXCLUDED.value_type, value = EXCLUDED.value",
+                None,
+                &[a.into(), b.into(), c.into(), d.into(), values.into()],
+            )
+            .map(|t| t.len() as i64)
+            .unwrap_or_else(|err| pgrx::error!("notion_rbac: writing attributes failed: {err}"))
+    })
+}
+
+/// Deletes the values of attributes named `type:id$attribute`. Returns the
+/// number deleted.
+#[pg_extern(volatile, parallel_unsafe)]
+fn delete_attributes(attributes: Vec<Option<String>>) -> i64 {
+    let n = attributes.len();
+    let mut cols: [Vec<String>; 3] = Default::default();
+    for (i, s) in attributes.iter().enumerate() {
+        let s = s.as_deref().unwrap_or_else(|| {
+            raise(at_element(i, n, Error::new(ErrorKind::InvalidText, "attribute must not be NULL")))
+        });
+        let (object, name) = s.trim().split_once('$').unwrap_or_else(|| {
+            raise(at_element(
+                i,
+                n,
+                Error::new(ErrorKind::InvalidText, format!("invalid attribute reference \"{s}\": expected type:id$attribute")),
+            ))
+        });
+        let object = tuple::parse_object(object).map_err(|e| at_element(i, n, e)).or_raise();
+        cols[0].push(object.ty);
+        cols[1].push(object.id);
+        cols[2].push(name.split('|').next().unwrap_or(name).to_owned());
+    }
+    let [a, b, c] = cols;
+    Spi::connect_mut(|client| {
+        client
+            .update(
+                "DELETE FROM rbac.attributes t USING unnest($1::text[], $2::text[], $3::text[]) AS d(entity_type, entity_id, attribute) \
+                 WHERE t.entity_type = d.entity_type AND t.entity_id = d.entity_id AND t.attribute = d.attribute",
+                None,
+                &[a.into(), b.into(), c.into()],
+            )
+            .map(|t| t.len() as i64)
+            .unwrap_or_else(|err| pgrx::error!("notion_rbac: deleting attributes failed: {err}"))
+    })
+}
+
+/// Internal (tuple validation trigger): raises the error explaining why a
+/// stored tuple does not fit the active schema.
+#[pg_extern(volatile, name = "_raise_tuple_misfit")]
+fn raise_tuple_misfit(
+    entity_type: &str,
+    entity_id: &str,
+    relation: &str,
+    subject_type: &str,
+    subject_id: &str,
+    subject_relation: &str,
+) {
+    let t = Tuple {
+        entity: tuple::ObjectRef { ty: entity_type.into(), id: entity_id.into() },
+        relation: relation.into(),
+        subject: tuple::SubjectRef { ty: subject_type.into(), id: subject_id.into(), relation: subject_relation.into() },
+    };
+    let active = active_schema();
+    let err = active.schema.validate_tuple(&t).err().unwrap_or_else(|| {
+        Error::new(ErrorKind::SchemaViolation, format!("tuple {t} does not fit the active schema"))
+    });
+    raise(Error { message: format!("tuple {t} rejected: {}", err.message), ..err });
+}
+
+/// Internal (attribute validation trigger): raises the error explaining why
+/// an attribute value does not fit the active schema.
+#[pg_extern(volatile, name = "_raise_attribute_misfit")]
+fn raise_attribute_misfit(entity_type: &str, entity_id: &str, attribute: &str, value_type: &str) {
+    let active = active_schema();
+    let declared = active.schema.entity(entity_type).and_then(|e| e.attribute(attribute)).map(|a| a.ty.to_string());
+    let message = match (active.schema.entity(entity_type), declared) {
+        (None, _) => format!("entity definition not found: entity \"{entity_type}\" is not defined in the schema"),
+        (Some(_), None) => format!("attribute definition not found: entity \"{entity_type}\" has no attribute \"{attribute}\""),
+        (Some(_), Some(ty)) => format!("attribute type mismatch: \"{entity_type}${attribute}\" is declared {ty}, got {value_type}"),
+    };
+    raise(Error::new(
+        ErrorKind::SchemaViolation,
+        format!("attribute {entity_type}:{entity_id}${attribute} rejected: {message}"),
+    ));
+}

@@ -1,0 +1,58 @@
+//! Turning core errors into SQL errors.
+//!
+//! Every error the core reports becomes an `ERROR` with the SQLSTATE of its
+//! [`ErrorKind`], the message, and — where known — the schema position in the
+//! message and extra detail and hint lines. Nothing here ever formats secret
+//! material: the core has none.
+
+use notion_rbac_core::{Error, ErrorKind};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+
+fn sqlstate(kind: ErrorKind) -> PgSqlErrorCode {
+    use PgSqlErrorCode::*;
+    match kind {
+        ErrorKind::Syntax => ERRCODE_SYNTAX_ERROR,
+        ErrorKind::Compile => ERRCODE_INVALID_OBJECT_DEFINITION,
+        ErrorKind::InvalidText => ERRCODE_INVALID_TEXT_REPRESENTATION,
+        ErrorKind::SchemaViolation => ERRCODE_CHECK_VIOLATION,
+        ErrorKind::UndefinedName => ERRCODE_UNDEFINED_OBJECT,
+        ErrorKind::DepthExceeded => ERRCODE_STATEMENT_TOO_COMPLEX,
+        ErrorKind::RuleEvaluation => ERRCODE_INVALID_PARAMETER_VALUE,
+        ErrorKind::InvalidArgument => ERRCODE_INVALID_PARAMETER_VALUE,
+        ErrorKind::InvalidValidationFile => ERRCODE_INVALID_TEXT_REPRESENTATION,
+        ErrorKind::NoSchema => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        ErrorKind::Internal => ERRCODE_INTERNAL_ERROR,
+    }
+}
+
+/// Raises `err` as a PostgreSQL `ERROR`. Never returns.
+pub fn raise(err: Error) -> ! {
+    let message = match err.pos {
+        Some(p) => format!("line {}, column {}: {}", p.line, p.col, err.message),
+        None => err.message.clone(),
+    };
+    let mut report = ErrorReport::new(sqlstate(err.kind), message, "");
+    if let Some(d) = err.detail {
+        report = report.set_detail(d);
+    }
+    if let Some(h) = err.hint {
+        report = report.set_hint(h);
+    }
+    report.report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
+
+/// Unwraps a core result or raises its error.
+pub trait OrRaise<T> {
+    fn or_raise(self) -> T;
+}
+
+impl<T> OrRaise<T> for notion_rbac_core::Result<T> {
+    fn or_raise(self) -> T {
+        match self {
+            Ok(v) => v,
+            Err(e) => raise(e),
+        }
+    }
+}

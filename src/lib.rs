@@ -1,0 +1,143 @@
+//! `notion_rbac`: relationship-based authorization for Notion integrations,
+//! inside PostgreSQL.
+//!
+//! This crate is the thin pgrx layer. The language, the engine and the
+//! validation-file runner live in the pure-Rust `notion_rbac_core` crate
+//! (`core/`); here we only expose them as SQL functions, store models and
+//! tuples in tables, and turn core errors into SQL errors.
+//!
+//! Module map:
+//! - [`guc`]    — configuration parameters (`notion_rbac.*`).
+//! - [`errors`] — core errors → `ereport` with SQLSTATE, detail and hint.
+//! - [`api`]    — the `#[pg_extern]` SQL surface, one file per topic.
+//! - `sql/`     — hand-written bootstrap objects (tables, roles, grants).
+
+use pgrx::prelude::*;
+
+pgrx::pg_module_magic!(name, version);
+
+pub mod api;
+pub mod errors;
+pub mod guc;
+pub mod store;
+
+// Tables, roles and other hand-written objects. `bootstrap` runs before any
+// generated function so that functions may refer to the tables.
+pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+// Privileges: runs last, after every function exists.
+pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+/// Called once per backend when the library is loaded (at server start when
+/// preloaded through `shared_preload_libraries`, otherwise on first use).
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    // GUCs are defined unconditionally: if a setting were only a placeholder
+    // (library not loaded yet) any user could read its raw value.
+    guc::define();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    fn q_bool(sql: &str) -> Option<bool> {
+        Spi::get_one::<bool>(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    fn docs_model() {
+        Spi::run(
+            "SELECT rbac.write_schema('entity user {} \
+             entity team { relation member @user @team#member } \
+             entity doc { relation parent @doc relation viewer @user @team#member relation banned @user \
+               permission view = (viewer or parent.view) not banned }')",
+        )
+        .unwrap();
+    }
+
+    #[pg_test]
+    fn version_matches_cargo() {
+        let v = Spi::get_one::<String>("SELECT rbac.version()").unwrap().unwrap();
+        assert_eq!(v, env!("CARGO_PKG_VERSION"));
+    }
+
+    /// A check sees its own transaction's uncommitted writes and deletes
+    /// (the #[pg_test] runs inside one transaction that is rolled back).
+    #[pg_test]
+    fn check_sees_own_transaction() {
+        docs_model();
+        assert_eq!(q_bool("SELECT rbac.check('user:a', 'view', 'doc:1')"), Some(false));
+        Spi::run("SELECT rbac.write_tuples(ARRAY['doc:1#viewer@team:t#member', 'team:t#member@user:a'])").unwrap();
+        assert_eq!(q_bool("SELECT rbac.check('user:a', 'view', 'doc:1')"), Some(true));
+        Spi::run("INSERT INTO rbac.tuples VALUES ('doc', '1', 'banned', 'user', 'a', '')").unwrap();
+        assert_eq!(q_bool("SELECT rbac.check('user:a', 'view', 'doc:1')"), Some(false));
+        Spi::run("SELECT rbac.delete_tuples(ARRAY['doc:1#banned@user:a'])").unwrap();
+        assert_eq!(q_bool("SELECT rbac.check('user:a', 'view', 'doc:1')"), Some(true));
+    }
+
+    /// Checks are read-only: they work in a read-only transaction.
+    #[pg_test]
+    fn check_in_read_only_transaction() {
+        docs_model();
+        Spi::run("SELECT rbac.write_tuples(ARRAY['doc:2#parent@doc:1', 'doc:1#viewer@user:a'])").unwrap();
+        Spi::run("SET LOCAL transaction_read_only = on").unwrap();
+        assert_eq!(q_bool("SELECT rbac.check('user:a', 'view', 'doc:2')"), Some(true));
+        let ids = Spi::get_one::<Vec<String>>(
+            "SELECT array_agg(x ORDER BY x) FROM rbac.lookup_resources('user:a', 'view', 'doc') x",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(ids, vec!["1".to_string(), "2".to_string()]);
+    }
+
+    /// Cycles in the data give the least fixpoint: no error, no loop, and a
+    /// cycle grants nothing by itself.
+    #[pg_test]
+    fn cycles_are_least_fixpoint() {
+        docs_model();
+        Spi::run(
+            "SELECT rbac.write_tuples(ARRAY['doc:1#parent@doc:2', 'doc:2#parent@doc:1', \
+             'team:x#member@team:y#member', 'team:y#member@team:x#member', 'doc:3#viewer@team:x#member'])",
+        )
+        .unwrap();
+        assert_eq!(q_bool("SELECT rbac.check('user:a', 'view', 'doc:1')"), Some(false));
+        assert_eq!(q_bool("SELECT rbac.check('user:a', 'view', 'doc:3')"), Some(false));
+        Spi::run("SELECT rbac.write_tuples(ARRAY['team:y#member@user:a', 'doc:2#viewer@user:b'])").unwrap();
+        assert_eq!(q_bool("SELECT rbac.check('user:a', 'view', 'doc:3')"), Some(true));
+        assert_eq!(q_bool("SELECT rbac.check('user:b', 'view', 'doc:1')"), Some(true));
+    }
+
+    /// An acyclic chain deeper than notion_rbac.max_depth is a clear error
+    /// (SQLSTATE 54001); the same chain within the limit answers.
+    #[pg_test]
+    fn depth_limit_is_an_error() {
+        docs_model();
+        Spi::run(
+            "SELECT rbac.write_tuples(array_agg(format('doc:%s#parent@doc:%s', i, i + 1))) FROM generate_series(1, 40) i",
+        )
+        .unwrap();
+        Spi::run("SELECT rbac.write_tuples(ARRAY['doc:41#viewer@user:a'])").unwrap();
+        assert_eq!(q_bool("SELECT rbac.check('user:a', 'view', 'doc:1')"), Some(true));
+        Spi::run("SET LOCAL notion_rbac.max_depth = 20").unwrap();
+        // Raises 'no error' (failing the test) unless the check fails with 54001.
+        Spi::run(
+            "DO $$ BEGIN PERFORM rbac.check('user:a', 'view', 'doc:1'); RAISE EXCEPTION 'no error'; \
+             EXCEPTION WHEN statement_too_complex THEN NULL; END $$",
+        )
+        .unwrap();
+    }
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        // Test with the library preloaded, as production installs run it
+        // (the background worker needs it). The SQL regression layer covers
+        // the non-preloaded case too.
+        vec!["shared_preload_libraries = 'notion_rbac'"]
+    }
+}

@@ -1,0 +1,83 @@
+//! The active authorization model, compiled once per backend and version.
+//!
+//! Every call reads the active version number in the caller's snapshot (one
+//! index-only probe through a kept plan), so a transaction always evaluates
+//! against the schema it can see — including one it wrote itself — and a
+//! cached compilation is reused only while that version is current.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use notion_rbac_core::lang;
+use notion_rbac_core::model::Schema;
+use notion_rbac_core::{Error, ErrorKind};
+use pgrx::spi::SpiClient;
+use pgrx::PgBuiltInOids;
+
+use super::plans::KeptPlan;
+use crate::errors::OrRaise;
+
+/// A compiled schema and the version it was compiled from.
+pub struct ActiveSchema {
+    pub version: i32,
+    pub schema: Schema,
+}
+
+thread_local! {
+    static ACTIVE_VERSION: KeptPlan = const { KeptPlan::new(
+        "SELECT version FROM rbac.schemas ORDER BY version DESC LIMIT 1", &[]) };
+    static SOURCE_OF: KeptPlan = const { KeptPlan::new(
+        "SELECT source FROM rbac.schemas WHERE version = $1",
+        &[pgrx::PgOid::BuiltIn(PgBuiltInOids::INT4OID)]) };
+    static CACHE: RefCell<Option<Rc<ActiveSchema>>> = const { RefCell::new(None) };
+}
+
+/// The active schema, or `None` if no schema has been written.
+pub fn active(client: &SpiClient<'_>) -> Option<Rc<ActiveSchema>> {
+    let version: Option<i32> = ACTIVE_VERSION.with(|p| {
+        p.with(client, |plan| {
+            client.select(plan, Some(1), &[]).and_then(|t| t.first().get::<i32>(1)).ok().flatten()
+        })
+    });
+    let version = version?;
+    if let Some(cached) = CACHE.with(|c| c.borrow().clone())
+        && cached.version == version
+    {
+        return Some(cached);
+    }
+    let source: String = SOURCE_OF
+        .with(|p| {
+            p.with(client, |plan| {
+                client.select(plan, Some(1), &[version.into()]).and_then(|t| t.first().get::<String>(1))
+            })
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| pgrx::error!("notion_rbac: schema version {version} vanished while reading it"));
+    // A stored schema compiled when it was written; failing now means the
+    // compiler changed incompatibly — say so rather than guess.
+    let schema = lang::compile(&source)
+        .map_err(|e| {
+            Error::new(ErrorKind::Internal, format!("stored schema version {version} no longer compiles: {e}"))
+                .with_hint("write the schema again with rbac.write_schema() after fixing it")
+        })
+        .or_raise();
+    let active = Rc::new(ActiveSchema { version, schema });
+    CACHE.with(|c| *c.borrow_mut() = Some(active.clone()));
+    Some(active)
+}
+
+/// The active schema, or a `55000` error saying how to create one.
+pub fn require_active(client: &SpiClient<'_>) -> Rc<ActiveSchema> {
+    active(client).unwrap_or_else(|| {
+        crate::errors::raise(
+            Error::new(ErrorKind::NoSchema, "no authorization model has been written yet")
+                .with_hint("call rbac.write_schema('entity user {} ...') first"),
+        )
+    })
+}
+
+/// Drops the cached compilation (after this backend wrote a new version).
+pub fn forget_cache() {
+    CACHE.with(|c| *c.borrow_mut() = None);
+}
