@@ -31,6 +31,12 @@ cluster_create() {
         || { cat "$dir/initdb.log" >&2; return 1; }
     CLUSTER_DIR=$dir
     CLUSTER_PORT=$(free_port)
+    # A token key file for rbac.encrypted_token: owned by postgres, mode 0600
+    # (the extension refuses anything looser), one fresh random key.
+    install -d -o "$PG_USER" -g "$PG_USER" -m 700 "$dir/keys"
+    python3 -c 'import base64, os; print("k1:" + base64.b64encode(os.urandom(32)).decode())' >"$dir/keys/token.keys"
+    chown "$PG_USER:$PG_USER" "$dir/keys/token.keys"
+    chmod 600 "$dir/keys/token.keys"
     local libdir
     libdir=$(find "$dir/pkg" -name 'notion_rbac.so' -printf '%h\n' | head -n1)
     {
@@ -40,6 +46,7 @@ cluster_create() {
         echo "extension_destdir = '$dir/pkg'"
         echo "dynamic_library_path = '$libdir:\$libdir'"
         if [ "$preload" = yes ]; then echo "shared_preload_libraries = 'notion_rbac'"; fi
+        echo "notion_rbac.key_file = '$dir/keys/token.keys'"
         echo "fsync = off"
         echo "max_connections = 40"
         echo "log_line_prefix = '%m [%p] %q%u@%d '"

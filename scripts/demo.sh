@@ -34,8 +34,8 @@ start() {
     cluster_psql -q -d postgres -c "CREATE DATABASE $DB"
     say "CREATE EXTENSION notion_rbac"
     cluster_psql -q -d "$DB" -c "CREATE EXTENSION notion_rbac" -c "SELECT rbac.version() AS notion_rbac_version"
-    say "loading the seed scenario: Notion model + sample relationships (demo/seed.sql)"
-    cluster_psql -q -d "$DB" -f demo/seed.sql
+    say "loading the seed scenario: Notion model + sample relationships (tests/pg_regress/sql/seed.sql)"
+    cluster_psql -q -d "$DB" -f tests/pg_regress/sql/seed.sql
     say "checks (demo/checks.sql)"
     cluster_psql -q -d "$DB" -f demo/checks.sql
     cat <<MSG

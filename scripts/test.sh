@@ -114,6 +114,15 @@ run_regress() {
         mkdir -p "$testdir/results" && cp "$dir/out/regression.diffs" "$testdir/results/$layer.diffs"
         cp -r "$dir/out/results/." "$testdir/results/" 2>/dev/null || true
     fi
+    # Secrets used by the tests (all spelled secret_<WORDS>_xyz) must never
+    # reach the server log, whatever the tests did.
+    if grep -qE 'secret_[A-Z_]+_xyz' "$dir/server.log"; then
+        echo "FAILED: token plaintext found in the server log:"; grep -nE 'secret_[A-Z_]+_xyz' "$dir/server.log" | head -5
+        f=$((f + 1))
+    else
+        echo "ok: no token plaintext in the server log"
+        p=$((p + 1))
+    fi
     record "$layer" "$p" "$f"
     cluster_stop
 }

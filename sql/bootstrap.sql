@@ -15,6 +15,14 @@ BEGIN
         CREATE ROLE rbac_reader NOLOGIN;
         COMMENT ON ROLE rbac_reader IS 'notion_rbac: run permission checks and lookups (grant to application roles that use RLS policies)';
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'rbac_oauth') THEN
+        CREATE ROLE rbac_oauth NOLOGIN;
+        COMMENT ON ROLE rbac_oauth IS 'notion_rbac: run the OAuth flow (oauth_start, oauth_callback, oauth_status) — grant to the web application';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'rbac_worker') THEN
+        CREATE ROLE rbac_worker NOLOGIN;
+        COMMENT ON ROLE rbac_worker IS 'notion_rbac: the background worker — decrypts tokens, records installations, syncs tuples';
+    END IF;
 END
 $roles$;
 
@@ -70,6 +78,10 @@ CREATE TABLE rbac.tuples (
     CONSTRAINT tuples_not_self CHECK (NOT (entity_type = subject_type AND entity_id = subject_id AND relation = subject_relation))
 );
 CREATE INDEX tuples_by_subject ON rbac.tuples (subject_type, subject_id, entity_type, relation, subject_relation, entity_id);
+-- Subject sets only (team:eng#member as a subject): after a point probe for
+-- the exact tuple, a check expands just these, however many plain subjects
+-- a relation has.
+CREATE INDEX tuples_subject_sets ON rbac.tuples (entity_type, entity_id, relation) WHERE subject_relation <> '';
 COMMENT ON TABLE rbac.tuples IS 'Relationship tuples, validated against the active schema on every write';
 
 -- Attribute values, typed by the schema: value_type is one of boolean,

@@ -41,3 +41,26 @@ GRANT EXECUTE ON FUNCTION
     rbac._raise_tuple_misfit(text, text, text, text, text, text),
     rbac._raise_attribute_misfit(text, text, text, text)
     TO rbac_admin;
+
+-- Tokens and OAuth. Token plaintext leaves the database only through
+-- rbac.decrypt_token, granted to rbac_worker alone; everyone else sees
+-- encrypted_token values as enc:v1:... text.
+GRANT SELECT ON rbac.workspaces, rbac.oauth_config, rbac.oauth_jobs TO rbac_admin;
+GRANT EXECUTE ON FUNCTION
+    rbac.oauth_configure(text, text, text, text, text),
+    rbac.rotate_token_keys(),
+    rbac.generate_token_key(text),
+    rbac.encrypt_token(text, text, text, text),
+    rbac.token_key_id(rbac.encrypted_token),
+    rbac.oauth_status(bigint)
+    TO rbac_admin;
+GRANT EXECUTE ON FUNCTION
+    rbac.oauth_start(text, text),
+    rbac.oauth_callback(text, text, text),
+    rbac.oauth_status(bigint)
+    TO rbac_oauth;
+GRANT USAGE ON SCHEMA rbac TO rbac_oauth, rbac_worker;
+GRANT rbac_admin TO rbac_worker;
+GRANT SELECT, INSERT, UPDATE ON rbac.workspaces, rbac.oauth_jobs TO rbac_worker;
+GRANT SELECT ON rbac.oauth_states TO rbac_worker;
+GRANT EXECUTE ON FUNCTION rbac.decrypt_token(rbac.encrypted_token, text, text, text) TO rbac_worker;

@@ -9,21 +9,15 @@ use notion_rbac_core::{Error, ErrorKind};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
+/// The SQLSTATE of an error kind: the core names it as five characters
+/// (see `ErrorKind::sqlstate`); PostgreSQL packs them six bits each.
 fn sqlstate(kind: ErrorKind) -> PgSqlErrorCode {
-    use PgSqlErrorCode::*;
-    match kind {
-        ErrorKind::Syntax => ERRCODE_SYNTAX_ERROR,
-        ErrorKind::Compile => ERRCODE_INVALID_OBJECT_DEFINITION,
-        ErrorKind::InvalidText => ERRCODE_INVALID_TEXT_REPRESENTATION,
-        ErrorKind::SchemaViolation => ERRCODE_CHECK_VIOLATION,
-        ErrorKind::UndefinedName => ERRCODE_UNDEFINED_OBJECT,
-        ErrorKind::DepthExceeded => ERRCODE_STATEMENT_TOO_COMPLEX,
-        ErrorKind::RuleEvaluation => ERRCODE_INVALID_PARAMETER_VALUE,
-        ErrorKind::InvalidArgument => ERRCODE_INVALID_PARAMETER_VALUE,
-        ErrorKind::InvalidValidationFile => ERRCODE_INVALID_TEXT_REPRESENTATION,
-        ErrorKind::NoSchema => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-        ErrorKind::Internal => ERRCODE_INTERNAL_ERROR,
-    }
+    let code = kind
+        .sqlstate()
+        .bytes()
+        .enumerate()
+        .fold(0i32, |acc, (i, c)| acc | (((c.wrapping_sub(b'0')) as i32 & 0x3F) << (6 * i)));
+    PgSqlErrorCode::from(code)
 }
 
 /// Raises `err` as a PostgreSQL `ERROR`. Never returns.

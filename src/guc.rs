@@ -9,7 +9,27 @@ use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 /// Cycles in the data never hit this limit: they are cut (least fixpoint).
 pub static MAX_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(100);
 
+/// Path of the token key file (never the key itself: a reloadable GUC's
+/// value is written to the server log whenever it changes).
+pub static KEY_FILE: GucSetting<Option<std::ffi::CString>> = GucSetting::<Option<std::ffi::CString>>::new(None);
+
 pub fn define() {
+    // Startup-only when preloaded, as it should be. PostgreSQL refuses to
+    // define a postmaster-context setting after startup (it would end the
+    // session), so when the library is loaded later the path may only come
+    // from the configuration file (SIGHUP context); either way only
+    // superusers can see it.
+    // SAFETY: reading a flag PostgreSQL sets while it loads preloaded libraries.
+    let preloading = unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress };
+    GucRegistry::define_string_guc(
+        c"notion_rbac.key_file",
+        c"Path of the file holding the token encryption keys (mode 0600, owned by the server's OS user).",
+        c"One key per line as id:base64 (32 bytes); the last line is the newest key and encrypts, every key \
+          decrypts. Only the path is a setting: key bytes never pass through configuration parameters.",
+        &KEY_FILE,
+        if preloading { GucContext::Postmaster } else { GucContext::Sighup },
+        GucFlags::SUPERUSER_ONLY | GucFlags::NO_SHOW_ALL | GucFlags::DISALLOW_IN_AUTO_FILE,
+    );
     GucRegistry::define_int_guc(
         c"notion_rbac.max_depth",
         c"Maximum depth of a permission check (acyclic chain of relation hops).",
@@ -26,4 +46,9 @@ pub fn define() {
 /// The current `notion_rbac.max_depth` as the engine's unit.
 pub fn max_depth() -> u32 {
     MAX_DEPTH.get().max(3) as u32
+}
+
+/// The configured key file path, if any.
+pub fn key_file() -> Option<String> {
+    KEY_FILE.get().and_then(|c| c.into_string().ok()).filter(|s| !s.is_empty())
 }

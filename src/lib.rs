@@ -20,10 +20,13 @@ pub mod api;
 pub mod errors;
 pub mod guc;
 pub mod store;
+pub mod token;
 
 // Tables, roles and other hand-written objects. `bootstrap` runs before any
 // generated function so that functions may refer to the tables.
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+// Tables that hold encrypted tokens: after the type exists.
+pgrx::extension_sql_file!("../sql/oauth.sql", name = "oauth", requires = ["bootstrap", token::encrypted_token]);
 // Privileges: runs last, after every function exists.
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
@@ -105,6 +108,21 @@ mod tests {
         Spi::run("SELECT rbac.write_tuples(ARRAY['team:y#member@user:a', 'doc:2#viewer@user:b'])").unwrap();
         assert_eq!(q_bool("SELECT rbac.check('user:a', 'view', 'doc:3')"), Some(true));
         assert_eq!(q_bool("SELECT rbac.check('user:b', 'view', 'doc:1')"), Some(true));
+    }
+
+    /// Without notion_rbac.key_file (the #[pg_test] cluster has none),
+    /// encrypting fails with SQLSTATE F0000 and a message that says how to
+    /// configure a key; nothing is stored.
+    #[pg_test]
+    fn encrypting_without_a_key_file_says_how() {
+        Spi::run(
+            "DO $$ DECLARE h text; BEGIN PERFORM rbac.encrypt_token('x', 'a', 'b', 'c'); RAISE EXCEPTION 'no error'; \
+             EXCEPTION WHEN config_file_error THEN GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT; \
+             PERFORM set_config('test.hint', h, true); END $$",
+        )
+        .unwrap();
+        let hint = Spi::get_one::<String>("SELECT current_setting('test.hint', true)").unwrap().unwrap_or_default();
+        assert!(hint.contains("notion_rbac.key_file"), "hint should say how to configure: {hint}");
     }
 
     /// An acyclic chain deeper than notion_rbac.max_depth is a clear error

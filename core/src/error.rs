@@ -52,6 +52,15 @@ pub enum ErrorKind {
     InvalidValidationFile,
     /// No schema has been written yet (55000 object_not_in_prerequisite_state).
     NoSchema,
+    /// An encrypted token could not be decrypted: it was altered, copied from
+    /// another row or column, or its key is not in the key file (39000
+    /// external_routine_invocation_exception — pgcrypto raises the same code
+    /// for "Wrong key or corrupt data", so clients already know it).
+    Decrypt,
+    /// The token key file is not configured, unreadable, too permissive or
+    /// malformed (F0000 config_file_error: the fix is always in the server's
+    /// configuration, never in the statement).
+    KeyConfig,
     /// A bug or an impossible state (XX000 internal_error).
     Internal,
 }
@@ -70,6 +79,8 @@ impl ErrorKind {
             ErrorKind::InvalidArgument => "22023",
             ErrorKind::InvalidValidationFile => "22P02",
             ErrorKind::NoSchema => "55000",
+            ErrorKind::Decrypt => "39000",
+            ErrorKind::KeyConfig => "F0000",
             ErrorKind::Internal => "XX000",
         }
     }

@@ -16,6 +16,8 @@
 //! - [`lang`]    — lexer, parser and compiler of the Permify schema language.
 //! - [`engine`]  — check and lookups over an abstract [`engine::TupleSource`].
 //! - [`validation`] — runs Permify validation (YAML) files in isolation.
+//! - [`token`]   — the encrypted-token envelope, key file and AES-256-GCM.
+//! - [`notion`]  — pure helpers for Notion's OAuth flow.
 
 pub mod error;
 pub mod model;
@@ -23,5 +25,7 @@ pub mod tuple;
 pub mod lang;
 pub mod engine;
 pub mod validation;
+pub mod token;
+pub mod notion;
 
 pub use error::{Error, ErrorKind, Result};

@@ -66,6 +66,12 @@ impl TupleSource for Measured {
     ) -> Result<()> {
         self.measure(|s| s.subjects(entity, relation, out))
     }
+    fn contains(&mut self, entity: &ObjectRef, relation: &str, subject: &SubjectRef) -> Result<bool> {
+        self.measure(|s| s.contains(entity, relation, subject))
+    }
+    fn subject_sets(&mut self, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) -> Result<()> {
+        self.measure(|s| s.subject_sets(entity, relation, out))
+    }
     fn reverse(
         &mut self,
         subject: &ObjectRef,

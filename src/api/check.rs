@@ -12,7 +12,7 @@ use pgrx::JsonB;
 use crate::errors::OrRaise;
 use crate::guc;
 use crate::store;
-use crate::store::source::SpiSource;
+use crate::store::source::IndexSource;
 
 pub(crate) fn options() -> CheckOptions {
     CheckOptions { max_depth: guc::max_depth(), ..CheckOptions::default() }
@@ -36,11 +36,11 @@ fn object_of(text: &str) -> ObjectRef {
 fn run_check(subject: &str, action: &str, object: &str, ctx: &Context) -> bool {
     let subject = subject_of(subject);
     let object = object_of(object);
-    Spi::connect(|client| {
-        let active = store::schema::require_active(&client);
-        let mut source = SpiSource::new(&client, &active.schema);
+    {
+        let active = store::schema::require_active();
+        let mut source = IndexSource::new(&active.schema);
         engine::check(&active.schema, &mut source, &object, action, &subject, ctx, options()).or_raise()
-    })
+    }
 }
 
 /// Does `subject` (`user:alice`, or a subject set `team:eng#member`) have
@@ -83,12 +83,12 @@ fn check_many_objects(
     let subject = subject_of(subject);
     let parsed: Vec<Option<ObjectRef>> = objects.iter().map(|o| o.as_deref().map(object_of)).collect();
     let present: Vec<ObjectRef> = parsed.iter().flatten().cloned().collect();
-    let results = Spi::connect(|client| {
-        let active = store::schema::require_active(&client);
-        let mut source = SpiSource::new(&client, &active.schema);
+    let results = {
+        let active = store::schema::require_active();
+        let mut source = IndexSource::new(&active.schema);
         let mut checker = Checker::new(&active.schema, &mut source, &ctx, options());
         checker.check_many_objects(&present, action, &subject).into_iter().map(|r| r.or_raise()).collect::<Vec<_>>()
-    });
+    };
     let mut results = results.into_iter();
     let rows: Vec<_> = objects
         .into_iter()
@@ -114,12 +114,12 @@ fn check_many_subjects(
     let object = object_of(object);
     let parsed: Vec<Option<SubjectRef>> = subjects.iter().map(|s| s.as_deref().map(subject_of)).collect();
     let present: Vec<SubjectRef> = parsed.iter().flatten().cloned().collect();
-    let results = Spi::connect(|client| {
-        let active = store::schema::require_active(&client);
-        let mut source = SpiSource::new(&client, &active.schema);
+    let results = {
+        let active = store::schema::require_active();
+        let mut source = IndexSource::new(&active.schema);
         let mut checker = Checker::new(&active.schema, &mut source, &ctx, options());
         checker.check_many_subjects(&object, action, &present).into_iter().map(|r| r.or_raise()).collect::<Vec<_>>()
-    });
+    };
     let mut results = results.into_iter();
     let rows: Vec<_> = subjects
         .into_iter()

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod lookup;
 pub mod meta;
+pub mod oauth;
 pub mod schema;
 pub mod tuples;
 pub mod validate;

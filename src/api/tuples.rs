@@ -21,29 +21,35 @@ fn at_element(i: usize, n: usize, e: Error) -> Error {
 }
 
 fn active_schema() -> std::rc::Rc<store::schema::ActiveSchema> {
-    Spi::connect(|client| store::schema::require_active(&client))
+    store::schema::require_active()
 }
 
-fn parse_tuples(items: &[Option<String>], schema: Option<&Schema>) -> Vec<Tuple> {
+/// Parses every element of a text array with `parse`, raising the first
+/// error with its position ("element 3 of 5: …"). NULL elements are errors.
+fn parse_each<T>(items: &[Option<String>], what: &str, parse: impl Fn(&str) -> notion_rbac_core::Result<T>) -> Vec<T> {
     let n = items.len();
     items
         .iter()
         .enumerate()
         .map(|(i, s)| {
             let s = s.as_deref().unwrap_or_else(|| {
-                raise(at_element(i, n, Error::new(ErrorKind::InvalidText, "tuple must not be NULL")))
+                raise(at_element(i, n, Error::new(ErrorKind::InvalidText, format!("{what} must not be NULL"))))
             });
-            let t = tuple::parse_tuple(s).map_err(|e| at_element(i, n, e)).or_raise();
-            tuple::validate_id(&t.entity.id)
-                .and_then(|_| tuple::validate_id(&t.subject.id))
-                .map_err(|e| at_element(i, n, e))
-                .or_raise();
-            if let Some(schema) = schema {
-                schema.validate_tuple(&t).map_err(|e| at_element(i, n, e)).or_raise();
-            }
-            t
+            parse(s).map_err(|e| at_element(i, n, e)).or_raise()
         })
         .collect()
+}
+
+fn parse_tuples(items: &[Option<String>], schema: Option<&Schema>) -> Vec<Tuple> {
+    parse_each(items, "tuple", |s| {
+        let t = tuple::parse_tuple(s)?;
+        tuple::validate_id(&t.entity.id)?;
+        tuple::validate_id(&t.subject.id)?;
+        if let Some(schema) = schema {
+            schema.validate_tuple(&t)?;
+        }
+        Ok(t)
+    })
 }
 
 /// Columns of a batch of tuples, for one `unnest` statement.
@@ -113,20 +119,12 @@ fn delete_tuples(tuples: Vec<Option<String>>) -> i64 {
 }
 
 fn parse_attributes(items: &[Option<String>], schema: &Schema) -> Vec<Attribute> {
-    let n = items.len();
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let s = s.as_deref().unwrap_or_else(|| {
-                raise(at_element(i, n, Error::new(ErrorKind::InvalidText, "attribute must not be NULL")))
-            });
-            let a = tuple::parse_attribute(s).map_err(|e| at_element(i, n, e)).or_raise();
-            tuple::validate_id(&a.entity.id).map_err(|e| at_element(i, n, e)).or_raise();
-            schema.validate_attribute(&a).map_err(|e| at_element(i, n, e)).or_raise();
-            a
-        })
-        .collect()
+    parse_each(items, "attribute", |s| {
+        let a = tuple::parse_attribute(s)?;
+        tuple::validate_id(&a.entity.id)?;
+        schema.validate_attribute(&a)?;
+        Ok(a)
+    })
 }
 
 /// Writes attribute values given in Permify syntax
@@ -176,23 +174,17 @@ fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
 /// number deleted.
 #[pg_extern(volatile, parallel_unsafe)]
 fn delete_attributes(attributes: Vec<Option<String>>) -> i64 {
-    let n = attributes.len();
+    let refs = parse_each(&attributes, "attribute", |s| {
+        let (object, name) = s.trim().split_once('$').ok_or_else(|| {
+            Error::new(ErrorKind::InvalidText, format!("invalid attribute reference \"{s}\": expected type:id$attribute"))
+        })?;
+        Ok((tuple::parse_object(object)?, name.split('|').next().unwrap_or(name).to_owned()))
+    });
     let mut cols: [Vec<String>; 3] = Default::default();
-    for (i, s) in attributes.iter().enumerate() {
-        let s = s.as_deref().unwrap_or_else(|| {
-            raise(at_element(i, n, Error::new(ErrorKind::InvalidText, "attribute must not be NULL")))
-        });
-        let (object, name) = s.trim().split_once('$').unwrap_or_else(|| {
-            raise(at_element(
-                i,
-                n,
-                Error::new(ErrorKind::InvalidText, format!("invalid attribute reference \"{s}\": expected type:id$attribute")),
-            ))
-        });
-        let object = tuple::parse_object(object).map_err(|e| at_element(i, n, e)).or_raise();
+    for (object, name) in refs {
         cols[0].push(object.ty);
         cols[1].push(object.id);
-        cols[2].push(name.split('|').next().unwrap_or(name).to_owned());
+        cols[2].push(name);
     }
     let [a, b, c] = cols;
     Spi::connect_mut(|client| {

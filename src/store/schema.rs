@@ -1,9 +1,9 @@
 //! The active authorization model, compiled once per backend and version.
 //!
 //! Every call reads the active version number in the caller's snapshot (one
-//! index-only probe through a kept plan), so a transaction always evaluates
-//! against the schema it can see — including one it wrote itself — and a
-//! cached compilation is reused only while that version is current.
+//! backward probe of `rbac.schemas`' primary key), so a transaction always
+//! evaluates against the schema it can see — including one it wrote itself —
+//! and a cached compilation is reused only while that version is current.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,10 +11,9 @@ use std::rc::Rc;
 use notion_rbac_core::lang;
 use notion_rbac_core::model::Schema;
 use notion_rbac_core::{Error, ErrorKind};
-use pgrx::spi::SpiClient;
-use pgrx::PgBuiltInOids;
+use pgrx::prelude::*;
 
-use super::plans::KeptPlan;
+use super::index_scan::IndexScan;
 use crate::errors::OrRaise;
 
 /// A compiled schema and the version it was compiled from.
@@ -24,33 +23,25 @@ pub struct ActiveSchema {
 }
 
 thread_local! {
-    static ACTIVE_VERSION: KeptPlan = const { KeptPlan::new(
-        "SELECT version FROM rbac.schemas ORDER BY version DESC LIMIT 1", &[]) };
-    static SOURCE_OF: KeptPlan = const { KeptPlan::new(
-        "SELECT source FROM rbac.schemas WHERE version = $1",
-        &[pgrx::PgOid::BuiltIn(PgBuiltInOids::INT4OID)]) };
     static CACHE: RefCell<Option<Rc<ActiveSchema>>> = const { RefCell::new(None) };
 }
 
+/// The highest schema version visible to the current statement.
+fn active_version() -> Option<i32> {
+    let mut scan = IndexScan::open(c"schemas", c"schemas_pkey", &[]);
+    scan.rekey(&[]);
+    if scan.next(true) { scan.int4(1) } else { None }
+}
+
 /// The active schema, or `None` if no schema has been written.
-pub fn active(client: &SpiClient<'_>) -> Option<Rc<ActiveSchema>> {
-    let version: Option<i32> = ACTIVE_VERSION.with(|p| {
-        p.with(client, |plan| {
-            client.select(plan, Some(1), &[]).and_then(|t| t.first().get::<i32>(1)).ok().flatten()
-        })
-    });
-    let version = version?;
+pub fn active() -> Option<Rc<ActiveSchema>> {
+    let version = active_version()?;
     if let Some(cached) = CACHE.with(|c| c.borrow().clone())
         && cached.version == version
     {
         return Some(cached);
     }
-    let source: String = SOURCE_OF
-        .with(|p| {
-            p.with(client, |plan| {
-                client.select(plan, Some(1), &[version.into()]).and_then(|t| t.first().get::<String>(1))
-            })
-        })
+    let source = Spi::get_one_with_args::<String>("SELECT source FROM rbac.schemas WHERE version = $1", &[version.into()])
         .ok()
         .flatten()
         .unwrap_or_else(|| pgrx::error!("notion_rbac: schema version {version} vanished while reading it"));
@@ -68,8 +59,8 @@ pub fn active(client: &SpiClient<'_>) -> Option<Rc<ActiveSchema>> {
 }
 
 /// The active schema, or a `55000` error saying how to create one.
-pub fn require_active(client: &SpiClient<'_>) -> Rc<ActiveSchema> {
-    active(client).unwrap_or_else(|| {
+pub fn require_active() -> Rc<ActiveSchema> {
+    active().unwrap_or_else(|| {
         crate::errors::raise(
             Error::new(ErrorKind::NoSchema, "no authorization model has been written yet")
                 .with_hint("call rbac.write_schema('entity user {} ...') first"),

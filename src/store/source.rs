@@ -1,142 +1,262 @@
-//! [`TupleSource`] over the `rbac.tuples` and `rbac.attributes` tables.
-//!
-//! Reads run through SPI in read-only mode, which uses the calling
+//! [`TupleSource`] over the `rbac.tuples` and `rbac.attributes` tables,
+//! read with direct index scans (see [`super::index_scan`]) in the calling
 //! statement's snapshot: a check sees its own transaction's earlier writes,
 //! never another transaction's uncommitted ones, and under REPEATABLE READ
-//! answers from the transaction snapshot. It works unchanged in read-only
-//! transactions and on hot standbys.
+//! answers from the transaction snapshot. Nothing is written, so checks work
+//! in read-only transactions and on hot standbys.
+
+use std::collections::{HashMap, HashSet};
+
+use rustc_hash::FxHashMap;
 
 use notion_rbac_core::engine::{ReverseHit, TupleSource};
 use notion_rbac_core::model::{AttrType, BaseType, Schema};
 use notion_rbac_core::tuple::{ObjectRef, SubjectRef, Value};
-use notion_rbac_core::{Error, ErrorKind, Result};
-use pgrx::spi::{SpiClient, SpiResult};
-use pgrx::{JsonB, PgBuiltInOids, PgOid};
+use notion_rbac_core::{Error, Result};
 
-use super::plans::KeptPlan;
+use super::index_scan::{attributes_col as a, tuples_col as t, IndexScan};
 
-const TEXT: PgOid = PgOid::BuiltIn(PgBuiltInOids::TEXTOID);
+/// Forward reads are memoised for the duration of one SQL call: a model like
+/// `write = … parent.write …; read = … parent.read …` reads `page:x#parent`
+/// once per permission, and checks over many objects share ancestors. The
+/// memo is bounded so a huge lookup cannot grow it without limit.
+const READ_MEMO_LIMIT: usize = 50_000;
+
+/// An entity with at most this many tuples is read whole, in one scan, the
+/// first time a check touches it; its relations are then answered from
+/// memory. A page (parent, workspace, a few grants) costs one index scan
+/// instead of one per relation. Larger entities (a workspace's member list)
+/// are read relation by relation, with point probes.
+const SMALL_ENTITY: usize = 16;
 
 thread_local! {
-    static SUBJECTS: KeptPlan = const { KeptPlan::new(
-        "SELECT subject_type, subject_id, subject_relation FROM rbac.tuples \
-         WHERE entity_type = $1 AND entity_id = $2 AND relation = $3",
-        &[TEXT, TEXT, TEXT]) };
-    static REVERSE: KeptPlan = const { KeptPlan::new(
-        "SELECT entity_id, subject_relation FROM rbac.tuples \
-         WHERE subject_type = $1 AND subject_id = $2 AND entity_type = $3 AND relation = $4",
-        &[TEXT, TEXT, TEXT, TEXT]) };
-    static ATTRIBUTE: KeptPlan = const { KeptPlan::new(
-        "SELECT value FROM rbac.attributes WHERE entity_type = $1 AND entity_id = $2 AND attribute = $3",
-        &[TEXT, TEXT, TEXT]) };
-    static WITH_ATTRIBUTE: KeptPlan = const { KeptPlan::new(
-        "SELECT entity_id FROM rbac.attributes WHERE entity_type = $1 AND attribute = $2",
-        &[TEXT, TEXT]) };
-    static SUBJECT_IDS: KeptPlan = const { KeptPlan::new(
-        "SELECT DISTINCT subject_id FROM rbac.tuples WHERE subject_type = $1 AND subject_relation = ''",
-        &[TEXT]) };
+    /// Per entity type, how often it turned out small or large in this
+    /// backend: types that are usually large are not prefetched (reading 16
+    /// rows only to give up would cost more than the probes it saves).
+    static TYPE_SIZES: std::cell::RefCell<HashMap<String, (u32, u32)>> = std::cell::RefCell::new(HashMap::new());
 }
 
-/// Reads tuples and attributes through an open SPI connection.
-pub struct SpiSource<'a, 'conn> {
-    client: &'a SpiClient<'conn>,
+fn worth_prefetching(entity_type: &str) -> bool {
+    TYPE_SIZES.with(|m| match m.borrow().get(entity_type) {
+        Some(&(small, large)) => large <= small / 4 + 1,
+        None => true,
+    })
+}
+
+fn record_size(entity_type: &str, small: bool) {
+    TYPE_SIZES.with(|m| {
+        let mut m = m.borrow_mut();
+        let e = m.entry(entity_type.to_owned()).or_insert((0, 0));
+        // Saturating halving keeps the statistics recent.
+        if e.0 + e.1 >= 1024 {
+            *e = (e.0 / 2, e.1 / 2);
+        }
+        if small { e.0 += 1 } else { e.1 += 1 }
+    });
+}
+
+/// All tuples of one small entity: (relation, subject).
+type EntityTuples = Vec<(String, SubjectRef)>;
+
+/// Reads tuples and attributes for one SQL call. Scans are opened lazily,
+/// on first use, and closed when the source is dropped.
+pub struct IndexSource<'a> {
     schema: &'a Schema,
+    forward: Option<IndexScan>,
+    whole: Option<IndexScan>,
+    /// Prefetched small entities by `type:id` (`None`: known to be large).
+    /// FxHash: keys are short and not attacker-chosen in a way that matters
+    /// for a per-call map.
+    entities: FxHashMap<String, Option<EntityTuples>>,
+    /// Reused buffer for building `type:id` keys without allocating.
+    key: String,
+    exact: Option<IndexScan>,
+    sets: Option<IndexScan>,
+    reverse: Option<IndexScan>,
+    attribute: Option<IndexScan>,
+    by_attribute: Option<IndexScan>,
+    memo: HashMap<(String, String, String), Vec<SubjectRef>>,
 }
 
-impl<'a, 'conn> SpiSource<'a, 'conn> {
-    pub fn new(client: &'a SpiClient<'conn>, schema: &'a Schema) -> Self {
-        SpiSource { client, schema }
+impl<'a> IndexSource<'a> {
+    pub fn new(schema: &'a Schema) -> Self {
+        IndexSource {
+            schema,
+            forward: None,
+            whole: None,
+            entities: FxHashMap::default(),
+            key: String::new(),
+            exact: None,
+            sets: None,
+            reverse: None,
+            attribute: None,
+            by_attribute: None,
+            memo: HashMap::new(),
+        }
     }
 }
 
-fn spi_err(e: pgrx::spi::SpiError) -> Error {
-    Error::new(ErrorKind::Internal, format!("reading rbac tables failed: {e}"))
-}
-
-fn text(t: &pgrx::spi::SpiHeapTupleData<'_>, i: usize) -> SpiResult<String> {
-    Ok(t.get::<String>(i)?.unwrap_or_default())
-}
-
-impl TupleSource for SpiSource<'_, '_> {
-    fn subjects(&mut self, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) -> Result<()> {
-        let client = self.client;
-        SUBJECTS.with(|p| {
-            p.with(client, |plan| -> SpiResult<()> {
-                let rows = client.select(plan, None, &[entity.ty.as_str().into(), entity.id.as_str().into(), relation.into()])?;
-                for row in rows {
-                    out.push(SubjectRef { ty: text(&row, 1)?, id: text(&row, 2)?, relation: text(&row, 3)? });
+impl IndexSource<'_> {
+    /// The tuples of `entity` if it is small (reading it whole on first
+    /// use), `None` if it is large or not worth trying.
+    fn small_entity(&mut self, entity: &ObjectRef) -> Option<&EntityTuples> {
+        self.key.clear();
+        self.key.push_str(&entity.ty);
+        self.key.push(':');
+        self.key.push_str(&entity.id);
+        if !self.entities.contains_key(self.key.as_str()) {
+            if !worth_prefetching(&entity.ty) {
+                return None;
+            }
+            let scan = self
+                .whole
+                .get_or_insert_with(|| IndexScan::open(c"tuples", c"tuples_pkey", &[t::ENTITY_TYPE, t::ENTITY_ID]));
+            scan.rekey(&[&entity.ty, &entity.id]);
+            let mut rows = Vec::new();
+            let mut small = true;
+            while scan.next(false) {
+                if rows.len() == SMALL_ENTITY {
+                    small = false;
+                    break;
                 }
-                Ok(())
-            })
-        })
-        .map_err(spi_err)
+                rows.push((
+                    scan.text(t::RELATION),
+                    SubjectRef {
+                        ty: scan.text(t::SUBJECT_TYPE),
+                        id: scan.text(t::SUBJECT_ID),
+                        relation: scan.text(t::SUBJECT_RELATION),
+                    },
+                ));
+            }
+            record_size(&entity.ty, small);
+            if self.entities.len() >= READ_MEMO_LIMIT {
+                self.entities.clear();
+            }
+            self.entities.insert(self.key.clone(), small.then_some(rows));
+        }
+        self.entities.get(self.key.as_str()).and_then(|e| e.as_ref())
+    }
+}
+
+impl TupleSource for IndexSource<'_> {
+    fn subjects(&mut self, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) -> Result<()> {
+        if let Some(rows) = self.small_entity(entity) {
+            out.extend(rows.iter().filter(|(r, _)| r == relation).map(|(_, s)| s.clone()));
+            return Ok(());
+        }
+        let key = (entity.ty.clone(), entity.id.clone(), relation.to_owned());
+        if let Some(hit) = self.memo.get(&key) {
+            out.extend_from_slice(hit);
+            return Ok(());
+        }
+        let scan = self
+            .forward
+            .get_or_insert_with(|| IndexScan::open(c"tuples", c"tuples_pkey", &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION]));
+        scan.rekey(&[&entity.ty, &entity.id, relation]);
+        let start = out.len();
+        while scan.next(false) {
+            out.push(SubjectRef {
+                ty: scan.text(t::SUBJECT_TYPE),
+                id: scan.text(t::SUBJECT_ID),
+                relation: scan.text(t::SUBJECT_RELATION),
+            });
+        }
+        if self.memo.len() >= READ_MEMO_LIMIT {
+            self.memo.clear();
+        }
+        self.memo.insert(key, out[start..].to_vec());
+        Ok(())
+    }
+
+    fn contains(&mut self, entity: &ObjectRef, relation: &str, subject: &SubjectRef) -> Result<bool> {
+        if let Some(rows) = self.small_entity(entity) {
+            return Ok(rows.iter().any(|(r, s)| r == relation && s == subject));
+        }
+        let scan = self.exact.get_or_insert_with(|| {
+            IndexScan::open(
+                c"tuples",
+                c"tuples_pkey",
+                &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION, t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION],
+            )
+        });
+        scan.rekey(&[&entity.ty, &entity.id, relation, &subject.ty, &subject.id, &subject.relation]);
+        Ok(scan.next(false))
+    }
+
+    fn subject_sets(&mut self, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) -> Result<()> {
+        if let Some(rows) = self.small_entity(entity) {
+            out.extend(rows.iter().filter(|(r, s)| r == relation && !s.relation.is_empty()).map(|(_, s)| s.clone()));
+            return Ok(());
+        }
+        let scan = self.sets.get_or_insert_with(|| {
+            IndexScan::open(c"tuples", c"tuples_subject_sets", &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION])
+        });
+        scan.rekey(&[&entity.ty, &entity.id, relation]);
+        while scan.next(false) {
+            out.push(SubjectRef {
+                ty: scan.text(t::SUBJECT_TYPE),
+                id: scan.text(t::SUBJECT_ID),
+                relation: scan.text(t::SUBJECT_RELATION),
+            });
+        }
+        Ok(())
     }
 
     fn reverse(&mut self, subject: &ObjectRef, entity_type: &str, relation: &str, out: &mut Vec<ReverseHit>) -> Result<()> {
-        let client = self.client;
-        REVERSE
-            .with(|p| {
-                p.with(client, |plan| -> SpiResult<()> {
-                    let rows = client.select(
-                        plan,
-                        None,
-                        &[subject.ty.as_str().into(), subject.id.as_str().into(), entity_type.into(), relation.into()],
-                    )?;
-                    for row in rows {
-                        out.push(ReverseHit { entity_id: text(&row, 1)?, subject_relation: text(&row, 2)? });
-                    }
-                    Ok(())
-                })
-            })
-            .map_err(spi_err)
+        let scan = self.reverse.get_or_insert_with(|| {
+            IndexScan::open(c"tuples", c"tuples_by_subject", &[t::SUBJECT_TYPE, t::SUBJECT_ID, t::ENTITY_TYPE, t::RELATION])
+        });
+        scan.rekey(&[&subject.ty, &subject.id, entity_type, relation]);
+        while scan.next(false) {
+            out.push(ReverseHit { entity_id: scan.text(t::ENTITY_ID), subject_relation: scan.text(t::SUBJECT_RELATION) });
+        }
+        Ok(())
     }
 
     fn attribute(&mut self, entity: &ObjectRef, name: &str) -> Result<Option<Value>> {
-        let client = self.client;
-        let json: Option<JsonB> = ATTRIBUTE
-            .with(|p| {
-                p.with(client, |plan| -> SpiResult<Option<JsonB>> {
-                    let rows = client.select(plan, Some(1), &[entity.ty.as_str().into(), entity.id.as_str().into(), name.into()])?;
-                    if rows.is_empty() { Ok(None) } else { rows.first().get::<JsonB>(1) }
-                })
-            })
-            .map_err(spi_err)?;
-        let Some(JsonB(json)) = json else { return Ok(None) };
+        let scan = self.attribute.get_or_insert_with(|| {
+            IndexScan::open(c"attributes", c"attributes_pkey", &[a::ENTITY_TYPE, a::ENTITY_ID, a::ATTRIBUTE])
+        });
+        scan.rekey(&[&entity.ty, &entity.id, name]);
+        if !scan.next(false) {
+            return Ok(None);
+        }
+        let Some(json) = scan.jsonb(a::VALUE) else { return Ok(None) };
         let ty = self
             .schema
             .entity(&entity.ty)
             .and_then(|e| e.attribute(name))
-            .map(|a| a.ty)
-            .ok_or_else(|| Error::internal(format!("attribute {}${} is stored but not declared", entity, name)))?;
+            .map(|d| d.ty)
+            .ok_or_else(|| Error::internal(format!("attribute {entity}${name} is stored but not declared")))?;
         json_to_value(&json, ty).map(Some)
     }
 
     fn entities_with_attribute(&mut self, entity_type: &str, name: &str, out: &mut Vec<String>) -> Result<()> {
-        let client = self.client;
-        WITH_ATTRIBUTE
-            .with(|p| {
-                p.with(client, |plan| -> SpiResult<()> {
-                    for row in client.select(plan, None, &[entity_type.into(), name.into()])? {
-                        out.push(text(&row, 1)?);
-                    }
-                    Ok(())
-                })
-            })
-            .map_err(spi_err)
+        let scan = self
+            .by_attribute
+            .get_or_insert_with(|| IndexScan::open(c"attributes", c"attributes_by_name", &[a::ENTITY_TYPE, a::ATTRIBUTE]));
+        scan.rekey(&[entity_type, name]);
+        while scan.next(false) {
+            out.push(scan.text(a::ENTITY_ID));
+        }
+        Ok(())
     }
 
     fn subject_ids_of_type(&mut self, subject_type: &str, out: &mut Vec<String>) -> Result<()> {
-        let client = self.client;
-        SUBJECT_IDS
-            .with(|p| {
-                p.with(client, |plan| -> SpiResult<()> {
-                    for row in client.select(plan, None, &[subject_type.into()])? {
-                        out.push(text(&row, 1)?);
-                    }
-                    Ok(())
-                })
-            })
-            .map_err(spi_err)
+        // Rare (lookup-subject's "everyone" candidates): one pass over the
+        // subject index's range for the type.
+        let mut scan = IndexScan::open(c"tuples", c"tuples_by_subject", &[t::SUBJECT_TYPE]);
+        scan.rekey(&[subject_type]);
+        let mut seen = HashSet::new();
+        while scan.next(false) {
+            if scan.text(t::SUBJECT_RELATION).is_empty() {
+                let id = scan.text(t::SUBJECT_ID);
+                if seen.insert(id.clone()) {
+                    out.push(id);
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -625,20 +625,58 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         let schema = self.schema;
         let entity = frame.entity;
         let relation = member_name(entity, frame.member);
-        let rows = self
-            .read_rows(&entity.name, frame.id, frame.obj, relation)
-            .map_err(Box::new)?;
         let ctx = self.ctx.clone();
-        // Exact matches first: they answer without any recursion.
-        let hit = rows.iter().any(|t| t == subject)
-            || (ctx.has_tuples()
+        let contextual_hit = || {
+            ctx.has_tuples()
                 && ctx
                     .forward(&entity.name, frame.id, relation)
-                    .any(|t| t == subject));
-        if hit {
-            self.release(rows);
-            return Ok(Outcome::TRUE);
-        }
+                    .any(|t| t == subject)
+        };
+        // Exact matches first: they answer without any recursion. Without a
+        // shared read cache, ask storage for the exact tuple (a point probe)
+        // and then read only the subject sets: a relation with thousands of
+        // plain subjects (a workspace's members) costs the same as one.
+        let rows = if self.read_cache.is_some() {
+            let rows = self
+                .read_rows(&entity.name, frame.id, frame.obj, relation)
+                .map_err(Box::new)?;
+            if rows.iter().any(|t| t == subject) || contextual_hit() {
+                self.release(rows);
+                return Ok(Outcome::TRUE);
+            }
+            rows
+        } else {
+            // Stored tuples always fit the active schema (every write path
+            // validates them), so the relation's declared subject types say
+            // which reads can find anything: no probe for a subject type the
+            // relation does not allow, no subject-set read for a relation
+            // that allows none. Contextual tuples are not validated and are
+            // looked at separately.
+            let (plain_allowed, has_sets) = match frame.member {
+                Member::Relation(i) => {
+                    let def = &entity.relations[i];
+                    (
+                        def.allows(&subject.ty, &subject.relation),
+                        def.subject_types.iter().any(|t| t.relation.is_some()),
+                    )
+                }
+                _ => (true, true),
+            };
+            if (plain_allowed
+                && self
+                    .probe(&entity.name, frame.id, frame.obj, relation, subject)
+                    .map_err(Box::new)?)
+                || contextual_hit()
+            {
+                return Ok(Outcome::TRUE);
+            }
+            if has_sets {
+                self.read_subject_sets(&entity.name, frame.id, frame.obj, relation)
+                    .map_err(Box::new)?
+            } else {
+                Rows::Pooled(self.row_pool.take())
+            }
+        };
         let mut any = AnyOf::new();
         for t in rows
             .iter()
@@ -829,6 +867,39 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
             }
             None => Ok(Rows::Pooled(buf)),
         }
+    }
+
+    /// Whether storage holds exactly `ty:id#relation@subject`.
+    #[inline(never)]
+    fn probe(
+        &mut self,
+        ty: &str,
+        id: &str,
+        obj: Option<&ObjectRef>,
+        relation: &str,
+        subject: &SubjectRef,
+    ) -> Result<bool> {
+        self.work += 1;
+        let target = object_ref(&mut self.scratch, obj, ty, id);
+        self.source.contains(target, relation, subject)
+    }
+
+    /// The stored subject sets of `ty:id#relation` (see
+    /// [`TupleSource::subject_sets`]).
+    #[inline(never)]
+    fn read_subject_sets(
+        &mut self,
+        ty: &str,
+        id: &str,
+        obj: Option<&ObjectRef>,
+        relation: &str,
+    ) -> Result<Rows> {
+        // Not counted as work: it completes the probe of the same node (the
+        // memo decides from `work` whether a node was costly).
+        let mut buf = self.row_pool.take();
+        let target = object_ref(&mut self.scratch, obj, ty, id);
+        self.source.subject_sets(target, relation, &mut buf)?;
+        Ok(Rows::Pooled(buf))
     }
 
     /// Returns a row buffer to the pool.

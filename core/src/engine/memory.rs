@@ -134,6 +134,17 @@ impl TupleSource for MemorySource {
         Ok(())
     }
 
+    fn contains(&mut self, entity: &ObjectRef, relation: &str, subject: &SubjectRef) -> Result<bool> {
+        Ok(get3(&self.forward, &entity.ty, &entity.id, relation).is_some_and(|s| s.contains(subject)))
+    }
+
+    fn subject_sets(&mut self, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) -> Result<()> {
+        if let Some(subjects) = get3(&self.forward, &entity.ty, &entity.id, relation) {
+            out.extend(subjects.iter().filter(|s| !s.relation.is_empty()).cloned());
+        }
+        Ok(())
+    }
+
     fn reverse(
         &mut self,
         subject: &ObjectRef,

@@ -27,6 +27,26 @@ pub trait TupleSource {
     /// Forward: the subject of every stored tuple `entity#relation@subject`.
     fn subjects(&mut self, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) -> Result<()>;
 
+    /// Whether the stored tuple `entity#relation@subject` exists (subject
+    /// relation compared exactly; `""` for a plain subject). Checks ask this
+    /// first: a point probe, however many subjects the relation has (a
+    /// workspace's member list can hold thousands).
+    fn contains(&mut self, entity: &ObjectRef, relation: &str, subject: &SubjectRef) -> Result<bool> {
+        let mut buf = Vec::new();
+        self.subjects(entity, relation, &mut buf)?;
+        Ok(buf.iter().any(|s| s == subject))
+    }
+
+    /// Forward, subject sets only: the subjects of stored tuples
+    /// `entity#relation@type:id#rel` with a non-empty subject relation —
+    /// the only ones a check has to expand after [`Self::contains`] said no.
+    fn subject_sets(&mut self, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) -> Result<()> {
+        let mut buf = Vec::new();
+        self.subjects(entity, relation, &mut buf)?;
+        out.extend(buf.into_iter().filter(|s| !s.relation.is_empty()));
+        Ok(())
+    }
+
     /// Reverse: every stored tuple
     /// `entity_type:?#relation@subject.ty:subject.id#?` (any subject relation).
     fn reverse(

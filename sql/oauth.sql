@@ -1,0 +1,65 @@
+-- Notion workspaces, OAuth configuration and the OAuth authorization flow.
+-- Runs after the rbac.encrypted_token type exists. Token plaintext is never
+-- stored: every secret column is rbac.encrypted_token, bound by its
+-- associated data to (table, column, row key) — see src/token.rs.
+
+-- One row per installation of the integration (Notion identifies an
+-- installation by its bot id).
+CREATE TABLE rbac.workspaces (
+    bot_id                 text PRIMARY KEY,
+    workspace_id           text NOT NULL,
+    workspace_name         text,
+    workspace_icon         text,
+    owner_type             text CHECK (owner_type IN ('user', 'workspace')),
+    owner_user_id          text,
+    duplicated_template_id text,
+    access_token           rbac.encrypted_token NOT NULL,  -- AAD ('rbac.workspaces', 'access_token', bot_id)
+    refresh_token          rbac.encrypted_token,           -- AAD ('rbac.workspaces', 'refresh_token', bot_id)
+    authorized_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_used_at           timestamptz,
+    last_synced_at         timestamptz,
+    revoked_at             timestamptz,
+    status                 text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked', 'error'))
+);
+CREATE INDEX workspaces_by_workspace ON rbac.workspaces (workspace_id);
+COMMENT ON TABLE rbac.workspaces IS 'Notion installations (one per bot id); tokens are encrypted and print only as enc:v1:...';
+
+-- The integration's OAuth client (a single row).
+CREATE TABLE rbac.oauth_config (
+    singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    client_id      text NOT NULL,
+    client_secret  rbac.encrypted_token NOT NULL,  -- AAD ('rbac.oauth_config', 'client_secret', 'default')
+    redirect_uri   text NOT NULL,
+    api_base_url   text NOT NULL DEFAULT 'https://api.notion.com',
+    notion_version text NOT NULL DEFAULT '2025-09-03',
+    updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_by     name NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE rbac.oauth_config IS 'Notion OAuth client configuration; set with rbac.oauth_configure()';
+
+-- Issued OAuth states: only their SHA-256 is stored; single use; 10 minutes.
+CREATE TABLE rbac.oauth_states (
+    state_hash   text PRIMARY KEY,
+    owner        text NOT NULL,
+    redirect_uri text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    expires_at   timestamptz NOT NULL,
+    used_at      timestamptz,
+    created_by   name NOT NULL DEFAULT SESSION_USER
+);
+
+-- Code exchanges queued for the background worker (and their outcome).
+CREATE TABLE rbac.oauth_jobs (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    state_hash   text NOT NULL UNIQUE REFERENCES rbac.oauth_states (state_hash),
+    code         rbac.encrypted_token,  -- AAD ('rbac.oauth_jobs', 'code', state_hash); cleared once used
+    redirect_uri text NOT NULL,
+    status       text NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'denied')),
+    error        text,
+    attempts     integer NOT NULL DEFAULT 0,
+    bot_id       text,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX oauth_jobs_queued ON rbac.oauth_jobs (created_at) WHERE status = 'queued';
+COMMENT ON TABLE rbac.oauth_jobs IS 'OAuth code exchanges for the background worker; the code is encrypted and cleared after use';

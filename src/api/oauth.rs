@@ -1,0 +1,205 @@
+//! The OAuth authorization flow of a Notion public integration: configure
+//! the client, start (authorization URL + single-use state), callback
+//! (verify the state, queue the code exchange for the background worker),
+//! and job status. The exchange itself is the worker's.
+//!
+//! These functions are SECURITY DEFINER with a pinned search_path: callers
+//! (role rbac_oauth) get the flow without write access to the tables, and
+//! the state and code checks cannot be bypassed. No secret is ever put into
+//! an error message, a NOTICE or a plain column.
+
+use notion_rbac_core::notion::{self, oauth};
+use notion_rbac_core::{Error, ErrorKind};
+use pgrx::prelude::*;
+
+use crate::errors::{raise, OrRaise};
+use crate::token::{encrypted_token, seal};
+
+fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
+    pgrx::error!("notion_rbac: {what} failed: {e}")
+}
+
+fn now_epoch() -> i64 {
+    Spi::get_one::<i64>("SELECT extract(epoch FROM pg_catalog.now())::bigint")
+        .unwrap_or_else(|e| spi_error("reading the clock", e))
+        .unwrap_or_default()
+}
+
+/// Sets the integration's OAuth client: id, secret (stored encrypted),
+/// redirect URI, API base URL and Notion-Version. Replaces any earlier
+/// configuration.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, rbac, pg_temp)]
+fn oauth_configure(
+    client_id: &str,
+    client_secret: &str,
+    redirect_uri: &str,
+    api_base_url: default!(&str, "'https://api.notion.com'"),
+    notion_version: default!(&str, "'2025-09-03'"),
+) {
+    if client_id.trim().is_empty() {
+        raise(Error::new(ErrorKind::InvalidArgument, "OAuth client id must not be empty"));
+    }
+    if client_secret.is_empty() {
+        raise(Error::new(ErrorKind::InvalidArgument, "OAuth client secret must not be empty"));
+    }
+    oauth::validate_redirect_uri(redirect_uri).or_raise();
+    let base = notion::validate_base_url(api_base_url).or_raise().to_owned();
+    if notion_version.trim().is_empty() {
+        raise(Error::new(ErrorKind::InvalidArgument, "Notion-Version must not be empty"));
+    }
+    let secret = seal(client_secret.as_bytes(), "rbac.oauth_config", "client_secret", "default");
+    Spi::run_with_args(
+        "INSERT INTO rbac.oauth_config AS c (singleton, client_id, client_secret, redirect_uri, api_base_url, notion_version, updated_by) \
+         VALUES (true, $1, $2, $3, $4, $5, SESSION_USER) \
+         ON CONFLICT (singleton) DO UPDATE SET client_id = EXCLUDED.client_id, client_secret = EXCLUDED.client_secret, \
+           redirect_uri = EXCLUDED.redirect_uri, api_base_url = EXCLUDED.api_base_url, \
+           notion_version = EXCLUDED.notion_version, updated_at = pg_catalog.now(), updated_by = SESSION_USER",
+        &[client_id.into(), secret.into(), redirect_uri.into(), base.as_str().into(), notion_version.into()],
+    )
+    .unwrap_or_else(|e| spi_error("storing the OAuth configuration", e));
+}
+
+/// Builds Notion's authorization URL for a new installation and records the
+/// state (only its SHA-256; single use; expires after 10 minutes). Redirect
+/// the user's browser to `url`; Notion sends them back to the redirect URI
+/// with `state` and `code` (or `error`), which go to `rbac.oauth_callback`.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, rbac, pg_temp)]
+fn oauth_start(
+    redirect_uri: default!(Option<&str>, "NULL"),
+    owner: default!(&str, "'user'"),
+) -> TableIterator<'static, (name!(url, String), name!(state, String))> {
+    let config = Spi::get_three::<String, String, String>(
+        "SELECT (SELECT client_id FROM rbac.oauth_config), (SELECT redirect_uri FROM rbac.oauth_config), \
+                (SELECT api_base_url FROM rbac.oauth_config)",
+    )
+    .unwrap_or_else(|e| spi_error("reading the OAuth configuration", e));
+    let (Some(client_id), Some(default_redirect), Some(base)) = config else {
+        raise(
+            Error::new(ErrorKind::NoSchema, "OAuth is not configured")
+                .with_hint("call rbac.oauth_configure(client_id, client_secret, redirect_uri) first"),
+        )
+    };
+    let redirect = redirect_uri.unwrap_or(&default_redirect).to_owned();
+    oauth::validate_redirect_uri(&redirect).or_raise();
+    let state = oauth::new_state().or_raise();
+    let url = oauth::authorization_url(&base, &client_id, &redirect, owner, &state).or_raise();
+    Spi::run_with_args(
+        "DELETE FROM rbac.oauth_states s WHERE s.expires_at < pg_catalog.now() - interval '1 day' \
+           AND NOT EXISTS (SELECT 1 FROM rbac.oauth_jobs j WHERE j.state_hash = s.state_hash)",
+        &[],
+    )
+    .unwrap_or_else(|e| spi_error("purging old OAuth states", e));
+    Spi::run_with_args(
+        "INSERT INTO rbac.oauth_states (state_hash, owner, redirect_uri, expires_at) \
+         VALUES ($1, $2, $3, pg_catalog.now() + make_interval(secs => $4))",
+        &[oauth::hash_state(&state).into(), owner.into(), redirect.into(), (oauth::STATE_TTL_SECS as f64).into()],
+    )
+    .unwrap_or_else(|e| spi_error("recording the OAuth state", e));
+    TableIterator::once((url, state))
+}
+
+/// Handles Notion's redirect: verifies `state` (unknown, expired, replayed or
+/// malformed states are refused), then records the outcome as a job — the
+/// code exchange queued for the background worker (the code stored
+/// encrypted), or the user's refusal (`error = 'access_denied'`). Returns the
+/// job id for `rbac.oauth_status`. Pass `code` as a bind parameter: it is a
+/// secret until exchanged.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, rbac, pg_temp)]
+fn oauth_callback(state: &str, code: Option<&str>, error: default!(Option<&str>, "NULL")) -> i64 {
+    let hash = oauth::hash_state(state);
+    // Mark the state used in the statement that reads it: two concurrent
+    // callbacks with one state cannot both succeed.
+    let claimed = Spi::get_three_with_args::<i64, String, String>(
+        "UPDATE rbac.oauth_states SET used_at = pg_catalog.now() WHERE state_hash = $1 AND used_at IS NULL \
+         RETURNING extract(epoch FROM created_at)::bigint, owner, redirect_uri",
+        &[hash.as_str().into()],
+    );
+    let (stored, redirect) = match claimed {
+        Ok((Some(created_at), Some(owner), Some(redirect))) => {
+            (Some(oauth::StoredState { created_at, consumed: false, owner }), redirect)
+        }
+        _ => {
+            let seen = Spi::get_two_with_args::<i64, String>(
+                "SELECT (SELECT extract(epoch FROM created_at)::bigint FROM rbac.oauth_states WHERE state_hash = $1), \
+                        (SELECT owner FROM rbac.oauth_states WHERE state_hash = $1)",
+                &[hash.as_str().into()],
+            )
+            .unwrap_or_else(|e| spi_error("reading the OAuth state", e));
+            match seen {
+                (Some(created_at), Some(owner)) => {
+                    (Some(oauth::StoredState { created_at, consumed: true, owner }), String::new())
+                }
+                _ => (None, String::new()),
+            }
+        }
+    };
+    oauth::verify_state(state, stored.as_ref(), now_epoch(), None).or_raise();
+    let outcome = oauth::classify_callback(code, error).or_raise();
+    let (status, code_value, err): (&str, Option<encrypted_token>, Option<String>) = match outcome {
+        oauth::CallbackOutcome::Code(secret) => {
+            ("queued", Some(seal(secret.expose_secret().as_bytes(), "rbac.oauth_jobs", "code", &hash)), None)
+        }
+        oauth::CallbackOutcome::Denied => ("denied", None, Some("access_denied".to_owned())),
+        oauth::CallbackOutcome::Failed { error } => ("failed", None, Some(error)),
+    };
+    Spi::get_one_with_args::<i64>(
+        "INSERT INTO rbac.oauth_jobs (state_hash, code, redirect_uri, status, error) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        &[hash.as_str().into(), code_value.into(), redirect.as_str().into(), status.into(), err.into()],
+    )
+    .unwrap_or_else(|e| spi_error("queueing the OAuth code exchange", e))
+    .unwrap_or_else(|| pgrx::error!("notion_rbac: queueing the OAuth code exchange returned no id"))
+}
+
+/// Where an OAuth job stands: queued, running, succeeded (with the
+/// workspace), failed (with the reason) or denied by the user.
+#[pg_extern(stable, parallel_safe, security_definer)]
+#[search_path(pg_catalog, rbac, pg_temp)]
+fn oauth_status(
+    job: i64,
+) -> TableIterator<
+    'static,
+    (
+        name!(job, i64),
+        name!(status, String),
+        name!(error, Option<String>),
+        name!(bot_id, Option<String>),
+        name!(workspace_name, Option<String>),
+        name!(attempts, i32),
+        name!(created_at, pgrx::datum::TimestampWithTimeZone),
+        name!(updated_at, pgrx::datum::TimestampWithTimeZone),
+    ),
+> {
+    let row = Spi::connect(|client| {
+        let t = client
+            .select(
+                "SELECT j.id, j.status, j.error, j.bot_id, w.workspace_name, j.attempts, j.created_at, j.updated_at \
+                 FROM rbac.oauth_jobs j LEFT JOIN rbac.workspaces w ON w.bot_id = j.bot_id WHERE j.id = $1",
+                None,
+                &[job.into()],
+            )
+            .unwrap_or_else(|e| spi_error("reading the OAuth job", e));
+        t.into_iter()
+            .next()
+            .map(|r| {
+                Ok::<_, pgrx::spi::SpiError>((
+                    r.get::<i64>(1)?.unwrap_or_default(),
+                    r.get::<String>(2)?.unwrap_or_default(),
+                    r.get::<String>(3)?,
+                    r.get::<String>(4)?,
+                    r.get::<String>(5)?,
+                    r.get::<i32>(6)?.unwrap_or_default(),
+                    r.get::<pgrx::datum::TimestampWithTimeZone>(7)?.expect("created_at is NOT NULL"),
+                    r.get::<pgrx::datum::TimestampWithTimeZone>(8)?.expect("updated_at is NOT NULL"),
+                ))
+            })
+            .transpose()
+            .unwrap_or_else(|e| spi_error("reading the OAuth job", e))
+    });
+    match row {
+        Some(r) => TableIterator::once(r),
+        None => raise(Error::new(ErrorKind::UndefinedName, format!("OAuth job {job} does not exist"))),
+    }
+}

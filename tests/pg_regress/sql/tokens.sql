@@ -1,0 +1,73 @@
+-- rbac.encrypted_token: AES-256-GCM, bound to table/column/row, never
+-- printing plaintext; key rotation; the OAuth state/callback flow.
+BEGIN;
+
+-- Encrypting and decrypting, bound to where the value belongs.
+CREATE TEMP TABLE t AS
+SELECT rbac.encrypt_token('secret_NOTION_TOKEN_xyz', 'rbac.workspaces', 'access_token', 'bot-1') AS tok;
+SELECT tok::text LIKE 'enc:v1:k1:%' AS prints_envelope, tok::text NOT LIKE '%secret_NOTION%' AS no_plaintext FROM t;
+SELECT rbac.decrypt_token(tok, 'rbac.workspaces', 'access_token', 'bot-1') FROM t;
+SELECT rbac.token_key_id(tok) FROM t;
+-- Two encryptions of the same plaintext differ (fresh nonce).
+SELECT rbac.encrypt_token('x', 'a', 'b', 'c')::text <> rbac.encrypt_token('x', 'a', 'b', 'c')::text AS fresh_nonces;
+
+-- Copied to another row or column, or altered: a clear error, never garbage.
+SELECT try($$SELECT rbac.decrypt_token(tok, 'rbac.workspaces', 'access_token', 'bot-2') FROM t$$);
+SELECT try($$SELECT rbac.decrypt_token(tok, 'rbac.workspaces', 'refresh_token', 'bot-1') FROM t$$);
+SELECT try($$SELECT rbac.decrypt_token(overlay(tok::text placing (CASE WHEN substr(tok::text, 20, 1) = 'A' THEN 'B' ELSE 'A' END) from 20 for 1)::rbac.encrypted_token,
+                                       'rbac.workspaces', 'access_token', 'bot-1') FROM t$$);
+SELECT try($$SELECT rbac.decrypt_token(left(tok::text, 30)::rbac.encrypted_token, 'rbac.workspaces', 'access_token', 'bot-1') FROM t$$);
+-- Plaintext cannot be cast into a token, and the input is not echoed.
+SELECT try($$SELECT 'secret_NOTION_TOKEN_xyz'::rbac.encrypted_token$$);
+SELECT try($$SELECT rbac.encrypt_token('', 'a', 'b', 'c')$$);
+
+-- Workspaces: administrators read them without ever seeing plaintext.
+INSERT INTO rbac.workspaces (bot_id, workspace_id, workspace_name, access_token, refresh_token)
+SELECT 'bot-1', 'ws-1', 'Acme', tok, rbac.encrypt_token('secret_NOTION_REFRESH_xyz', 'rbac.workspaces', 'refresh_token', 'bot-1') FROM t;
+SELECT bot_id, workspace_name, status, access_token::text LIKE 'enc:v1:%' AS encrypted FROM rbac.workspaces;
+
+-- Rotation: add a newer key to the key file; every stored token moves to it.
+COPY (SELECT rbac.generate_token_key('k2')) TO PROGRAM 'cat >> "$(dirname "$PGDATA")/keys/token.keys"';
+SELECT rbac.oauth_configure('client-1', 'secret_CLIENT_SECRET_xyz', 'https://app.example.com/oauth/callback',
+                            'http://127.0.0.1:9');
+SELECT rbac.rotate_token_keys() AS rotated;
+SELECT rbac.token_key_id(access_token) AS access_key, rbac.token_key_id(refresh_token) AS refresh_key FROM rbac.workspaces;
+SELECT rbac.decrypt_token(access_token, 'rbac.workspaces', 'access_token', bot_id) FROM rbac.workspaces;
+SELECT rbac.rotate_token_keys() AS rotated_again;
+
+-- OAuth: start builds the authorization URL and records only the state's hash.
+CREATE TEMP TABLE started AS SELECT * FROM rbac.oauth_start();
+SELECT regexp_replace(url, 'state=[A-Za-z0-9_-]+', 'state=<state>') AS url FROM started;
+SELECT count(*) AS states, bool_and(state_hash = encode(sha256(convert_to(s.state, 'UTF8')), 'hex')) AS hashed,
+       bool_and(expires_at = created_at + interval '10 minutes') AS ten_minutes
+  FROM rbac.oauth_states, started s;
+SELECT count(*) AS state_in_plain FROM rbac.oauth_states o, started s WHERE o::text LIKE '%' || s.state || '%';
+
+-- Callback: queues the exchange with the code encrypted.
+SELECT rbac.oauth_callback(state, 'secret_OAUTH_CODE_xyz') > 0 AS queued FROM started;
+SELECT status, error, code::text LIKE 'enc:v1:k2:%' AS code_encrypted FROM rbac.oauth_jobs;
+SELECT job > 0 AS job, status, error, bot_id, attempts FROM rbac.oauth_status((SELECT max(id) FROM rbac.oauth_jobs));
+-- Replayed, unknown, malformed and expired states are refused.
+SELECT try(format('SELECT rbac.oauth_callback(%L, %L)', state, 'another_code')) FROM started;
+SELECT try($$SELECT rbac.oauth_callback('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'c')$$);
+SELECT try($$SELECT rbac.oauth_callback('not-a-state', 'c')$$);
+CREATE TEMP TABLE started2 AS SELECT * FROM rbac.oauth_start();
+UPDATE rbac.oauth_states SET created_at = created_at - interval '11 minutes', expires_at = expires_at - interval '11 minutes'
+ WHERE state_hash = (SELECT encode(sha256(convert_to(state, 'UTF8')), 'hex') FROM started2);
+SELECT try(format('SELECT rbac.oauth_callback(%L, %L)', state, 'code')) FROM started2;
+-- The user declined: recorded as denied.
+CREATE TEMP TABLE started3 AS SELECT * FROM rbac.oauth_start();
+SELECT status, error FROM rbac.oauth_status((SELECT rbac.oauth_callback(state, NULL, 'access_denied') FROM started3));
+SELECT try($$SELECT rbac.oauth_status(424242)$$);
+-- Bad configuration is refused.
+SELECT try($$SELECT rbac.oauth_configure('c', 's', 'not a url')$$);
+SELECT try($$SELECT rbac.oauth_configure('c', 's', 'https://app.example.com/cb', 'http://api.example.com')$$);
+
+-- No plaintext secret anywhere in the extension's tables.
+SELECT count(*) AS plaintext_rows FROM (
+    SELECT w::text AS r FROM rbac.workspaces w UNION ALL
+    SELECT c::text FROM rbac.oauth_config c UNION ALL
+    SELECT j::text FROM rbac.oauth_jobs j UNION ALL
+    SELECT s::text FROM rbac.oauth_states s) x
+ WHERE r ~ 'secret_[A-Z_]+_xyz';
+ROLLBACK;
