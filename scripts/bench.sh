@@ -13,6 +13,7 @@ source scripts/cluster.sh
 SCALES=${BENCH_SCALES:-"0.1 1.0"}
 
 scripts/setup.sh
+cargo metadata --locked --format-version 1 >/dev/null
 echo "==> building the release package"
 cargo pgrx package --pg-config /usr/bin/pg_config >/tmp/notion_rbac-bench-build.log 2>&1 \
     || { cat /tmp/notion_rbac-bench-build.log; exit 1; }

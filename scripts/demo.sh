@@ -24,6 +24,7 @@ stop() {
 
 start() {
     scripts/setup.sh
+    cargo metadata --locked --format-version 1 >/dev/null
     say "building and packaging notion_rbac (release)"
     cargo pgrx package --pg-config /usr/bin/pg_config >/tmp/notion_rbac-demo-build.log 2>&1 \
         || { cat /tmp/notion_rbac-demo-build.log; exit 1; }

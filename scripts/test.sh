@@ -15,6 +15,7 @@
 #               shared_preload_libraries
 #   isolation   concurrent sessions (pg_isolation_regress specs in
 #               tests/isolation)
+#   standby     checks and lookups on a hot standby (streaming replica)
 #   conformance every validation file under ../shared/conformance through
 #               rbac.validate() in SQL
 #
@@ -26,9 +27,12 @@ ROOT=$PWD
 source scripts/cluster.sh
 
 scripts/setup.sh || exit 1
+# Every build is --locked: cargo-pgrx has no such flag, so verify up front
+# that Cargo.lock is complete and current (cargo then never rewrites it).
+cargo metadata --locked --format-version 1 >/dev/null || { echo "Cargo.lock is out of date" >&2; exit 1; }
 
 LAYERS=("$@")
-[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core pg_test regress nopreload isolation conformance)
+[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core pg_test regress nopreload isolation standby conformance)
 
 WORK=$(mktemp -d /tmp/notion_rbac-test.XXXXXX)
 chmod 755 "$WORK"
@@ -131,6 +135,44 @@ layer_regress() { banner "regress: pg_regress (library preloaded)"; run_regress 
 layer_isolation() { banner "isolation: concurrent sessions"; run_regress isolation yes schedule tests/isolation isolation; }
 layer_nopreload() { banner "nopreload: pg_regress smoke (library not preloaded)"; run_regress nopreload no schedule_nopreload; }
 
+# Checks only read, so they must work on a hot standby, where writes fail.
+layer_standby() {
+    banner "standby: checks on a hot standby"
+    package_debug || { record standby 0 1; return; }
+    local primary="$WORK/primary" standby="$WORK/standby"
+    cluster_create "$primary" "$PKGDIR" yes socket && cluster_start || { record standby 0 1; return; }
+    CLUSTERS+=("$primary")
+    local pport=$CLUSTER_PORT
+    cluster_psql -q -d postgres >/dev/null <<'SQL' || { record standby 0 1; return; }
+CREATE EXTENSION notion_rbac;
+SELECT rbac.write_schema('entity user {} entity doc { relation parent @doc relation viewer @user permission view = viewer or parent.view }');
+SELECT rbac.write_tuples(ARRAY['doc:1#viewer@user:a', 'doc:2#parent@doc:1']);
+SQL
+    install -d -o postgres -g postgres -m 700 "$standby"
+    as_postgres /usr/lib/postgresql/15/bin/pg_basebackup -h "$primary" -p "$pport" -U postgres -D "$standby/data" -R -X stream \
+        >"$WORK/basebackup.log" 2>&1 || { cat "$WORK/basebackup.log"; record standby 0 1; return; }
+    CLUSTER_DIR=$standby CLUSTER_PORT=$(free_port)
+    printf "port = %s\nunix_socket_directories = '%s'\n" "$CLUSTER_PORT" "$standby" >>"$standby/data/postgresql.conf"
+    cluster_start || { record standby 0 1; return; }
+    CLUSTERS+=("$standby")
+    local p=0 f=0 got
+    expect() { # description expected sql
+        got=$(cluster_psql -At -d postgres -c "$3" 2>&1)
+        if [ "$got" = "$2" ]; then p=$((p + 1)); echo "ok: $1"; else f=$((f + 1)); echo "FAILED: $1: expected '$2', got '$got'"; fi
+    }
+    for _ in $(seq 1 50); do [ "$(cluster_psql -At -d postgres -c 'SELECT pg_is_in_recovery()')" = t ] && break; sleep 0.2; done
+    expect "standby is in recovery" t "SELECT pg_is_in_recovery()"
+    expect "check on the standby (allowed)" t "SELECT rbac.check('user:a', 'view', 'doc:2')"
+    expect "check on the standby (denied)" f "SELECT rbac.check('user:b', 'view', 'doc:2')"
+    expect "lookup on the standby" "1,2" "SELECT string_agg(id, ',' ORDER BY id) FROM rbac.lookup_resources('user:a', 'view', 'doc') id"
+    got=$(cluster_psql -At -v VERBOSITY=verbose -d postgres -c "SELECT rbac.write_tuples(ARRAY['doc:3#viewer@user:a'])" 2>&1)
+    if echo "$got" | grep -q "ERROR:  25006"; then p=$((p + 1)); echo "ok: writes are refused on the standby (25006)"
+    else f=$((f + 1)); echo "FAILED: writes on the standby: $got"; fi
+    record standby "$p" "$f"
+    cluster_stop
+    CLUSTER_DIR=$primary cluster_stop
+}
+
 layer_conformance() {
     banner "conformance: ../shared/conformance through rbac.validate()"
     package_debug || { record conformance 0 1; return; }
@@ -151,7 +193,7 @@ layer_conformance() {
 
 for layer in "${LAYERS[@]}"; do
     case $layer in
-        core|pg_test|regress|nopreload|isolation|conformance) "layer_$layer" ;;
+        core|pg_test|regress|nopreload|isolation|standby|conformance) "layer_$layer" ;;
         *) echo "unknown layer: $layer" >&2; exit 2 ;;
     esac
 done

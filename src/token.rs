@@ -157,6 +157,7 @@ fn generate_token_key(key_id: &str) -> String {
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, rbac, pg_temp)]
 fn rotate_token_keys() -> i64 {
+    crate::store::require_writable("rotate token keys");
     let keys = keyring();
     let mut rotated = 0i64;
     // (table, column, row key column) of every encrypted column.

@@ -37,6 +37,7 @@ fn oauth_configure(
     api_base_url: default!(&str, "'https://api.notion.com'"),
     notion_version: default!(&str, "'2025-09-03'"),
 ) {
+    crate::store::require_writable("configure OAuth");
     if client_id.trim().is_empty() {
         raise(Error::new(ErrorKind::InvalidArgument, "OAuth client id must not be empty"));
     }
@@ -70,6 +71,7 @@ fn oauth_start(
     redirect_uri: default!(Option<&str>, "NULL"),
     owner: default!(&str, "'user'"),
 ) -> TableIterator<'static, (name!(url, String), name!(state, String))> {
+    crate::store::require_writable("start an OAuth flow");
     let config = Spi::get_three::<String, String, String>(
         "SELECT (SELECT client_id FROM rbac.oauth_config), (SELECT redirect_uri FROM rbac.oauth_config), \
                 (SELECT api_base_url FROM rbac.oauth_config)",
@@ -109,6 +111,7 @@ fn oauth_start(
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, rbac, pg_temp)]
 fn oauth_callback(state: &str, code: Option<&str>, error: default!(Option<&str>, "NULL")) -> i64 {
+    crate::store::require_writable("record an OAuth callback");
     let hash = oauth::hash_state(state);
     // Mark the state used in the statement that reads it: two concurrent
     // callbacks with one state cannot both succeed.

@@ -14,6 +14,7 @@ use crate::store;
 /// accepted with Permify's left-to-right meaning and reported as a NOTICE.
 #[pg_extern(volatile, parallel_unsafe)]
 fn write_schema(source: &str) -> i32 {
+    store::require_writable("write a schema");
     let schema = lang::compile(source).or_raise();
     for w in &schema.warnings {
         let msg = format!("line {}, column {}: {}", w.pos.line, w.pos.col, w.message);
@@ -39,8 +40,7 @@ fn write_schema(source: &str) -> i32 {
 /// The source text of the active schema, or NULL if none was written.
 #[pg_extern(stable, parallel_safe)]
 fn schema() -> Option<String> {
-    Spi::get_one::<String>("SELECT (SELECT source FROM rbac.schemas ORDER BY version DESC LIMIT 1)")
-        .unwrap_or_else(|e| pgrx::error!("notion_rbac: reading the schema failed: {e}"))
+    store::select_one::<String>("SELECT source FROM rbac.schemas ORDER BY version DESC LIMIT 1", &[])
 }
 
 fn compiled(source: &str) -> Schema {

@@ -73,6 +73,7 @@ fn columns(tuples: &[Tuple]) -> [Vec<String>; 6] {
 /// of tuples actually added.
 #[pg_extern(volatile, parallel_unsafe)]
 fn write_tuples(tuples: Vec<Option<String>>) -> i64 {
+    store::require_writable("write tuples");
     let active = active_schema();
     let parsed = parse_tuples(&tuples, Some(&active.schema));
     if parsed.is_empty() {
@@ -97,6 +98,7 @@ fn write_tuples(tuples: Vec<Option<String>>) -> i64 {
 /// exist are ignored. Returns the number of tuples deleted.
 #[pg_extern(volatile, parallel_unsafe)]
 fn delete_tuples(tuples: Vec<Option<String>>) -> i64 {
+    store::require_writable("delete tuples");
     let parsed = parse_tuples(&tuples, None);
     if parsed.is_empty() {
         return 0;
@@ -133,6 +135,7 @@ fn parse_attributes(items: &[Option<String>], schema: &Schema) -> Vec<Attribute>
 /// entity and attribute replaces the stored one. Returns the number written.
 #[pg_extern(volatile, parallel_unsafe)]
 fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
+    store::require_writable("write attributes");
     let active = active_schema();
     let parsed = parse_attributes(&attributes, &active.schema);
     let mut cols: [Vec<String>; 4] = Default::default();
@@ -174,6 +177,7 @@ fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
 /// number deleted.
 #[pg_extern(volatile, parallel_unsafe)]
 fn delete_attributes(attributes: Vec<Option<String>>) -> i64 {
+    store::require_writable("delete attributes");
     let refs = parse_each(&attributes, "attribute", |s| {
         let (object, name) = s.trim().split_once('$').ok_or_else(|| {
             Error::new(ErrorKind::InvalidText, format!("invalid attribute reference \"{s}\": expected type:id$attribute"))

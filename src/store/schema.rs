@@ -11,7 +11,6 @@ use std::rc::Rc;
 use notion_rbac_core::lang;
 use notion_rbac_core::model::Schema;
 use notion_rbac_core::{Error, ErrorKind};
-use pgrx::prelude::*;
 
 use super::index_scan::IndexScan;
 use crate::errors::OrRaise;
@@ -41,9 +40,7 @@ pub fn active() -> Option<Rc<ActiveSchema>> {
     {
         return Some(cached);
     }
-    let source = Spi::get_one_with_args::<String>("SELECT source FROM rbac.schemas WHERE version = $1", &[version.into()])
-        .ok()
-        .flatten()
+    let source = super::select_one::<String>("SELECT source FROM rbac.schemas WHERE version = $1", &[version.into()])
         .unwrap_or_else(|| pgrx::error!("notion_rbac: schema version {version} vanished while reading it"));
     // A stored schema compiled when it was written; failing now means the
     // compiler changed incompatibly — say so rather than guess.

@@ -26,6 +26,9 @@ INSERT INTO rbac.workspaces (bot_id, workspace_id, workspace_name, access_token,
 SELECT 'bot-1', 'ws-1', 'Acme', tok, rbac.encrypt_token('secret_NOTION_REFRESH_xyz', 'rbac.workspaces', 'refresh_token', 'bot-1') FROM t;
 SELECT bot_id, workspace_name, status, access_token::text LIKE 'enc:v1:%' AS encrypted FROM rbac.workspaces;
 
+-- OAuth before it is configured: a clear error.
+SELECT try($$SELECT * FROM rbac.oauth_start()$$);
+
 -- Rotation: add a newer key to the key file; every stored token moves to it.
 COPY (SELECT rbac.generate_token_key('k2')) TO PROGRAM 'cat >> "$(dirname "$PGDATA")/keys/token.keys"';
 SELECT rbac.oauth_configure('client-1', 'secret_CLIENT_SECRET_xyz', 'https://app.example.com/oauth/callback',
@@ -59,6 +62,11 @@ SELECT try(format('SELECT rbac.oauth_callback(%L, %L)', state, 'code')) FROM sta
 CREATE TEMP TABLE started3 AS SELECT * FROM rbac.oauth_start();
 SELECT status, error FROM rbac.oauth_status((SELECT rbac.oauth_callback(state, NULL, 'access_denied') FROM started3));
 SELECT try($$SELECT rbac.oauth_status(424242)$$);
+-- A callback must carry exactly one of code and error; the state stays unused.
+CREATE TEMP TABLE started4 AS SELECT * FROM rbac.oauth_start();
+SELECT try(format('SELECT rbac.oauth_callback(%L, NULL, NULL)', state)) FROM started4;
+SELECT try(format('SELECT rbac.oauth_callback(%L, %L, %L)', state, 'c', 'access_denied')) FROM started4;
+SELECT used_at IS NULL AS still_unused FROM rbac.oauth_states WHERE state_hash = (SELECT encode(sha256(convert_to(state, 'UTF8')), 'hex') FROM started4);
 -- Bad configuration is refused.
 SELECT try($$SELECT rbac.oauth_configure('c', 's', 'not a url')$$);
 SELECT try($$SELECT rbac.oauth_configure('c', 's', 'https://app.example.com/cb', 'http://api.example.com')$$);
