@@ -70,6 +70,42 @@ fn relation_oid(nsp: Oid, name: &CStr) -> Oid {
     oid
 }
 
+thread_local! {
+    /// Relation OIDs by name, resolved once per backend: name lookups cost
+    /// more than the scans of a small check. An entry is verified on every
+    /// use (the relation must open and carry the expected name) and
+    /// re-resolved when it does not, e.g. after DROP/CREATE EXTENSION.
+    static OIDS: std::cell::RefCell<Vec<(&'static CStr, Oid)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Opens `rbac.<name>` with `AccessShareLock`, through the OID cache.
+/// SAFETY: callers close the relation (or leave it to transaction abort).
+unsafe fn open_cached(name: &'static CStr) -> pg_sys::Relation {
+    let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
+    let cached = OIDS.with(|o| o.borrow().iter().find(|(n, _)| *n == name).map(|(_, oid)| *oid));
+    if let Some(oid) = cached {
+        // SAFETY: try_relation_open returns NULL for a dropped relation.
+        unsafe {
+            let rel = pg_sys::try_relation_open(oid, lock);
+            if !rel.is_null() {
+                let relname = CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr());
+                if relname == name {
+                    return rel;
+                }
+                pg_sys::relation_close(rel, lock);
+            }
+        }
+    }
+    let oid = relation_oid(rbac_namespace(), name);
+    OIDS.with(|o| {
+        let mut o = o.borrow_mut();
+        o.retain(|(n, _)| *n != name);
+        o.push((name, oid));
+    });
+    // SAFETY: the OID was just resolved from the catalog.
+    unsafe { pg_sys::relation_open(oid, lock) }
+}
+
 /// An open index scan over one table through one of its indexes, re-keyed
 /// for every lookup.
 pub struct IndexScan {
@@ -86,15 +122,25 @@ impl IndexScan {
     /// Opens `rbac.<table>` and `rbac.<index>`, checking the caller's SELECT
     /// privilege and that the index's leading columns are `key_columns`
     /// (heap attribute numbers), in order.
-    pub fn open(table: &CStr, index: &CStr, key_columns: &[i32]) -> IndexScan {
-        let nsp = rbac_namespace();
-        let heap_oid = relation_oid(nsp, table);
-        let index_oid = relation_oid(nsp, index);
-        // SAFETY: OIDs come from the catalog just now; opening takes the
-        // same lock a SELECT would, and the relations stay valid until we
-        // close them (or transaction abort does).
+    pub fn open(table: &'static CStr, index: &'static CStr, key_columns: &[i32]) -> IndexScan {
+        // SAFETY: opening takes the same lock a SELECT would, and the
+        // relations stay valid until we close them (or transaction abort
+        // does).
         unsafe {
-            if pg_sys::pg_class_aclcheck(heap_oid, pg_sys::GetUserId(), pg_sys::ACL_SELECT as pg_sys::AclMode)
+            let heap = open_cached(table);
+            let index_rel = open_cached(index);
+            if (*(*heap).rd_rel).relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char
+                || (*(*index_rel).rd_rel).relkind != pg_sys::RELKIND_INDEX as std::ffi::c_char
+                || (*(*index_rel).rd_index).indrelid != (*heap).rd_id
+            {
+                pgrx::ereport!(
+                    ERROR,
+                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    format!("rbac.{} is not an index of rbac.{}", index.to_string_lossy(), table.to_string_lossy()),
+                    "the notion_rbac extension's objects were altered; reinstall the extension"
+                );
+            }
+            if pg_sys::pg_class_aclcheck((*heap).rd_id, pg_sys::GetUserId(), pg_sys::ACL_SELECT as pg_sys::AclMode)
                 != pg_sys::AclResult::ACLCHECK_OK
             {
                 pgrx::ereport!(
@@ -104,8 +150,6 @@ impl IndexScan {
                     "grant the rbac_reader role to the roles that run checks"
                 );
             }
-            let heap = pg_sys::table_open(heap_oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-            let index_rel = pg_sys::index_open(index_oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
             let form = (*index_rel).rd_index;
             let natts = (*form).indnkeyatts as usize;
             let indkey = (*form).indkey.values.as_slice(natts);
@@ -129,6 +173,12 @@ impl IndexScan {
                 key_datums: Vec::with_capacity(key_columns.len()),
             }
         }
+    }
+
+    /// The scanned table's OID (identifies this installation's table).
+    pub fn table_oid(&self) -> Oid {
+        // SAFETY: the relation is open.
+        unsafe { (*self.heap).rd_id }
     }
 
     /// Positions the scan on the rows whose leading index columns equal

@@ -18,6 +18,9 @@ use crate::errors::OrRaise;
 /// A compiled schema and the version it was compiled from.
 pub struct ActiveSchema {
     pub version: i32,
+    /// The OID of the `rbac.schemas` table the version was read from: after
+    /// DROP/CREATE EXTENSION, version 1 of the new table is another schema.
+    pub table: pgrx::pg_sys::Oid,
     pub schema: Schema,
 }
 
@@ -25,18 +28,21 @@ thread_local! {
     static CACHE: RefCell<Option<Rc<ActiveSchema>>> = const { RefCell::new(None) };
 }
 
-/// The highest schema version visible to the current statement.
-fn active_version() -> Option<i32> {
+/// The highest schema version visible to the current statement, and the
+/// table it is in.
+fn active_version() -> Option<(i32, pgrx::pg_sys::Oid)> {
     let mut scan = IndexScan::open(c"schemas", c"schemas_pkey", &[]);
     scan.rekey(&[]);
-    if scan.next(true) { scan.int4(1) } else { None }
+    let table = scan.table_oid();
+    if scan.next(true) { scan.int4(1).map(|v| (v, table)) } else { None }
 }
 
 /// The active schema, or `None` if no schema has been written.
 pub fn active() -> Option<Rc<ActiveSchema>> {
-    let version = active_version()?;
+    let (version, table) = active_version()?;
     if let Some(cached) = CACHE.with(|c| c.borrow().clone())
         && cached.version == version
+        && cached.table == table
     {
         return Some(cached);
     }
@@ -50,7 +56,7 @@ pub fn active() -> Option<Rc<ActiveSchema>> {
                 .with_hint("write the schema again with rbac.write_schema() after fixing it")
         })
         .or_raise();
-    let active = Rc::new(ActiveSchema { version, schema });
+    let active = Rc::new(ActiveSchema { version, table, schema });
     CACHE.with(|c| *c.borrow_mut() = Some(active.clone()));
     Some(active)
 }
