@@ -38,19 +38,94 @@
 //! `P ∪ {n}`, and by induction on the height their evaluations return true.
 //! At the root `P` is empty, so the root gets its least-fixpoint value.
 //!
-//! Memoisation must respect this. A `false` computed while some branch was
-//! cut at an ancestor *above* the node is only provisional — it assumed that
-//! ancestor false — and caching it would poison later queries that reach the
-//! node from elsewhere. So, like Tarjan's low-link, every result carries
-//! `low`: the shallowest stack position its computation cut at. A node at
-//! position `p` whose `low >= p` (cuts only at itself or below, or none) is
-//! final and may be cached; otherwise the result is passed up unmemoised and
-//! the ancestor's `low` absorbs it. `true` results of the monotone operators
-//! never depend on a cut and carry no low; the only way a `true` can rest on
-//! a provisional `false` is the subtracted side of an exclusion, which
-//! therefore passes its `low` on. (If an exclusion's subtracted side depends
-//! on the excluding node itself, the schema is not stratified and has no
-//! least fixpoint; the answer then treats the node as false on that path.)
+//! This *plain evaluation* — depth-first, cut on the path, nothing
+//! remembered — defines the answer of a check, also where the least
+//! fixpoint does not exist (a schema that is not stratified, below). The
+//! memo is only a shortcut: it never changes an answer, nor whether a check
+//! fails on the depth limit, whatever was checked before and in which order
+//! (`tests/engine_check_many.rs` compares batches and single checks with a
+//! plain evaluator on random data). Only the message of an error may
+//! differ: it may name another failing node.
+//!
+//! # Memo
+//!
+//! A result computed while some branch was cut at an ancestor *above* the
+//! node is only provisional — it assumed that ancestor false. So, like
+//! Tarjan's low-link, every result carries `low`: the shallowest stack
+//! position a cut it relied on happened at. A node at position `p` whose
+//! `low >= p` (cuts only at itself or below, or none) is *final*; it is
+//! memoised, however cheap (a relation probe saved is a storage read
+//! saved). Otherwise the result is passed up unmemoised and the ancestor's
+//! `low` absorbs it.
+//!
+//! *What a result relied on.* A result keeps the marks of the children
+//! that decided it — the true child of a true union, the false operand of a
+//! false intersection, the true subtracted side of a false exclusion — and
+//! combines those of all children otherwise; siblings it did not need may
+//! take any value (even fail) without changing it. Besides `low`, the marks
+//! include `deep`: the deepest position whose depth test it relied on. An
+//! entry stores the node's value and its *height* `deep - p`.
+//!
+//! (1) *An entry is path-free.* A final result relied on no cut above its
+//! node and on depth tests at most `height` below it. The plain evaluation
+//! of that node at any position `q` with `q + height <= max_depth`, under a
+//! path holding none of the nodes it visits, takes the same deciding steps
+//! and gives the same value.
+//!
+//! Where may an entry answer? Group node *kinds* (entity type and member)
+//! into the strongly connected components of the schema graph: an edge
+//! leads from a kind to each kind its evaluation visits directly (subject
+//! sets, named members, walk targets on the declared subject types and on
+//! those the contextual tuples add), marked *negative* inside a subtracted
+//! side. The kinds on a path all reach the kind of the path's last node.
+//!
+//! (2) *Entering a component*, the parent of the node lies in another
+//! component (or there is no parent): no node on the path is reachable
+//! from the node — its kind would reach back and be in the component, and
+//! so would every kind between, the parent's included. By (1) the entry is
+//! the plain value there.
+//!
+//! (3) *Inside a component without negative edges* the entry may answer
+//! too. Order the values false < error < true: union is the maximum,
+//! intersection the minimum, exclusion the minimum of the base and the
+//! mirrored subtracted side; negation only reaches lower components, whose
+//! values are exact (by (2), in component order), so inside the component
+//! everything is monotone. Write `plain(n, P)` for the plain value of `n`
+//! under path `P`, and `free(n)` for `plain(n, ∅)` at the same position;
+//! a cut only lowers, so `plain(n, P) <= free(n)`, and an entry is
+//! `free(n)` by (1). So the value the checker computes for a node inside,
+//! memo hits included, lies between `plain(n, P)` and `free(n)` — a memo
+//! hit may find a proof through an ancestor the plain evaluation cuts —
+//! and at the component's entry, where the two coincide by (2), it is
+//! exact. A final result inside is computed as without its ancestors, so
+//! it is `free(n)` by the same bounds: the memo only holds exact entries.
+//! Every component of a stratified schema is of this kind.
+//!
+//! (4) *Inside a component with a negative edge* — the schema is not
+//! stratified there: `x = a not y`, `y = next.x` — an entry answers only
+//! when entering it. The plain value of such a node depends on which nodes
+//! of its component are on the path, and that is not part of the key:
+//! `x(n2)` computed under `y(n1)` is false because `x(n3)` on the way saw
+//! `x(n2)` on the path; under `x(n3)` the plain evaluation cuts `x(n3)`
+//! instead and finds `x(n2)` true. Inside, nodes of the component are
+//! evaluated plainly (lower components still hit the memo), which costs
+//! what the plain evaluation costs; only such schemas pay it.
+//!
+//! The rule is the same whether the entry was made by an earlier check of
+//! a batch or earlier in the same check: a single check meets nodes twice
+//! too, and (4) is what keeps one check exact (`x(n2)` above is the
+//! single check of `y(n1)`). The components are computed lazily, the
+//! first time an entry could answer below the root, for the kinds
+//! reachable from that node.
+//!
+//! (5) *Depth.* An entry answers at position `q` only if
+//! `q + height <= max_depth`: the depth tests its value relied on pass
+//! there. Otherwise the node is evaluated again and fails on the depth
+//! exactly where the plain evaluation fails. The stack guard
+//! ([`CheckOptions::max_stack_bytes`]) is a safety net outside this rule:
+//! memo hits shorten the recursion, so only a `max_depth` beyond what the
+//! stack budget holds (by default several hundred levels) can make an
+//! answer depend on the memo.
 //!
 //! # Depth
 //!
@@ -66,12 +141,15 @@
 //!
 //! A check answered by one direct tuple allocates nothing in the engine (the
 //! source fills a row buffer taken from a fixed-size pool): the path lives
-//! on the call stack, ids are borrowed from the rows being iterated, the memo
-//! is only written when a node below the root with real sub-work finishes,
+//! on the call stack, ids are borrowed from the rows being iterated, the
+//! memo keeps the members of the checked entity in fixed slots (no id to
+//! store) and only looks at the schema graph once an entry could answer,
 //! and the caller's `ObjectRef` is handed to the source for reads of the
-//! requested entity (other reads reuse one scratch `ObjectRef`).
+//! requested entity (other reads reuse one scratch `ObjectRef`). Other
+//! memo entries store their ids end to end in one string.
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::Deref;
 use std::rc::Rc;
 
@@ -136,21 +214,36 @@ type Step<T> = std::result::Result<T, Box<Error>>;
 /// "No cut above this node": the neutral element of `low`.
 const NO_LOW: u32 = u32::MAX;
 
-/// The result of evaluating a node or expression: its value and the
-/// shallowest stack position a cut it depends on happened at.
+/// "No depth test relied on": the neutral element of `deep`.
+const NO_DEEP: u32 = 0;
+
+/// The result of evaluating a node or expression: its value, the
+/// shallowest stack position a cut it depends on happened at, and the
+/// deepest position whose depth test it relied on. Both follow the same
+/// rule (see "Memo" in the module docs): a result keeps the marks of the
+/// children that decided it — the true child of a true union, the false
+/// child of a false intersection, the true subtracted side of a false
+/// exclusion — and otherwise combines the marks of all its children.
 #[derive(Debug, Clone, Copy)]
 struct Outcome {
     value: bool,
     low: u32,
+    deep: u32,
 }
 
 impl Outcome {
     const TRUE: Outcome = Outcome {
         value: true,
         low: NO_LOW,
+        deep: NO_DEEP,
     };
-    fn definite(value: bool) -> Outcome {
-        Outcome { value, low: NO_LOW }
+    /// A value that rests on no cut, and on the depth test at `deep`.
+    fn definite(value: bool, deep: u32) -> Outcome {
+        Outcome {
+            value,
+            low: NO_LOW,
+            deep,
+        }
     }
 }
 
@@ -200,33 +293,412 @@ impl NodeKind {
     }
 }
 
+/// A final result in the memo: the value and the *height* it relied on,
+/// the distance from the node down to the deepest depth test that decided
+/// it. At position `p` the entry gives the value a fresh evaluation gives
+/// iff `p + height <= max_depth` (see "Memo" in the module docs).
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    value: bool,
+    height: u32,
+}
+
+/// Members of the entity a `check` call is about that the memo holds
+/// without an id (it is the call's entity), so without allocating: enough
+/// for the members one check of an ordinary schema touches.
+const ROOT_SLOTS: usize = 16;
+
 /// Final results of nodes for one subject.
+///
+/// Keyed entries are stored without an allocation per entry: their ids end
+/// to end in one string, found through a map from the hash of (kind, id) to
+/// a chain of entries (every hit verified against the stored id, so a hash
+/// collision costs time, not truth) — the same idea as the context's index.
 #[derive(Default)]
 struct Memo {
     subject: Option<SubjectRef>,
-    nodes: HashMap<NodeKind, HashMap<Box<str>, bool>>,
+    index: HashMap<u64, usize>,
+    entries: Vec<Keyed>,
+    /// The ids of `entries`, end to end.
+    ids: String,
+    /// Nodes about the entity of the current `check` call, without their
+    /// id. Valid during that call only: [`Checker::check`] moves them into
+    /// the keyed entries at the end when the memo is kept across calls,
+    /// and drops them otherwise.
+    root: [Option<(NodeKind, Entry)>; ROOT_SLOTS],
+    root_len: usize,
+}
+
+/// A keyed memo entry.
+struct Keyed {
+    kind: NodeKind,
+    /// `ids[start..end]` is the node's id.
+    start: usize,
+    end: usize,
+    entry: Entry,
+    /// The next entry with the same hash.
+    next: Option<usize>,
+}
+
+/// Capacity reserved by the first keyed insert of a memo, so that a check
+/// of an ordinary hierarchy grows none of the memo's buffers.
+const KEYED_CAPACITY: usize = 64;
+
+fn memo_hash(kind: NodeKind, id: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    kind.hash(&mut h);
+    id.hash(&mut h);
+    h.finish()
 }
 
 impl Memo {
     /// Forgets everything if the subject changes.
     fn prepare(&mut self, subject: &SubjectRef) {
+        self.root_len = 0;
         if self.subject.as_ref().is_some_and(|s| s != subject) {
-            self.nodes.clear();
+            self.index.clear();
+            self.entries.clear();
+            self.ids.clear();
             self.subject = None;
         }
     }
-    fn get(&self, kind: NodeKind, id: &str) -> Option<bool> {
-        if self.nodes.is_empty() {
+
+    /// `on_root`: the node is about the entity of the current call.
+    fn get(&self, kind: NodeKind, id: &str, on_root: bool) -> Option<Entry> {
+        if on_root {
+            let slots = self.root.get(..self.root_len).unwrap_or_default();
+            if let Some((_, e)) = slots.iter().flatten().find(|(k, _)| *k == kind) {
+                return Some(*e);
+            }
+        }
+        if self.entries.is_empty() {
             return None;
         }
-        self.nodes.get(&kind)?.get(id).copied()
+        let at = self.find(memo_hash(kind, id), kind, id)?;
+        self.entries.get(at).map(|k| k.entry)
     }
+
+    fn find(&self, hash: u64, kind: NodeKind, id: &str) -> Option<usize> {
+        let mut next = self.index.get(&hash).copied();
+        while let Some(at) = next {
+            let keyed = self.entries.get(at)?;
+            if keyed.kind == kind && self.ids.get(keyed.start..keyed.end) == Some(id) {
+                return Some(at);
+            }
+            next = keyed.next;
+        }
+        None
+    }
+
+    /// Records a final result; of two entries for one node (both exact, so
+    /// with the same value) the one usable in more places, the lower, wins.
+    fn insert(
+        &mut self,
+        kind: NodeKind,
+        id: &str,
+        on_root: bool,
+        entry: Entry,
+        subject: &SubjectRef,
+    ) {
+        if on_root {
+            let len = self.root_len;
+            let slots = self.root.get_mut(..len).unwrap_or_default();
+            if let Some((_, e)) = slots.iter_mut().flatten().find(|(k, _)| *k == kind) {
+                if entry.height < e.height {
+                    *e = entry;
+                }
+                return;
+            }
+            if let Some(slot) = self.root.get_mut(len) {
+                *slot = Some((kind, entry));
+                self.root_len += 1;
+                return;
+            }
+        }
+        self.insert_keyed(kind, id, entry, subject);
+    }
+
     #[inline(never)]
-    fn insert(&mut self, kind: NodeKind, id: &str, value: bool, subject: &SubjectRef) {
+    fn insert_keyed(&mut self, kind: NodeKind, id: &str, entry: Entry, subject: &SubjectRef) {
         if self.subject.is_none() {
             self.subject = Some(subject.clone());
         }
-        self.nodes.entry(kind).or_default().insert(id.into(), value);
+        let hash = memo_hash(kind, id);
+        if let Some(at) = self.find(hash, kind, id) {
+            if let Some(keyed) = self.entries.get_mut(at)
+                && entry.height < keyed.entry.height
+            {
+                keyed.entry = entry;
+            }
+            return;
+        }
+        if self.entries.capacity() == 0 {
+            self.entries.reserve(KEYED_CAPACITY);
+            self.index.reserve(KEYED_CAPACITY);
+            self.ids.reserve(KEYED_CAPACITY * 16);
+        }
+        let start = self.ids.len();
+        self.ids.push_str(id);
+        let at = self.entries.len();
+        let next = self.index.insert(hash, at);
+        self.entries.push(Keyed {
+            kind,
+            start,
+            end: self.ids.len(),
+            entry,
+            next,
+        });
+    }
+
+    /// Ends a `check` call about `root_id`: its entity's slots go into the
+    /// keyed memo if the memo is kept, else they are dropped.
+    fn end_call(&mut self, root_id: &str, keep: bool, subject: &SubjectRef) {
+        let len = std::mem::take(&mut self.root_len);
+        if !keep {
+            return;
+        }
+        for i in 0..len {
+            if let Some(Some((kind, entry))) = self.root.get(i).copied() {
+                self.insert_keyed(kind, root_id, entry, subject);
+            }
+        }
+    }
+}
+
+/// Where a node kind sits in the schema's dependency graph: its strongly
+/// connected component, and whether that component contains an edge
+/// through the subtracted side of an exclusion (it is then not stratified:
+/// some kind of it depends on itself through a negation).
+#[derive(Debug, Clone, Copy)]
+struct KindInfo {
+    scc: u32,
+    negated_cycle: bool,
+}
+
+/// [`KindInfo`] of the kinds analysed so far. Filled lazily, the first
+/// time the memo could answer for a kind not yet known: a check that never
+/// meets a node twice never pays for (or allocates) the analysis.
+#[derive(Default)]
+struct Strata {
+    info: HashMap<NodeKind, KindInfo>,
+    sccs: u32,
+}
+
+/// An edge of the kind graph: the kind a node's evaluation can visit, and
+/// whether it is visited inside the subtracted side of an exclusion.
+type KindEdge<'a> = (&'a EntityDef, Member, bool);
+
+/// Every kind the check can visit directly from a node of kind
+/// `entity#member`: the declared subject sets of a relation and the
+/// members its walks reach on the declared subject types (stored tuples
+/// always fit the schema: every write path validates them), plus whatever
+/// the contextual tuples add (those are not validated).
+fn kind_edges<'a>(
+    schema: &'a Schema,
+    ctx: &Context,
+    entity: &'a EntityDef,
+    member: Member,
+    out: &mut Vec<KindEdge<'a>>,
+) {
+    match member {
+        Member::Relation(i) => {
+            let Some(rel) = entity.relations.get(i) else {
+                return;
+            };
+            for st in &rel.subject_types {
+                if let Some(r) = &st.relation {
+                    push_member(schema, &st.entity, r, false, out);
+                }
+            }
+            for t in &ctx.tuples {
+                if !t.subject.relation.is_empty()
+                    && t.relation == rel.name
+                    && t.entity.ty == entity.name
+                {
+                    push_member(schema, &t.subject.ty, &t.subject.relation, false, out);
+                }
+            }
+        }
+        Member::Permission(i) => {
+            if let Some(p) = entity.permissions.get(i) {
+                expr_edges(schema, ctx, entity, &p.expr, false, out);
+            }
+        }
+        Member::Attribute(_) => {}
+    }
+}
+
+fn push_member<'a>(
+    schema: &'a Schema,
+    ty: &str,
+    name: &str,
+    negative: bool,
+    out: &mut Vec<KindEdge<'a>>,
+) {
+    if let Some(e) = schema.entity(ty)
+        && let Some(m) = e.member(name)
+    {
+        out.push((e, m, negative));
+    }
+}
+
+fn expr_edges<'a>(
+    schema: &'a Schema,
+    ctx: &Context,
+    entity: &'a EntityDef,
+    expr: &'a Expr,
+    negative: bool,
+    out: &mut Vec<KindEdge<'a>>,
+) {
+    match expr {
+        Expr::Leaf(Leaf::Computed(name) | Leaf::Attribute(name)) => {
+            if let Some(m) = entity.member(name) {
+                out.push((entity, m, negative));
+            }
+        }
+        Expr::Leaf(Leaf::Walk { relation, target }) => {
+            if let Some(rel) = entity.relation(relation) {
+                for st in &rel.subject_types {
+                    push_member(schema, &st.entity, target, negative, out);
+                }
+            }
+            for t in &ctx.tuples {
+                if t.relation == *relation && t.entity.ty == entity.name {
+                    push_member(schema, &t.subject.ty, target, negative, out);
+                }
+            }
+        }
+        Expr::Leaf(Leaf::Call { .. }) => {}
+        Expr::Or(children) | Expr::And(children) => {
+            for c in children {
+                expr_edges(schema, ctx, entity, c, negative, out);
+            }
+        }
+        Expr::Not(base, subtract) => {
+            expr_edges(schema, ctx, entity, base, negative, out);
+            expr_edges(schema, ctx, entity, subtract, true, out);
+        }
+    }
+}
+
+/// Adds to `strata` every kind reachable from `entity#member`, with its
+/// component (Tarjan's algorithm, iterative: the kind graph of a large
+/// schema must not overflow the stack). Kinds analysed by an earlier call
+/// are skipped: their components are complete, and none of them can reach
+/// a kind that was not analysed with them.
+fn analyse<'a>(
+    schema: &'a Schema,
+    ctx: &Context,
+    strata: &mut Strata,
+    entity: &'a EntityDef,
+    member: Member,
+) {
+    let root = NodeKind::new(entity, member);
+    if strata.info.contains_key(&root) {
+        return;
+    }
+    let mut t = Tarjan::default();
+    t.open(schema, ctx, entity, member);
+    // The DFS: (node, next edge to follow).
+    let mut calls: Vec<(usize, usize)> = vec![(0, 0)];
+    while let Some(&(v, e)) = calls.last() {
+        if let Some(&(te, tm, _)) = t.nodes[v].edges.get(e) {
+            if let Some(top) = calls.last_mut() {
+                top.1 += 1;
+            }
+            let target = NodeKind::new(te, tm);
+            if strata.info.contains_key(&target) {
+                continue;
+            }
+            match t.at.get(&target) {
+                Some(&w) => {
+                    if t.nodes[w].on_stack {
+                        t.nodes[v].low = t.nodes[v].low.min(t.nodes[w].index);
+                    }
+                }
+                None => {
+                    let w = t.open(schema, ctx, te, tm);
+                    calls.push((w, 0));
+                }
+            }
+            continue;
+        }
+        calls.pop();
+        if let Some(&(u, _)) = calls.last() {
+            t.nodes[u].low = t.nodes[u].low.min(t.nodes[v].low);
+        }
+        if t.nodes[v].low != t.nodes[v].index {
+            continue;
+        }
+        // `v` is the first node of a component: pop the component.
+        let scc = strata.sccs;
+        strata.sccs += 1;
+        let mut members = Vec::new();
+        while let Some(w) = t.stack.pop() {
+            t.nodes[w].on_stack = false;
+            t.nodes[w].scc = Some(scc);
+            members.push(w);
+            if w == v {
+                break;
+            }
+        }
+        let negated_cycle = members.iter().any(|&w| {
+            t.nodes[w].edges.iter().any(|&(e, m, negative)| {
+                negative
+                    && t.at
+                        .get(&NodeKind::new(e, m))
+                        .is_some_and(|&x| t.nodes[x].scc == Some(scc))
+            })
+        });
+        for &w in &members {
+            strata
+                .info
+                .insert(t.nodes[w].kind, KindInfo { scc, negated_cycle });
+        }
+    }
+}
+
+/// The state of one [`analyse`] run.
+#[derive(Default)]
+struct Tarjan<'a> {
+    nodes: Vec<TarjanNode<'a>>,
+    at: HashMap<NodeKind, usize>,
+    stack: Vec<usize>,
+}
+
+struct TarjanNode<'a> {
+    kind: NodeKind,
+    edges: Vec<KindEdge<'a>>,
+    index: usize,
+    low: usize,
+    on_stack: bool,
+    scc: Option<u32>,
+}
+
+impl<'a> Tarjan<'a> {
+    /// Enters a kind not seen yet; returns its node.
+    fn open(
+        &mut self,
+        schema: &'a Schema,
+        ctx: &Context,
+        entity: &'a EntityDef,
+        member: Member,
+    ) -> usize {
+        let mut edges = Vec::new();
+        kind_edges(schema, ctx, entity, member, &mut edges);
+        let n = self.nodes.len();
+        let kind = NodeKind::new(entity, member);
+        self.nodes.push(TarjanNode {
+            kind,
+            edges,
+            index: n,
+            low: n,
+            on_stack: true,
+            scc: None,
+        });
+        self.at.insert(kind, n);
+        self.stack.push(n);
+        n
     }
 }
 
@@ -301,10 +773,11 @@ fn object_ref<'o>(
 }
 
 /// Accumulates a union: true as soon as one child is (that child's outcome),
-/// else the first error, else false with the smallest low.
+/// else the first error, else false with the smallest low and deepest deep.
 struct AnyOf {
     found: Option<Outcome>,
     low: u32,
+    deep: u32,
     error: Option<Box<Error>>,
 }
 
@@ -313,6 +786,7 @@ impl AnyOf {
         AnyOf {
             found: None,
             low: NO_LOW,
+            deep: NO_DEEP,
             error: None,
         }
     }
@@ -325,6 +799,7 @@ impl AnyOf {
             }
             Ok(o) => {
                 self.low = self.low.min(o.low);
+                self.deep = self.deep.max(o.deep);
                 false
             }
             Err(e) => {
@@ -340,6 +815,7 @@ impl AnyOf {
             (None, None) => Ok(Outcome {
                 value: false,
                 low: self.low,
+                deep: self.deep,
             }),
         }
     }
@@ -374,22 +850,24 @@ pub(crate) fn undefined_member(entity: &EntityDef, name: &str) -> Error {
 
 /// Evaluates checks against one schema, source and context, reusing its
 /// memo and buffers across calls (see [`Checker::check_many_objects`]).
+/// The memo never changes an answer (see "Memo" in the module docs).
 pub struct Checker<'a, S: TupleSource + ?Sized> {
     schema: &'a Schema,
     source: &'a mut S,
     ctx: ContextIndex<'a>,
     opts: CheckOptions,
     memo: Memo,
-    /// Memoise every final node, roots included (batches over one subject),
-    /// rather than only nodes that did sub-work below the root.
+    /// Keep the memo entries of each call's own entity for later calls
+    /// (batches over one subject, lookups); a single check drops them.
     memo_all: bool,
+    /// Where node kinds sit in the schema graph, for the memo's rule.
+    strata: Strata,
+
     read_cache: Option<ReadCache>,
     row_pool: RowPool,
     scratch: ObjectRef,
     /// `context` for rules, converted once.
     cel_context: Option<cel::Value>,
-    /// Count of dispatches and reads, to tell cheap nodes from costly ones.
-    work: u64,
     /// [`stack_position`] at the entry of the current public call.
     stack_base: usize,
 }
@@ -408,6 +886,7 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
             opts,
             memo: Memo::default(),
             memo_all: false,
+            strata: Strata::default(),
             read_cache: None,
             row_pool: RowPool::default(),
             scratch: ObjectRef {
@@ -415,7 +894,6 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
                 id: String::new(),
             },
             cel_context: None,
-            work: 0,
             stack_base: 0,
         }
     }
@@ -435,7 +913,9 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         self.stack_base = stack_position();
         match def.member(name) {
             Some(member) => {
-                match self.visit(def, member, &entity.id, Some(entity), None, subject) {
+                let result = self.visit(def, member, &entity.id, Some(entity), None, subject);
+                self.memo.end_call(&entity.id, self.memo_all, subject);
+                match result {
                     Ok(outcome) => Ok(outcome.value),
                     Err(e) => Err(*e),
                 }
@@ -454,7 +934,9 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
 
     /// Checks many entities for one subject and name, sharing the memo (a
     /// sub-result found for one entity, e.g. a common ancestor's
-    /// permission, answers the others). One result per entity, in order.
+    /// permission, answers the others where the module docs' rule allows:
+    /// each result is exactly that of a single check). One result per
+    /// entity, in order.
     pub fn check_many_objects(
         &mut self,
         entities: &[ObjectRef],
@@ -483,8 +965,8 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
             .collect()
     }
 
-    /// Memoises every final node, including roots: for batches of checks
-    /// with one subject.
+    /// Keeps the memo entries of every call's own entity for later calls:
+    /// for batches of checks with one subject.
     pub(crate) fn memoize_all(&mut self) {
         self.memo_all = true;
     }
@@ -563,12 +1045,20 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
             self.check_depth(pos, entity, id, name)?;
             return self
                 .boolean_attribute(entity, id, obj, name)
-                .map(Outcome::definite)
+                .map(|value| Outcome::definite(value, pos))
                 .map_err(Box::new);
         }
         let kind = NodeKind::new(entity, member);
-        if let Some(value) = self.memo.get(kind, id) {
-            return Ok(Outcome::definite(value));
+        // The call's own entity: its entries live in the memo's slots.
+        let on_root = obj.is_some_and(|o| o.id == id && o.ty == entity.name);
+        if let Some(entry) = self.memo.get(kind, id, on_root)
+            && self.reusable(entity, member, kind, entry, pos, parent)
+        {
+            return Ok(Outcome {
+                value: entry.value,
+                low: NO_LOW,
+                deep: pos.saturating_add(entry.height),
+            });
         }
         let mut on_path = parent;
         while let Some(f) = on_path {
@@ -576,13 +1066,12 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
                 return Ok(Outcome {
                     value: false,
                     low: f.pos,
+                    deep: NO_DEEP,
                 });
             }
             on_path = f.parent;
         }
         self.check_depth(pos, entity, id, name)?;
-        let work_before = self.work;
-        self.work += 1;
         let frame = Frame {
             entity,
             member,
@@ -606,16 +1095,69 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         } else {
             outcome.low
         };
-        // Cache final results of nodes worth caching: in a single check,
-        // nodes below the root that did more than one read; in a batch, all.
-        let did_sub_work = self.work > work_before + 2;
-        if low == NO_LOW && (self.memo_all || (did_sub_work && pos > 0)) {
-            self.memo.insert(kind, id, outcome.value, subject);
+        let deep = outcome.deep.max(pos);
+        // A result that rests on no cut above the node is final: memoise
+        // it, however cheap, with the height it relied on.
+        if low == NO_LOW {
+            let entry = Entry {
+                value: outcome.value,
+                height: deep - pos,
+            };
+            self.memo.insert(kind, id, on_root, entry, subject);
         }
         Ok(Outcome {
             value: outcome.value,
             low,
+            deep,
         })
+    }
+
+    /// Whether the memo's `entry` for a node of `kind` may answer at `pos`
+    /// below `parent`: exactly when it is the value the evaluation there
+    /// would compute (see "Memo" in the module docs).
+    // Kept out of line: inlined, its locals would enlarge the stack frame
+    // of every recursion level.
+    #[inline(never)]
+    fn reusable(
+        &mut self,
+        entity: &EntityDef,
+        member: Member,
+        kind: NodeKind,
+        entry: Entry,
+        pos: u32,
+        parent: Option<&Frame<'_>>,
+    ) -> bool {
+        // The depth tests the value relied on must pass here too.
+        if u64::from(pos) + u64::from(entry.height) > u64::from(self.opts.max_depth) {
+            return false;
+        }
+        // At the root nothing is on the path: any final value is exact.
+        let Some(parent) = parent else {
+            return true;
+        };
+        let info = match self.strata.info.get(&kind) {
+            Some(info) => *info,
+            None => {
+                let schema = self.schema;
+                let Some(def) = schema.entity(&entity.name) else {
+                    return false;
+                };
+                analyse(schema, self.ctx.context(), &mut self.strata, def, member);
+                match self.strata.info.get(&kind) {
+                    Some(info) => *info,
+                    None => return false,
+                }
+            }
+        };
+        // Inside a component without negation, or entering a component
+        // (the parent is outside it, so nothing on the path is reachable
+        // from the node).
+        !info.negated_cycle
+            || self
+                .strata
+                .info
+                .get(&NodeKind::new(parent.entity, parent.member))
+                .is_none_or(|p| p.scc != info.scc)
     }
 
     /// A relation: a tuple naming the subject, or a subject set whose node
@@ -717,11 +1259,15 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
             }
             Expr::And(children) => {
                 let mut low = NO_LOW;
+                let mut deep = NO_DEEP;
                 let mut error = None;
                 for c in children {
                     match self.child(c, frame, subject) {
                         Ok(o) if !o.value => return Ok(o),
-                        Ok(o) => low = low.min(o.low),
+                        Ok(o) => {
+                            low = low.min(o.low);
+                            deep = deep.max(o.deep);
+                        }
                         Err(e) => {
                             error.get_or_insert(e);
                         }
@@ -729,7 +1275,11 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
                 }
                 match error {
                     Some(e) => Err(e),
-                    None => Ok(Outcome { value: true, low }),
+                    None => Ok(Outcome {
+                        value: true,
+                        low,
+                        deep,
+                    }),
                 }
             }
             Expr::Not(base, subtract) => {
@@ -744,11 +1294,13 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
                     (_, Ok(s)) if s.value => Ok(Outcome {
                         value: false,
                         low: s.low,
+                        deep: s.deep,
                     }),
                     (Err(e), _) | (_, Err(e)) => Err(e),
                     (Ok(b), Ok(s)) => Ok(Outcome {
                         value: true,
                         low: b.low.min(s.low),
+                        deep: b.deep.max(s.deep),
                     }),
                 }
             }
@@ -816,14 +1368,15 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
     /// A rule call leaf (one dispatch level).
     #[inline(never)]
     fn call(&mut self, rule: &str, frame: &Frame<'_>) -> Step<Outcome> {
-        self.check_depth(frame.pos + 1, frame.entity, frame.id, rule)?;
+        let pos = frame.pos + 1;
+        self.check_depth(pos, frame.entity, frame.id, rule)?;
         let Some(def) = self.schema.rule(rule) else {
             return Err(Box::new(Error::internal(format!(
                 "rule \"{rule}\" is not defined in the schema"
             ))));
         };
         self.rule_holds(def, frame.entity, frame.id, frame.obj)
-            .map(Outcome::definite)
+            .map(|value| Outcome::definite(value, pos))
             .map_err(Box::new)
     }
 
@@ -839,7 +1392,6 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         obj: Option<&ObjectRef>,
         relation: &str,
     ) -> Result<Rows> {
-        self.work += 1;
         if let Some(cache) = self.read_cache.as_mut() {
             cache.key.clear();
             // Types and relations are identifiers (no ':' or '#'), so the id
@@ -879,7 +1431,6 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         relation: &str,
         subject: &SubjectRef,
     ) -> Result<bool> {
-        self.work += 1;
         let target = object_ref(&mut self.scratch, obj, ty, id);
         self.source.contains(target, relation, subject)
     }
@@ -894,8 +1445,6 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         obj: Option<&ObjectRef>,
         relation: &str,
     ) -> Result<Rows> {
-        // Not counted as work: it completes the probe of the same node (the
-        // memo decides from `work` whether a node was costly).
         let mut buf = self.row_pool.take();
         let target = object_ref(&mut self.scratch, obj, ty, id);
         self.source.subject_sets(target, relation, &mut buf)?;
@@ -921,7 +1470,6 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         obj: Option<&ObjectRef>,
         name: &str,
     ) -> Result<bool> {
-        self.work += 1;
         if let Some(v) = self.ctx.attribute(&entity.name, id, name) {
             return Ok(matches!(v, Value::Boolean(true)));
         }
@@ -946,7 +1494,6 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         id: &str,
         obj: Option<&ObjectRef>,
     ) -> Result<bool> {
-        self.work += 1;
         let mut arguments = Vec::with_capacity(rule.params.len());
         for (name, ty) in &rule.params {
             let target = object_ref(&mut self.scratch, obj, &entity.name, id);
