@@ -220,9 +220,13 @@ DECLARE
     misfit_list  text;
     latest       integer;
 BEGIN
-    -- Serialise schema changes against each other and against tuple writers:
-    -- a concurrent writer commits before we validate, or waits for us.
-    LOCK TABLE rbac.schemas, rbac.tuples, rbac.attributes IN SHARE ROW EXCLUSIVE MODE;
+    -- Serialise schema changes against each other (a transaction-scoped
+    -- advisory lock: rbac.write_schema takes it before inserting, so
+    -- versions are numbered in commit order and concurrent writers queue
+    -- instead of deadlocking) and against tuple writers: a concurrent writer
+    -- commits before we validate, or waits for us.
+    PERFORM pg_catalog.pg_advisory_xact_lock(7022378914052157294);  -- 'notion_rbac schema'
+    LOCK TABLE rbac.tuples, rbac.attributes IN SHARE ROW EXCLUSIVE MODE;
     SELECT max(version) INTO latest FROM rbac.schemas;
     IF latest IS DISTINCT FROM NEW.version THEN
         RAISE EXCEPTION 'a newer schema version (%) was written concurrently', latest

@@ -27,6 +27,11 @@ fn write_schema(source: &str) -> i32 {
     // The insert trigger (rbac._schemas_activate) compiles again, syncs the
     // allowed-combination tables and refuses misfits; compiling here first
     // gives the caller precise errors and the NOTICEs above.
+    // The activation trigger takes the same lock; taking it before the
+    // insert numbers versions in commit order and makes concurrent callers
+    // queue rather than deadlock.
+    Spi::run("SELECT pg_catalog.pg_advisory_xact_lock(7022378914052157294)")
+        .unwrap_or_else(|e| pgrx::error!("notion_rbac: locking the schema failed: {e}"));
     let version = Spi::get_one_with_args::<i32>(
         "INSERT INTO rbac.schemas (source) VALUES ($1) RETURNING version",
         &[source.into()],

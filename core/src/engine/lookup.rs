@@ -89,16 +89,13 @@
 //!
 //! Candidates are checked with one checker whose memo is shared across
 //! candidates and gate evaluations: an ancestor's permission decided once
-//! answers for all its descendants. Two cases are checked
-//! alone instead, because there a shared memo could change an answer: the
-//! taller-than-the-limit proofs above (the memo answers before the depth
-//! test), and every candidate of an *unstratified* schema, where a node's
-//! subtracted side depends on the node itself (`x = a not y`, `y = next.x`)
-//! and the check's value of a node depends on what it assumed on the way.
-//! (Candidates of a stratified schema near the depth limit can still
-//! differ from single checks: a shared memo entry can let one pass where a
-//! single check would report the depth. Checking every candidate alone
-//! would cost a walk to the root per candidate.)
+//! answers for all its descendants. The checker's memo is exact (see the
+//! "Memo" section of the check module: entries answer only where reuse
+//! cannot change a value, and record the depth they relied on), so a shared
+//! memo gives the same answers and the same depth errors as single checks.
+//! Two cases are still checked alone, as a second line of defence that
+//! costs little: the taller-than-the-limit proofs above, and every candidate
+//! of an *unstratified* schema (`x = a not y`, `y = next.x`).
 //!
 //! # Candidates
 //!

@@ -163,11 +163,10 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
         ex.stats.checked += 1;
         object.id = id;
         // Candidates share the memo (an ancestor's permission decided for
-        // one answers the others), except where that could change an
-        // answer: in an unstratified schema (see `Graph::stratified`), and
-        // for nodes whose proof is taller than the depth limit — the memo
-        // answers before the depth test, so a node decided shallower (for
-        // instance by a gate) would hide the error a single check reports.
+        // one answers the others). The memo is exact; the two cases below
+        // are checked alone anyway, as a cheap second line of defence: an
+        // unstratified schema (see `Graph::stratified`), and nodes whose
+        // proof is taller than the depth limit.
         let allow = if alone {
             Checker::new(schema, ex.checker.source(), ctx, opts)
                 .check(&object, permission, subject)?
