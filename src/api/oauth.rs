@@ -156,6 +156,9 @@ fn oauth_callback(state: &str, code: Option<&str>, error: default!(Option<&str>,
     .unwrap_or_else(|| pgrx::error!("notion_rbac: queueing the OAuth code exchange returned no id"))
 }
 
+// The column list must stay inline: pgrx reads the `name!` annotations
+// from the signature to name the result columns.
+#[allow(clippy::type_complexity)]
 /// Where an OAuth job stands: queued, running, succeeded (with the
 /// workspace), failed (with the reason) or denied by the user.
 #[pg_extern(stable, parallel_safe, security_definer)]
