@@ -116,6 +116,19 @@ pub struct IndexScan {
     nkeys: usize,
     /// Text datums of the current keys, freed at the next re-key.
     key_datums: Vec<Datum>,
+    /// For each heap attribute number (index 0 = attnum 1), its position in
+    /// the index, when the index holds every column of the table: then rows
+    /// on all-visible heap pages are read from the index alone (an
+    /// index-only scan), saving the heap access.
+    index_position: Option<Vec<usize>>,
+    /// Whether the current row came from the index tuple (not the heap).
+    from_index: bool,
+    /// The current index tuple's columns, deformed on first access.
+    itup_values: Vec<Datum>,
+    itup_nulls: Vec<bool>,
+    itup_deformed: bool,
+    /// Visibility-map buffer pin kept between rows, released on drop.
+    vm_buffer: pg_sys::Buffer,
 }
 
 impl IndexScan {
@@ -164,6 +177,21 @@ impl IndexScan {
                 );
             }
             let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
+            // Index-only reads are possible when the index covers every
+            // table column (the tuple indexes do) — except under
+            // SERIALIZABLE, where reading the heap registers the predicate
+            // locks that serializability needs.
+            let heap_natts = (*(*heap).rd_att).natts as usize;
+            let all_indkey = (*form).indkey.values.as_slice((*form).indnatts as usize);
+            let mut position = vec![usize::MAX; heap_natts];
+            for (i, attnum) in all_indkey.iter().enumerate() {
+                if *attnum >= 1 && (*attnum as usize) <= heap_natts {
+                    position[*attnum as usize - 1] = i;
+                }
+            }
+            let covering = position.iter().all(|p| *p != usize::MAX)
+                && pg_sys::XactIsoLevel != pg_sys::XACT_SERIALIZABLE as i32;
+            let index_natts = all_indkey.len();
             IndexScan {
                 heap,
                 index: index_rel,
@@ -171,6 +199,12 @@ impl IndexScan {
                 slot,
                 nkeys: key_columns.len(),
                 key_datums: Vec::with_capacity(key_columns.len()),
+                index_position: covering.then_some(position),
+                from_index: false,
+                itup_values: vec![Datum::from(0usize); index_natts],
+                itup_nulls: vec![true; index_natts],
+                itup_deformed: false,
+                vm_buffer: pg_sys::InvalidBuffer as pg_sys::Buffer,
             }
         }
     }
@@ -209,6 +243,7 @@ impl IndexScan {
                     pgrx::error!("notion_rbac: no active snapshot for a permission check");
                 }
                 self.scan = begin_scan(self.heap, self.index, pg_sys::GetActiveSnapshot(), self.nkeys as i32);
+                (*self.scan).xs_want_itup = self.index_position.is_some();
             }
             pg_sys::index_rescan(self.scan, scan_keys.as_mut_ptr(), self.nkeys as i32, std::ptr::null_mut(), 0);
             for d in old {
@@ -221,14 +256,60 @@ impl IndexScan {
     /// "the highest key"). Returns false when there is none.
     pub fn next(&mut self, backward: bool) -> bool {
         let dir = if backward { pg_sys::ScanDirection::BackwardScanDirection } else { pg_sys::ScanDirection::ForwardScanDirection };
+        self.itup_deformed = false;
         // SAFETY: the scan was begun in `rekey`.
         unsafe {
             pgrx::check_for_interrupts!();
-            pg_sys::index_getnext_slot(self.scan, dir, self.slot)
+            if self.index_position.is_none() {
+                self.from_index = false;
+                return pg_sys::index_getnext_slot(self.scan, dir, self.slot);
+            }
+            // An index-only scan, as the executor's: a row on a heap page
+            // the visibility map marks all-visible is visible to every
+            // snapshot (any change to the page clears the bit), so its index
+            // entry is the row; otherwise fetch the heap tuple and let the
+            // snapshot decide.
+            loop {
+                if !(*self.scan).xs_heap_continue {
+                    let tid = pg_sys::index_getnext_tid(self.scan, dir);
+                    if tid.is_null() {
+                        return false;
+                    }
+                    let blk = (((*tid).ip_blkid.bi_hi as u32) << 16) | (*tid).ip_blkid.bi_lo as u32;
+                    let status = pg_sys::visibilitymap_get_status(self.heap, blk, &mut self.vm_buffer);
+                    if status as u32 & pg_sys::VISIBILITYMAP_ALL_VISIBLE != 0 && !(*self.scan).xs_itup.is_null() {
+                        self.from_index = true;
+                        return true;
+                    }
+                }
+                if pg_sys::index_fetch_heap(self.scan, self.slot) {
+                    self.from_index = false;
+                    return true;
+                }
+            }
         }
     }
 
     fn datum(&mut self, attnum: i32) -> Option<Datum> {
+        if self.from_index
+            && let Some(position) = &self.index_position
+        {
+            let i = position[(attnum - 1) as usize];
+            // SAFETY: xs_itup is the current index tuple (valid until the
+            // next call into the scan); its descriptor is the index's.
+            unsafe {
+                if !self.itup_deformed {
+                    pg_sys::index_deform_tuple(
+                        (*self.scan).xs_itup,
+                        (*self.scan).xs_itupdesc,
+                        self.itup_values.as_mut_ptr(),
+                        self.itup_nulls.as_mut_ptr(),
+                    );
+                    self.itup_deformed = true;
+                }
+            }
+            return if self.itup_nulls[i] { None } else { Some(self.itup_values[i]) };
+        }
         // SAFETY: the slot holds the current row after a successful next().
         unsafe {
             if ((*self.slot).tts_nvalid as i32) < attnum {
@@ -291,6 +372,9 @@ impl Drop for IndexScan {
         // SAFETY: everything was opened/created by `open`/`rekey`; locks are
         // kept until transaction end (NoLock), as the executor does.
         unsafe {
+            if self.vm_buffer != pg_sys::InvalidBuffer as pg_sys::Buffer {
+                pg_sys::ReleaseBuffer(self.vm_buffer);
+            }
             if !self.scan.is_null() {
                 pg_sys::index_endscan(self.scan);
             }
