@@ -4,93 +4,9 @@
 
 mod engine_util;
 
-use engine_util::world;
-use notion_rbac_core::Result;
-use notion_rbac_core::engine::{
-    self, CheckOptions, Context, MemorySource, ReverseHit, TupleSource,
-};
-use notion_rbac_core::tuple::{ObjectRef, SubjectRef, Value, parse_object, parse_subject};
-
-/// Records every call the engine makes, as `method entity#relation`.
-struct Counting {
-    inner: MemorySource,
-    log: Vec<String>,
-}
-
-impl Counting {
-    fn note(&mut self, method: &str, entity: &ObjectRef, name: &str) {
-        self.log.push(format!("{method} {entity}#{name}"));
-    }
-    /// How many calls read `entity` (`type:id`).
-    fn reads_of(&self, entity: &str) -> usize {
-        let prefix = format!("{entity}#");
-        self.log
-            .iter()
-            .filter(|l| {
-                l.split_once(' ')
-                    .is_some_and(|(_, e)| e.starts_with(&prefix))
-            })
-            .count()
-    }
-}
-
-impl TupleSource for Counting {
-    fn subjects(
-        &mut self,
-        entity: &ObjectRef,
-        relation: &str,
-        out: &mut Vec<SubjectRef>,
-    ) -> Result<()> {
-        self.note("subjects", entity, relation);
-        self.inner.subjects(entity, relation, out)
-    }
-    fn contains(
-        &mut self,
-        entity: &ObjectRef,
-        relation: &str,
-        subject: &SubjectRef,
-    ) -> Result<bool> {
-        self.note("contains", entity, relation);
-        self.inner.contains(entity, relation, subject)
-    }
-    fn subject_sets(
-        &mut self,
-        entity: &ObjectRef,
-        relation: &str,
-        out: &mut Vec<SubjectRef>,
-    ) -> Result<()> {
-        self.note("subject_sets", entity, relation);
-        self.inner.subject_sets(entity, relation, out)
-    }
-    fn reverse(
-        &mut self,
-        subject: &ObjectRef,
-        ty: &str,
-        rel: &str,
-        out: &mut Vec<ReverseHit>,
-    ) -> Result<()> {
-        self.note("reverse", subject, rel);
-        self.inner.reverse(subject, ty, rel, out)
-    }
-    fn attribute(&mut self, entity: &ObjectRef, name: &str) -> Result<Option<Value>> {
-        self.note("attribute", entity, name);
-        self.inner.attribute(entity, name)
-    }
-    fn entities_with_attribute(
-        &mut self,
-        ty: &str,
-        name: &str,
-        out: &mut Vec<String>,
-    ) -> Result<()> {
-        self.log
-            .push(format!("entities_with_attribute {ty}#{name}"));
-        self.inner.entities_with_attribute(ty, name, out)
-    }
-    fn subject_ids_of_type(&mut self, ty: &str, out: &mut Vec<String>) -> Result<()> {
-        self.log.push(format!("subject_ids_of_type {ty}"));
-        self.inner.subject_ids_of_type(ty, out)
-    }
-}
+use engine_util::{Recording, world};
+use notion_rbac_core::engine::{self, CheckOptions, Context};
+use notion_rbac_core::tuple::{parse_object, parse_subject};
 
 /// The page model of the benchmark, with three ways for a workspace to
 /// grant reading: a permission, a relation with subject sets, a relation
@@ -133,7 +49,7 @@ fn denied_six_levels_deep(permission: &str) -> (usize, usize) {
     }
     let refs: Vec<&str> = tuples.iter().map(String::as_str).collect();
     let w = world(PAGES, &refs, &[]);
-    let mut source = Counting {
+    let mut source = Recording {
         inner: w.source,
         log: Vec::new(),
     };

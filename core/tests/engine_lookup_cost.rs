@@ -6,61 +6,10 @@
 
 mod engine_util;
 
-use engine_util::world;
-use notion_rbac_core::Result;
-use notion_rbac_core::engine::{
-    CheckOptions, Context, MemorySource, ReverseHit, TupleSource, lookup,
-};
+use engine_util::{Recording, world};
+use notion_rbac_core::engine::{CheckOptions, Context, lookup};
 use notion_rbac_core::model::Schema;
-use notion_rbac_core::tuple::{
-    ObjectRef, SubjectRef, Value, parse_object, parse_subject, parse_tuple,
-};
-
-/// Counts every call; only the required methods are forwarded, so methods
-/// with a default body are counted through the calls they make.
-struct Counting {
-    inner: MemorySource,
-    reads: usize,
-}
-
-impl TupleSource for Counting {
-    fn subjects(
-        &mut self,
-        entity: &ObjectRef,
-        relation: &str,
-        out: &mut Vec<SubjectRef>,
-    ) -> Result<()> {
-        self.reads += 1;
-        self.inner.subjects(entity, relation, out)
-    }
-    fn reverse(
-        &mut self,
-        subject: &ObjectRef,
-        ty: &str,
-        rel: &str,
-        out: &mut Vec<ReverseHit>,
-    ) -> Result<()> {
-        self.reads += 1;
-        self.inner.reverse(subject, ty, rel, out)
-    }
-    fn attribute(&mut self, entity: &ObjectRef, name: &str) -> Result<Option<Value>> {
-        self.reads += 1;
-        self.inner.attribute(entity, name)
-    }
-    fn entities_with_attribute(
-        &mut self,
-        ty: &str,
-        name: &str,
-        out: &mut Vec<String>,
-    ) -> Result<()> {
-        self.reads += 1;
-        self.inner.entities_with_attribute(ty, name, out)
-    }
-    fn subject_ids_of_type(&mut self, ty: &str, out: &mut Vec<String>) -> Result<()> {
-        self.reads += 1;
-        self.inner.subject_ids_of_type(ty, out)
-    }
-}
+use notion_rbac_core::tuple::{parse_object, parse_subject, parse_tuple};
 
 /// The benchmark's page model (bench/model.perm), plus an exclusion.
 const MODEL: &str = r#"
@@ -112,7 +61,7 @@ fn tree(prefix: &str, levels: u32, ws: &str) -> (Vec<String>, Vec<String>) {
 
 struct Store {
     schema: Schema,
-    source: Counting,
+    source: Recording,
     pages: Vec<String>,
 }
 
@@ -141,10 +90,7 @@ fn store(noise: usize) -> Store {
     let w = world(MODEL, &refs, &[]);
     Store {
         schema: w.schema,
-        source: Counting {
-            inner: w.source,
-            reads: 0,
-        },
+        source: Recording::new(w.source),
         pages,
     }
 }
@@ -157,7 +103,7 @@ impl Store {
         permission: &str,
     ) -> (Vec<String>, usize, lookup::LookupStats) {
         let subject = parse_subject(subject).expect("subject");
-        self.source.reads = 0;
+        self.source.log.clear();
         let (ids, stats) = lookup::lookup_resources_with_stats(
             &self.schema,
             &mut self.source,
@@ -168,7 +114,7 @@ impl Store {
             CheckOptions::default(),
         )
         .expect("lookup");
-        (ids, self.source.reads, stats)
+        (ids, self.source.reads(), stats)
     }
 
     fn subjects(
@@ -177,7 +123,7 @@ impl Store {
         permission: &str,
     ) -> (Vec<String>, usize, lookup::LookupStats) {
         let entity = parse_object(entity).expect("entity");
-        self.source.reads = 0;
+        self.source.log.clear();
         let (ids, stats) = lookup::lookup_subjects_with_stats(
             &self.schema,
             &mut self.source,
@@ -188,7 +134,7 @@ impl Store {
             CheckOptions::default(),
         )
         .expect("lookup");
-        (ids, self.source.reads, stats)
+        (ids, self.source.reads(), stats)
     }
 }
 

@@ -3,9 +3,9 @@
 
 #![allow(dead_code)]
 
-use notion_rbac_core::engine::{self, CheckOptions, Checker, Context, MemorySource};
+use notion_rbac_core::engine::{self, CheckOptions, Checker, Context, MemorySource, ReverseHit, TupleSource};
 use notion_rbac_core::model::Schema;
-use notion_rbac_core::tuple::{parse_attribute, parse_object, parse_subject, parse_tuple};
+use notion_rbac_core::tuple::{ObjectRef, SubjectRef, Value, parse_attribute, parse_object, parse_subject, parse_tuple};
 use notion_rbac_core::{Result, lang};
 
 pub struct World {
@@ -152,4 +152,92 @@ impl World {
 
 pub fn ids(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Records every call the engine makes, as `method entity#relation`.
+pub struct Recording {
+    pub inner: MemorySource,
+    pub log: Vec<String>,
+}
+
+impl Recording {
+    pub fn new(inner: MemorySource) -> Self {
+        Recording { inner, log: Vec::new() }
+    }
+    /// How many calls (each one index scan in the database) were made.
+    pub fn reads(&self) -> usize {
+        self.log.len()
+    }
+    fn note(&mut self, method: &str, entity: &ObjectRef, name: &str) {
+        self.log.push(format!("{method} {entity}#{name}"));
+    }
+    /// How many calls read `entity` (`type:id`).
+    pub fn reads_of(&self, entity: &str) -> usize {
+        let prefix = format!("{entity}#");
+        self.log
+            .iter()
+            .filter(|l| {
+                l.split_once(' ')
+                    .is_some_and(|(_, e)| e.starts_with(&prefix))
+            })
+            .count()
+    }
+}
+
+impl TupleSource for Recording {
+    fn subjects(
+        &mut self,
+        entity: &ObjectRef,
+        relation: &str,
+        out: &mut Vec<SubjectRef>,
+    ) -> Result<()> {
+        self.note("subjects", entity, relation);
+        self.inner.subjects(entity, relation, out)
+    }
+    fn contains(
+        &mut self,
+        entity: &ObjectRef,
+        relation: &str,
+        subject: &SubjectRef,
+    ) -> Result<bool> {
+        self.note("contains", entity, relation);
+        self.inner.contains(entity, relation, subject)
+    }
+    fn subject_sets(
+        &mut self,
+        entity: &ObjectRef,
+        relation: &str,
+        out: &mut Vec<SubjectRef>,
+    ) -> Result<()> {
+        self.note("subject_sets", entity, relation);
+        self.inner.subject_sets(entity, relation, out)
+    }
+    fn reverse(
+        &mut self,
+        subject: &ObjectRef,
+        ty: &str,
+        rel: &str,
+        out: &mut Vec<ReverseHit>,
+    ) -> Result<()> {
+        self.note("reverse", subject, rel);
+        self.inner.reverse(subject, ty, rel, out)
+    }
+    fn attribute(&mut self, entity: &ObjectRef, name: &str) -> Result<Option<Value>> {
+        self.note("attribute", entity, name);
+        self.inner.attribute(entity, name)
+    }
+    fn entities_with_attribute(
+        &mut self,
+        ty: &str,
+        name: &str,
+        out: &mut Vec<String>,
+    ) -> Result<()> {
+        self.log
+            .push(format!("entities_with_attribute {ty}#{name}"));
+        self.inner.entities_with_attribute(ty, name, out)
+    }
+    fn subject_ids_of_type(&mut self, ty: &str, out: &mut Vec<String>) -> Result<()> {
+        self.log.push(format!("subject_ids_of_type {ty}"));
+        self.inner.subject_ids_of_type(ty, out)
+    }
 }
