@@ -16,10 +16,8 @@ use notion_rbac_core::{Error, Result};
 
 use super::index_scan::{attributes_col as a, tuples_col as t, IndexScan};
 
-/// Forward reads are memoised for the duration of one SQL call: a model like
-/// `write = … parent.write …; read = … parent.read …` reads `page:x#parent`
-/// once per permission, and checks over many objects share ancestors. The
-/// memo is bounded so a huge lookup cannot grow it without limit.
+/// Bound on the per-call cache of small entities, so a huge lookup cannot
+/// grow it without limit.
 const READ_MEMO_LIMIT: usize = 50_000;
 
 /// An entity with at most this many tuples is read whole, in one scan, the
@@ -75,7 +73,6 @@ pub struct IndexSource<'a> {
     reverse: Option<IndexScan>,
     attribute: Option<IndexScan>,
     by_attribute: Option<IndexScan>,
-    memo: HashMap<(String, String, String), Vec<SubjectRef>>,
 }
 
 impl<'a> IndexSource<'a> {
@@ -91,7 +88,6 @@ impl<'a> IndexSource<'a> {
             reverse: None,
             attribute: None,
             by_attribute: None,
-            memo: HashMap::new(),
         }
     }
 }
@@ -144,16 +140,10 @@ impl TupleSource for IndexSource<'_> {
             out.extend(rows.iter().filter(|(r, _)| r == relation).map(|(_, s)| s.clone()));
             return Ok(());
         }
-        let key = (entity.ty.clone(), entity.id.clone(), relation.to_owned());
-        if let Some(hit) = self.memo.get(&key) {
-            out.extend_from_slice(hit);
-            return Ok(());
-        }
         let scan = self
             .forward
             .get_or_insert_with(|| IndexScan::open(c"tuples", c"tuples_pkey", &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION]));
         scan.rekey(&[&entity.ty, &entity.id, relation]);
-        let start = out.len();
         while scan.next(false) {
             out.push(SubjectRef {
                 ty: scan.text(t::SUBJECT_TYPE),
@@ -161,10 +151,6 @@ impl TupleSource for IndexSource<'_> {
                 relation: scan.text(t::SUBJECT_RELATION),
             });
         }
-        if self.memo.len() >= READ_MEMO_LIMIT {
-            self.memo.clear();
-        }
-        self.memo.insert(key, out[start..].to_vec());
         Ok(())
     }
 

@@ -539,36 +539,31 @@ impl<S: TupleSource + ?Sized> Evaluator<'_, '_, S> {
         }
     }
 
+    /// The children of a union (`decisive` = true) or an intersection
+    /// (`decisive` = false): the first child with the decisive value decides;
+    /// otherwise the first error, otherwise the other value.
+    fn fold(&mut self, entity: &EntityDef, id: &str, children: &[Expr], decisive: bool) -> Result<bool> {
+        let mut error = None;
+        for c in children {
+            match self.eval(entity, id, c) {
+                Ok(v) if v == decisive => return Ok(decisive),
+                Ok(_) => {}
+                Err(e) => {
+                    error.get_or_insert(e);
+                }
+            }
+        }
+        error.map_or(Ok(!decisive), Err)
+    }
+
     /// `expr` of `entity:id`, as the checker evaluates it.
     fn eval(&mut self, entity: &EntityDef, id: &str, expr: &Expr) -> Result<bool> {
         match expr {
             Expr::Leaf(leaf) => self.leaf(entity, id, leaf),
-            Expr::Or(children) => {
-                let mut error = None;
-                for c in children {
-                    match self.eval(entity, id, c) {
-                        Ok(true) => return Ok(true),
-                        Ok(false) => {}
-                        Err(e) => {
-                            error.get_or_insert(e);
-                        }
-                    }
-                }
-                error.map_or(Ok(false), Err)
-            }
-            Expr::And(children) => {
-                let mut error = None;
-                for c in children {
-                    match self.eval(entity, id, c) {
-                        Ok(false) => return Ok(false),
-                        Ok(true) => {}
-                        Err(e) => {
-                            error.get_or_insert(e);
-                        }
-                    }
-                }
-                error.map_or(Ok(true), Err)
-            }
+            // A union stops at the first true child, an intersection at the
+            // first false one; an error counts only if no child decided.
+            Expr::Or(children) => self.fold(entity, id, children, true),
+            Expr::And(children) => self.fold(entity, id, children, false),
             Expr::Not(base, subtract) => {
                 let base = self.eval(entity, id, base);
                 if let Ok(false) = base {
