@@ -31,7 +31,7 @@ setup:           ## install build prerequisites (idempotent)
 	scripts/setup.sh
 
 package:         ## release package under target/release/notion_rbac-pg15
-	scripts/setup.sh && cargo pgrx package --pg-config /usr/bin/pg_config
+	scripts/setup.sh && scripts/package.sh
 
 clean:
 	cargo clean

@@ -15,7 +15,7 @@ SCALES=${BENCH_SCALES:-"0.1 1.0"}
 scripts/setup.sh
 cargo metadata --locked --format-version 1 >/dev/null
 echo "==> building the release package"
-cargo pgrx package --pg-config /usr/bin/pg_config >/tmp/notion_rbac-bench-build.log 2>&1 \
+scripts/package.sh >/tmp/notion_rbac-bench-build.log 2>&1 \
     || { cat /tmp/notion_rbac-bench-build.log; exit 1; }
 
 WORK=$(mktemp -d /tmp/notion_rbac-bench.XXXXXX)

@@ -26,7 +26,7 @@ start() {
     scripts/setup.sh
     cargo metadata --locked --format-version 1 >/dev/null
     say "building and packaging notion_rbac (release)"
-    cargo pgrx package --pg-config /usr/bin/pg_config >/tmp/notion_rbac-demo-build.log 2>&1 \
+    scripts/package.sh >/tmp/notion_rbac-demo-build.log 2>&1 \
         || { cat /tmp/notion_rbac-demo-build.log; exit 1; }
     stop >/dev/null
     say "creating a throwaway cluster in $DEMO_DIR (runs as the postgres OS user)"

@@ -16,6 +16,9 @@
 #   isolation   concurrent sessions (pg_isolation_regress specs in
 #               tests/isolation)
 #   standby     checks and lookups on a hot standby (streaming replica)
+#   upgrade     every released version (tests/upgrade) updated to the
+#               current one through sql/notion_rbac--A--B.sql, compared
+#               with a fresh installation
 #   conformance every validation file under ../shared/conformance through
 #               rbac.validate() in SQL
 #
@@ -32,14 +35,15 @@ scripts/setup.sh || exit 1
 cargo metadata --locked --format-version 1 >/dev/null || { echo "Cargo.lock is out of date" >&2; exit 1; }
 
 LAYERS=("$@")
-[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core pg_test regress nopreload isolation standby conformance)
+[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core pg_test regress nopreload isolation standby upgrade conformance)
 
 WORK=$(mktemp -d /tmp/notion_rbac-test.XXXXXX)
 chmod 755 "$WORK"
 CLUSTERS=()
 cleanup() {
     for d in "${CLUSTERS[@]}"; do CLUSTER_DIR=$d cluster_stop; done
-    rm -rf "$WORK"
+    # KEEP_TEST_DIR=1 keeps outputs (e.g. */out/results) for inspection.
+    if [ "${KEEP_TEST_DIR:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -70,7 +74,7 @@ PKGDIR=""
 package_debug() {
     [ -n "$PKGDIR" ] && return 0
     banner "packaging the extension (debug)"
-    cargo pgrx package --debug --pg-config /usr/bin/pg_config --out-dir "$WORK/pkg" >"$WORK/package.log" 2>&1 \
+    scripts/package.sh --debug --out-dir "$WORK/pkg" >"$WORK/package.log" 2>&1 \
         || { cat "$WORK/package.log"; return 1; }
     PKGDIR="$WORK/pkg"
 }
@@ -100,7 +104,11 @@ run_regress() {
     local layer=$1 preload=$2 schedule=$3 testdir=${4:-tests/pg_regress} runner=${5:-pg_regress}
     package_debug || { record "$layer" 0 1; return; }
     local dir="$WORK/$layer"
-    cluster_create "$dir" "$PKGDIR" "$preload" socket && cluster_start || { record "$layer" 0 1; return; }
+    cluster_create "$dir" "$PKGDIR" "$preload" socket || { record "$layer" 0 1; return; }
+    # No background transactions: the read-cache tests count what a
+    # commit elsewhere does to the cache.
+    echo "autovacuum = off" >>"$dir/data/postgresql.conf"
+    cluster_start || { record "$layer" 0 1; return; }
     CLUSTERS+=("$dir")
     install -d -o postgres -g postgres "$dir/out"
     cp -r "$testdir" "$dir/in" && chown -R postgres:postgres "$dir/in"
@@ -168,9 +176,72 @@ SQL
     got=$(cluster_psql -At -v VERBOSITY=verbose -d postgres -c "SELECT rbac.write_tuples(ARRAY['doc:3#viewer@user:a'])" 2>&1)
     if echo "$got" | grep -q "ERROR:  25006"; then p=$((p + 1)); echo "ok: writes are refused on the standby (25006)"
     else f=$((f + 1)); echo "FAILED: writes on the standby: $got"; fi
+    # One standby session: a repeated check comes from the read cache; a
+    # revocation committed on the primary and replayed here is seen by the
+    # next check (the replayed commit moves the snapshot's xmax).
+    got=$(cluster_psql -qAt -d postgres 2>&1 <<SQL | tr '\n' ' '
+SELECT rbac.check('user:a', 'view', 'doc:2');
+SELECT rbac.check('user:a', 'view', 'doc:2');
+\\! psql -X -qAt -h $primary -p $pport -U postgres -d postgres -c "SELECT rbac.delete_tuples(ARRAY['doc:1#viewer@user:a'])"
+DO \$\$ BEGIN
+    FOR i IN 1..200 LOOP
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM rbac.tuples WHERE entity_id = '1' AND subject_id = 'a');
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END \$\$;
+SELECT rbac.check('user:a', 'view', 'doc:2');
+SQL
+)
+    if [ "$got" = "t t 1 f " ]; then p=$((p + 1)); echo "ok: a replayed revocation reaches a cached check"
+    else f=$((f + 1)); echo "FAILED: replayed revocation on the standby: '$got'"; fi
     record standby "$p" "$f"
     cluster_stop
     CLUSTER_DIR=$primary cluster_stop
+}
+
+# Every released version (its install script is frozen under tests/upgrade)
+# updates to the current one through the upgrade scripts in sql/, keeps its
+# data, and ends up exactly like a fresh installation.
+layer_upgrade() {
+    banner "upgrade: released versions update to the current one"
+    package_debug || { record upgrade 0 1; return; }
+    local dir="$WORK/upgrade"
+    cluster_create "$dir" "$PKGDIR" yes socket && cluster_start || { record upgrade 0 1; return; }
+    CLUSTERS+=("$dir")
+    local extdir="$dir/pkg/usr/share/postgresql/15/extension"
+    cp tests/upgrade/notion_rbac--*.sql "$extdir/" && chown postgres:postgres "$extdir"/*.sql
+    cp tests/upgrade/describe.sql "$dir/describe.sql" && chown postgres:postgres "$dir/describe.sql"
+    local current p=0 f=0 old db got
+    current=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
+    cluster_psql -q -d postgres -c "CREATE DATABASE upgrade_fresh" >/dev/null
+    cluster_psql -q -d upgrade_fresh -c "CREATE EXTENSION notion_rbac" >/dev/null
+    cluster_psql -At -d upgrade_fresh -f "$dir/describe.sql" >"$dir/fresh.txt" 2>&1
+    for script in tests/upgrade/notion_rbac--*.sql; do
+        old=$(basename "$script" .sql); old=${old#notion_rbac--}
+        db="upgrade_from_${old//./_}"
+        cluster_psql -q -d postgres -c "CREATE DATABASE $db" >/dev/null
+        got=$(cluster_psql -qAt -d "$db" 2>&1 <<SQL
+CREATE EXTENSION notion_rbac VERSION '$old';
+SELECT rbac.write_schema('entity user {} entity doc { relation parent @doc relation viewer @user permission view = viewer or parent.view }') > 0;
+SELECT rbac.write_tuples(ARRAY['doc:1#viewer@user:a', 'doc:2#parent@doc:1']);
+ALTER EXTENSION notion_rbac UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'notion_rbac';
+SELECT rbac.check('user:a', 'view', 'doc:2'), rbac.check('user:b', 'view', 'doc:2');
+SQL
+)
+        if [ "$(echo "$got" | tr '\n' ' ')" = "t 2 $current t|f " ]; then
+            p=$((p + 1)); echo "ok: $old updates to $current and keeps its data"
+        else
+            f=$((f + 1)); echo "FAILED: updating $old to $current: $got"
+        fi
+        cluster_psql -At -d "$db" -f "$dir/describe.sql" >"$dir/$db.txt" 2>&1
+        if diff -u "$dir/fresh.txt" "$dir/$db.txt"; then
+            p=$((p + 1)); echo "ok: $old updated to $current is identical to a fresh $current"
+        else
+            f=$((f + 1)); echo "FAILED: $old updated to $current differs from a fresh installation (diff above)"
+        fi
+    done
+    record upgrade "$p" "$f"
 }
 
 layer_conformance() {
@@ -193,7 +264,7 @@ layer_conformance() {
 
 for layer in "${LAYERS[@]}"; do
     case $layer in
-        core|pg_test|regress|nopreload|isolation|standby|conformance) "layer_$layer" ;;
+        core|pg_test|regress|nopreload|isolation|standby|upgrade|conformance) "layer_$layer" ;;
         *) echo "unknown layer: $layer" >&2; exit 2 ;;
     esac
 done

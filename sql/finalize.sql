@@ -13,6 +13,7 @@ GRANT SELECT ON rbac.schemas, rbac.tuples, rbac.attributes, rbac.schema_relation
     TO rbac_reader;
 GRANT EXECUTE ON FUNCTION
     rbac.version(),
+    rbac.cache_stats(),
     rbac.schema(),
     rbac.check(text, text, text),
     rbac.check(text, text, text, jsonb),

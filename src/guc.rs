@@ -13,6 +13,12 @@ pub static MAX_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(100);
 /// value is written to the server log whenever it changes).
 pub static KEY_FILE: GucSetting<Option<std::ffi::CString>> = GucSetting::<Option<std::ffi::CString>>::new(None);
 
+/// Rows the per-backend read cache may hold (0 turns it off). See
+/// `store::read_cache`: the cache is exact, so this only trades memory
+/// (about 300 bytes a row: the default costs some 6 MB per backend at most)
+/// for speed.
+pub static CACHE_ROWS: GucSetting<i32> = GucSetting::<i32>::new(20_000);
+
 pub fn define() {
     // Startup-only when preloaded, as it should be. PostgreSQL refuses to
     // define a postmaster-context setting after startup (it would end the
@@ -41,6 +47,22 @@ pub fn define() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"notion_rbac.cache_rows",
+        c"Rows of tuple reads each backend may keep between checks (0 turns the cache off).",
+        c"Cached reads are reused only by checks whose snapshot sees exactly the same data, so the \
+          cache never answers from stale data; it is emptied when it would grow beyond this size.",
+        &CACHE_ROWS,
+        0,
+        10_000_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+/// The current `notion_rbac.cache_rows`.
+pub fn cache_rows() -> usize {
+    CACHE_ROWS.get().max(0) as usize
 }
 
 /// The current `notion_rbac.max_depth` as the engine's unit.

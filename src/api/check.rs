@@ -1,8 +1,8 @@
 //! Permission checks: `rbac.check` and `rbac.check_many`.
 //!
-//! Every check reads the active schema and the tuples through SPI in the
-//! calling statement's snapshot (see `store::source`), so it is exactly as
-//! consistent as any other query of the caller's transaction.
+//! Every check reads the active schema and the tuples in the calling
+//! statement's snapshot (see `store::source` and `store::read_cache`), so it
+//! is exactly as consistent as any other query of the caller's transaction.
 
 use notion_rbac_core::engine::{self, CheckOptions, Checker, Context};
 use notion_rbac_core::tuple::{self, ObjectRef, SubjectRef};
@@ -12,7 +12,6 @@ use pgrx::JsonB;
 use crate::errors::OrRaise;
 use crate::guc;
 use crate::store;
-use crate::store::source::IndexSource;
 
 pub(crate) fn options() -> CheckOptions {
     CheckOptions { max_depth: guc::max_depth(), ..CheckOptions::default() }
@@ -36,11 +35,7 @@ fn object_of(text: &str) -> ObjectRef {
 fn run_check(subject: &str, action: &str, object: &str, ctx: &Context) -> bool {
     let subject = subject_of(subject);
     let object = object_of(object);
-    {
-        let active = store::schema::require_active();
-        let mut source = IndexSource::new(&active.schema);
-        engine::check(&active.schema, &mut source, &object, action, &subject, ctx, options()).or_raise()
-    }
+    store::read(|schema, source| engine::check(schema, source, &object, action, &subject, ctx, options())).or_raise()
 }
 
 /// Does `subject` (`user:alice`, or a subject set `team:eng#member`) have
@@ -83,12 +78,10 @@ fn check_many_objects(
     let subject = subject_of(subject);
     let parsed: Vec<Option<ObjectRef>> = objects.iter().map(|o| o.as_deref().map(object_of)).collect();
     let present: Vec<ObjectRef> = parsed.iter().flatten().cloned().collect();
-    let results = {
-        let active = store::schema::require_active();
-        let mut source = IndexSource::new(&active.schema);
-        let mut checker = Checker::new(&active.schema, &mut source, &ctx, options());
-        checker.check_many_objects(&present, action, &subject).into_iter().map(|r| r.or_raise()).collect::<Vec<_>>()
-    };
+    let results = store::read(|schema, source| {
+        Checker::new(schema, source, &ctx, options()).check_many_objects(&present, action, &subject)
+    });
+    let results = results.into_iter().map(|r| r.or_raise()).collect::<Vec<_>>();
     let mut results = results.into_iter();
     let rows: Vec<_> = objects
         .into_iter()
@@ -114,12 +107,10 @@ fn check_many_subjects(
     let object = object_of(object);
     let parsed: Vec<Option<SubjectRef>> = subjects.iter().map(|s| s.as_deref().map(subject_of)).collect();
     let present: Vec<SubjectRef> = parsed.iter().flatten().cloned().collect();
-    let results = {
-        let active = store::schema::require_active();
-        let mut source = IndexSource::new(&active.schema);
-        let mut checker = Checker::new(&active.schema, &mut source, &ctx, options());
-        checker.check_many_subjects(&object, action, &present).into_iter().map(|r| r.or_raise()).collect::<Vec<_>>()
-    };
+    let results = store::read(|schema, source| {
+        Checker::new(schema, source, &ctx, options()).check_many_subjects(&object, action, &present)
+    });
+    let results = results.into_iter().map(|r| r.or_raise()).collect::<Vec<_>>();
     let mut results = results.into_iter();
     let rows: Vec<_> = subjects
         .into_iter()

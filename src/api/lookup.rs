@@ -11,7 +11,6 @@ use pgrx::JsonB;
 use super::check::{context_of, options};
 use crate::errors::OrRaise;
 use crate::store;
-use crate::store::source::IndexSource;
 
 /// Every id of `entity_type` on which `subject` has `action`, sorted.
 /// Join it with your own tables to filter, sort and paginate by permission:
@@ -25,11 +24,10 @@ fn lookup_resources(
 ) -> SetOfIterator<'static, String> {
     let ctx = context_of(context);
     let subject = tuple::parse_subject(subject).or_raise();
-    let ids = {
-        let active = store::schema::require_active();
-        let mut source = IndexSource::new(&active.schema);
-        engine::lookup_resources(&active.schema, &mut source, &subject, action, entity_type, &ctx, options()).or_raise()
-    };
+    let ids = store::read(|schema, source| {
+        engine::lookup_resources(schema, source, &subject, action, entity_type, &ctx, options())
+    })
+    .or_raise();
     SetOfIterator::new(ids)
 }
 
@@ -44,10 +42,9 @@ fn lookup_subjects(
 ) -> SetOfIterator<'static, String> {
     let ctx = context_of(context);
     let object = tuple::parse_object(object).or_raise();
-    let ids = {
-        let active = store::schema::require_active();
-        let mut source = IndexSource::new(&active.schema);
-        engine::lookup_subjects(&active.schema, &mut source, &object, action, subject_type, &ctx, options()).or_raise()
-    };
+    let ids = store::read(|schema, source| {
+        engine::lookup_subjects(schema, source, &object, action, subject_type, &ctx, options())
+    })
+    .or_raise();
     SetOfIterator::new(ids)
 }

@@ -7,3 +7,24 @@ use pgrx::prelude::*;
 fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
+
+/// This backend's read cache (see `notion_rbac.cache_rows`): rows held, the
+/// limit, hits and misses of tuple reads, and how often the cache was
+/// emptied because a snapshot saw other data (`invalidations`: a commit
+/// happened) or because it was full (`evictions`).
+#[pg_extern(volatile, parallel_restricted)]
+fn cache_stats() -> TableIterator<
+    'static,
+    (
+        name!(rows, i64),
+        name!(row_limit, i64),
+        name!(hits, i64),
+        name!(misses, i64),
+        name!(invalidations, i64),
+        name!(evictions, i64),
+    ),
+> {
+    let (rows, limit, s) = crate::store::read_cache::stats();
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    TableIterator::once((n(rows as u64), n(limit as u64), n(s.hits), n(s.misses), n(s.invalidations), n(s.evictions)))
+}

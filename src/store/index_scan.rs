@@ -216,9 +216,12 @@ impl IndexScan {
     }
 
     /// Positions the scan on the rows whose leading index columns equal
-    /// `keys` (as many keys as the scan was opened with; 0 keys = all rows).
+    /// `keys`. Fewer keys than the scan was opened with leave the remaining
+    /// key columns unconstrained (an `IS NOT NULL` key, always true for the
+    /// tables' NOT NULL columns): one open scan serves reads by any prefix,
+    /// which spares opening a scan per prefix length in every call.
     pub fn rekey(&mut self, keys: &[&str]) {
-        assert_eq!(keys.len(), self.nkeys, "IndexScan::rekey: wrong number of keys");
+        assert!(keys.len() <= self.nkeys, "IndexScan::rekey: too many keys");
         let mut scan_keys: [pg_sys::ScanKeyData; 6] = unsafe { std::mem::zeroed() };
         let old = std::mem::take(&mut self.key_datums);
         for (i, k) in keys.iter().enumerate() {
@@ -233,6 +236,21 @@ impl IndexScan {
                     pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
                     pg_sys::Oid::from(pg_sys::F_TEXTEQ),
                     datum,
+                );
+            }
+        }
+        for (i, key) in scan_keys.iter_mut().enumerate().take(self.nkeys).skip(keys.len()) {
+            // SAFETY: the form the executor uses for `col IS NOT NULL`.
+            unsafe {
+                pg_sys::ScanKeyEntryInitialize(
+                    key,
+                    (pg_sys::SK_ISNULL | pg_sys::SK_SEARCHNOTNULL) as i32,
+                    (i + 1) as pg_sys::AttrNumber,
+                    0, // InvalidStrategy
+                    pg_sys::InvalidOid,
+                    pg_sys::InvalidOid,
+                    pg_sys::InvalidOid,
+                    Datum::from(0usize),
                 );
             }
         }

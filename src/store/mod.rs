@@ -2,8 +2,11 @@
 //! read with direct index scans in the caller's snapshot.
 
 pub mod index_scan;
+pub mod read_cache;
 pub mod schema;
 pub mod source;
+
+pub use read_cache::read;
 
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;

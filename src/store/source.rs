@@ -3,11 +3,11 @@
 //! statement's snapshot: a check sees its own transaction's earlier writes,
 //! never another transaction's uncommitted ones, and under REPEATABLE READ
 //! answers from the transaction snapshot. Nothing is written, so checks work
-//! in read-only transactions and on hot standbys.
+//! in read-only transactions and on hot standbys. Reads go through a
+//! [`ReadCache`] that is only ever shared between calls whose snapshots see
+//! the same data (see [`super::read_cache`]).
 
 use std::collections::{HashMap, HashSet};
-
-use rustc_hash::FxHashMap;
 
 use notion_rbac_core::engine::{ReverseHit, TupleSource};
 use notion_rbac_core::model::{AttrType, BaseType, Schema};
@@ -15,10 +15,7 @@ use notion_rbac_core::tuple::{ObjectRef, SubjectRef, Value};
 use notion_rbac_core::{Error, Result};
 
 use super::index_scan::{attributes_col as a, tuples_col as t, IndexScan};
-
-/// Bound on the per-call cache of small entities, so a huge lookup cannot
-/// grow it without limit.
-const READ_MEMO_LIMIT: usize = 50_000;
+use super::read_cache::{EntityTuples, ReadCache};
 
 /// An entity with at most this many tuples is read whole, in one scan, the
 /// first time a check touches it; its relations are then answered from
@@ -53,22 +50,29 @@ fn record_size(entity_type: &str, small: bool) {
     });
 }
 
-/// All tuples of one small entity: (relation, subject).
-type EntityTuples = Vec<(String, SubjectRef)>;
+/// Builds a cache key from its parts, joined with NUL (no stored text can
+/// contain it), into a reused buffer.
+fn key_of<'k>(buf: &'k mut String, parts: &[&str]) -> &'k str {
+    buf.clear();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            buf.push('\0');
+        }
+        buf.push_str(p);
+    }
+    buf.as_str()
+}
 
-/// Reads tuples and attributes for one SQL call. Scans are opened lazily,
-/// on first use, and closed when the source is dropped.
+/// Reads tuples and attributes for one SQL call, through a [`ReadCache`]
+/// (the backend's, or one for this call only). Scans are opened lazily, on
+/// first use, and closed when the source is dropped.
 pub struct IndexSource<'a> {
     schema: &'a Schema,
-    forward: Option<IndexScan>,
-    whole: Option<IndexScan>,
-    /// Prefetched small entities by `type:id` (`None`: known to be large).
-    /// FxHash: keys are short and not attacker-chosen in a way that matters
-    /// for a per-call map.
-    entities: FxHashMap<String, Option<EntityTuples>>,
-    /// Reused buffer for building `type:id` keys without allocating.
+    cache: &'a mut ReadCache,
+    /// Reused buffer for building cache keys without allocating.
     key: String,
-    exact: Option<IndexScan>,
+    /// `tuples_pkey`, for reads by any prefix of its six columns.
+    pkey: Option<IndexScan>,
     sets: Option<IndexScan>,
     reverse: Option<IndexScan>,
     attribute: Option<IndexScan>,
@@ -76,14 +80,12 @@ pub struct IndexSource<'a> {
 }
 
 impl<'a> IndexSource<'a> {
-    pub fn new(schema: &'a Schema) -> Self {
+    pub fn new(schema: &'a Schema, cache: &'a mut ReadCache) -> Self {
         IndexSource {
             schema,
-            forward: None,
-            whole: None,
-            entities: FxHashMap::default(),
+            cache,
             key: String::new(),
-            exact: None,
+            pkey: None,
             sets: None,
             reverse: None,
             attribute: None,
@@ -92,132 +94,191 @@ impl<'a> IndexSource<'a> {
     }
 }
 
+fn open_pkey() -> IndexScan {
+    IndexScan::open(
+        c"tuples",
+        c"tuples_pkey",
+        &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION, t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION],
+    )
+}
+
+/// Reads every subject of the rows the scan is positioned on.
+fn read_subjects(scan: &mut IndexScan, out: &mut Vec<SubjectRef>) {
+    while scan.next(false) {
+        out.push(SubjectRef {
+            ty: scan.text(t::SUBJECT_TYPE),
+            id: scan.text(t::SUBJECT_ID),
+            relation: scan.text(t::SUBJECT_RELATION),
+        });
+    }
+}
+
 impl IndexSource<'_> {
-    /// The tuples of `entity` if it is small (reading it whole on first
-    /// use), `None` if it is large or not worth trying.
-    fn small_entity(&mut self, entity: &ObjectRef) -> Option<&EntityTuples> {
-        self.key.clear();
-        self.key.push_str(&entity.ty);
-        self.key.push(':');
-        self.key.push_str(&entity.id);
-        if !self.entities.contains_key(self.key.as_str()) {
-            if !worth_prefetching(&entity.ty) {
-                return None;
-            }
-            let scan = self
-                .whole
-                .get_or_insert_with(|| IndexScan::open(c"tuples", c"tuples_pkey", &[t::ENTITY_TYPE, t::ENTITY_ID]));
-            scan.rekey(&[&entity.ty, &entity.id]);
-            let mut rows = Vec::new();
-            let mut small = true;
-            while scan.next(false) {
-                if rows.len() == SMALL_ENTITY {
-                    small = false;
-                    break;
-                }
-                rows.push((
-                    scan.text(t::RELATION),
-                    SubjectRef {
-                        ty: scan.text(t::SUBJECT_TYPE),
-                        id: scan.text(t::SUBJECT_ID),
-                        relation: scan.text(t::SUBJECT_RELATION),
-                    },
-                ));
-            }
-            record_size(&entity.ty, small);
-            if self.entities.len() >= READ_MEMO_LIMIT {
-                self.entities.clear();
-            }
-            self.entities.insert(self.key.clone(), small.then_some(rows));
+    /// Whether `entity` is small (read whole, on first use, into the
+    /// cache's `entities` under `self.key`). False if it is large or not
+    /// worth trying.
+    fn small_entity(&mut self, entity: &ObjectRef) -> bool {
+        let key = key_of(&mut self.key, &[&entity.ty, &entity.id]);
+        if let Some(small) = self.cache.entities.get(key).map(Option::is_some) {
+            self.cache.hit();
+            return small;
         }
-        self.entities.get(self.key.as_str()).and_then(|e| e.as_ref())
+        if !worth_prefetching(&entity.ty) {
+            return false;
+        }
+        self.cache.miss();
+        let scan = self.pkey.get_or_insert_with(open_pkey);
+        scan.rekey(&[&entity.ty, &entity.id]);
+        let mut rows = Vec::new();
+        let mut small = true;
+        while scan.next(false) {
+            if rows.len() == SMALL_ENTITY {
+                small = false;
+                break;
+            }
+            rows.push((
+                scan.text(t::RELATION),
+                SubjectRef {
+                    ty: scan.text(t::SUBJECT_TYPE),
+                    id: scan.text(t::SUBJECT_ID),
+                    relation: scan.text(t::SUBJECT_RELATION),
+                },
+            ));
+        }
+        record_size(&entity.ty, small);
+        self.cache.admit(rows.len().max(1));
+        self.cache.entities.insert(self.key.as_str().into(), small.then_some(rows));
+        small
+    }
+
+    /// The tuples of the small entity last found by [`Self::small_entity`].
+    fn entity_rows(&self) -> &EntityTuples {
+        self.cache.entities.get(self.key.as_str()).and_then(|e| e.as_ref()).expect("small entity just read")
     }
 }
 
 impl TupleSource for IndexSource<'_> {
     fn subjects(&mut self, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) -> Result<()> {
-        if let Some(rows) = self.small_entity(entity) {
-            out.extend(rows.iter().filter(|(r, _)| r == relation).map(|(_, s)| s.clone()));
+        if self.small_entity(entity) {
+            out.extend(self.entity_rows().iter().filter(|(r, _)| r == relation).map(|(_, s)| s.clone()));
             return Ok(());
         }
-        let scan = self
-            .forward
-            .get_or_insert_with(|| IndexScan::open(c"tuples", c"tuples_pkey", &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION]));
-        scan.rekey(&[&entity.ty, &entity.id, relation]);
-        while scan.next(false) {
-            out.push(SubjectRef {
-                ty: scan.text(t::SUBJECT_TYPE),
-                id: scan.text(t::SUBJECT_ID),
-                relation: scan.text(t::SUBJECT_RELATION),
-            });
+        let key = key_of(&mut self.key, &[&entity.ty, &entity.id, relation]);
+        if let Some(found) = self.cache.subjects.get(key) {
+            out.extend(found.iter().cloned());
+            self.cache.hit();
+            return Ok(());
         }
+        self.cache.miss();
+        let scan = self.pkey.get_or_insert_with(open_pkey);
+        scan.rekey(&[&entity.ty, &entity.id, relation]);
+        let mut found = Vec::new();
+        read_subjects(scan, &mut found);
+        out.extend(found.iter().cloned());
+        self.cache.admit(found.len().max(1));
+        self.cache.subjects.insert(self.key.as_str().into(), found);
         Ok(())
     }
 
     fn contains(&mut self, entity: &ObjectRef, relation: &str, subject: &SubjectRef) -> Result<bool> {
-        if let Some(rows) = self.small_entity(entity) {
-            return Ok(rows.iter().any(|(r, s)| r == relation && s == subject));
+        if self.small_entity(entity) {
+            return Ok(self.entity_rows().iter().any(|(r, s)| r == relation && s == subject));
         }
-        let scan = self.exact.get_or_insert_with(|| {
-            IndexScan::open(
-                c"tuples",
-                c"tuples_pkey",
-                &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION, t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION],
-            )
-        });
+        let key = key_of(&mut self.key, &[&entity.ty, &entity.id, relation, &subject.ty, &subject.id, &subject.relation]);
+        if let Some(&found) = self.cache.contains.get(key) {
+            self.cache.hit();
+            return Ok(found);
+        }
+        self.cache.miss();
+        let scan = self.pkey.get_or_insert_with(open_pkey);
         scan.rekey(&[&entity.ty, &entity.id, relation, &subject.ty, &subject.id, &subject.relation]);
-        Ok(scan.next(false))
+        let found = scan.next(false);
+        self.cache.admit(1);
+        self.cache.contains.insert(self.key.as_str().into(), found);
+        Ok(found)
     }
 
     fn subject_sets(&mut self, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) -> Result<()> {
-        if let Some(rows) = self.small_entity(entity) {
-            out.extend(rows.iter().filter(|(r, s)| r == relation && !s.relation.is_empty()).map(|(_, s)| s.clone()));
+        if self.small_entity(entity) {
+            out.extend(
+                self.entity_rows().iter().filter(|(r, s)| r == relation && !s.relation.is_empty()).map(|(_, s)| s.clone()),
+            );
             return Ok(());
         }
+        let key = key_of(&mut self.key, &[&entity.ty, &entity.id, relation]);
+        if let Some(found) = self.cache.subject_sets.get(key) {
+            out.extend(found.iter().cloned());
+            self.cache.hit();
+            return Ok(());
+        }
+        self.cache.miss();
         let scan = self.sets.get_or_insert_with(|| {
             IndexScan::open(c"tuples", c"tuples_subject_sets", &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION])
         });
         scan.rekey(&[&entity.ty, &entity.id, relation]);
-        while scan.next(false) {
-            out.push(SubjectRef {
-                ty: scan.text(t::SUBJECT_TYPE),
-                id: scan.text(t::SUBJECT_ID),
-                relation: scan.text(t::SUBJECT_RELATION),
-            });
-        }
+        let mut found = Vec::new();
+        read_subjects(scan, &mut found);
+        out.extend(found.iter().cloned());
+        self.cache.admit(found.len().max(1));
+        self.cache.subject_sets.insert(self.key.as_str().into(), found);
         Ok(())
     }
 
     fn reverse(&mut self, subject: &ObjectRef, entity_type: &str, relation: &str, out: &mut Vec<ReverseHit>) -> Result<()> {
+        let key = key_of(&mut self.key, &[&subject.ty, &subject.id, entity_type, relation]);
+        if let Some(found) = self.cache.reverse.get(key) {
+            out.extend(found.iter().cloned());
+            self.cache.hit();
+            return Ok(());
+        }
+        self.cache.miss();
         let scan = self.reverse.get_or_insert_with(|| {
             IndexScan::open(c"tuples", c"tuples_by_subject", &[t::SUBJECT_TYPE, t::SUBJECT_ID, t::ENTITY_TYPE, t::RELATION])
         });
         scan.rekey(&[&subject.ty, &subject.id, entity_type, relation]);
+        let mut found = Vec::new();
         while scan.next(false) {
-            out.push(ReverseHit { entity_id: scan.text(t::ENTITY_ID), subject_relation: scan.text(t::SUBJECT_RELATION) });
+            found.push(ReverseHit { entity_id: scan.text(t::ENTITY_ID), subject_relation: scan.text(t::SUBJECT_RELATION) });
         }
+        out.extend(found.iter().cloned());
+        self.cache.admit(found.len().max(1));
+        self.cache.reverse.insert(self.key.as_str().into(), found);
         Ok(())
     }
 
     fn attribute(&mut self, entity: &ObjectRef, name: &str) -> Result<Option<Value>> {
+        let key = key_of(&mut self.key, &[&entity.ty, &entity.id, name]);
+        if let Some(found) = self.cache.attributes.get(key) {
+            let found = found.clone();
+            self.cache.hit();
+            return Ok(found);
+        }
+        self.cache.miss();
         let scan = self.attribute.get_or_insert_with(|| {
             IndexScan::open(c"attributes", c"attributes_pkey", &[a::ENTITY_TYPE, a::ENTITY_ID, a::ATTRIBUTE])
         });
         scan.rekey(&[&entity.ty, &entity.id, name]);
-        if !scan.next(false) {
-            return Ok(None);
-        }
-        let Some(json) = scan.jsonb(a::VALUE) else { return Ok(None) };
-        let ty = self
-            .schema
-            .entity(&entity.ty)
-            .and_then(|e| e.attribute(name))
-            .map(|d| d.ty)
-            .ok_or_else(|| Error::internal(format!("attribute {entity}${name} is stored but not declared")))?;
-        json_to_value(&json, ty).map(Some)
+        let json = if scan.next(false) { scan.jsonb(a::VALUE) } else { None };
+        let value = match json {
+            None => None,
+            Some(json) => {
+                let ty = self
+                    .schema
+                    .entity(&entity.ty)
+                    .and_then(|e| e.attribute(name))
+                    .map(|d| d.ty)
+                    .ok_or_else(|| Error::internal(format!("attribute {entity}${name} is stored but not declared")))?;
+                Some(json_to_value(&json, ty)?)
+            }
+        };
+        self.cache.admit(1);
+        self.cache.attributes.insert(self.key.as_str().into(), value.clone());
+        Ok(value)
     }
 
     fn entities_with_attribute(&mut self, entity_type: &str, name: &str, out: &mut Vec<String>) -> Result<()> {
+        // Not cached: lookups call it once per permission, and its answer
+        // can be as large as the table.
         let scan = self
             .by_attribute
             .get_or_insert_with(|| IndexScan::open(c"attributes", c"attributes_by_name", &[a::ENTITY_TYPE, a::ATTRIBUTE]));
@@ -229,8 +290,8 @@ impl TupleSource for IndexSource<'_> {
     }
 
     fn subject_ids_of_type(&mut self, subject_type: &str, out: &mut Vec<String>) -> Result<()> {
-        // Rare (lookup-subject's "everyone" candidates): one pass over the
-        // subject index's range for the type.
+        // Rare (lookup-subject's "everyone" candidates) and not cached: one
+        // pass over the subject index's range for the type.
         let mut scan = IndexScan::open(c"tuples", c"tuples_by_subject", &[t::SUBJECT_TYPE]);
         scan.rekey(&[subject_type]);
         let mut seen = HashSet::new();

@@ -98,3 +98,56 @@ SELECT rbac.write_tuples(ARRAY['group:b#member@user:u']) AS added;
 SELECT rbac.check('user:u', 'view', 'folder:y') AS through_cycle;
 SELECT rbac.check('user:u', 'member', 'group:a') AS member_of_a;
 ROLLBACK;
+
+-- The read cache (notion_rbac.cache_rows) is reused only by checks that see
+-- the same data. Outside a transaction that has written, repeated checks
+-- are answered from it...
+SELECT rbac.check('user:bob', 'read', 'page:project_plan') AS bob_reads_plan;
+-- (\gset: keeping the counters in a table would commit a write, which
+-- rightly starts the cache afresh)
+SELECT hits AS hits_before, misses AS misses_before FROM rbac.cache_stats() \gset
+SELECT rbac.check('user:bob', 'read', 'page:project_plan') AS bob_reads_plan_again;
+SELECT hits > :hits_before AS answered_from_cache, misses = :misses_before AS no_new_reads, row_limit
+  FROM rbac.cache_stats();
+-- A committed write anywhere starts it afresh.
+CREATE TEMP TABLE committed_write AS SELECT 1 AS x;
+SELECT invalidations AS invalidations_before FROM rbac.cache_stats() \gset
+SELECT rbac.check('user:bob', 'read', 'page:project_plan') AS bob_reads_plan_after_commit;
+SELECT invalidations = :invalidations_before + 1 AS started_afresh FROM rbac.cache_stats();
+-- ...own writes are seen at once (the transaction now has an id, and the
+-- key follows its command counter)...
+BEGIN;
+SELECT rbac.check('user:bob', 'read', 'page:project_plan') AS before_revoke;
+DELETE FROM rbac.tuples WHERE subject_type = 'user' AND subject_id = 'bob';
+SELECT rbac.check('user:bob', 'read', 'page:project_plan') AS after_own_revoke;
+-- ...and a rolled-back savepoint is never remembered.
+SAVEPOINT s;
+SELECT rbac.write_tuples(ARRAY['page:project_plan#reader@user:bob']) AS granted;
+SELECT rbac.check('user:bob', 'read', 'page:project_plan') AS inside_savepoint;
+ROLLBACK TO SAVEPOINT s;
+SELECT rbac.check('user:bob', 'read', 'page:project_plan') AS after_rollback_to_savepoint;
+ROLLBACK;
+SELECT rbac.check('user:bob', 'read', 'page:project_plan') AS after_rollback;
+-- The cache is kept per user: a role that may call rbac.check but not
+-- read the tables gets an error, never an answer cached for another role.
+CREATE ROLE regress_cache_reader NOLOGIN IN ROLE rbac_reader;
+CREATE ROLE regress_cache_nosee NOLOGIN;
+GRANT USAGE ON SCHEMA rbac TO regress_cache_nosee;
+GRANT EXECUTE ON FUNCTION rbac.check(text, text, text) TO regress_cache_nosee;
+SET ROLE regress_cache_reader;
+SELECT rbac.check('user:bob', 'read', 'page:project_plan') AS reader_checks;
+SELECT rbac.check('user:bob', 'read', 'page:project_plan') AS reader_checks_from_cache;
+SET ROLE regress_cache_nosee;
+SELECT try($$SELECT rbac.check('user:bob', 'read', 'page:project_plan')$$);
+RESET ROLE;
+DROP ROLE regress_cache_reader;
+REVOKE ALL ON FUNCTION rbac.check(text, text, text) FROM regress_cache_nosee;
+REVOKE ALL ON SCHEMA rbac FROM regress_cache_nosee;
+DROP ROLE regress_cache_nosee;
+-- Turning the cache off changes nothing but speed.
+SET notion_rbac.cache_rows = 0;
+SELECT rbac.check('user:alice', 'write', 'database:task_list') AS uncached_alice,
+       rbac.check('user:charlie', 'write', 'page:product_spec') AS uncached_charlie;
+SELECT rows, row_limit FROM rbac.cache_stats();
+RESET notion_rbac.cache_rows;
+SELECT try($$SET notion_rbac.cache_rows = -1$$);

@@ -1,0 +1,33 @@
+-- Everything an installation of notion_rbac consists of, as text: the
+-- upgrade layer compares an installation updated from every released
+-- version with a fresh one of the current version, line by line.
+\pset footer off
+\pset format unaligned
+SELECT extversion FROM pg_extension WHERE extname = 'notion_rbac';
+SELECT pg_describe_object(classid, objid, objsubid) AS member
+  FROM pg_depend
+ WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'notion_rbac')
+ ORDER BY 1;
+SELECT p.oid::regprocedure AS function, pg_get_function_result(p.oid) AS result, p.prokind, p.provolatile,
+       p.proparallel, p.prosecdef, p.proisstrict, p.proconfig, p.proacl, p.prosrc, p.probin
+  FROM pg_proc p WHERE p.pronamespace = 'rbac'::regnamespace ORDER BY p.oid::regprocedure::text;
+SELECT c.relname, c.relkind, c.relacl, c.relrowsecurity, c.relpersistence
+  FROM pg_class c WHERE c.relnamespace = 'rbac'::regnamespace ORDER BY 1;
+SELECT a.attrelid::regclass AS relation, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       a.attgenerated, a.attidentity, a.attcollation::regcollation, pg_get_expr(d.adbin, d.adrelid) AS default
+  FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+ WHERE a.attrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'rbac'::regnamespace)
+   AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attrelid::regclass::text, a.attnum;
+SELECT conrelid::regclass AS relation, conname, pg_get_constraintdef(oid)
+  FROM pg_constraint WHERE connamespace = 'rbac'::regnamespace ORDER BY conrelid::regclass::text, 2;
+SELECT indexrelid::regclass AS index, pg_get_indexdef(indexrelid)
+  FROM pg_index WHERE indrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'rbac'::regnamespace)
+ ORDER BY indexrelid::regclass::text;
+SELECT tgrelid::regclass AS relation, tgname, pg_get_triggerdef(oid), tgenabled
+  FROM pg_trigger WHERE NOT tgisinternal
+   AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'rbac'::regnamespace) ORDER BY tgrelid::regclass::text, 2;
+SELECT t.typname, t.typtype, t.typacl FROM pg_type t WHERE t.typnamespace = 'rbac'::regnamespace ORDER BY 1;
+SELECT nspname, nspacl FROM pg_namespace WHERE nspname = 'rbac';
+SELECT r.rolname, r.rolcanlogin, r.rolinherit FROM pg_roles r WHERE r.rolname LIKE 'rbac\_%' ORDER BY 1;
