@@ -7,7 +7,7 @@
 
 mod engine_util;
 
-use engine_util::world;
+use engine_util::{every_attribute, every_tuple, id_pool, world};
 use notion_rbac_core::engine::{self, CheckOptions, Checker, Context, MemorySource, TupleSource};
 use notion_rbac_core::model::{Expr, Leaf, Member, Schema};
 use notion_rbac_core::tuple::{
@@ -245,32 +245,10 @@ struct Universe {
     subjects: Vec<String>,
 }
 
-fn pool(ty: &str) -> Vec<String> {
-    (1..=3).map(|i| format!("{}{i}", &ty[..1])).collect()
-}
-
 fn universe(text: &str, subjects: &[&str], contextual: &[&str]) -> Universe {
     let schema = lang::compile(text).expect("schema compiles");
-    let mut tuples = Vec::new();
-    let mut attributes = Vec::new();
-    for entity in &schema.entities {
-        for e in pool(&entity.name) {
-            for rel in &entity.relations {
-                for st in &rel.subject_types {
-                    for s in pool(&st.entity) {
-                        let subject = match &st.relation {
-                            Some(r) => format!("{}:{s}#{r}", st.entity),
-                            None => format!("{}:{s}", st.entity),
-                        };
-                        tuples.push(format!("{}:{e}#{}@{subject}", entity.name, rel.name));
-                    }
-                }
-            }
-            for attr in &entity.attributes {
-                attributes.push(format!("{}:{e}${}|boolean:true", entity.name, attr.name));
-            }
-        }
-    }
+    let tuples = every_tuple(&schema);
+    let attributes = every_attribute(&schema, |_| vec!["boolean:true"]);
     let mut contextual: Vec<String> = contextual.iter().map(|s| s.to_string()).collect();
     contextual.extend(tuples.iter().step_by(13).cloned());
     Universe {
@@ -347,7 +325,7 @@ fn names(schema: &Schema) -> Vec<(String, String)> {
 }
 
 fn objects(ty: &str) -> Vec<ObjectRef> {
-    pool(ty)
+    id_pool(ty)
         .into_iter()
         .map(|id| ObjectRef {
             ty: ty.to_string(),

@@ -7,7 +7,7 @@ mod engine_util;
 
 use std::collections::BTreeSet;
 
-use engine_util::{context, ids, world};
+use engine_util::{context, every_attribute, every_tuple, ids, world};
 use notion_rbac_core::ErrorKind;
 use notion_rbac_core::engine::{self, CheckOptions, Context, MemorySource, lookup};
 use notion_rbac_core::lang;
@@ -666,10 +666,6 @@ fn always(_: &str, _: &str) -> bool {
     true
 }
 
-fn pool(ty: &str) -> Vec<String> {
-    (1..=3).map(|i| format!("{}{i}", &ty[..1])).collect()
-}
-
 fn universe(
     text: &str,
     subjects: &[&str],
@@ -679,38 +675,16 @@ fn universe(
     fast_subjects: fn(&str, &str) -> bool,
 ) -> Universe {
     let schema = lang::compile(text).expect("schema compiles");
-    let mut tuples = Vec::new();
-    let mut attributes = Vec::new();
-    for entity in &schema.entities {
-        for e in pool(&entity.name) {
-            for rel in &entity.relations {
-                for st in &rel.subject_types {
-                    for s in pool(&st.entity) {
-                        let subject = match &st.relation {
-                            Some(r) => format!("{}:{s}#{r}", st.entity),
-                            None => format!("{}:{s}", st.entity),
-                        };
-                        let text = format!("{}:{e}#{}@{subject}", entity.name, rel.name);
-                        let t = parse_tuple(&text).expect("tuple");
-                        if schema.validate_tuple(&t).is_ok() {
-                            tuples.push(text);
-                        }
-                    }
-                }
-            }
-            for attr in &entity.attributes {
-                let values: &[&str] = match attr.ty.to_string().as_str() {
-                    "boolean" => &["boolean:true", "boolean:false"],
-                    "integer" => &["integer:50", "integer:150"],
-                    "string[]" => &["string[]:gold", "string[]:silver"],
-                    other => panic!("no sample values for {other}"),
-                };
-                for v in values {
-                    attributes.push(format!("{}:{e}${}|{v}", entity.name, attr.name));
-                }
-            }
-        }
-    }
+    let tuples: Vec<String> = every_tuple(&schema)
+        .into_iter()
+        .filter(|text| schema.validate_tuple(&parse_tuple(text).expect("tuple")).is_ok())
+        .collect();
+    let attributes = every_attribute(&schema, |ty| match ty {
+        "boolean" => vec!["boolean:true", "boolean:false"],
+        "integer" => vec!["integer:50", "integer:150"],
+        "string[]" => vec!["string[]:gold", "string[]:silver"],
+        other => panic!("no sample values for {other}"),
+    });
     Universe {
         schema,
         tuples,

@@ -241,3 +241,48 @@ impl TupleSource for Recording {
         self.inner.subject_ids_of_type(ty, out)
     }
 }
+
+/// The small id pool of an entity type (`doc` → `d1`, `d2`, `d3`) from
+/// which the property tests' universes are built.
+pub fn id_pool(ty: &str) -> Vec<String> {
+    (1..=3).map(|i| format!("{}{i}", &ty[..1])).collect()
+}
+
+/// Every tuple the schema's relation declarations allow over the id pools:
+/// each relation of each entity, with each declared subject type (and its
+/// subject relation). Property tests draw their stored data from these.
+pub fn every_tuple(schema: &Schema) -> Vec<String> {
+    let mut tuples = Vec::new();
+    for entity in &schema.entities {
+        for e in id_pool(&entity.name) {
+            for rel in &entity.relations {
+                for st in &rel.subject_types {
+                    for s in id_pool(&st.entity) {
+                        let subject = match &st.relation {
+                            Some(r) => format!("{}:{s}#{r}", st.entity),
+                            None => format!("{}:{s}", st.entity),
+                        };
+                        tuples.push(format!("{}:{e}#{}@{subject}", entity.name, rel.name));
+                    }
+                }
+            }
+        }
+    }
+    tuples
+}
+
+/// Every attribute value over the id pools, with the sample values
+/// `values` gives for an attribute type (`boolean`, `integer`, ...).
+pub fn every_attribute(schema: &Schema, values: impl Fn(&str) -> Vec<&'static str>) -> Vec<String> {
+    let mut attributes = Vec::new();
+    for entity in &schema.entities {
+        for e in id_pool(&entity.name) {
+            for attr in &entity.attributes {
+                for v in values(&attr.ty.to_string()) {
+                    attributes.push(format!("{}:{e}${}|{v}", entity.name, attr.name));
+                }
+            }
+        }
+    }
+    attributes
+}
