@@ -6,7 +6,7 @@
 //! rule calls bind by name with matching types. The engine may therefore
 //! treat a missing name as an internal error rather than a user error.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -77,7 +77,7 @@ impl EntityDef {
         attributes: Vec<AttributeDef>,
         permissions: Vec<PermissionDef>,
     ) -> Self {
-        let mut members = HashMap::new();
+        let mut members = HashMap::default();
         for (i, r) in relations.iter().enumerate() {
             members.insert(r.name.clone(), Member::Relation(i));
         }

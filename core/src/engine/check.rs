@@ -148,8 +148,10 @@
 //! requested entity (other reads reuse one scratch `ObjectRef`). Other
 //! memo entries store their ids end to end in one string.
 
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use rustc_hash::FxHashMap as HashMap;
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::FxHasher;
 use std::ops::Deref;
 use std::rc::Rc;
 
@@ -345,7 +347,7 @@ struct Keyed {
 const KEYED_CAPACITY: usize = 64;
 
 fn memo_hash(kind: NodeKind, id: &str) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = FxHasher::default();
     kind.hash(&mut h);
     id.hash(&mut h);
     h.finish()

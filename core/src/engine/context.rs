@@ -5,8 +5,10 @@
 //! the schema (as in Permify): a caller may pass tuples the schema would
 //! reject, and the engine simply follows them where they lead.
 
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use rustc_hash::FxHashMap as HashMap;
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::FxHasher;
 use std::rc::Rc;
 
 use serde_json::{Map, Value as Json};
@@ -151,7 +153,7 @@ pub(crate) struct ContextIndex<'c> {
 }
 
 fn key_hash(parts: &[&str]) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = FxHasher::default();
     for p in parts {
         p.hash(&mut h);
     }
@@ -162,8 +164,8 @@ impl<'c> ContextIndex<'c> {
     pub(crate) fn new(ctx: &'c Context) -> Self {
         let (mut forward, mut reverse) = (None, None);
         if ctx.tuples.len() > LINEAR_SCAN_LIMIT {
-            let mut f: HashMap<u64, Vec<u32>> = HashMap::new();
-            let mut r: HashMap<u64, Vec<u32>> = HashMap::new();
+            let mut f: HashMap<u64, Vec<u32>> = HashMap::default();
+            let mut r: HashMap<u64, Vec<u32>> = HashMap::default();
             for (i, t) in ctx.tuples.iter().enumerate() {
                 let i = i as u32;
                 f.entry(key_hash(&[&t.entity.ty, &t.entity.id, &t.relation]))

@@ -8,7 +8,7 @@
 //! the request's contextual tuples add to relations (contextual tuples are
 //! not validated, so they can put any subject into any relation).
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
@@ -132,7 +132,7 @@ pub(super) struct Graph<'a> {
 impl<'a> Graph<'a> {
     pub fn new(schema: &'a Schema, ctx: &'a Context) -> Self {
         let mut contextual_types: HashMap<(&'a str, &'a str), Vec<(&'a str, &'a str)>> =
-            HashMap::new();
+            HashMap::default();
         for t in &ctx.tuples {
             let types = contextual_types
                 .entry((t.entity.ty.as_str(), t.relation.as_str()))
@@ -145,11 +145,11 @@ impl<'a> Graph<'a> {
         Graph {
             schema,
             contextual_types,
-            uses_attributes: HashMap::new(),
-            in_progress: HashSet::new(),
-            heights: HashMap::new(),
-            height_in_progress: HashSet::new(),
-            occurrences: HashMap::new(),
+            uses_attributes: HashMap::default(),
+            in_progress: HashSet::default(),
+            heights: HashMap::default(),
+            height_in_progress: HashSet::default(),
+            occurrences: HashMap::default(),
         }
     }
 
@@ -401,7 +401,7 @@ impl<'a> Graph<'a> {
     /// checked on its own to get exactly the answer of a single check.
     pub fn stratified(&mut self, root: Kind<'a>) -> bool {
         let mut nodes = vec![root];
-        let mut index: HashMap<Kind<'a>, usize> = HashMap::from([(root, 0)]);
+        let mut index: HashMap<Kind<'a>, usize> = [(root, 0)].into_iter().collect();
         // Per node: (child node, through a subtracted side).
         let mut edges: Vec<Vec<(usize, bool)>> = Vec::new();
         let mut next = 0;
@@ -580,7 +580,7 @@ impl<'a> Plan<'a> {
     pub fn build(graph: &mut Graph<'a>, target: Kind<'a>) -> Self {
         let mut plan = Plan {
             nodes: vec![target],
-            index: HashMap::from([(target, 0)]),
+            index: [(target, 0)].into_iter().collect(),
             ups: vec![Vec::new()],
             residuals: Vec::new(),
         };

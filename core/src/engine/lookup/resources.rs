@@ -1,7 +1,7 @@
 //! `lookup_resources`: the reverse expansion from the subject (see the
 //! parent module's docs for the rule it follows and why it is exact).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::rc::Rc;
 
 use super::analysis::{EdgeGate, Graph, Kind, Plan, Up, Via, What};
@@ -122,11 +122,11 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
         ctx: ctx_index,
         subject,
         states: Vec::new(),
-        index: (0..plan.nodes.len()).map(|_| HashMap::new()).collect(),
+        index: (0..plan.nodes.len()).map(|_| HashMap::default()).collect(),
         queue: Buckets::default(),
         too_tall: Height::from(opts.max_depth) + 1,
         pending: Vec::new(),
-        verdicts: HashMap::new(),
+        verdicts: HashMap::default(),
         stats: LookupStats::default(),
         hits: Vec::new(),
         scratch: ObjectRef {

@@ -1,7 +1,9 @@
 //! `lookup_subjects`: the forward expansion from the entity (see the
 //! parent module's docs for the rule it follows and why it is exact).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use super::analysis::{Gate, Graph, Kind, What};
 use super::{LookupStats, target_kind};
@@ -49,7 +51,7 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
         subject_type,
         subject_relation,
         max_depth: opts.max_depth,
-        seen: HashMap::new(),
+        seen: HashMap::default(),
         sure: VecDeque::new(),
         open: Vec::new(),
         answers: BTreeSet::new(),
