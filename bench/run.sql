@@ -80,7 +80,7 @@ LANGUAGE plpgsql AS $$
 DECLARE q record; t0 timestamptz; r boolean; us float8;
         qids bigint[] := '{}'; times float8[] := '{}'; answers boolean[] := '{}';
 BEGIN
-    PERFORM set_config('notion_rbac.cache_rows', CASE WHEN engine IN ('notion_rbac, first ask', 'notion_rbac, repeated') THEN '20000' ELSE '0' END, true);
+    PERFORM set_config('notion_rbac.cache_rows', CASE WHEN engine IN ('notion_rbac, first ask', 'notion_rbac, repeated') THEN '50000' ELSE '0' END, true);
     FOR i IN 1..rounds LOOP
         FOR q IN SELECT * FROM bench.queries ORDER BY CASE WHEN engine = 'notion_rbac, first ask' THEN (qid * 2654435761) % 1000003 ELSE qid END LOOP
             IF engine = 'plain SQL' THEN
@@ -138,6 +138,60 @@ SELECT :'label' AS dataset, kind, depth,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY us) FILTER (WHERE engine = 'notion_rbac, repeated')::numeric, 1) AS repeated_p50_us,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY us) FILTER (WHERE engine = 'plain SQL')::numeric, 1) AS plain_sql_p50_us
   FROM timings GROUP BY kind, depth ORDER BY kind DESC, depth;
+
+-- Row-level security: an application table of 10,000 pages (all depths,
+-- every workspace) behind a policy that calls rbac.check — or, for the
+-- baseline, the plain-SQL check — read by a role the policy applies to.
+-- One scan is one statement, one snapshot: with the cache on, the rows
+-- share their workspace, group and ancestor reads even on the first scan.
+CREATE TABLE bench.app_pages AS
+SELECT 'p' || id AS id FROM bench.pages ORDER BY (id * 2654435761::bigint) % 1000003, id LIMIT 10000;
+ALTER TABLE bench.app_pages ENABLE ROW LEVEL SECURITY;
+CREATE POLICY app_pages_read ON bench.app_pages FOR SELECT USING (
+    CASE current_setting('bench.engine')
+        WHEN 'plain SQL' THEN bench.sql_check('user:' || current_setting('bench.uid'), 'read', 'page:' || id)
+        ELSE rbac.check('user:' || current_setting('bench.uid'), 'read', 'page:' || id)
+    END);
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bench_app') THEN
+        CREATE ROLE bench_app NOLOGIN IN ROLE rbac_reader;
+    END IF;
+END $$;
+GRANT USAGE ON SCHEMA bench TO bench_app;
+GRANT SELECT ON bench.app_pages TO bench_app;
+CREATE TABLE bench.bump (x int);
+-- Two scans in one transaction: the first, then the same again.
+CREATE FUNCTION bench.time_rls(uid text, engine text, cache_rows int)
+RETURNS TABLE (visible bigint, first_scan_ms numeric, second_scan_ms numeric)
+LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz;
+BEGIN
+    PERFORM set_config('bench.uid', uid, true);
+    PERFORM set_config('bench.engine', engine, true);
+    PERFORM set_config('notion_rbac.cache_rows', cache_rows::text, true);
+    PERFORM set_config('role', 'bench_app', true);
+    t0 := clock_timestamp();
+    SELECT count(*) INTO visible FROM bench.app_pages;
+    first_scan_ms := round((extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric, 1);
+    t0 := clock_timestamp();
+    PERFORM count(*) FROM bench.app_pages;
+    second_scan_ms := round((extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric, 1);
+    RETURN NEXT;
+END $$;
+-- (each timing follows a committed write, so every read cache starts empty)
+CREATE TEMP TABLE rls (uid text, engine text, visible bigint, first_scan_ms numeric, second_scan_ms numeric);
+INSERT INTO bench.bump VALUES (1);
+INSERT INTO rls SELECT 'u10', 'notion_rbac, no cache', * FROM bench.time_rls('u10', 'notion_rbac', 0);
+INSERT INTO rls SELECT 'u10', 'notion_rbac, cache', * FROM bench.time_rls('u10', 'notion_rbac', 50000);
+INSERT INTO rls SELECT 'u10', 'plain SQL', * FROM bench.time_rls('u10', 'plain SQL', 0);
+INSERT INTO rls SELECT 'u30', 'notion_rbac, no cache', * FROM bench.time_rls('u30', 'notion_rbac', 0);
+INSERT INTO rls SELECT 'u30', 'notion_rbac, cache', * FROM bench.time_rls('u30', 'notion_rbac', 50000);
+INSERT INTO rls SELECT 'u30', 'plain SQL', * FROM bench.time_rls('u30', 'plain SQL', 0);
+SELECT :'label' AS dataset, 'RLS over ' || (SELECT count(*) FROM bench.app_pages) || ' pages' AS scan, r.uid, r.engine, r.visible,
+       r.first_scan_ms, r.second_scan_ms,
+       round(p.first_scan_ms / nullif(r.first_scan_ms, 0), 1) AS plain_sql_ratio
+  FROM rls r JOIN rls p ON p.uid = r.uid AND p.engine = 'plain SQL'
+ ORDER BY r.uid, r.engine DESC;
 
 -- Lookups and check_many are timed with the read cache off: their figures
 -- are the engine's own cost, not repeated answers.

@@ -15,9 +15,9 @@ pub static KEY_FILE: GucSetting<Option<std::ffi::CString>> = GucSetting::<Option
 
 /// Rows the per-backend read cache may hold (0 turns it off). See
 /// `store::read_cache`: the cache is exact, so this only trades memory
-/// (about 300 bytes a row: the default costs some 6 MB per backend at most)
+/// (about 120 bytes a row: the default costs some 6 MB per backend at most)
 /// for speed.
-pub static CACHE_ROWS: GucSetting<i32> = GucSetting::<i32>::new(20_000);
+pub static CACHE_ROWS: GucSetting<i32> = GucSetting::<i32>::new(50_000);
 
 pub fn define() {
     // Startup-only when preloaded, as it should be. PostgreSQL refuses to

@@ -347,6 +347,19 @@ impl IndexScan {
         }
     }
 
+    /// Appends the text column `attnum` of the current row to `buf`
+    /// (nothing for NULL), without an intermediate allocation.
+    pub fn push_text(&mut self, attnum: i32, buf: &mut String) {
+        if let Some(d) = self.datum(attnum) {
+            // SAFETY: the column is text; the borrowed str lives in the
+            // current row (or a detoasted copy in the current memory
+            // context) and is copied before the scan moves on.
+            if let Some(s) = unsafe { <&str>::from_datum(d, false) } {
+                buf.push_str(s);
+            }
+        }
+    }
+
     /// The int4 column `attnum` of the current row.
     pub fn int4(&mut self, attnum: i32) -> Option<i32> {
         // SAFETY: the column is int4.

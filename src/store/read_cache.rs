@@ -31,7 +31,6 @@ use std::rc::Rc;
 use pgrx::pg_sys;
 use rustc_hash::FxHashMap;
 
-use notion_rbac_core::engine::ReverseHit;
 use notion_rbac_core::model::Schema;
 use notion_rbac_core::tuple::{SubjectRef, Value};
 
@@ -90,8 +89,39 @@ impl SnapshotKey {
     }
 }
 
-/// All tuples of one small entity: (relation, subject).
-pub type EntityTuples = Vec<(String, SubjectRef)>;
+/// The text fields of one cached row end to end, separated by NUL (which no
+/// stored text can contain), in a single allocation: a few times smaller
+/// than a `String` per field, so the same memory holds more reads.
+pub struct Packed(Box<str>);
+
+impl Packed {
+    /// Packs the fields the scan is positioned on.
+    pub fn read(scan: &mut super::index_scan::IndexScan, columns: &[i32], buf: &mut String) -> Packed {
+        buf.clear();
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                buf.push('\0');
+            }
+            scan.push_text(*c, buf);
+        }
+        Packed(buf.as_str().into())
+    }
+
+    /// The `N` fields.
+    pub fn fields<const N: usize>(&self) -> [&str; N] {
+        let mut parts = self.0.splitn(N, '\0');
+        std::array::from_fn(|_| parts.next().unwrap_or(""))
+    }
+
+    /// The fields `[type, id, relation]` starting at `at` as a subject.
+    pub fn subject<const N: usize>(&self, at: usize) -> SubjectRef {
+        let f = self.fields::<N>();
+        SubjectRef { ty: f[at].to_owned(), id: f[at + 1].to_owned(), relation: f[at + 2].to_owned() }
+    }
+}
+
+/// All tuples of one small entity: `relation, subject type, id, relation`.
+pub type EntityTuples = Vec<Packed>;
 
 /// Reads answered in one snapshot (see the module comment), by read kind.
 /// Keys join their parts with NUL, which no stored text can contain.
@@ -101,14 +131,16 @@ pub struct ReadCache {
     schema: Option<Rc<ActiveSchema>>,
     /// Whole small entities by `type\0id` (`None`: known to be large).
     pub entities: FxHashMap<Box<str>, Option<EntityTuples>>,
-    /// `type\0id\0relation` → every subject (large entities only).
-    pub subjects: FxHashMap<Box<str>, Vec<SubjectRef>>,
+    /// `type\0id\0relation` → every subject (`type, id, relation`; large
+    /// entities only).
+    pub subjects: FxHashMap<Box<str>, Vec<Packed>>,
     /// `type\0id\0relation` → the subject-set subjects (large entities only).
-    pub subject_sets: FxHashMap<Box<str>, Vec<SubjectRef>>,
+    pub subject_sets: FxHashMap<Box<str>, Vec<Packed>>,
     /// A point probe `type\0id\0relation\0subject type\0id\0relation`.
     pub contains: FxHashMap<Box<str>, bool>,
-    /// `subject type\0id\0entity type\0relation` → reverse hits.
-    pub reverse: FxHashMap<Box<str>, Vec<ReverseHit>>,
+    /// `subject type\0id\0entity type\0relation` → reverse hits (`entity
+    /// id, subject relation`).
+    pub reverse: FxHashMap<Box<str>, Vec<Packed>>,
     /// `type\0id\0attribute` → stored value.
     pub attributes: FxHashMap<Box<str>, Option<Value>>,
     /// Cached rows (tuples, probes, values), bounded by `limit`.

@@ -15,7 +15,7 @@ use notion_rbac_core::tuple::{ObjectRef, SubjectRef, Value};
 use notion_rbac_core::{Error, Result};
 
 use super::index_scan::{attributes_col as a, tuples_col as t, IndexScan};
-use super::read_cache::{EntityTuples, ReadCache};
+use super::read_cache::{EntityTuples, Packed, ReadCache};
 
 /// An entity with at most this many tuples is read whole, in one scan, the
 /// first time a check touches it; its relations are then answered from
@@ -71,6 +71,8 @@ pub struct IndexSource<'a> {
     cache: &'a mut ReadCache,
     /// Reused buffer for building cache keys without allocating.
     key: String,
+    /// Reused buffer for packing rows.
+    buf: String,
     /// `tuples_pkey`, for reads by any prefix of its six columns.
     pkey: Option<IndexScan>,
     sets: Option<IndexScan>,
@@ -85,6 +87,7 @@ impl<'a> IndexSource<'a> {
             schema,
             cache,
             key: String::new(),
+            buf: String::new(),
             pkey: None,
             sets: None,
             reverse: None,
@@ -102,15 +105,28 @@ fn open_pkey() -> IndexScan {
     )
 }
 
+/// The subject columns, in [`Packed::subject`] order.
+const SUBJECT_COLUMNS: [i32; 3] = [t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION];
+
 /// Reads every subject of the rows the scan is positioned on.
-fn read_subjects(scan: &mut IndexScan, out: &mut Vec<SubjectRef>) {
+fn read_subjects(scan: &mut IndexScan, buf: &mut String) -> Vec<Packed> {
+    let mut found = Vec::new();
     while scan.next(false) {
-        out.push(SubjectRef {
-            ty: scan.text(t::SUBJECT_TYPE),
-            id: scan.text(t::SUBJECT_ID),
-            relation: scan.text(t::SUBJECT_RELATION),
-        });
+        found.push(Packed::read(scan, &SUBJECT_COLUMNS, buf));
     }
+    found
+}
+
+fn reverse_hit(p: &Packed) -> ReverseHit {
+    let [entity_id, subject_relation] = p.fields::<2>();
+    ReverseHit { entity_id: entity_id.to_owned(), subject_relation: subject_relation.to_owned() }
+}
+
+/// Whether a packed entity row (`relation, subject type, id, relation`)
+/// is the tuple `#relation@subject`.
+fn row_is(row: &Packed, relation: &str, subject: &SubjectRef) -> bool {
+    let [r, ty, id, rel] = row.fields::<4>();
+    r == relation && ty == subject.ty && id == subject.id && rel == subject.relation
 }
 
 impl IndexSource<'_> {
@@ -131,19 +147,13 @@ impl IndexSource<'_> {
         scan.rekey(&[&entity.ty, &entity.id]);
         let mut rows = Vec::new();
         let mut small = true;
+        let mut buf = String::new();
         while scan.next(false) {
             if rows.len() == SMALL_ENTITY {
                 small = false;
                 break;
             }
-            rows.push((
-                scan.text(t::RELATION),
-                SubjectRef {
-                    ty: scan.text(t::SUBJECT_TYPE),
-                    id: scan.text(t::SUBJECT_ID),
-                    relation: scan.text(t::SUBJECT_RELATION),
-                },
-            ));
+            rows.push(Packed::read(scan, &[t::RELATION, t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION], &mut buf));
         }
         record_size(&entity.ty, small);
         self.cache.admit(rows.len().max(1));
@@ -160,21 +170,20 @@ impl IndexSource<'_> {
 impl TupleSource for IndexSource<'_> {
     fn subjects(&mut self, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) -> Result<()> {
         if self.small_entity(entity) {
-            out.extend(self.entity_rows().iter().filter(|(r, _)| r == relation).map(|(_, s)| s.clone()));
+            out.extend(self.entity_rows().iter().filter(|r| r.fields::<4>()[0] == relation).map(|r| r.subject::<4>(1)));
             return Ok(());
         }
         let key = key_of(&mut self.key, &[&entity.ty, &entity.id, relation]);
         if let Some(found) = self.cache.subjects.get(key) {
-            out.extend(found.iter().cloned());
+            out.extend(found.iter().map(|s| s.subject::<3>(0)));
             self.cache.hit();
             return Ok(());
         }
         self.cache.miss();
         let scan = self.pkey.get_or_insert_with(open_pkey);
         scan.rekey(&[&entity.ty, &entity.id, relation]);
-        let mut found = Vec::new();
-        read_subjects(scan, &mut found);
-        out.extend(found.iter().cloned());
+        let found = read_subjects(scan, &mut self.buf);
+        out.extend(found.iter().map(|s| s.subject::<3>(0)));
         self.cache.admit(found.len().max(1));
         self.cache.subjects.insert(self.key.as_str().into(), found);
         Ok(())
@@ -182,7 +191,7 @@ impl TupleSource for IndexSource<'_> {
 
     fn contains(&mut self, entity: &ObjectRef, relation: &str, subject: &SubjectRef) -> Result<bool> {
         if self.small_entity(entity) {
-            return Ok(self.entity_rows().iter().any(|(r, s)| r == relation && s == subject));
+            return Ok(self.entity_rows().iter().any(|r| row_is(r, relation, subject)));
         }
         let key = key_of(&mut self.key, &[&entity.ty, &entity.id, relation, &subject.ty, &subject.id, &subject.relation]);
         if let Some(&found) = self.cache.contains.get(key) {
@@ -201,13 +210,19 @@ impl TupleSource for IndexSource<'_> {
     fn subject_sets(&mut self, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) -> Result<()> {
         if self.small_entity(entity) {
             out.extend(
-                self.entity_rows().iter().filter(|(r, s)| r == relation && !s.relation.is_empty()).map(|(_, s)| s.clone()),
+                self.entity_rows()
+                    .iter()
+                    .filter(|r| {
+                        let [rel, _, _, srel] = r.fields::<4>();
+                        rel == relation && !srel.is_empty()
+                    })
+                    .map(|r| r.subject::<4>(1)),
             );
             return Ok(());
         }
         let key = key_of(&mut self.key, &[&entity.ty, &entity.id, relation]);
         if let Some(found) = self.cache.subject_sets.get(key) {
-            out.extend(found.iter().cloned());
+            out.extend(found.iter().map(|s| s.subject::<3>(0)));
             self.cache.hit();
             return Ok(());
         }
@@ -216,9 +231,8 @@ impl TupleSource for IndexSource<'_> {
             IndexScan::open(c"tuples", c"tuples_subject_sets", &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION])
         });
         scan.rekey(&[&entity.ty, &entity.id, relation]);
-        let mut found = Vec::new();
-        read_subjects(scan, &mut found);
-        out.extend(found.iter().cloned());
+        let found = read_subjects(scan, &mut self.buf);
+        out.extend(found.iter().map(|s| s.subject::<3>(0)));
         self.cache.admit(found.len().max(1));
         self.cache.subject_sets.insert(self.key.as_str().into(), found);
         Ok(())
@@ -227,7 +241,7 @@ impl TupleSource for IndexSource<'_> {
     fn reverse(&mut self, subject: &ObjectRef, entity_type: &str, relation: &str, out: &mut Vec<ReverseHit>) -> Result<()> {
         let key = key_of(&mut self.key, &[&subject.ty, &subject.id, entity_type, relation]);
         if let Some(found) = self.cache.reverse.get(key) {
-            out.extend(found.iter().cloned());
+            out.extend(found.iter().map(reverse_hit));
             self.cache.hit();
             return Ok(());
         }
@@ -238,9 +252,9 @@ impl TupleSource for IndexSource<'_> {
         scan.rekey(&[&subject.ty, &subject.id, entity_type, relation]);
         let mut found = Vec::new();
         while scan.next(false) {
-            found.push(ReverseHit { entity_id: scan.text(t::ENTITY_ID), subject_relation: scan.text(t::SUBJECT_RELATION) });
+            found.push(Packed::read(scan, &[t::ENTITY_ID, t::SUBJECT_RELATION], &mut self.buf));
         }
-        out.extend(found.iter().cloned());
+        out.extend(found.iter().map(reverse_hit));
         self.cache.admit(found.len().max(1));
         self.cache.reverse.insert(self.key.as_str().into(), found);
         Ok(())
