@@ -89,34 +89,42 @@ impl SnapshotKey {
     }
 }
 
-/// The text fields of one cached row end to end, separated by NUL (which no
-/// stored text can contain), in a single allocation: a few times smaller
-/// than a `String` per field, so the same memory holds more reads.
-pub struct Packed(Box<str>);
+/// The text fields of one cached row end to end in a single allocation,
+/// with the end of each field: a few times smaller than a `String` per
+/// field, so the same memory holds more reads, and a field is still one
+/// slice away.
+pub struct Packed {
+    text: Box<str>,
+    ends: [u32; 4],
+}
 
 impl Packed {
-    /// Packs the fields the scan is positioned on.
+    /// Packs the (at most four) columns of the row the scan is on.
     pub fn read(scan: &mut super::index_scan::IndexScan, columns: &[i32], buf: &mut String) -> Packed {
+        debug_assert!(columns.len() <= 4);
         buf.clear();
+        let mut ends = [0u32; 4];
         for (i, c) in columns.iter().enumerate() {
-            if i > 0 {
-                buf.push('\0');
-            }
             scan.push_text(*c, buf);
+            ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         }
-        Packed(buf.as_str().into())
+        Packed { text: buf.as_str().into(), ends }
     }
 
-    /// The `N` fields.
-    pub fn fields<const N: usize>(&self) -> [&str; N] {
-        let mut parts = self.0.splitn(N, '\0');
-        std::array::from_fn(|_| parts.next().unwrap_or(""))
+    /// Field `i`.
+    pub fn field(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
     }
 
-    /// The fields `[type, id, relation]` starting at `at` as a subject.
-    pub fn subject<const N: usize>(&self, at: usize) -> SubjectRef {
-        let f = self.fields::<N>();
-        SubjectRef { ty: f[at].to_owned(), id: f[at + 1].to_owned(), relation: f[at + 2].to_owned() }
+    /// Fields `at`, `at + 1`, `at + 2` as a subject (type, id, relation).
+    pub fn subject(&self, at: usize) -> SubjectRef {
+        SubjectRef { ty: self.field(at).to_owned(), id: self.field(at + 1).to_owned(), relation: self.field(at + 2).to_owned() }
+    }
+
+    /// Whether fields `at..at + 3` are `subject`.
+    pub fn is_subject(&self, at: usize, subject: &SubjectRef) -> bool {
+        self.field(at) == subject.ty && self.field(at + 1) == subject.id && self.field(at + 2) == subject.relation
     }
 }
 

@@ -105,7 +105,7 @@ fn open_pkey() -> IndexScan {
     )
 }
 
-/// The subject columns, in [`Packed::subject`] order.
+/// The subject columns, as [`Packed::subject`] reads them.
 const SUBJECT_COLUMNS: [i32; 3] = [t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION];
 
 /// Reads every subject of the rows the scan is positioned on.
@@ -118,16 +118,9 @@ fn read_subjects(scan: &mut IndexScan, buf: &mut String) -> Vec<Packed> {
 }
 
 fn reverse_hit(p: &Packed) -> ReverseHit {
-    let [entity_id, subject_relation] = p.fields::<2>();
-    ReverseHit { entity_id: entity_id.to_owned(), subject_relation: subject_relation.to_owned() }
+    ReverseHit { entity_id: p.field(0).to_owned(), subject_relation: p.field(1).to_owned() }
 }
 
-/// Whether a packed entity row (`relation, subject type, id, relation`)
-/// is the tuple `#relation@subject`.
-fn row_is(row: &Packed, relation: &str, subject: &SubjectRef) -> bool {
-    let [r, ty, id, rel] = row.fields::<4>();
-    r == relation && ty == subject.ty && id == subject.id && rel == subject.relation
-}
 
 impl IndexSource<'_> {
     /// Whether `entity` is small (read whole, on first use, into the
@@ -170,12 +163,12 @@ impl IndexSource<'_> {
 impl TupleSource for IndexSource<'_> {
     fn subjects(&mut self, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) -> Result<()> {
         if self.small_entity(entity) {
-            out.extend(self.entity_rows().iter().filter(|r| r.fields::<4>()[0] == relation).map(|r| r.subject::<4>(1)));
+            out.extend(self.entity_rows().iter().filter(|r| r.field(0) == relation).map(|r| r.subject(1)));
             return Ok(());
         }
         let key = key_of(&mut self.key, &[&entity.ty, &entity.id, relation]);
         if let Some(found) = self.cache.subjects.get(key) {
-            out.extend(found.iter().map(|s| s.subject::<3>(0)));
+            out.extend(found.iter().map(|s| s.subject(0)));
             self.cache.hit();
             return Ok(());
         }
@@ -183,7 +176,7 @@ impl TupleSource for IndexSource<'_> {
         let scan = self.pkey.get_or_insert_with(open_pkey);
         scan.rekey(&[&entity.ty, &entity.id, relation]);
         let found = read_subjects(scan, &mut self.buf);
-        out.extend(found.iter().map(|s| s.subject::<3>(0)));
+        out.extend(found.iter().map(|s| s.subject(0)));
         self.cache.admit(found.len().max(1));
         self.cache.subjects.insert(self.key.as_str().into(), found);
         Ok(())
@@ -191,7 +184,7 @@ impl TupleSource for IndexSource<'_> {
 
     fn contains(&mut self, entity: &ObjectRef, relation: &str, subject: &SubjectRef) -> Result<bool> {
         if self.small_entity(entity) {
-            return Ok(self.entity_rows().iter().any(|r| row_is(r, relation, subject)));
+            return Ok(self.entity_rows().iter().any(|r| r.field(0) == relation && r.is_subject(1, subject)));
         }
         let key = key_of(&mut self.key, &[&entity.ty, &entity.id, relation, &subject.ty, &subject.id, &subject.relation]);
         if let Some(&found) = self.cache.contains.get(key) {
@@ -212,17 +205,14 @@ impl TupleSource for IndexSource<'_> {
             out.extend(
                 self.entity_rows()
                     .iter()
-                    .filter(|r| {
-                        let [rel, _, _, srel] = r.fields::<4>();
-                        rel == relation && !srel.is_empty()
-                    })
-                    .map(|r| r.subject::<4>(1)),
+                    .filter(|r| r.field(0) == relation && !r.field(3).is_empty())
+                    .map(|r| r.subject(1)),
             );
             return Ok(());
         }
         let key = key_of(&mut self.key, &[&entity.ty, &entity.id, relation]);
         if let Some(found) = self.cache.subject_sets.get(key) {
-            out.extend(found.iter().map(|s| s.subject::<3>(0)));
+            out.extend(found.iter().map(|s| s.subject(0)));
             self.cache.hit();
             return Ok(());
         }
@@ -232,7 +222,7 @@ impl TupleSource for IndexSource<'_> {
         });
         scan.rekey(&[&entity.ty, &entity.id, relation]);
         let found = read_subjects(scan, &mut self.buf);
-        out.extend(found.iter().map(|s| s.subject::<3>(0)));
+        out.extend(found.iter().map(|s| s.subject(0)));
         self.cache.admit(found.len().max(1));
         self.cache.subject_sets.insert(self.key.as_str().into(), found);
         Ok(())
