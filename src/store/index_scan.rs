@@ -106,6 +106,40 @@ unsafe fn open_cached(name: &'static CStr) -> pg_sys::Relation {
     unsafe { pg_sys::relation_open(oid, lock) }
 }
 
+/// Raises 42501 unless the current user may SELECT from `heap`.
+/// SAFETY: `heap` is an open relation.
+unsafe fn require_select(heap: pg_sys::Relation, table: &CStr) {
+    // SAFETY: the relation is open.
+    let oid = unsafe { (*heap).rd_id };
+    // SAFETY: a catalog lookup of the relation's ACL.
+    if unsafe { pg_sys::pg_class_aclcheck(oid, pg_sys::GetUserId(), pg_sys::ACL_SELECT as pg_sys::AclMode) }
+        != pg_sys::AclResult::ACLCHECK_OK
+    {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("permission denied for table {}", table.to_string_lossy()),
+            "grant the rbac_reader role to the roles that run checks"
+        );
+    }
+}
+
+/// Takes the lock a SELECT from `rbac.<table>` takes (AccessShareLock, held
+/// to transaction end) and checks the caller's SELECT privilege, without
+/// reading anything. A call answered from the read cache does this for the
+/// tables it would have read: it then conflicts with a concurrent TRUNCATE
+/// or ALTER exactly as a query would, and a role that may not read the
+/// tables gets the same error as on a cache miss.
+pub fn lock_for_reading(table: &'static CStr) {
+    // SAFETY: opened with AccessShareLock and closed keeping the lock, as
+    // the executor does for a scanned table.
+    unsafe {
+        let heap = open_cached(table);
+        require_select(heap, table);
+        pg_sys::relation_close(heap, pg_sys::NoLock as pg_sys::LOCKMODE);
+    }
+}
+
 /// An open index scan over one table through one of its indexes, re-keyed
 /// for every lookup.
 pub struct IndexScan {
@@ -153,16 +187,7 @@ impl IndexScan {
                     "the notion_rbac extension's objects were altered; reinstall the extension"
                 );
             }
-            if pg_sys::pg_class_aclcheck((*heap).rd_id, pg_sys::GetUserId(), pg_sys::ACL_SELECT as pg_sys::AclMode)
-                != pg_sys::AclResult::ACLCHECK_OK
-            {
-                pgrx::ereport!(
-                    ERROR,
-                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                    format!("permission denied for table {}", table.to_string_lossy()),
-                    "grant the rbac_reader role to the roles that run checks"
-                );
-            }
+            require_select(heap, table);
             let form = (*index_rel).rd_index;
             let natts = (*form).indnkeyatts as usize;
             let indkey = (*form).indkey.values.as_slice(natts);
@@ -348,7 +373,9 @@ impl IndexScan {
     }
 
     /// Appends the text column `attnum` of the current row to `buf`
-    /// (nothing for NULL), without an intermediate allocation.
+    /// (nothing for NULL), without an intermediate allocation. (Stored
+    /// names and ids are at most 128 bytes, never compressed or toasted, so
+    /// borrowing the text allocates nothing either.)
     pub fn push_text(&mut self, attnum: i32, buf: &mut String) {
         if let Some(d) = self.datum(attnum) {
             // SAFETY: the column is text; the borrowed str lives in the

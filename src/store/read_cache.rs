@@ -34,6 +34,7 @@ use rustc_hash::FxHashMap;
 use notion_rbac_core::model::Schema;
 use notion_rbac_core::tuple::{SubjectRef, Value};
 
+use super::index_scan::lock_for_reading;
 use super::schema::{self, ActiveSchema};
 use super::source::IndexSource;
 use crate::guc;
@@ -41,10 +42,15 @@ use crate::guc;
 /// Which data a snapshot sees, as far as reads are concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct SnapshotKey {
-    xmax: u32,
+    /// `xmax` with its epoch: a 32-bit id repeats after 2^32 transactions,
+    /// which a long-lived idle backend could otherwise outlive.
+    xmax: u64,
     /// Sorted transaction ids in progress.
     xip: Vec<u32>,
-    /// Sorted subtransaction ids in progress; empty when `suboverflowed`.
+    /// Sorted subtransaction ids in progress — always kept: on a hot
+    /// standby every running id is here (and `xip` is empty), overflowed
+    /// or not; on a primary an overflowed list can only make keys differ
+    /// more often, never match wrongly.
     subxip: Vec<u32>,
     suboverflowed: bool,
     recovery: bool,
@@ -77,9 +83,9 @@ impl SnapshotKey {
             let own = (xid != pg_sys::InvalidTransactionId)
                 .then(|| (u32::from(xid), snap.curcid, pg_sys::GetCurrentSubTransactionId()));
             Some(SnapshotKey {
-                xmax: u32::from(snap.xmax),
+                xmax: with_epoch(u32::from(snap.xmax)),
                 xip: ids(snap.xip.cast(), snap.xcnt as usize),
-                subxip: if snap.suboverflowed { Vec::new() } else { ids(snap.subxip.cast(), snap.subxcnt.max(0) as usize) },
+                subxip: ids(snap.subxip.cast(), snap.subxcnt.max(0) as usize),
                 suboverflowed: snap.suboverflowed,
                 recovery: snap.takenDuringRecovery,
                 user: pg_sys::GetUserId(),
@@ -128,6 +134,16 @@ impl Packed {
     }
 }
 
+/// `xid` (of a live snapshot, so within 2^31 of the next id) with the
+/// epoch it belongs to.
+fn with_epoch(xid: u32) -> u64 {
+    // SAFETY: reads the shared next-transaction-id counter under its lock.
+    let next = unsafe { pg_sys::ReadNextFullTransactionId() }.value;
+    let (epoch, next_xid) = (next >> 32, next as u32);
+    let epoch = if xid > next_xid { epoch.saturating_sub(1) } else { epoch };
+    (epoch << 32) | u64::from(xid)
+}
+
 /// All tuples of one small entity: `relation, subject type, id, relation`.
 pub type EntityTuples = Vec<Packed>;
 
@@ -169,16 +185,22 @@ pub struct CacheStats {
 }
 
 impl ReadCache {
-    /// Records `rows` newly cached rows; empties the maps first when they
-    /// would exceed the limit (a whole-cache reset is simple, and a cache
-    /// that fills up under one key is being used for a scan-like workload
-    /// where recency matters little).
-    pub fn admit(&mut self, rows: usize) {
+    /// Whether a read of `rows` rows may be cached: empties the maps first
+    /// when it would exceed the limit (a whole-cache reset is simple, and a
+    /// cache that fills up under one key is being used for a scan-like
+    /// workload where recency matters little); a read larger than the whole
+    /// limit is not kept at all.
+    #[must_use]
+    pub fn admit(&mut self, rows: usize) -> bool {
+        if rows > self.limit {
+            return false;
+        }
         if self.rows + rows > self.limit {
             self.clear_reads();
             self.stats.evictions += 1;
         }
         self.rows += rows;
+        true
     }
 
     pub fn hit(&mut self) {
@@ -216,11 +238,15 @@ impl ReadCache {
         }
     }
 
-    /// A cache for one call only (caching off or not allowed).
+    /// A cache for one call only (caching off or not allowed): it still
+    /// spares a call repeated reads, within a bound.
     fn one_call() -> ReadCache {
-        ReadCache { limit: usize::MAX, ..ReadCache::default() }
+        ReadCache { limit: ONE_CALL_ROWS, ..ReadCache::default() }
     }
 }
+
+/// Bound on the rows a call keeps when it does not use the shared cache.
+const ONE_CALL_ROWS: usize = 200_000;
 
 thread_local! {
     static CACHE: RefCell<ReadCache> = RefCell::new(ReadCache::default());
@@ -245,6 +271,7 @@ pub fn read<R>(f: impl FnOnce(&Schema, &mut IndexSource) -> R) -> R {
             }
             _ => schema::require_active(),
         };
+        let from_cache = shared.is_some();
         let mut private;
         let cache: &mut ReadCache = match shared.as_deref_mut() {
             Some(c) if limit > 0 => c,
@@ -253,6 +280,16 @@ pub fn read<R>(f: impl FnOnce(&Schema, &mut IndexSource) -> R) -> R {
                 &mut private
             }
         };
+        if from_cache {
+            // Answers may come from the cache alone: lock and check the
+            // tables a read would have touched, as a query would (the
+            // schema is always kept; tuples and attributes when cached).
+            lock_for_reading(c"schemas");
+            if limit > 0 {
+                lock_for_reading(c"tuples");
+                lock_for_reading(c"attributes");
+            }
+        }
         let mut source = IndexSource::new(&active.schema, cache);
         f(&active.schema, &mut source)
     })

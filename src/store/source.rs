@@ -149,9 +149,13 @@ impl IndexSource<'_> {
             rows.push(Packed::read(scan, &[t::RELATION, t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION], &mut buf));
         }
         record_size(&entity.ty, small);
-        self.cache.admit(rows.len().max(1));
-        self.cache.entities.insert(self.key.as_str().into(), small.then_some(rows));
-        small
+        if self.cache.admit(rows.len().max(1)) {
+            self.cache.entities.insert(self.key.as_str().into(), small.then_some(rows));
+            small
+        } else {
+            // Not kept (only with a tiny limit): answer by probes instead.
+            false
+        }
     }
 
     /// The tuples of the small entity last found by [`Self::small_entity`].
@@ -177,8 +181,9 @@ impl TupleSource for IndexSource<'_> {
         scan.rekey(&[&entity.ty, &entity.id, relation]);
         let found = read_subjects(scan, &mut self.buf);
         out.extend(found.iter().map(|s| s.subject(0)));
-        self.cache.admit(found.len().max(1));
-        self.cache.subjects.insert(self.key.as_str().into(), found);
+        if self.cache.admit(found.len().max(1)) {
+            self.cache.subjects.insert(self.key.as_str().into(), found);
+        }
         Ok(())
     }
 
@@ -195,8 +200,9 @@ impl TupleSource for IndexSource<'_> {
         let scan = self.pkey.get_or_insert_with(open_pkey);
         scan.rekey(&[&entity.ty, &entity.id, relation, &subject.ty, &subject.id, &subject.relation]);
         let found = scan.next(false);
-        self.cache.admit(1);
-        self.cache.contains.insert(self.key.as_str().into(), found);
+        if self.cache.admit(1) {
+            self.cache.contains.insert(self.key.as_str().into(), found);
+        }
         Ok(found)
     }
 
@@ -223,8 +229,9 @@ impl TupleSource for IndexSource<'_> {
         scan.rekey(&[&entity.ty, &entity.id, relation]);
         let found = read_subjects(scan, &mut self.buf);
         out.extend(found.iter().map(|s| s.subject(0)));
-        self.cache.admit(found.len().max(1));
-        self.cache.subject_sets.insert(self.key.as_str().into(), found);
+        if self.cache.admit(found.len().max(1)) {
+            self.cache.subject_sets.insert(self.key.as_str().into(), found);
+        }
         Ok(())
     }
 
@@ -245,8 +252,9 @@ impl TupleSource for IndexSource<'_> {
             found.push(Packed::read(scan, &[t::ENTITY_ID, t::SUBJECT_RELATION], &mut self.buf));
         }
         out.extend(found.iter().map(reverse_hit));
-        self.cache.admit(found.len().max(1));
-        self.cache.reverse.insert(self.key.as_str().into(), found);
+        if self.cache.admit(found.len().max(1)) {
+            self.cache.reverse.insert(self.key.as_str().into(), found);
+        }
         Ok(())
     }
 
@@ -275,8 +283,9 @@ impl TupleSource for IndexSource<'_> {
                 Some(json_to_value(&json, ty)?)
             }
         };
-        self.cache.admit(1);
-        self.cache.attributes.insert(self.key.as_str().into(), value.clone());
+        if self.cache.admit(1) {
+            self.cache.attributes.insert(self.key.as_str().into(), value.clone());
+        }
         Ok(value)
     }
 

@@ -30,4 +30,17 @@ SELECT tgrelid::regclass AS relation, tgname, pg_get_triggerdef(oid), tgenabled
    AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'rbac'::regnamespace) ORDER BY tgrelid::regclass::text, 2;
 SELECT t.typname, t.typtype, t.typacl FROM pg_type t WHERE t.typnamespace = 'rbac'::regnamespace ORDER BY 1;
 SELECT nspname, nspacl FROM pg_namespace WHERE nspname = 'rbac';
+-- Comments, and the privileges the extension script set (pg_dump restores these).
+SELECT pg_describe_object(d.classoid, d.objoid, d.objsubid) AS object, d.description
+  FROM pg_description d
+ WHERE (d.classoid = 'pg_proc'::regclass AND d.objoid IN (SELECT oid FROM pg_proc WHERE pronamespace = 'rbac'::regnamespace))
+    OR (d.classoid = 'pg_class'::regclass AND d.objoid IN (SELECT oid FROM pg_class WHERE relnamespace = 'rbac'::regnamespace))
+    OR (d.classoid = 'pg_type'::regclass AND d.objoid IN (SELECT oid FROM pg_type WHERE typnamespace = 'rbac'::regnamespace))
+ ORDER BY 1, 2;
+SELECT pg_describe_object(i.classoid, i.objoid, i.objsubid) AS object, i.privtype, i.initprivs
+  FROM pg_init_privs i
+ WHERE (i.classoid = 'pg_proc'::regclass AND i.objoid IN (SELECT oid FROM pg_proc WHERE pronamespace = 'rbac'::regnamespace))
+    OR (i.classoid = 'pg_class'::regclass AND i.objoid IN (SELECT oid FROM pg_class WHERE relnamespace = 'rbac'::regnamespace))
+    OR (i.classoid = 'pg_namespace'::regclass AND i.objoid = 'rbac'::regnamespace)
+ ORDER BY 1;
 SELECT r.rolname, r.rolcanlogin, r.rolinherit FROM pg_roles r WHERE r.rolname LIKE 'rbac\_%' ORDER BY 1;

@@ -149,5 +149,10 @@ SET notion_rbac.cache_rows = 0;
 SELECT rbac.check('user:alice', 'write', 'database:task_list') AS uncached_alice,
        rbac.check('user:charlie', 'write', 'page:product_spec') AS uncached_charlie;
 SELECT rows, row_limit FROM rbac.cache_stats();
+-- A read larger than the whole limit is not kept; answers stay the same.
+SET notion_rbac.cache_rows = 1;
+SELECT rbac.check('user:alice', 'write', 'database:task_list') AS tiny_cache_alice,
+       rbac.check('user:charlie', 'write', 'page:product_spec') AS tiny_cache_charlie;
+SELECT rows <= 1 AS within_limit FROM rbac.cache_stats();
 RESET notion_rbac.cache_rows;
 SELECT try($$SET notion_rbac.cache_rows = -1$$);
