@@ -153,6 +153,9 @@ pub type EntityTuples = Vec<Packed>;
 pub struct ReadCache {
     key: Option<SnapshotKey>,
     schema: Option<Rc<ActiveSchema>>,
+    /// (local transaction, subtransaction, user, tuple tables too) whose
+    /// table locks and privilege checks are done (see [`guard_tables`]).
+    guarded: Option<(u32, u32, pg_sys::Oid, bool)>,
     /// Whole small entities by `type\0id` (`None`: known to be large).
     pub entities: FxHashMap<Box<str>, Option<EntityTuples>>,
     /// `type\0id\0relation` → every subject (`type, id, relation`; large
@@ -231,6 +234,7 @@ impl ReadCache {
             }
             self.clear_reads();
             self.schema = None;
+            self.guarded = None;
             self.key = Some(key);
         } else if self.rows > limit {
             self.clear_reads();
@@ -271,7 +275,9 @@ pub fn read<R>(f: impl FnOnce(&Schema, &mut IndexSource) -> R) -> R {
             }
             _ => schema::require_active(),
         };
-        let from_cache = shared.is_some();
+        if let Some(shared) = shared.as_deref_mut() {
+            guard_tables(shared, limit > 0);
+        }
         let mut private;
         let cache: &mut ReadCache = match shared.as_deref_mut() {
             Some(c) if limit > 0 => c,
@@ -280,19 +286,48 @@ pub fn read<R>(f: impl FnOnce(&Schema, &mut IndexSource) -> R) -> R {
                 &mut private
             }
         };
-        if from_cache {
-            // Answers may come from the cache alone: lock and check the
-            // tables a read would have touched, as a query would (the
-            // schema is always kept; tuples and attributes when cached).
-            lock_for_reading(c"schemas");
-            if limit > 0 {
-                lock_for_reading(c"tuples");
-                lock_for_reading(c"attributes");
-            }
-        }
         let mut source = IndexSource::new(&active.schema, cache);
         f(&active.schema, &mut source)
     })
+}
+
+/// Answers may come from the cache alone: take the locks and make the
+/// privilege checks a read of the tables would (the schema is always kept;
+/// tuples and attributes when `tuples` is set) — once per subtransaction
+/// and user: locks last to the end of the (sub)transaction that took them,
+/// and a privilege change is a commit (or, in the caller's transaction, a
+/// command), which changes the snapshot key and so empties `guarded`.
+fn guard_tables(cache: &mut ReadCache, tuples: bool) {
+    // SAFETY: backend-local transaction state.
+    let stamp = unsafe {
+        (
+            local_transaction_id(),
+            pg_sys::GetCurrentSubTransactionId(),
+            pg_sys::GetUserId(),
+            tuples,
+        )
+    };
+    if cache.guarded == Some(stamp) || cache.guarded.is_some_and(|g| g.3 && (g.0, g.1, g.2) == (stamp.0, stamp.1, stamp.2)) {
+        return;
+    }
+    lock_for_reading(c"schemas");
+    if tuples {
+        lock_for_reading(c"tuples");
+        lock_for_reading(c"attributes");
+    }
+    cache.guarded = Some(stamp);
+}
+
+/// This backend's local transaction id (new for every transaction).
+/// SAFETY: reads this backend's PGPROC.
+#[cfg(not(any(feature = "pg17", feature = "pg18")))]
+unsafe fn local_transaction_id() -> u32 {
+    unsafe { (*pg_sys::MyProc).lxid }
+}
+
+#[cfg(any(feature = "pg17", feature = "pg18"))]
+unsafe fn local_transaction_id() -> u32 {
+    unsafe { (*pg_sys::MyProc).vxid.lxid }
 }
 
 /// The cache's state for `rbac.cache_stats()`: (rows, limit, counters).
