@@ -1,7 +1,8 @@
 -- notion_rbac 0.1.0 → 0.2.0
 --
 -- 0.2.0 adds the exact per-backend read cache (settings only, no stored
--- state) and a function to observe it. Nothing stored changes.
+-- state), a function to observe it, and descriptions of the extension's
+-- objects for psql. Nothing stored changes.
 
 \echo Use "ALTER EXTENSION notion_rbac UPDATE TO '0.2.0'" to load this file. \quit
 
@@ -20,3 +21,42 @@ AS 'MODULE_PATHNAME', 'cache_stats_wrapper';
 -- As for every function of the extension: nothing for PUBLIC.
 REVOKE ALL ON FUNCTION rbac.cache_stats() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rbac.cache_stats() TO rbac_reader;
+
+-- Descriptions shown by psql's \dn+, \dt+, \dT+ and \df+.
+COMMENT ON SCHEMA rbac IS 'notion_rbac: relationship-based authorization (Permify schema language) for Notion integrations';
+COMMENT ON TABLE rbac.schemas IS 'Authorization model versions (Permify schema source); the highest visible version is active';
+COMMENT ON TABLE rbac.schema_relations IS 'Allowed (entity type, relation, subject type, subject relation) of the active model, kept by the activation trigger';
+COMMENT ON TABLE rbac.schema_attributes IS 'Attributes and their value types in the active model, kept by the activation trigger';
+COMMENT ON TABLE rbac.tuples IS 'Relationship tuples entity_type:entity_id#relation@subject_type:subject_id[#subject_relation], validated against the active model on every write';
+COMMENT ON TABLE rbac.attributes IS 'Attribute values entity_type:entity_id$attribute, validated against the active model on every write';
+COMMENT ON TABLE rbac.workspaces IS 'Notion workspaces that installed the integration, with their encrypted OAuth tokens';
+COMMENT ON TABLE rbac.oauth_config IS 'The Notion OAuth client (one row; the client secret is encrypted)';
+COMMENT ON TABLE rbac.oauth_states IS 'Pending OAuth authorization states (stored hashed, single use, 10 minutes)';
+COMMENT ON TABLE rbac.oauth_jobs IS 'OAuth code exchanges queued for the background worker (codes encrypted)';
+COMMENT ON TYPE rbac.encrypted_token IS 'An AES-256-GCM encrypted secret bound to its table, column and row; prints as enc:v1:...';
+COMMENT ON FUNCTION rbac.version() IS 'The extension version';
+COMMENT ON FUNCTION rbac.cache_stats() IS 'This backend''s read cache: rows, limit, hits, misses, invalidations, evictions';
+COMMENT ON FUNCTION rbac.schema() IS 'The source of the active authorization model';
+COMMENT ON FUNCTION rbac.write_schema(text) IS 'Compile a Permify schema and make it the active model; returns its version';
+COMMENT ON FUNCTION rbac.write_tuples(text[]) IS 'Add tuples written in Permify syntax (page:plan#writer@user:frank); returns how many were new';
+COMMENT ON FUNCTION rbac.delete_tuples(text[]) IS 'Remove tuples written in Permify syntax; returns how many existed';
+COMMENT ON FUNCTION rbac.read_tuples(text, text, text, text, text, text) IS 'Stored tuples; every argument (entity type, id, relation, subject type, id, relation) is an optional filter';
+COMMENT ON FUNCTION rbac.write_attributes(text[]) IS 'Set attribute values (doc:1$public|boolean:true); returns how many were written';
+COMMENT ON FUNCTION rbac.delete_attributes(text[]) IS 'Remove attribute values (doc:1$public); returns how many existed';
+COMMENT ON FUNCTION rbac.read_attributes(text, text, text) IS 'Stored attribute values; every argument (entity type, id, attribute) is an optional filter';
+COMMENT ON FUNCTION rbac.check(text, text, text) IS 'Does the subject (user:bob or team:eng#member) have the permission, relation, attribute or rule on the object (page:plan)?';
+COMMENT ON FUNCTION rbac.check(text, text, text, jsonb) IS 'rbac.check with a request context: contextual tuples and attributes for this call, and data for rules';
+COMMENT ON FUNCTION rbac.check_many(text, text, text[], jsonb) IS 'One subject against many objects in one call; one row per object';
+COMMENT ON FUNCTION rbac.check_many(text[], text, text, jsonb) IS 'Many subjects against one object in one call; one row per subject';
+COMMENT ON FUNCTION rbac.lookup_resources(text, text, text, jsonb) IS 'Every id of an entity type the subject has the permission on: complete, exact, sorted';
+COMMENT ON FUNCTION rbac.lookup_subjects(text, text, text, jsonb) IS 'Every subject id of a type (or type#relation) that has the permission on the object: complete, exact, sorted';
+COMMENT ON FUNCTION rbac.validate(text) IS 'Run a Permify validation file (YAML) in isolation: one row per assertion';
+COMMENT ON FUNCTION rbac.encrypt_token(text, text, text, text) IS 'Encrypt a secret for a place (table, column, row) with the newest key';
+COMMENT ON FUNCTION rbac.decrypt_token(rbac.encrypted_token, text, text, text) IS 'Decrypt a token stored at a place (table, column, row); rbac_worker only';
+COMMENT ON FUNCTION rbac.token_key_id(rbac.encrypted_token) IS 'The id of the key a token was encrypted with';
+COMMENT ON FUNCTION rbac.generate_token_key(text) IS 'A new random key line (id:base64) for the key file; nothing is stored';
+COMMENT ON FUNCTION rbac.rotate_token_keys() IS 'Re-encrypt every stored token under the newest key; returns how many changed';
+COMMENT ON FUNCTION rbac.oauth_configure(text, text, text, text, text) IS 'Set the Notion OAuth client (client id, secret, redirect URI, API base URL, Notion version)';
+COMMENT ON FUNCTION rbac.oauth_start(text, text) IS 'Start an OAuth authorization: Notion''s authorization URL and its single-use state';
+COMMENT ON FUNCTION rbac.oauth_callback(text, text, text) IS 'Verify a callback''s state and queue the code exchange; returns the job id';
+COMMENT ON FUNCTION rbac.oauth_status(bigint) IS 'Where an OAuth code exchange stands: queued, running, succeeded, failed or denied';

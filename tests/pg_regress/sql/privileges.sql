@@ -43,3 +43,16 @@ SET app.uid = 'b';
 SELECT id, body FROM public.docs ORDER BY id;
 RESET ROLE;
 ROLLBACK;
+
+-- Every table, type and user-facing function carries a description for
+-- psql's \dt+, \dT+ and \df+ (internal _functions and type I/O excepted).
+SELECT p.oid::regprocedure::text AS undocumented FROM pg_proc p
+ WHERE p.pronamespace = 'rbac'::regnamespace AND p.proname NOT LIKE '\_%' AND p.proname NOT LIKE 'encrypted_token\_%'
+   AND obj_description(p.oid, 'pg_proc') IS NULL
+UNION ALL
+SELECT c.oid::regclass::text FROM pg_class c
+ WHERE c.relnamespace = 'rbac'::regnamespace AND c.relkind = 'r' AND obj_description(c.oid, 'pg_class') IS NULL
+UNION ALL
+SELECT t.oid::regtype::text FROM pg_type t
+ WHERE t.typnamespace = 'rbac'::regnamespace AND t.typtype = 'b' AND t.typcategory <> 'A'
+   AND obj_description(t.oid, 'pg_type') IS NULL;
