@@ -2,14 +2,15 @@
 //!
 //! A read answered in one snapshot is reused only by a later call whose
 //! snapshot sees exactly the same data. Two MVCC snapshots see the same
-//! committed data when they agree on `xmax` and on the set of transactions
-//! in progress (`xip`, and `subxip` unless it overflowed): a transaction id
-//! below `xmax` and not in progress had completed when either snapshot was
-//! taken, so its commit or abort is settled and visible alike to both;
-//! everything else is invisible to both. That is PostgreSQL's own
-//! visibility rule (`XidInMVCCSnapshot`), so no trigger, no invalidation
-//! message and no timing argument is involved: a revocation that commits
-//! ends the previous snapshots' `xmax`, and the next call starts afresh.
+//! committed data when they agree on `xmax` and on the transactions in
+//! progress (`xip` and `subxip`; on a hot standby all of them are in
+//! `subxip`): a transaction id below `xmax` and not in progress had
+//! completed when either snapshot was taken, so its commit or abort is
+//! settled and visible alike to both; everything else is invisible to
+//! both. That is PostgreSQL's own visibility rule (`XidInMVCCSnapshot`), so
+//! no trigger, no invalidation message and no timing argument is involved:
+//! a revocation that commits leaves the in-progress list (or moves `xmax`),
+//! and the next call starts afresh.
 //!
 //! The key also holds
 //! - the current user (reads are made with that user's privileges),
@@ -17,6 +18,9 @@
 //!   transaction id), that id, the snapshot's command id and the current
 //!   subtransaction: own changes are visible by command id, and a rolled
 //!   back savepoint always continues in a new subtransaction.
+//!
+//! A call that may answer from the cache still takes the table locks and
+//! privilege checks a query would (once per subtransaction and user).
 //!
 //! Not cached: SERIALIZABLE transactions (their reads must take predicate
 //! locks) and non-MVCC snapshots. What this buys: rows of one query that
