@@ -19,6 +19,8 @@
 #   upgrade     every released version (tests/upgrade) updated to the
 #               current one through sql/notion_rbac--A--B.sql, compared
 #               with a fresh installation
+#   stress      concurrent writers and readers (pgbench): every check equals
+#               a plain-SQL evaluation in the same snapshot
 #   conformance every validation file under ../shared/conformance through
 #               rbac.validate() in SQL
 #
@@ -35,7 +37,7 @@ scripts/setup.sh || exit 1
 cargo metadata --locked --format-version 1 >/dev/null || { echo "Cargo.lock is out of date" >&2; exit 1; }
 
 LAYERS=("$@")
-[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core pg_test regress nopreload isolation standby upgrade conformance)
+[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core pg_test regress nopreload isolation standby upgrade stress conformance)
 
 WORK=$(mktemp -d /tmp/notion_rbac-test.XXXXXX)
 chmod 755 "$WORK"
@@ -97,6 +99,15 @@ layer_pg_test() {
     read -r p f < <(cargo_counts "$WORK/pg_test.log")
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     record pg_test "$p" "$f"
+}
+
+# layer_cluster LAYER: a fresh preloaded cluster in $WORK/LAYER, started
+# (CLUSTER_DIR/CLUSTER_PORT set); on failure records the layer as failed and
+# returns 1.
+layer_cluster() {
+    package_debug || { record "$1" 0 1; return 1; }
+    cluster_create "$WORK/$1" "$PKGDIR" yes socket && cluster_start || { record "$1" 0 1; return 1; }
+    CLUSTERS+=("$WORK/$1")
 }
 
 # run_regress LAYER PRELOAD SCHEDULE [TESTDIR] [RUNNER]
@@ -256,10 +267,8 @@ SQL
 # data, and ends up exactly like a fresh installation.
 layer_upgrade() {
     banner "upgrade: released versions update to the current one"
-    package_debug || { record upgrade 0 1; return; }
+    layer_cluster upgrade || return
     local dir="$WORK/upgrade"
-    cluster_create "$dir" "$PKGDIR" yes socket && cluster_start || { record upgrade 0 1; return; }
-    CLUSTERS+=("$dir")
     local extdir="$dir/pkg/usr/share/postgresql/15/extension"
     cp tests/upgrade/notion_rbac--*.sql "$extdir/" && chown postgres:postgres "$extdir"/*.sql
     cp tests/upgrade/describe.sql "$dir/describe.sql" && chown postgres:postgres "$dir/describe.sql"
@@ -296,12 +305,36 @@ SQL
     record upgrade "$p" "$f"
 }
 
+# Concurrent writers change a small graph (parents with cycles, nested
+# groups) while readers — READ COMMITTED and REPEATABLE READ, read cache on
+# — compare every rbac.check with a plain-SQL evaluation in the same
+# statement, hence the same snapshot (tests/stress). One difference fails.
+layer_stress() {
+    banner "stress: checks against plain SQL under concurrent writes"
+    layer_cluster stress || return
+    local dir="$WORK/stress"
+    cp -r tests/stress "$dir/in" && chown -R postgres:postgres "$dir/in"
+    cluster_psql -q -d postgres -f "$dir/in/setup.sql" >/dev/null || { record stress 0 1; return; }
+    local out=$WORK/stress.log rc p=0 f=0
+    as_postgres /usr/lib/postgresql/15/bin/pgbench -n -h "$dir" -p "$CLUSTER_PORT" -U postgres -c 6 -j 2 \
+        -T "${STRESS_SECONDS:-20}" -f "$dir/in/writer.sql@3" -f "$dir/in/reader.sql@5" -f "$dir/in/reader_rr.sql@2" \
+        postgres >"$out" 2>&1
+    rc=$?
+    grep -E "^(SQL script|number of transactions|pgbench: error)| - [0-9]+ transactions" "$out" | head -20
+    local reads
+    reads=$(awk '/reader/ {r=1} r && /- [0-9]+ transactions/ {s+=$2; r=0} END {print s+0}' "$out")
+    if [ "$rc" -eq 0 ] && ! grep -q "stress: \|aborted" "$out" && [ "$reads" -gt 100 ]; then
+        p=1; echo "ok: $reads reader transactions, every check equal to plain SQL"
+    else
+        f=1; echo "FAILED: stress (exit $rc, $reads reader transactions)"; grep -m5 -i "error\|abort" "$out"
+    fi
+    record stress "$p" "$f"
+}
+
 layer_conformance() {
     banner "conformance: ../shared/conformance through rbac.validate()"
-    package_debug || { record conformance 0 1; return; }
+    layer_cluster conformance || return
     local dir="$WORK/conformance"
-    cluster_create "$dir" "$PKGDIR" yes socket && cluster_start || { record conformance 0 1; return; }
-    CLUSTERS+=("$dir")
     local out
     out=$(scripts/conformance.sh "$dir" "$CLUSTER_PORT" 2>&1)
     local status=$?
@@ -316,7 +349,7 @@ layer_conformance() {
 
 for layer in "${LAYERS[@]}"; do
     case $layer in
-        core|pg_test|regress|nopreload|isolation|standby|upgrade|conformance) "layer_$layer" ;;
+        core|pg_test|regress|nopreload|isolation|standby|upgrade|stress|conformance) "layer_$layer" ;;
         *) echo "unknown layer: $layer" >&2; exit 2 ;;
     esac
 done
