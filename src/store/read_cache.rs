@@ -118,6 +118,11 @@ impl Packed {
             scan.push_text(*c, buf);
             ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         }
+        // Fields past the last column read as empty, never as a bad slice.
+        let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        for end in ends.iter_mut().skip(columns.len()) {
+            *end = len;
+        }
         Packed { text: buf.as_str().into(), ends }
     }
 
