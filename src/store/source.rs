@@ -140,13 +140,12 @@ impl IndexSource<'_> {
         scan.rekey(&[&entity.ty, &entity.id]);
         let mut rows = Vec::new();
         let mut small = true;
-        let mut buf = String::new();
         while scan.next(false) {
             if rows.len() == SMALL_ENTITY {
                 small = false;
                 break;
             }
-            rows.push(Packed::read(scan, &[t::RELATION, t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION], &mut buf));
+            rows.push(Packed::read(scan, &[t::RELATION, t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION], &mut self.buf));
         }
         record_size(&entity.ty, small);
         if self.cache.admit(rows.len().max(1)) {
@@ -155,6 +154,34 @@ impl IndexSource<'_> {
         } else {
             // Not kept (only with a tiny limit): answer by probes instead.
             false
+        }
+    }
+
+    /// The subjects of `entity#relation` for an entity too large to read
+    /// whole — all of them, or (`sets_only`) the subject sets alone through
+    /// the partial index that holds nothing else — through the cache.
+    fn large_entity_subjects(&mut self, sets_only: bool, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) {
+        let key = key_of(&mut self.key, &[&entity.ty, &entity.id, relation]);
+        let cached = if sets_only { &self.cache.subject_sets } else { &self.cache.subjects };
+        if let Some(found) = cached.get(key) {
+            out.extend(found.iter().map(|s| s.subject(0)));
+            self.cache.hit();
+            return;
+        }
+        self.cache.miss();
+        let scan = if sets_only {
+            self.sets.get_or_insert_with(|| {
+                IndexScan::open(c"tuples", c"tuples_subject_sets", &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION])
+            })
+        } else {
+            self.pkey.get_or_insert_with(open_pkey)
+        };
+        scan.rekey(&[&entity.ty, &entity.id, relation]);
+        let found = read_subjects(scan, &mut self.buf);
+        out.extend(found.iter().map(|s| s.subject(0)));
+        if self.cache.admit(found.len().max(1)) {
+            let cached = if sets_only { &mut self.cache.subject_sets } else { &mut self.cache.subjects };
+            cached.insert(self.key.as_str().into(), found);
         }
     }
 
@@ -170,20 +197,7 @@ impl TupleSource for IndexSource<'_> {
             out.extend(self.entity_rows().iter().filter(|r| r.field(0) == relation).map(|r| r.subject(1)));
             return Ok(());
         }
-        let key = key_of(&mut self.key, &[&entity.ty, &entity.id, relation]);
-        if let Some(found) = self.cache.subjects.get(key) {
-            out.extend(found.iter().map(|s| s.subject(0)));
-            self.cache.hit();
-            return Ok(());
-        }
-        self.cache.miss();
-        let scan = self.pkey.get_or_insert_with(open_pkey);
-        scan.rekey(&[&entity.ty, &entity.id, relation]);
-        let found = read_subjects(scan, &mut self.buf);
-        out.extend(found.iter().map(|s| s.subject(0)));
-        if self.cache.admit(found.len().max(1)) {
-            self.cache.subjects.insert(self.key.as_str().into(), found);
-        }
+        self.large_entity_subjects(false, entity, relation, out);
         Ok(())
     }
 
@@ -216,22 +230,7 @@ impl TupleSource for IndexSource<'_> {
             );
             return Ok(());
         }
-        let key = key_of(&mut self.key, &[&entity.ty, &entity.id, relation]);
-        if let Some(found) = self.cache.subject_sets.get(key) {
-            out.extend(found.iter().map(|s| s.subject(0)));
-            self.cache.hit();
-            return Ok(());
-        }
-        self.cache.miss();
-        let scan = self.sets.get_or_insert_with(|| {
-            IndexScan::open(c"tuples", c"tuples_subject_sets", &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION])
-        });
-        scan.rekey(&[&entity.ty, &entity.id, relation]);
-        let found = read_subjects(scan, &mut self.buf);
-        out.extend(found.iter().map(|s| s.subject(0)));
-        if self.cache.admit(found.len().max(1)) {
-            self.cache.subject_sets.insert(self.key.as_str().into(), found);
-        }
+        self.large_entity_subjects(true, entity, relation, out);
         Ok(())
     }
 
