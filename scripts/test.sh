@@ -19,6 +19,8 @@
 #   upgrade     every released version (tests/upgrade) updated to the
 #               current one through sql/notion_rbac--A--B.sql, compared
 #               with a fresh installation
+#   dump        pg_dump (plain, custom, data-only) and restore into a new
+#               database and a new cluster: every row, token and check back
 #   stress      concurrent writers and readers (pgbench): every check equals
 #               a plain-SQL evaluation in the same snapshot
 #   conformance every validation file under ../shared/conformance through
@@ -37,7 +39,7 @@ scripts/setup.sh || exit 1
 cargo metadata --locked --format-version 1 >/dev/null || { echo "Cargo.lock is out of date" >&2; exit 1; }
 
 LAYERS=("$@")
-[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core pg_test regress nopreload isolation standby upgrade stress conformance)
+[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core pg_test regress nopreload isolation standby upgrade dump stress conformance)
 
 WORK=$(mktemp -d /tmp/notion_rbac-test.XXXXXX)
 chmod 755 "$WORK"
@@ -331,6 +333,69 @@ layer_stress() {
     record stress "$p" "$f"
 }
 
+# pg_dump and restore bring back everything the extension stores — schema
+# versions, tuples, attributes, workspaces with their encrypted tokens,
+# OAuth state — and every check answers as before (tests/dump): plain and
+# custom format into a new database, data-only into a database where the
+# extension exists, and into a new cluster that has the same key file.
+layer_dump() {
+    banner "dump: pg_dump and restore keep everything"
+    layer_cluster dump || return
+    local dir="$WORK/dump" p=0 f=0 src_port=$CLUSTER_PORT
+    cp -r tests/dump "$dir/in" && chown -R postgres:postgres "$dir/in"
+    on_src() { CLUSTER_DIR=$dir CLUSTER_PORT=$src_port cluster_psql "$@"; }
+    on_src -q -d postgres -c "CREATE DATABASE source" >/dev/null
+    on_src -q -d source -f "$dir/in/populate.sql" >"$dir/populate.log" 2>&1 || { cat "$dir/populate.log"; record dump 0 1; return; }
+    on_src -d source -f "$dir/in/fingerprint.sql" >"$dir/source.txt" 2>&1
+    dump() { as_postgres /usr/lib/postgresql/15/bin/pg_dump -h "$dir" -p "$src_port" -U postgres "$@"; }
+    dump -d source -f "$dir/plain.sql" && dump -d source -Fc -f "$dir/custom.dump" \
+        && dump -d source --data-only -f "$dir/data.sql" || { record dump 0 1; return; }
+    # compare NAME: the restored database NAME (psql function $2) against the source
+    compare() {
+        local name=$1 run=$2 got
+        $run -d "$name" -f "$dir/in/fingerprint.sql" >"$dir/$name.txt" 2>&1
+        if diff -u "$dir/source.txt" "$dir/$name.txt"; then
+            p=$((p + 1)); echo "ok: $name: every row, token and check as in the source ($(wc -l <"$dir/source.txt") lines)"
+        else
+            f=$((f + 1)); echo "FAILED: $name differs from the source (diff above)"
+        fi
+        got=$($run -qAt -d "$name" -f "$dir/in/continue.sql" 2>&1 | tr '\n' ' ')
+        if [ "$got" = "4 3 " ]; then p=$((p + 1)); echo "ok: $name: schema versions and job ids continue where they were"
+        else f=$((f + 1)); echo "FAILED: $name: next version and job: '$got' (expected '4 3 ')"; fi
+    }
+    on_src -q -d postgres -c "CREATE DATABASE restored_plain" -c "CREATE DATABASE restored_custom" \
+        -c "CREATE DATABASE restored_data_only" >/dev/null
+    if on_src -q -d restored_plain -f "$dir/plain.sql" >"$dir/restore_plain.log" 2>&1; then compare restored_plain on_src
+    else f=$((f + 1)); echo "FAILED: restoring the plain dump"; cat "$dir/restore_plain.log"; fi
+    if as_postgres /usr/lib/postgresql/15/bin/pg_restore --exit-on-error -h "$dir" -p "$src_port" -U postgres \
+        -d restored_custom "$dir/custom.dump" >"$dir/restore_custom.log" 2>&1; then compare restored_custom on_src
+    else f=$((f + 1)); echo "FAILED: restoring the custom dump"; cat "$dir/restore_custom.log"; fi
+    on_src -q -d restored_data_only -c "CREATE EXTENSION notion_rbac" >/dev/null
+    if on_src -q -d restored_data_only -f "$dir/data.sql" >"$dir/restore_data.log" 2>&1; then compare restored_data_only on_src
+    else f=$((f + 1)); echo "FAILED: restoring the data-only dump"; cat "$dir/restore_data.log"; fi
+    # A new cluster with the same key file: tokens decrypt there too.
+    local other="$WORK/dump_other"
+    cluster_create "$other" "$PKGDIR" yes socket || { record dump "$p" $((f + 1)); return; }
+    cp "$dir/keys/token.keys" "$other/keys/token.keys"
+    cluster_start || { record dump "$p" $((f + 1)); return; }
+    CLUSTERS+=("$other")
+    local other_port=$CLUSTER_PORT
+    on_other() { CLUSTER_DIR=$other CLUSTER_PORT=$other_port cluster_psql "$@"; }
+    on_other -q -d postgres -c "CREATE DATABASE restored_elsewhere" >/dev/null
+    if as_postgres /usr/lib/postgresql/15/bin/pg_restore --exit-on-error -h "$other" -p "$other_port" -U postgres \
+        -d restored_elsewhere "$dir/custom.dump" >"$dir/restore_elsewhere.log" 2>&1; then compare restored_elsewhere on_other
+    else f=$((f + 1)); echo "FAILED: restoring into another cluster"; cat "$dir/restore_elsewhere.log"; fi
+    if grep -qE 'secret_[A-Z_]+_xyz' "$dir/server.log" "$other/server.log"; then
+        f=$((f + 1)); echo "FAILED: token plaintext in a server log"
+    else p=$((p + 1)); echo "ok: no token plaintext in the server logs"; fi
+    if grep -qE 'secret_[A-Z_]+_xyz' "$dir/plain.sql" "$dir/data.sql"; then
+        f=$((f + 1)); echo "FAILED: token plaintext in a dump"
+    else p=$((p + 1)); echo "ok: dumps hold tokens only encrypted"; fi
+    record dump "$p" "$f"
+    cluster_stop
+    CLUSTER_DIR=$dir cluster_stop
+}
+
 layer_conformance() {
     banner "conformance: ../shared/conformance through rbac.validate()"
     layer_cluster conformance || return
@@ -349,7 +414,7 @@ layer_conformance() {
 
 for layer in "${LAYERS[@]}"; do
     case $layer in
-        core|pg_test|regress|nopreload|isolation|standby|upgrade|stress|conformance) "layer_$layer" ;;
+        core|pg_test|regress|nopreload|isolation|standby|upgrade|dump|stress|conformance) "layer_$layer" ;;
         *) echo "unknown layer: $layer" >&2; exit 2 ;;
     esac
 done

@@ -35,6 +35,12 @@ CREATE TABLE rbac.schemas (
 );
 COMMENT ON TABLE rbac.schemas IS 'Authorization model versions (Permify schema language); the highest version is active';
 
+-- Schema writers queue on a lock of this empty table (taken by
+-- rbac._lock_schema_writes(), SECURITY DEFINER). Nobody else holds any
+-- privilege on it, so no other role can take or block that lock — unlike an
+-- advisory lock, which any role that can connect may take.
+CREATE TABLE rbac.schema_write_lock ();
+
 -- What the active schema lets be stored, kept in step with it by
 -- rbac.write_schema() (and writable by nothing else). The tuple and attribute
 -- triggers validate every write, whatever its path (function, INSERT, COPY),
@@ -52,7 +58,9 @@ CREATE TABLE rbac.schema_attributes (
     entity_type text COLLATE "C" NOT NULL,
     attribute   text COLLATE "C" NOT NULL,
     value_type  text COLLATE "C" NOT NULL,
-    PRIMARY KEY (entity_type, attribute)
+    PRIMARY KEY (entity_type, attribute),
+    -- What rbac.attributes' foreign key refers to.
+    UNIQUE (entity_type, attribute, value_type)
 );
 COMMENT ON TABLE rbac.schema_attributes IS 'Declared attributes and their types in the active schema';
 
@@ -74,7 +82,17 @@ CREATE TABLE rbac.tuples (
     -- names the schema compiler accepted. Ids are checked per row.
     CONSTRAINT tuples_entity_id_syntax CHECK (entity_id ~ '^([A-Za-z0-9_.+-]{1,128}|\*)$'),
     CONSTRAINT tuples_subject_id_syntax CHECK (subject_id ~ '^([A-Za-z0-9_.+-]{1,128}|\*)$'),
-    CONSTRAINT tuples_not_self CHECK (NOT (entity_type = subject_type AND entity_id = subject_id AND relation = subject_relation))
+    CONSTRAINT tuples_not_self CHECK (NOT (entity_type = subject_type AND entity_id = subject_id AND relation = subject_relation)),
+    -- Every stored tuple fits the active schema, at every isolation level:
+    -- PostgreSQL's referential integrity checks lock the allowed combination
+    -- (FOR KEY SHARE) and, under REPEATABLE READ and SERIALIZABLE, cross-check
+    -- with the latest snapshot, so a writer whose snapshot predates a schema
+    -- change that removed its combination fails with a serialization error,
+    -- and a schema writer that misses newer tuples fails too. Deferred to
+    -- commit so that the validation trigger reports a misfit first, in the
+    -- schema's terms.
+    CONSTRAINT tuples_fit_schema FOREIGN KEY (entity_type, relation, subject_type, subject_relation)
+        REFERENCES rbac.schema_relations DEFERRABLE INITIALLY DEFERRED
 );
 CREATE INDEX tuples_by_subject ON rbac.tuples (subject_type, subject_id, entity_type, relation, subject_relation, entity_id);
 -- Subject sets only (team:eng#member as a subject): after a point probe for
@@ -105,7 +123,10 @@ CREATE TABLE rbac.attributes (
             WHEN 'integer[]' THEN jsonb_typeof(value) = 'array'
             WHEN 'double[]'  THEN jsonb_typeof(value) = 'array'
             ELSE false
-        END)
+        END),
+    -- As rbac.tuples_fit_schema.
+    CONSTRAINT attributes_fit_schema FOREIGN KEY (entity_type, attribute, value_type)
+        REFERENCES rbac.schema_attributes (entity_type, attribute, value_type) DEFERRABLE INITIALLY DEFERRED
 );
 CREATE INDEX attributes_by_name ON rbac.attributes (entity_type, attribute, entity_id);
 COMMENT ON TABLE rbac.attributes IS 'Attribute values (Permify attributes), validated against the active schema on every write';
@@ -207,10 +228,58 @@ AS $fn$
      ORDER BY a.entity_type, a.entity_id, a.attribute
 $fn$;
 
+-- Schema writers queue here: rbac.write_schema() calls this before it
+-- inserts (so versions are numbered in commit order and concurrent writers
+-- wait instead of failing), the activation trigger again (for direct
+-- INSERTs). SECURITY DEFINER: callers hold no privilege on the lock table.
+CREATE FUNCTION rbac._lock_schema_writes() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    LOCK TABLE rbac.schema_write_lock IN EXCLUSIVE MODE;
+END
+$fn$;
+
+-- What may be inserted into rbac.schemas. Versions come from the identity
+-- sequence, the author and time are the real ones: a version number names
+-- one model for ever (caches rely on it), and an explicit version or a
+-- forged author would make the history lie. Superusers may insert them as
+-- they are: that is how pg_restore brings a dump back.
+CREATE FUNCTION rbac._schemas_check_insert() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    next_version bigint;
+BEGIN
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) THEN
+        RETURN NEW;
+    END IF;
+    BEGIN
+        next_version := pg_catalog.currval('rbac.schemas_version_seq');
+    EXCEPTION WHEN object_not_in_prerequisite_state THEN
+        next_version := NULL;  -- the sequence was not used in this session
+    END;
+    IF NEW.version IS DISTINCT FROM next_version THEN
+        RAISE EXCEPTION 'schema versions are numbered by the extension'
+            USING ERRCODE = 'generated_always', DETAIL = pg_catalog.format('version %s was given explicitly', NEW.version),
+                  HINT = 'use rbac.write_schema(source), or INSERT INTO rbac.schemas (source) VALUES (...)';
+    END IF;
+    IF NEW.created_by IS DISTINCT FROM CURRENT_USER OR NEW.created_at IS DISTINCT FROM pg_catalog.now() THEN
+        RAISE EXCEPTION 'created_by and created_at of a schema version are set by the extension'
+            USING ERRCODE = 'generated_always', HINT = 'leave both columns out of the INSERT';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+
+CREATE TRIGGER schemas_check_insert BEFORE INSERT ON rbac.schemas
+    FOR EACH ROW EXECUTE FUNCTION rbac._schemas_check_insert();
+
 -- Activating a schema version. Every insert into rbac.schemas — through
--- rbac.write_schema() or directly — compiles the source (a schema that does
--- not compile cannot get in), replaces the allowed-combination tables, and
--- refuses the version if stored tuples or attributes would no longer fit.
+-- rbac.write_schema(), directly, or the COPY of a restore (which brings many
+-- versions in one statement) — compiles the newest source, brings the
+-- allowed-combination tables in line with it (only what changed: writers of
+-- unchanged combinations are not disturbed), and refuses the version if
+-- stored tuples or attributes would no longer fit. The foreign keys of
+-- rbac.tuples and rbac.attributes catch what a snapshot cannot see.
 -- SECURITY DEFINER: only this function may write rbac.schema_relations and
 -- rbac.schema_attributes.
 CREATE FUNCTION rbac._schemas_activate() RETURNS trigger
@@ -219,27 +288,33 @@ DECLARE
     misfit_count bigint;
     misfit_list  text;
     latest       integer;
+    latest_source text;
 BEGIN
-    -- Serialise schema changes against each other (a transaction-scoped
-    -- advisory lock: rbac.write_schema takes it before inserting, so
-    -- versions are numbered in commit order and concurrent writers queue
-    -- instead of deadlocking) and against tuple writers: a concurrent writer
-    -- commits before we validate, or waits for us.
-    PERFORM pg_catalog.pg_advisory_xact_lock(7022378914052157294);  -- 'notion_rbac schema'
+    -- Serialise schema changes against each other and against tuple
+    -- writers: a concurrent writer commits before we validate, or waits.
+    PERFORM rbac._lock_schema_writes();
     LOCK TABLE rbac.tuples, rbac.attributes IN SHARE ROW EXCLUSIVE MODE;
-    SELECT max(version) INTO latest FROM rbac.schemas;
-    IF latest IS DISTINCT FROM NEW.version THEN
-        RAISE EXCEPTION 'a newer schema version (%) was written concurrently', latest
-            USING ERRCODE = 'serialization_failure', HINT = 'retry rbac.write_schema()';
+    SELECT s.version, s.source INTO latest, latest_source FROM rbac.schemas s ORDER BY s.version DESC LIMIT 1;
+    IF NOT EXISTS (SELECT 1 FROM new_schemas n WHERE n.version = latest) THEN
+        RAISE EXCEPTION 'a newer schema version (%) exists', latest
+            USING ERRCODE = 'serialization_failure',
+                  HINT = 'it was written concurrently: retry rbac.write_schema()';
     END IF;
 
-    DELETE FROM rbac.schema_relations;
+    DELETE FROM rbac.schema_relations s
+     WHERE NOT EXISTS (SELECT 1 FROM rbac._schema_relations_of(latest_source) r
+                        WHERE r.entity_type = s.entity_type AND r.relation = s.relation
+                          AND r.subject_type = s.subject_type AND r.subject_relation = s.subject_relation);
     INSERT INTO rbac.schema_relations (entity_type, relation, subject_type, subject_relation)
         SELECT r.entity_type, r.relation, r.subject_type, r.subject_relation
-          FROM rbac._schema_relations_of(NEW.source) r;
-    DELETE FROM rbac.schema_attributes;
+          FROM rbac._schema_relations_of(latest_source) r
+        ON CONFLICT DO NOTHING;
+    DELETE FROM rbac.schema_attributes s
+     WHERE NOT EXISTS (SELECT 1 FROM rbac._schema_attributes_of(latest_source) a
+                        WHERE a.entity_type = s.entity_type AND a.attribute = s.attribute AND a.value_type = s.value_type);
     INSERT INTO rbac.schema_attributes (entity_type, attribute, value_type)
-        SELECT a.entity_type, a.attribute, a.value_type FROM rbac._schema_attributes_of(NEW.source) a;
+        SELECT a.entity_type, a.attribute, a.value_type FROM rbac._schema_attributes_of(latest_source) a
+        ON CONFLICT DO NOTHING;
 
     SELECT count(*), string_agg(m, E'\n' ORDER BY m) FILTER (WHERE rn <= 10)
       INTO misfit_count, misfit_list
@@ -276,4 +351,45 @@ END
 $fn$;
 
 CREATE TRIGGER schemas_activate AFTER INSERT ON rbac.schemas
-    FOR EACH ROW EXECUTE FUNCTION rbac._schemas_activate();
+    REFERENCING NEW TABLE AS new_schemas FOR EACH STATEMENT EXECUTE FUNCTION rbac._schemas_activate();
+
+-- A restore brings rbac.schema_relations and rbac.schema_attributes back
+-- (they are dumped so that pg_dump orders them before the tuples and
+-- attributes that refer to them); if the activation of the restored schema
+-- has already derived a row, the restored copy is skipped.
+CREATE FUNCTION rbac._schema_relations_skip_existing() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF EXISTS (SELECT 1 FROM rbac.schema_relations s
+                WHERE s.entity_type = NEW.entity_type AND s.relation = NEW.relation
+                  AND s.subject_type = NEW.subject_type AND s.subject_relation = NEW.subject_relation) THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER schema_relations_skip_existing BEFORE INSERT ON rbac.schema_relations
+    FOR EACH ROW EXECUTE FUNCTION rbac._schema_relations_skip_existing();
+
+CREATE FUNCTION rbac._schema_attributes_skip_existing() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF EXISTS (SELECT 1 FROM rbac.schema_attributes s
+                WHERE s.entity_type = NEW.entity_type AND s.attribute = NEW.attribute AND s.value_type = NEW.value_type) THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER schema_attributes_skip_existing BEFORE INSERT ON rbac.schema_attributes
+    FOR EACH ROW EXECUTE FUNCTION rbac._schema_attributes_skip_existing();
+
+-- pg_dump writes the rows of these tables (and where their identity
+-- sequences stand): models, tuples, attributes. The token and OAuth tables
+-- are marked in oauth.sql.
+SELECT pg_catalog.pg_extension_config_dump('rbac.schemas', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.schemas_version_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.schema_relations', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.schema_attributes', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.tuples', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.attributes', '');

@@ -32,6 +32,8 @@ GRANT EXECUTE ON FUNCTION
 -- rbac.schema_attributes stay writable only by the activation trigger.
 GRANT rbac_reader TO rbac_admin;
 GRANT INSERT ON rbac.schemas TO rbac_admin;
+-- currval() for the check that versions come from the sequence.
+GRANT SELECT ON SEQUENCE rbac.schemas_version_seq TO rbac_admin;
 GRANT INSERT, UPDATE, DELETE ON rbac.tuples, rbac.attributes TO rbac_admin;
 GRANT EXECUTE ON FUNCTION
     rbac.write_schema(text),
@@ -39,6 +41,7 @@ GRANT EXECUTE ON FUNCTION
     rbac.delete_tuples(text[]),
     rbac.write_attributes(text[]),
     rbac.delete_attributes(text[]),
+    rbac._lock_schema_writes(),
     rbac._raise_tuple_misfit(text, text, text, text, text, text),
     rbac._raise_attribute_misfit(text, text, text, text)
     TO rbac_admin;
@@ -70,6 +73,7 @@ GRANT EXECUTE ON FUNCTION rbac.decrypt_token(rbac.encrypted_token, text, text, t
 COMMENT ON SCHEMA rbac IS 'notion_rbac: relationship-based authorization (Permify schema language) for Notion integrations';
 COMMENT ON TABLE rbac.schemas IS 'Authorization model versions (Permify schema source); the highest visible version is active';
 COMMENT ON TABLE rbac.schema_relations IS 'Allowed (entity type, relation, subject type, subject relation) of the active model, kept by the activation trigger';
+COMMENT ON TABLE rbac.schema_write_lock IS 'Empty; schema writers queue on a lock of it that only the extension can take';
 COMMENT ON TABLE rbac.schema_attributes IS 'Attributes and their value types in the active model, kept by the activation trigger';
 COMMENT ON TABLE rbac.tuples IS 'Relationship tuples entity_type:entity_id#relation@subject_type:subject_id[#subject_relation], validated against the active model on every write';
 COMMENT ON TABLE rbac.attributes IS 'Attribute values entity_type:entity_id$attribute, validated against the active model on every write';

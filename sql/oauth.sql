@@ -63,3 +63,13 @@ CREATE TABLE rbac.oauth_jobs (
 );
 CREATE INDEX oauth_jobs_queued ON rbac.oauth_jobs (created_at) WHERE status = 'queued';
 COMMENT ON TABLE rbac.oauth_jobs IS 'OAuth code exchanges for the background worker; the code is encrypted and cleared after use';
+
+-- pg_dump writes the rows of these tables and where oauth_jobs' identity
+-- stands. Tokens are dumped in their encrypted text form; their associated
+-- data (table, column, row key) is the same after a restore, so they decrypt
+-- with the same key file.
+SELECT pg_catalog.pg_extension_config_dump('rbac.workspaces', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.oauth_config', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.oauth_states', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.oauth_jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.oauth_jobs_id_seq', '');

@@ -58,6 +58,10 @@ pub fn define() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    // No one can invent settings under our prefix (`SET notion_rbac.x`),
+    // which other code might later read as if the extension had defined them.
+    // SAFETY: called once per backend after the extension's settings exist.
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"notion_rbac".as_ptr()) };
 }
 
 /// The current `notion_rbac.cache_rows`.

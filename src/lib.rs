@@ -37,6 +37,18 @@ pub extern "C-unwind" fn _PG_init() {
     // GUCs are defined unconditionally: if a setting were only a placeholder
     // (library not loaded yet) any user could read its raw value.
     guc::define();
+    // Long evaluations (a check over a deep graph, a lookup, a validation
+    // file held in memory) poll this at every step: cancel, statement
+    // timeout and terminate take effect promptly, and a recursion the stack
+    // cannot hold is PostgreSQL's own clean error.
+    notion_rbac_core::interrupt::set_hook(poll_interrupts);
+}
+
+fn poll_interrupts() {
+    pgrx::check_for_interrupts!();
+    // SAFETY: compares the stack pointer with max_stack_depth; raises an
+    // ERROR (turned into a Rust panic by pgrx's guard) when exceeded.
+    unsafe { pgrx::pg_sys::check_stack_depth() };
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -25,6 +25,7 @@ pub mod tuple;
 pub mod lang;
 pub mod engine;
 pub mod validation;
+pub mod interrupt;
 pub mod token;
 pub mod notion;
 

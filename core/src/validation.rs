@@ -155,6 +155,7 @@ impl Runner<'_> {
         let entity_text = display_or_raw(parsed.as_ref().ok().map(|p| &p.0), &entry.entity);
         let subject_text = display_or_raw(parsed.as_ref().ok().map(|p| &p.1), &entry.subject);
         for (permission, expected) in entry.assertions.map(|a| a.0).unwrap_or_default() {
+            crate::interrupt::poll();
             let query = format!("check {entity_text}#{permission}@{subject_text}{with_context}");
             let expected = expected.unwrap_or(false).to_string();
             let actual = match &parsed {
@@ -184,6 +185,7 @@ impl Runner<'_> {
             .and_then(|subject| Ok((subject, request(entry.depth, entry.context)?)));
         let subject_text = display_or_raw(parsed.as_ref().ok().map(|p| &p.0), &entry.subject);
         for (permission, expected) in entry.assertions.map(|a| a.0).unwrap_or_default() {
+            crate::interrupt::poll();
             let query = format!(
                 "entity_filter {}#{permission}@{subject_text}{with_context}",
                 entry.entity_type
@@ -216,6 +218,7 @@ impl Runner<'_> {
             .and_then(|entity| Ok((entity, request(entry.depth, entry.context)?)));
         let entity_text = display_or_raw(parsed.as_ref().ok().map(|p| &p.0), &entry.entity);
         for (permission, expected) in entry.assertions.map(|a| a.0).unwrap_or_default() {
+            crate::interrupt::poll();
             let query = format!(
                 "subject_filter {entity_text}#{permission}@{}{with_context}",
                 entry.subject_reference

@@ -69,11 +69,17 @@ fn check_with_context(
 /// between them). One row per object, in the given order.
 #[pg_extern(stable, parallel_restricted, name = "check_many")]
 fn check_many_objects(
-    subject: &str,
-    action: &str,
-    objects: Vec<Option<String>>,
+    subject: Option<&str>,
+    action: Option<&str>,
+    objects: Option<Vec<Option<String>>>,
     context: default!(Option<JsonB>, "NULL"),
 ) -> TableIterator<'static, (name!(object, Option<String>), name!(allowed, Option<bool>))> {
+    let objects = objects.unwrap_or_default();
+    // A NULL subject or action answers NULL for every object, as a strict
+    // rbac.check would.
+    let (Some(subject), Some(action)) = (subject, action) else {
+        return TableIterator::new(objects.into_iter().map(|o| (o, None)).collect::<Vec<_>>());
+    };
     let ctx = context_of(context);
     let subject = subject_of(subject);
     let parsed: Vec<Option<ObjectRef>> = objects.iter().map(|o| o.as_deref().map(object_of)).collect();
@@ -98,11 +104,15 @@ fn check_many_objects(
 /// subject, in the given order.
 #[pg_extern(stable, parallel_restricted, name = "check_many")]
 fn check_many_subjects(
-    subjects: Vec<Option<String>>,
-    action: &str,
-    object: &str,
+    subjects: Option<Vec<Option<String>>>,
+    action: Option<&str>,
+    object: Option<&str>,
     context: default!(Option<JsonB>, "NULL"),
 ) -> TableIterator<'static, (name!(subject, Option<String>), name!(allowed, Option<bool>))> {
+    let subjects = subjects.unwrap_or_default();
+    let (Some(action), Some(object)) = (action, object) else {
+        return TableIterator::new(subjects.into_iter().map(|s| (s, None)).collect::<Vec<_>>());
+    };
     let ctx = context_of(context);
     let object = object_of(object);
     let parsed: Vec<Option<SubjectRef>> = subjects.iter().map(|s| s.as_deref().map(subject_of)).collect();

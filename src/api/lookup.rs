@@ -17,11 +17,15 @@ use crate::store;
 /// `SELECT p.* FROM pages p JOIN rbac.lookup_resources('user:bob', 'read', 'page') r(id) ON r.id = p.id`.
 #[pg_extern(stable, parallel_restricted)]
 fn lookup_resources(
-    subject: &str,
-    action: &str,
-    entity_type: &str,
+    subject: Option<&str>,
+    action: Option<&str>,
+    entity_type: Option<&str>,
     context: default!(Option<JsonB>, "NULL"),
 ) -> SetOfIterator<'static, String> {
+    // NULL arguments find nothing, as a strict function would.
+    let (Some(subject), Some(action), Some(entity_type)) = (subject, action, entity_type) else {
+        return SetOfIterator::new(Vec::new());
+    };
     let ctx = context_of(context);
     let subject = tuple::parse_subject(subject).or_raise();
     let ids = store::read(|schema, source| {
@@ -35,11 +39,14 @@ fn lookup_resources(
 /// sets) that has `action` on `object`, sorted.
 #[pg_extern(stable, parallel_restricted)]
 fn lookup_subjects(
-    object: &str,
-    action: &str,
-    subject_type: &str,
+    object: Option<&str>,
+    action: Option<&str>,
+    subject_type: Option<&str>,
     context: default!(Option<JsonB>, "NULL"),
 ) -> SetOfIterator<'static, String> {
+    let (Some(object), Some(action), Some(subject_type)) = (object, action, subject_type) else {
+        return SetOfIterator::new(Vec::new());
+    };
     let ctx = context_of(context);
     let object = tuple::parse_object(object).or_raise();
     let ids = store::read(|schema, source| {

@@ -19,6 +19,17 @@ fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
     pgrx::error!("notion_rbac: {what} failed: {e}")
 }
 
+/// Refuses a NULL argument (22004) naming it.
+fn required<'a>(value: Option<&'a str>, name: &str) -> &'a str {
+    value.unwrap_or_else(|| {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("{name} must not be NULL")
+        );
+    })
+}
+
 fn now_epoch() -> i64 {
     Spi::get_one::<i64>("SELECT extract(epoch FROM pg_catalog.now())::bigint")
         .unwrap_or_else(|e| spi_error("reading the clock", e))
@@ -69,8 +80,9 @@ fn oauth_configure(
 #[search_path(pg_catalog, rbac, pg_temp)]
 fn oauth_start(
     redirect_uri: default!(Option<&str>, "NULL"),
-    owner: default!(&str, "'user'"),
+    owner: default!(Option<&str>, "'user'"),
 ) -> TableIterator<'static, (name!(url, String), name!(state, String))> {
+    let owner = required(owner, "owner");
     crate::store::require_writable("start an OAuth flow");
     let config = Spi::get_three::<String, String, String>(
         "SELECT (SELECT client_id FROM rbac.oauth_config), (SELECT redirect_uri FROM rbac.oauth_config), \
@@ -110,7 +122,8 @@ fn oauth_start(
 /// secret until exchanged.
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, rbac, pg_temp)]
-fn oauth_callback(state: &str, code: Option<&str>, error: default!(Option<&str>, "NULL")) -> i64 {
+fn oauth_callback(state: Option<&str>, code: Option<&str>, error: default!(Option<&str>, "NULL")) -> i64 {
+    let state = required(state, "state");
     crate::store::require_writable("record an OAuth callback");
     let hash = oauth::hash_state(state);
     // Mark the state used in the statement that reads it: two concurrent
@@ -178,32 +191,27 @@ fn oauth_status(
         name!(updated_at, pgrx::datum::TimestampWithTimeZone),
     ),
 > {
-    let row = Spi::connect(|client| {
-        let t = client
-            .select(
-                "SELECT j.id, j.status, j.error, j.bot_id, w.workspace_name, j.attempts, j.created_at, j.updated_at \
-                 FROM rbac.oauth_jobs j LEFT JOIN rbac.workspaces w ON w.bot_id = j.bot_id WHERE j.id = $1",
-                None,
-                &[job.into()],
+    use crate::store::{from_datum, read_rows};
+    use pgrx::datum::TimestampWithTimeZone;
+    let row = read_rows(
+        c"SELECT j.id, j.status, j.error, j.bot_id, w.workspace_name, j.attempts, j.created_at, j.updated_at \
+          FROM rbac.oauth_jobs j LEFT JOIN rbac.workspaces w ON w.bot_id = j.bot_id WHERE j.id = $1",
+        &[job.into()],
+        |col| {
+            (
+                from_datum::<i64>(col(1)).unwrap_or_default(),
+                from_datum::<String>(col(2)).unwrap_or_default(),
+                from_datum::<String>(col(3)),
+                from_datum::<String>(col(4)),
+                from_datum::<String>(col(5)),
+                from_datum::<i32>(col(6)).unwrap_or_default(),
+                from_datum::<TimestampWithTimeZone>(col(7)).expect("created_at is NOT NULL"),
+                from_datum::<TimestampWithTimeZone>(col(8)).expect("updated_at is NOT NULL"),
             )
-            .unwrap_or_else(|e| spi_error("reading the OAuth job", e));
-        t.into_iter()
-            .next()
-            .map(|r| {
-                Ok::<_, pgrx::spi::SpiError>((
-                    r.get::<i64>(1)?.unwrap_or_default(),
-                    r.get::<String>(2)?.unwrap_or_default(),
-                    r.get::<String>(3)?,
-                    r.get::<String>(4)?,
-                    r.get::<String>(5)?,
-                    r.get::<i32>(6)?.unwrap_or_default(),
-                    r.get::<pgrx::datum::TimestampWithTimeZone>(7)?.expect("created_at is NOT NULL"),
-                    r.get::<pgrx::datum::TimestampWithTimeZone>(8)?.expect("updated_at is NOT NULL"),
-                ))
-            })
-            .transpose()
-            .unwrap_or_else(|e| spi_error("reading the OAuth job", e))
-    });
+        },
+    )
+    .into_iter()
+    .next();
     match row {
         Some(r) => TableIterator::once(r),
         None => raise(Error::new(ErrorKind::UndefinedName, format!("OAuth job {job} does not exist"))),

@@ -13,6 +13,7 @@ use crate::store;
 /// lists the first ones). Mixed `and`/`or`/`not` without parentheses is
 /// accepted with Permify's left-to-right meaning and reported as a NOTICE.
 #[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
 fn write_schema(source: &str) -> i32 {
     store::require_writable("write a schema");
     let schema = lang::compile(source).or_raise();
@@ -29,13 +30,26 @@ fn write_schema(source: &str) -> i32 {
     // gives the caller precise errors and the NOTICEs above.
     // The activation trigger takes the same lock; taking it before the
     // insert numbers versions in commit order and makes concurrent callers
-    // queue rather than deadlock.
-    Spi::run("SELECT pg_catalog.pg_advisory_xact_lock(7022378914052157294)")
+    // queue rather than fail. Only the extension can take it (a table lock
+    // nobody holds privileges on, through a SECURITY DEFINER function).
+    // (An installation still at 0.2.0 SQL — new library, ALTER EXTENSION
+    // UPDATE not yet run — has only the advisory lock its trigger takes.)
+    let lock = if store::select_one_bool(c"SELECT pg_catalog.to_regprocedure('rbac._lock_schema_writes()') IS NOT NULL") {
+        "SELECT rbac._lock_schema_writes()"
+    } else {
+        "SELECT pg_catalog.pg_advisory_xact_lock(7022378914052157294)"
+    };
+    Spi::run(lock)
         .unwrap_or_else(|e| pgrx::error!("notion_rbac: locking the schema failed: {e}"));
-    let version = Spi::get_one_with_args::<i32>(
-        "INSERT INTO rbac.schemas (source) VALUES ($1) RETURNING version",
-        &[source.into()],
-    )
+    // Run to completion (no row limit): an executor stopped after its first
+    // RETURNING row never fires the statement's AFTER triggers — here the
+    // activation.
+    let version = Spi::connect_mut(|client| {
+        client
+            .update("INSERT INTO rbac.schemas (source) VALUES ($1) RETURNING version", None, &[source.into()])?
+            .first()
+            .get_one::<i32>()
+    })
     .unwrap_or_else(|e| pgrx::error!("notion_rbac: storing the schema failed: {e}"))
     .unwrap_or_else(|| pgrx::error!("notion_rbac: storing the schema returned no version"));
     store::schema::forget_cache();
@@ -45,7 +59,7 @@ fn write_schema(source: &str) -> i32 {
 /// The source text of the active schema, or NULL if none was written.
 #[pg_extern(stable, parallel_safe)]
 fn schema() -> Option<String> {
-    store::select_one::<String>("SELECT source FROM rbac.schemas ORDER BY version DESC LIMIT 1", &[])
+    store::schema::active_source()
 }
 
 fn compiled(source: &str) -> Schema {

@@ -72,6 +72,7 @@ fn columns(tuples: &[Tuple]) -> [Vec<String>; 6] {
 /// the whole call. Tuples that already exist are skipped. Returns the number
 /// of tuples actually added.
 #[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
 fn write_tuples(tuples: Vec<Option<String>>) -> i64 {
     store::require_writable("write tuples");
     let active = active_schema();
@@ -97,6 +98,7 @@ fn write_tuples(tuples: Vec<Option<String>>) -> i64 {
 /// Deletes relationship tuples given in Permify syntax. Tuples that do not
 /// exist are ignored. Returns the number of tuples deleted.
 #[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
 fn delete_tuples(tuples: Vec<Option<String>>) -> i64 {
     store::require_writable("delete tuples");
     let parsed = parse_tuples(&tuples, None);
@@ -134,6 +136,7 @@ fn parse_attributes(items: &[Option<String>], schema: &Schema) -> Vec<Attribute>
 /// Each value must have the type the schema declares; a value for the same
 /// entity and attribute replaces the stored one. Returns the number written.
 #[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
 fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
     store::require_writable("write attributes");
     let active = active_schema();
@@ -176,6 +179,7 @@ fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
 /// Deletes the values of attributes named `type:id$attribute`. Returns the
 /// number deleted.
 #[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
 fn delete_attributes(attributes: Vec<Option<String>>) -> i64 {
     store::require_writable("delete attributes");
     let refs = parse_each(&attributes, "attribute", |s| {

@@ -393,6 +393,30 @@ impl IndexScan {
         self.datum(attnum).and_then(|d| unsafe { i32::from_datum(d, false) })
     }
 
+    /// What identifies the current row version: its inserting transaction
+    /// and its place in the heap. Two rows with the same key value (a
+    /// version number reused after a rollback) differ here. `None` when the
+    /// row came from an index-only read.
+    pub fn row_version(&mut self) -> Option<(u32, u32, u16)> {
+        if self.from_index {
+            return None;
+        }
+        // SAFETY: the slot holds the current heap row after a successful
+        // next(); getsysattr is the slot type's own accessor.
+        unsafe {
+            let slot = self.slot;
+            let getsysattr = (*(*slot).tts_ops).getsysattr?;
+            let mut isnull = false;
+            let xmin = getsysattr(slot, pg_sys::MinTransactionIdAttributeNumber as i32, &mut isnull);
+            if isnull {
+                return None;
+            }
+            let tid = (*slot).tts_tid;
+            let block = ((tid.ip_blkid.bi_hi as u32) << 16) | tid.ip_blkid.bi_lo as u32;
+            Some((xmin.value() as u32, block, tid.ip_posid))
+        }
+    }
+
     /// The jsonb column `attnum` of the current row.
     pub fn jsonb(&mut self, attnum: i32) -> Option<serde_json::Value> {
         // SAFETY: the column is jsonb.

@@ -8,22 +8,73 @@ pub mod source;
 
 pub use read_cache::read;
 
-use pgrx::datum::DatumWithOid;
-use pgrx::prelude::*;
-use pgrx::{FromDatum, IntoDatum};
+use std::ffi::CStr;
 
-/// The first column of the first row of a read-only query, or `None`.
+use pgrx::datum::DatumWithOid;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::FromDatum;
+
+/// Runs a read-only query in the calling statement's snapshot and hands
+/// each result row to `row` (a column getter by 1-based number; datums are
+/// valid only inside the callback).
 ///
-/// pgrx's `Spi::get_one` runs its query as an update, which assigns a
-/// transaction id: that fails on a hot standby ("cannot assign
-/// TransactionIds during recovery") and wastes XIDs on a primary. Every read
-/// of the extension goes through here (or `Spi::connect` + `select`).
-pub fn select_one<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid<'_>]) -> Option<T> {
-    Spi::connect(|client| {
-        let table = client.select(sql, Some(1), args)?;
-        if table.is_empty() { Ok(None) } else { table.first().get_one::<T>() }
+/// pgrx's `select` is read-only only until the transaction has a
+/// transaction id; after that SPI takes a new snapshot per query under READ
+/// COMMITTED, and a function could see data newer than its own statement.
+/// Here SPI always runs read-only: the active snapshot, no command counter
+/// increment, no transaction id (so it works on hot standbys too).
+pub fn read_rows<R>(sql: &CStr, args: &[DatumWithOid<'_>], mut row: impl FnMut(&dyn Fn(i32) -> Option<pg_sys::Datum>) -> R) -> Vec<R> {
+    Spi::connect(|_client| {
+        let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.oid()).collect();
+        let mut values: Vec<pg_sys::Datum> =
+            args.iter().map(|a| a.datum().map_or(pg_sys::Datum::from(0usize), |d| d.sans_lifetime())).collect();
+        let mut nulls: Vec<std::ffi::c_char> =
+            args.iter().map(|a| if a.datum().is_none() { b'n' as std::ffi::c_char } else { b' ' as std::ffi::c_char }).collect();
+        // SAFETY: SPI is connected for the duration of the closure; the
+        // argument arrays outlive the call; results are read before
+        // SPI_finish frees them.
+        unsafe {
+            let rc = pg_sys::SPI_execute_with_args(
+                sql.as_ptr(),
+                args.len() as i32,
+                types.as_mut_ptr(),
+                values.as_mut_ptr(),
+                nulls.as_mut_ptr(),
+                true,
+                0,
+            );
+            if rc != pg_sys::SPI_OK_SELECT as i32 {
+                pgrx::error!("notion_rbac: internal query failed (SPI code {rc})");
+            }
+            let table = pg_sys::SPI_tuptable;
+            let n = pg_sys::SPI_processed as usize;
+            let mut out = Vec::with_capacity(n);
+            for i in 0..n {
+                let tuple = *(*table).vals.add(i);
+                let get = |col: i32| {
+                    let mut isnull = false;
+                    let d = pg_sys::SPI_getbinval(tuple, (*table).tupdesc, col, &mut isnull);
+                    if isnull { None } else { Some(d) }
+                };
+                out.push(row(&get));
+            }
+            Ok::<_, pgrx::spi::SpiError>(out)
+        }
     })
     .unwrap_or_else(|e| pgrx::error!("notion_rbac: internal query failed: {e}"))
+}
+
+/// The boolean a read-only query without arguments returns (false for
+/// NULL or no row).
+pub fn select_one_bool(sql: &CStr) -> bool {
+    read_rows(sql, &[], |col| from_datum::<bool>(col(1))).into_iter().next().flatten().unwrap_or(false)
+}
+
+/// Converts a datum read by [`read_rows`].
+pub fn from_datum<T: FromDatum>(d: Option<pg_sys::Datum>) -> Option<T> {
+    // SAFETY: callers name the column's type.
+    d.and_then(|d| unsafe { T::from_datum(d, false) })
 }
 
 /// Refuses a write on a hot standby with PostgreSQL's own SQLSTATE (25006

@@ -1,9 +1,14 @@
-//! The active authorization model, compiled once per backend and version.
+//! The active authorization model, compiled once per backend and row.
 //!
-//! Every call reads the active version number in the caller's snapshot (one
+//! Every call reads the active version in the caller's snapshot (one
 //! backward probe of `rbac.schemas`' primary key), so a transaction always
-//! evaluates against the schema it can see — including one it wrote itself —
-//! and a cached compilation is reused only while that version is current.
+//! evaluates against the schema it can see — including one it wrote itself.
+//! A cached compilation is reused only for the very row it was compiled
+//! from (inserting transaction and heap position, not just the version
+//! number): a version written in a transaction that rolled back and then
+//! written again with another source is another row. The source is read
+//! with the same scan, in the statement's snapshot (no SPI, so no second
+//! snapshot and nothing the caller's search_path could redirect).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -18,6 +23,8 @@ use crate::errors::OrRaise;
 /// A compiled schema and the version it was compiled from.
 pub struct ActiveSchema {
     pub version: i32,
+    /// The row's inserting transaction and heap position.
+    pub row: (u32, u32, u16),
     /// The OID of the `rbac.schemas` table the version was read from: after
     /// DROP/CREATE EXTENSION, version 1 of the new table is another schema.
     pub table: pgrx::pg_sys::Oid,
@@ -28,26 +35,24 @@ thread_local! {
     static CACHE: RefCell<Option<Rc<ActiveSchema>>> = const { RefCell::new(None) };
 }
 
-/// The highest schema version visible to the current statement, and the
-/// table it is in.
-fn active_version() -> Option<(i32, pgrx::pg_sys::Oid)> {
+/// The active schema, or `None` if no schema has been written.
+pub fn active() -> Option<Rc<ActiveSchema>> {
     let mut scan = IndexScan::open(c"schemas", c"schemas_pkey", &[]);
     scan.rekey(&[]);
     let table = scan.table_oid();
-    if scan.next(true) { scan.int4(1).map(|v| (v, table)) } else { None }
-}
-
-/// The active schema, or `None` if no schema has been written.
-pub fn active() -> Option<Rc<ActiveSchema>> {
-    let (version, table) = active_version()?;
+    if !scan.next(true) {
+        return None;
+    }
+    let version = scan.int4(1)?;
+    let row = scan.row_version()?;
     if let Some(cached) = CACHE.with(|c| c.borrow().clone())
         && cached.version == version
         && cached.table == table
+        && cached.row == row
     {
         return Some(cached);
     }
-    let source = super::select_one::<String>("SELECT source FROM rbac.schemas WHERE version = $1", &[version.into()])
-        .unwrap_or_else(|| pgrx::error!("notion_rbac: schema version {version} vanished while reading it"));
+    let source = scan.text(2);
     // A stored schema compiled when it was written; failing now means the
     // compiler changed incompatibly — say so rather than guess.
     let schema = lang::compile(&source)
@@ -56,9 +61,16 @@ pub fn active() -> Option<Rc<ActiveSchema>> {
                 .with_hint("write the schema again with rbac.write_schema() after fixing it")
         })
         .or_raise();
-    let active = Rc::new(ActiveSchema { version, table, schema });
+    let active = Rc::new(ActiveSchema { version, row, table, schema });
     CACHE.with(|c| *c.borrow_mut() = Some(active.clone()));
     Some(active)
+}
+
+/// The source of the active schema, read in the statement's snapshot.
+pub fn active_source() -> Option<String> {
+    let mut scan = IndexScan::open(c"schemas", c"schemas_pkey", &[]);
+    scan.rekey(&[]);
+    if scan.next(true) { Some(scan.text(2)) } else { None }
 }
 
 /// The active schema, or a `55000` error saying how to create one.

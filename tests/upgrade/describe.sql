@@ -44,3 +44,4 @@ SELECT pg_describe_object(i.classoid, i.objoid, i.objsubid) AS object, i.privtyp
     OR (i.classoid = 'pg_namespace'::regclass AND i.objoid = 'rbac'::regnamespace)
  ORDER BY 1;
 SELECT r.rolname, r.rolcanlogin, r.rolinherit FROM pg_roles r WHERE r.rolname LIKE 'rbac\_%' ORDER BY 1;
+SELECT extconfig::regclass[]::text[] AS dumped, extcondition FROM pg_extension WHERE extname = 'notion_rbac';

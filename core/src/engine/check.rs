@@ -1037,6 +1037,7 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         parent: Option<&Frame<'_>>,
         subject: &SubjectRef,
     ) -> Step<Outcome> {
+        crate::interrupt::poll();
         let name = member_name(entity, member);
         if subject.relation == name && subject.id == id && subject.ty == entity.name {
             return Ok(Outcome::TRUE);

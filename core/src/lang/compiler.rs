@@ -34,6 +34,11 @@ use super::rule::compile_rule;
 /// and dropping of the tree within any stack.
 pub const MAX_EXPR_DEPTH: usize = 64;
 
+/// Longest entity, relation, attribute, permission or rule name: Permify's
+/// API validates names with `^[a-zA-Z_]{1,64}$`, and a longer name could not
+/// be stored in the tuple indexes anyway.
+pub const MAX_NAME_LEN: usize = 64;
+
 /// Compiles Permify schema text into a [`Schema`].
 ///
 /// Errors are [`ErrorKind::Syntax`] for text that does not parse and
@@ -137,6 +142,7 @@ impl<'a> Compiler<'a> {
             return Err(compile_error(Pos { line: 1, col: 1 }, "no entity references found in schema".to_string())
                 .with_hint("declare at least one entity, e.g. \"entity user {}\""));
         }
+        self.check_names()?;
         self.check_subject_types()?;
         let mut entities = Vec::new();
         let mut rules = Vec::new();
@@ -153,12 +159,52 @@ impl<'a> Compiler<'a> {
         Ok(Schema::new(entities, rules, self.warnings))
     }
 
-    /// Check 2: subject types name entities, and subject sets relations.
+    /// Names are at most [`MAX_NAME_LEN`] bytes long.
+    fn check_names(&self) -> Result<()> {
+        let mut names: Vec<&Ident> = Vec::new();
+        for statement in &self.ast.statements {
+            match statement {
+                Statement::Entity(e) => {
+                    names.push(&e.name);
+                    names.extend(e.relations.iter().map(|r| &r.name));
+                    names.extend(e.attributes.iter().map(|a| &a.name));
+                    names.extend(e.permissions.iter().map(|p| &p.name));
+                }
+                Statement::Rule(r) => names.push(&r.name),
+            }
+        }
+        match names.into_iter().find(|n| n.name.len() > MAX_NAME_LEN) {
+            Some(n) => Err(compile_error(
+                n.pos,
+                format!("name too long: \"{}...\" has {} characters, at most {MAX_NAME_LEN} are allowed", &n.name[..16], n.name.len()),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Check 2: subject types name entities, and subject sets relations;
+    /// a relation lists each subject type once.
     fn check_subject_types(&self) -> Result<()> {
         for entity in self.entities_in_order() {
             for relation in &entity.relations {
+                let mut seen = HashSet::new();
                 for st in &relation.subject_types {
                     self.check_subject_type(entity, relation, st)?;
+                    let key = (st.entity.name.as_str(), st.relation.as_ref().map(|r| r.name.as_str()));
+                    if !seen.insert(key) {
+                        let written = match key.1 {
+                            Some(r) => format!("@{}#{r}", key.0),
+                            None => format!("@{}", key.0),
+                        };
+                        return Err(compile_error(
+                            st.entity.pos,
+                            format!(
+                                "duplicate subject type: relation \"{}#{}\" lists \"{written}\" more than once",
+                                entity.name.name, relation.name.name
+                            ),
+                        )
+                        .with_hint("list each subject type once"));
+                    }
                 }
             }
         }

@@ -768,3 +768,36 @@ fn rule_bodies_are_bounded_before_and_after_parsing() {
     // Long `&&` chains are balanced and fine.
     ok(&rule_schema(&format!("rule r(n integer) {{\n  {}\n}}", vec!["n > 1"; 200].join(" && "))));
 }
+
+// ---- limits the storage relies on ------------------------------------
+
+#[test]
+fn duplicate_subject_types_are_compile_errors() {
+    assert_err(
+        "entity user {}\nentity doc {\n  relation viewer @user @user\n}",
+        ErrorKind::Compile,
+        "duplicate subject type: relation \"doc#viewer\" lists \"@user\" more than once",
+        3,
+        26,
+    );
+    assert_err(
+        "entity user {}\nentity team { relation member @user }\nentity doc { relation viewer @team#member @user @team#member }",
+        ErrorKind::Compile,
+        "duplicate subject type",
+        3,
+        50,
+    );
+    // The same type with and without a relation is two subject types.
+    ok("entity user {}\nentity team { relation member @user @team#member @team }");
+}
+
+#[test]
+fn names_longer_than_64_characters_are_compile_errors() {
+    let long = "a".repeat(65);
+    assert_err(&format!("entity user {{}}\nentity {long} {{}}"), ErrorKind::Compile, "name too long", 2, 8);
+    assert_err(&doc(&format!("relation {long} @user")), ErrorKind::Compile, "name too long", 3, 10);
+    let huge = "b".repeat(1_000_000);
+    let e = err(&doc(&format!("permission {huge} = {huge}")));
+    assert!(e.message.len() < 200, "the message does not repeat the name: {}", e.message.len());
+    ok(&doc(&format!("relation {} @user", "a".repeat(64))));
+}

@@ -27,7 +27,9 @@ pub const NOTION_VERSION: &str = "2025-09-03";
 /// requests. A query or fragment is refused: paths are appended to the base.
 pub fn validate_base_url(base: &str) -> Result<&str> {
     let bad = |why: &str| {
-        Error::new(ErrorKind::InvalidArgument, format!("invalid Notion base URL {base:?}: {why}"))
+        // The URL itself is never echoed: a refused URL may carry
+        // credentials (user:password@host), and errors reach the server log.
+        Error::new(ErrorKind::InvalidArgument, format!("invalid Notion base URL: {why}"))
             .with_hint(format!("use {DEFAULT_BASE_URL}, or http://localhost:<port> for a local test server"))
     };
     if base.chars().any(|c| c.is_whitespace() || c.is_control()) {

@@ -60,7 +60,12 @@ UPDATE rbac.oauth_states SET created_at = created_at - interval '11 minutes', ex
 SELECT try(format('SELECT rbac.oauth_callback(%L, %L)', state, 'code')) FROM started2;
 -- The user declined: recorded as denied.
 CREATE TEMP TABLE started3 AS SELECT * FROM rbac.oauth_start();
-SELECT status, error FROM rbac.oauth_status((SELECT rbac.oauth_callback(state, NULL, 'access_denied') FROM started3));
+SELECT rbac.oauth_callback(state, NULL, 'access_denied') AS denied_job FROM started3 \gset
+SELECT status, error FROM rbac.oauth_status(:denied_job);
+-- oauth_status reads in its statement's snapshot (it is STABLE): a job
+-- queued by the same statement is not there yet.
+CREATE TEMP TABLE started3b AS SELECT * FROM rbac.oauth_start();
+SELECT try(format('SELECT rbac.oauth_status((SELECT rbac.oauth_callback(%L, %L)))', state, 'code')) ~ 'does not exist' AS same_statement_invisible FROM started3b;
 SELECT try($$SELECT rbac.oauth_status(424242)$$);
 -- A callback must carry exactly one of code and error; the state stays unused.
 CREATE TEMP TABLE started4 AS SELECT * FROM rbac.oauth_start();

@@ -160,6 +160,7 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
         id: String::new(),
     };
     for (id, alone) in to_check {
+        crate::interrupt::poll();
         ex.stats.checked += 1;
         object.id = id;
         // Candidates share the memo (an ancestor's permission decided for
@@ -342,6 +343,7 @@ impl<'p, 'a, 'c, S: TupleSource + ?Sized> Expansion<'p, 'a, 'c, S> {
         let plan = self.plan;
         let mut parents = Vec::new();
         while let Some((height, s)) = self.queue.pop() {
+            crate::interrupt::poll();
             if self.states[s].settled || self.states[s].best != Some(height) {
                 continue;
             }
@@ -382,6 +384,7 @@ impl<'p, 'a, 'c, S: TupleSource + ?Sized> Expansion<'p, 'a, 'c, S> {
         let plan = self.plan;
         let mut parents = Vec::new();
         while let Some(s) = self.pending.pop() {
+            crate::interrupt::poll();
             // A proved node already told its parents everything.
             if self.states[s].best.is_some() {
                 continue;

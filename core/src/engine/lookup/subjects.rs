@@ -94,6 +94,7 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
         relation: subject_relation.to_string(),
     };
     for id in candidates {
+        crate::interrupt::poll();
         if answers.contains(&id) {
             continue;
         }
@@ -174,9 +175,11 @@ impl<'a, S: TupleSource + ?Sized> Forward<'_, 'a, '_, '_, S> {
 
     fn run(&mut self) -> Result<()> {
         while let Some((kind, id, depth)) = self.sure.pop_front() {
+            crate::interrupt::poll();
             self.expand(kind, &id, Some(depth))?;
         }
         while let Some((kind, id)) = self.open.pop() {
+            crate::interrupt::poll();
             // Met behind a gate first, then found sure and expanded as such.
             if self.seen.get(&(kind, id.clone())).copied().unwrap_or(false) {
                 continue;

@@ -1,0 +1,72 @@
+//! Cancellation of long evaluations.
+//!
+//! The core has no PostgreSQL types, so it cannot look at the server's
+//! interrupt flags itself. The host registers a hook once (the extension:
+//! a function that runs PostgreSQL's `CHECK_FOR_INTERRUPTS`, which raises
+//! the cancel, timeout or terminate error); the engine, the lookups and the
+//! validation runner call [`poll`] at every evaluation step, so a call with
+//! no tuple reads at all (an in-memory validation file, a check answered
+//! from contextual tuples) is still cancelled promptly. Without a hook,
+//! [`poll`] does nothing.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static HOOK: AtomicUsize = AtomicUsize::new(0);
+
+/// Registers the function [`poll`] calls. It may unwind (panic) to abandon
+/// the evaluation; everything the core holds is released by `Drop`.
+pub fn set_hook(hook: fn()) {
+    HOOK.store(hook as usize, Ordering::Relaxed);
+}
+
+/// Gives the host a chance to cancel the current evaluation.
+#[inline]
+pub fn poll() {
+    let hook = HOOK.load(Ordering::Relaxed);
+    if hook != 0 {
+        // SAFETY: only `set_hook` stores non-zero values, and they are
+        // `fn()` pointers.
+        let f: fn() = unsafe { std::mem::transmute::<usize, fn()>(hook) };
+        f();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+
+    fn count() {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn evaluation_polls_the_hook() {
+        set_hook(count);
+        let before = CALLS.load(Ordering::Relaxed);
+        let schema = crate::lang::compile(
+            "entity user {}\nentity doc {\n relation parent @doc\n relation viewer @user\n permission view = viewer or parent.view\n}",
+        )
+        .unwrap();
+        let mut source = crate::engine::MemorySource::default();
+        for i in 1..50 {
+            source.insert_tuple(crate::tuple::parse_tuple(&format!("doc:{i}#parent@doc:{}", i - 1)).unwrap());
+        }
+        let obj = crate::tuple::parse_object("doc:49").unwrap();
+        let subject = crate::tuple::parse_subject("user:a").unwrap();
+        let allowed = crate::engine::check(
+            &schema,
+            &mut source,
+            &obj,
+            "view",
+            &subject,
+            &crate::engine::Context::default(),
+            crate::engine::CheckOptions::default(),
+        )
+        .unwrap();
+        assert!(!allowed);
+        assert!(CALLS.load(Ordering::Relaxed) - before >= 49, "one poll per level at least");
+    }
+}
