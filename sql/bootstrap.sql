@@ -4,25 +4,55 @@
 
 -- Roles the extension grants its privileges to. Roles are cluster-wide and
 -- not owned by the extension, so they survive DROP EXTENSION and may already
--- exist from an earlier install or another database.
+-- exist from an earlier install or another database. A role that exists is
+-- reused only if it is as this script would have made it: no login, no
+-- special attributes, and nobody but a superuser holding ADMIN on it (who
+-- holds ADMIN on rbac_worker can grant it to themselves and decrypt every
+-- token). The schema rbac must be new, or an empty one a superuser owns.
 DO $roles$
+DECLARE
+    r record;
+    admins text;
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'rbac_admin') THEN
-        CREATE ROLE rbac_admin NOLOGIN;
-        COMMENT ON ROLE rbac_admin IS 'notion_rbac: manage authorization models and relationships';
+    IF EXISTS (SELECT FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles o ON o.oid = n.nspowner
+                WHERE n.nspname = 'rbac'
+                  AND (NOT o.rolsuper
+                       OR EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid)
+                       OR EXISTS (SELECT FROM pg_catalog.pg_proc p WHERE p.pronamespace = n.oid)
+                       OR EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace = n.oid))) THEN
+        RAISE EXCEPTION 'schema "rbac" already exists and was not made by notion_rbac'
+            USING ERRCODE = 'duplicate_schema',
+                  HINT = 'drop or rename that schema first: the extension''s objects must not be shared with anyone else''s';
     END IF;
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'rbac_reader') THEN
-        CREATE ROLE rbac_reader NOLOGIN;
-        COMMENT ON ROLE rbac_reader IS 'notion_rbac: run permission checks and lookups (grant to application roles that use RLS policies)';
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'rbac_oauth') THEN
-        CREATE ROLE rbac_oauth NOLOGIN;
-        COMMENT ON ROLE rbac_oauth IS 'notion_rbac: run the OAuth flow (oauth_start, oauth_callback, oauth_status) — grant to the web application';
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'rbac_worker') THEN
-        CREATE ROLE rbac_worker NOLOGIN;
-        COMMENT ON ROLE rbac_worker IS 'notion_rbac: the background worker — decrypts tokens, records installations, syncs tuples';
-    END IF;
+    FOR r IN SELECT * FROM (VALUES
+            ('rbac_admin', 'notion_rbac: manage authorization models and relationships'),
+            ('rbac_reader', 'notion_rbac: run permission checks and lookups (grant to application roles that use RLS policies)'),
+            ('rbac_oauth', 'notion_rbac: run the OAuth flow (oauth_start, oauth_callback, oauth_status) — grant to the web application'),
+            ('rbac_worker', 'notion_rbac: the background worker — decrypts tokens, records installations, syncs tuples')) AS v(name, description)
+    LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r.name) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r.name);
+            EXECUTE pg_catalog.format('COMMENT ON ROLE %I IS %L', r.name, r.description);
+            CONTINUE;
+        END IF;
+        IF EXISTS (SELECT FROM pg_catalog.pg_roles
+                    WHERE rolname = r.name
+                      AND (rolcanlogin OR rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls)) THEN
+            RAISE EXCEPTION 'role "%" already exists with LOGIN or special attributes', r.name
+                USING ERRCODE = 'duplicate_object',
+                      HINT = pg_catalog.format('the extension grants its privileges to %I: make it NOLOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS, or drop it', r.name);
+        END IF;
+        SELECT pg_catalog.string_agg(m.rolname, ', ' ORDER BY m.rolname) INTO admins
+          FROM pg_catalog.pg_auth_members a
+          JOIN pg_catalog.pg_roles g ON g.oid = a.roleid
+          JOIN pg_catalog.pg_roles m ON m.oid = a.member
+         WHERE g.rolname = r.name AND a.admin_option AND NOT m.rolsuper;
+        IF admins IS NOT NULL THEN
+            RAISE EXCEPTION 'role "%" already exists and % may grant it to anyone', r.name, admins
+                USING ERRCODE = 'duplicate_object',
+                      HINT = pg_catalog.format('REVOKE ADMIN OPTION FOR %I FROM %s, or drop the role', r.name, admins);
+        END IF;
+    END LOOP;
 END
 $roles$;
 

@@ -66,3 +66,30 @@ SELECT clock_timestamp() AS started \gset
 SELECT count(*) FROM rbac.validate((SELECT file FROM layered));
 RESET statement_timeout;
 SELECT clock_timestamp() - :'started'::timestamptz < interval '3 seconds' AS promptly;
+
+-- Installing trusts no role or schema someone else prepared: a role
+-- another role holds ADMIN on, a role that can log in, a schema rbac that
+-- exists already are refused with a hint (each in a fresh database).
+CREATE ROLE regress_mallory NOLOGIN;
+CREATE DATABASE regress_install;
+GRANT rbac_worker TO regress_mallory WITH ADMIN OPTION;
+\c regress_install
+\set VERBOSITY terse
+CREATE EXTENSION notion_rbac;
+\c notion_rbac_regress
+REVOKE ADMIN OPTION FOR rbac_worker FROM regress_mallory;
+REVOKE rbac_worker FROM regress_mallory;
+ALTER ROLE rbac_oauth LOGIN;
+\c regress_install
+\set VERBOSITY terse
+CREATE EXTENSION notion_rbac;
+ALTER ROLE rbac_oauth NOLOGIN;
+CREATE SCHEMA rbac;
+CREATE TABLE rbac.planted (x int);
+CREATE EXTENSION notion_rbac;
+DROP SCHEMA rbac CASCADE;
+CREATE EXTENSION notion_rbac;
+SELECT rbac.version() IS NOT NULL AS installed;
+\c notion_rbac_regress
+DROP DATABASE regress_install;
+DROP ROLE regress_mallory;
