@@ -102,19 +102,24 @@ BEGIN
                   HINT = 'it was written concurrently: retry rbac.write_schema()';
     END IF;
 
-    DELETE FROM rbac.schema_relations s
-     WHERE NOT EXISTS (SELECT 1 FROM rbac._schema_relations_of(latest_source) r
-                        WHERE r.entity_type = s.entity_type AND r.relation = s.relation
-                          AND r.subject_type = s.subject_type AND r.subject_relation = s.subject_relation);
+    -- One statement per table: the source is compiled once for each, and
+    -- the DELETE (rows the schema no longer has) and the INSERT (rows it
+    -- adds) touch disjoint rows.
+    WITH wanted AS MATERIALIZED (SELECT * FROM rbac._schema_relations_of(latest_source)),
+         gone AS (DELETE FROM rbac.schema_relations s
+                   WHERE NOT EXISTS (SELECT 1 FROM wanted r
+                                      WHERE r.entity_type = s.entity_type AND r.relation = s.relation
+                                        AND r.subject_type = s.subject_type AND r.subject_relation = s.subject_relation))
     INSERT INTO rbac.schema_relations (entity_type, relation, subject_type, subject_relation)
-        SELECT r.entity_type, r.relation, r.subject_type, r.subject_relation
-          FROM rbac._schema_relations_of(latest_source) r
+        SELECT r.entity_type, r.relation, r.subject_type, r.subject_relation FROM wanted r
         ON CONFLICT DO NOTHING;
-    DELETE FROM rbac.schema_attributes s
-     WHERE NOT EXISTS (SELECT 1 FROM rbac._schema_attributes_of(latest_source) a
-                        WHERE a.entity_type = s.entity_type AND a.attribute = s.attribute AND a.value_type = s.value_type);
+    WITH wanted AS MATERIALIZED (SELECT * FROM rbac._schema_attributes_of(latest_source)),
+         gone AS (DELETE FROM rbac.schema_attributes s
+                   WHERE NOT EXISTS (SELECT 1 FROM wanted a
+                                      WHERE a.entity_type = s.entity_type AND a.attribute = s.attribute
+                                        AND a.value_type = s.value_type))
     INSERT INTO rbac.schema_attributes (entity_type, attribute, value_type)
-        SELECT a.entity_type, a.attribute, a.value_type FROM rbac._schema_attributes_of(latest_source) a
+        SELECT a.entity_type, a.attribute, a.value_type FROM wanted a
         ON CONFLICT DO NOTHING;
 
     SELECT count(*), string_agg(m, E'\n' ORDER BY m) FILTER (WHERE rn <= 10)
@@ -159,32 +164,23 @@ CREATE TRIGGER schemas_activate AFTER INSERT ON rbac.schemas
 -- (they are dumped so that pg_dump orders them before the tuples and
 -- attributes that refer to them); if the activation of the restored schema
 -- has already derived a row, the restored copy is skipped.
-CREATE FUNCTION rbac._schema_relations_skip_existing() RETURNS trigger
+CREATE FUNCTION rbac._skip_existing_row() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    present boolean;
 BEGIN
-    IF EXISTS (SELECT 1 FROM rbac.schema_relations s
-                WHERE s.entity_type = NEW.entity_type AND s.relation = NEW.relation
-                  AND s.subject_type = NEW.subject_type AND s.subject_relation = NEW.subject_relation) THEN
+    EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s t WHERE t = $1)', TG_RELID::regclass)
+       INTO present USING NEW;
+    IF present THEN
         RETURN NULL;
     END IF;
     RETURN NEW;
 END
 $fn$;
 CREATE TRIGGER schema_relations_skip_existing BEFORE INSERT ON rbac.schema_relations
-    FOR EACH ROW EXECUTE FUNCTION rbac._schema_relations_skip_existing();
-
-CREATE FUNCTION rbac._schema_attributes_skip_existing() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-BEGIN
-    IF EXISTS (SELECT 1 FROM rbac.schema_attributes s
-                WHERE s.entity_type = NEW.entity_type AND s.attribute = NEW.attribute AND s.value_type = NEW.value_type) THEN
-        RETURN NULL;
-    END IF;
-    RETURN NEW;
-END
-$fn$;
+    FOR EACH ROW EXECUTE FUNCTION rbac._skip_existing_row();
 CREATE TRIGGER schema_attributes_skip_existing BEFORE INSERT ON rbac.schema_attributes
-    FOR EACH ROW EXECUTE FUNCTION rbac._schema_attributes_skip_existing();
+    FOR EACH ROW EXECUTE FUNCTION rbac._skip_existing_row();
 
 -- pg_dump writes the rows of these tables (and where their identity
 -- sequences stand): models, tuples, attributes. The token and OAuth tables
@@ -217,8 +213,7 @@ ALTER FUNCTION rbac.delete_attributes(text[]) SET search_path TO pg_catalog, pg_
 -- As for every function of the extension: nothing for PUBLIC.
 REVOKE ALL ON FUNCTION rbac._lock_schema_writes() FROM PUBLIC;
 REVOKE ALL ON FUNCTION rbac._schemas_check_insert() FROM PUBLIC;
-REVOKE ALL ON FUNCTION rbac._schema_relations_skip_existing() FROM PUBLIC;
-REVOKE ALL ON FUNCTION rbac._schema_attributes_skip_existing() FROM PUBLIC;
+REVOKE ALL ON FUNCTION rbac._skip_existing_row() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rbac._lock_schema_writes() TO rbac_admin;
 GRANT SELECT ON SEQUENCE rbac.schemas_version_seq TO rbac_admin;
 

@@ -128,10 +128,11 @@ fn oauth_callback(state: Option<&str>, code: Option<&str>, error: default!(Optio
     let hash = oauth::hash_state(state);
     // Mark the state used in the statement that reads it: two concurrent
     // callbacks with one state cannot both succeed.
-    let claimed = Spi::get_three_with_args::<i64, String, String>(
+    let claimed = crate::store::write_returning(
         "UPDATE rbac.oauth_states SET used_at = pg_catalog.now() WHERE state_hash = $1 AND used_at IS NULL \
          RETURNING extract(epoch FROM created_at)::bigint, owner, redirect_uri",
         &[hash.as_str().into()],
+        |row| row.get_three::<i64, String, String>(),
     );
     let (stored, redirect) = match claimed {
         Ok((Some(created_at), Some(owner), Some(redirect))) => {
@@ -161,9 +162,10 @@ fn oauth_callback(state: Option<&str>, code: Option<&str>, error: default!(Optio
         oauth::CallbackOutcome::Denied => ("denied", None, Some("access_denied".to_owned())),
         oauth::CallbackOutcome::Failed { error } => ("failed", None, Some(error)),
     };
-    Spi::get_one_with_args::<i64>(
+    crate::store::write_returning(
         "INSERT INTO rbac.oauth_jobs (state_hash, code, redirect_uri, status, error) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         &[hash.as_str().into(), code_value.into(), redirect.as_str().into(), status.into(), err.into()],
+        |row| row.get_one::<i64>(),
     )
     .unwrap_or_else(|e| spi_error("queueing the OAuth code exchange", e))
     .unwrap_or_else(|| pgrx::error!("notion_rbac: queueing the OAuth code exchange returned no id"))

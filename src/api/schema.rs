@@ -41,15 +41,11 @@ fn write_schema(source: &str) -> i32 {
     };
     Spi::run(lock)
         .unwrap_or_else(|e| pgrx::error!("notion_rbac: locking the schema failed: {e}"));
-    // Run to completion (no row limit): an executor stopped after its first
-    // RETURNING row never fires the statement's AFTER triggers — here the
-    // activation.
-    let version = Spi::connect_mut(|client| {
-        client
-            .update("INSERT INTO rbac.schemas (source) VALUES ($1) RETURNING version", None, &[source.into()])?
-            .first()
-            .get_one::<i32>()
-    })
+    let version = store::write_returning(
+        "INSERT INTO rbac.schemas (source) VALUES ($1) RETURNING version",
+        &[source.into()],
+        |row| row.get_one::<i32>(),
+    )
     .unwrap_or_else(|e| pgrx::error!("notion_rbac: storing the schema failed: {e}"))
     .unwrap_or_else(|| pgrx::error!("notion_rbac: storing the schema returned no version"));
     store::schema::forget_cache();

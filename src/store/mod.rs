@@ -65,6 +65,21 @@ pub fn read_rows<R>(sql: &CStr, args: &[DatumWithOid<'_>], mut row: impl FnMut(&
     .unwrap_or_else(|e| pgrx::error!("notion_rbac: internal query failed: {e}"))
 }
 
+/// Runs a data-modifying statement with RETURNING to completion and hands
+/// its result, positioned on the first row, to `first`.
+///
+/// pgrx's `Spi::get_*` run with a row limit of one: the executor then stops
+/// after the first RETURNING row and never fires the statement's AFTER
+/// STATEMENT triggers (the schema activation, validation). Every INSERT,
+/// UPDATE or DELETE ... RETURNING of the extension goes through here.
+pub fn write_returning<R>(
+    sql: &str,
+    args: &[DatumWithOid<'_>],
+    first: impl FnOnce(pgrx::spi::SpiTupleTable<'_>) -> pgrx::spi::SpiResult<R>,
+) -> pgrx::spi::SpiResult<R> {
+    Spi::connect_mut(|client| first(client.update(sql, None, args)?.first()))
+}
+
 /// The boolean a read-only query without arguments returns (false for
 /// NULL or no row).
 pub fn select_one_bool(sql: &CStr) -> bool {

@@ -35,16 +35,24 @@ thread_local! {
     static CACHE: RefCell<Option<Rc<ActiveSchema>>> = const { RefCell::new(None) };
 }
 
-/// The active schema, or `None` if no schema has been written.
-pub fn active() -> Option<Rc<ActiveSchema>> {
+/// A scan positioned on the newest `rbac.schemas` row visible to the
+/// statement, or `None` if there is none.
+fn newest_row() -> Option<IndexScan> {
     let mut scan = IndexScan::open(c"schemas", c"schemas_pkey", &[]);
     scan.rekey(&[]);
+    scan.next(true).then_some(scan)
+}
+
+/// The active schema, or `None` if no schema has been written.
+pub fn active() -> Option<Rc<ActiveSchema>> {
+    let mut scan = newest_row()?;
     let table = scan.table_oid();
-    if !scan.next(true) {
-        return None;
-    }
     let version = scan.int4(1)?;
-    let row = scan.row_version()?;
+    // schemas_pkey does not cover the row, so the row always comes from
+    // the heap and has an identity.
+    let row = scan
+        .row_version()
+        .unwrap_or_else(|| pgrx::error!("notion_rbac: schema version {version} was read without its row"));
     if let Some(cached) = CACHE.with(|c| c.borrow().clone())
         && cached.version == version
         && cached.table == table
@@ -68,9 +76,7 @@ pub fn active() -> Option<Rc<ActiveSchema>> {
 
 /// The source of the active schema, read in the statement's snapshot.
 pub fn active_source() -> Option<String> {
-    let mut scan = IndexScan::open(c"schemas", c"schemas_pkey", &[]);
-    scan.rekey(&[]);
-    if scan.next(true) { Some(scan.text(2)) } else { None }
+    newest_row().map(|mut scan| scan.text(2))
 }
 
 /// The active schema, or a `55000` error saying how to create one.
