@@ -273,7 +273,11 @@ layer_upgrade() {
     local dir="$WORK/upgrade"
     local extdir="$dir/pkg/usr/share/postgresql/15/extension"
     cp tests/upgrade/notion_rbac--*.sql "$extdir/" && chown postgres:postgres "$extdir"/*.sql
-    cp tests/upgrade/describe.sql "$dir/describe.sql" && chown postgres:postgres "$dir/describe.sql"
+    cp tests/upgrade/describe.sql tests/upgrade/legacy_tokens.sql tests/upgrade/legacy_check.sql "$dir/" \
+        && chown postgres:postgres "$dir"/*.sql
+    # The key the legacy token fixtures were encrypted with, beside the
+    # cluster's own (the file is re-read when it changes).
+    cat tests/upgrade/legacy.key >>"$dir/keys/token.keys"
     local current p=0 f=0 old db got
     current=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
     cluster_psql -q -d postgres -c "CREATE DATABASE upgrade_fresh" >/dev/null
@@ -287,6 +291,7 @@ layer_upgrade() {
 CREATE EXTENSION notion_rbac VERSION '$old';
 SELECT rbac.write_schema('entity user {} entity doc { relation parent @doc relation viewer @user permission view = viewer or parent.view }') > 0;
 SELECT rbac.write_tuples(ARRAY['doc:1#viewer@user:a', 'doc:2#parent@doc:1']);
+\i $dir/legacy_tokens.sql
 ALTER EXTENSION notion_rbac UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'notion_rbac';
 SELECT rbac.check('user:a', 'view', 'doc:2'), rbac.check('user:b', 'view', 'doc:2');
@@ -296,6 +301,12 @@ SQL
             p=$((p + 1)); echo "ok: $old updates to $current and keeps its data"
         else
             f=$((f + 1)); echo "FAILED: updating $old to $current: $got"
+        fi
+        got=$(cluster_psql -qAt -d "$db" -f "$dir/legacy_check.sql" 2>&1)
+        if [ "$got" = "secret_LEGACY_ACCESS_xyz|secret_LEGACY_REFRESH_xyz|1|1" ]; then
+            p=$((p + 1)); echo "ok: tokens stored by $old decrypt after the update and are stored in the new format"
+        else
+            f=$((f + 1)); echo "FAILED: tokens stored by $old after the update: $got"
         fi
         cluster_psql -At -d "$db" -f "$dir/describe.sql" >"$dir/$db.txt" 2>&1
         if diff -u "$dir/fresh.txt" "$dir/$db.txt"; then

@@ -69,6 +69,21 @@ GRANT SELECT, INSERT, UPDATE ON rbac.workspaces, rbac.oauth_jobs TO rbac_worker;
 GRANT SELECT ON rbac.oauth_states TO rbac_worker;
 GRANT EXECUTE ON FUNCTION rbac.decrypt_token(rbac.encrypted_token, text, text, text) TO rbac_worker;
 
+-- The token type's binary form is the extension's own envelope layout
+-- (src/token.rs); comparing tokens (=, <>, <, DISTINCT, UNION) is for
+-- those who may read them.
+ALTER TYPE rbac.encrypted_token SET (RECEIVE = rbac.encrypted_token_recv, SEND = rbac.encrypted_token_send);
+GRANT EXECUTE ON FUNCTION
+    rbac.encrypted_token_eq(rbac.encrypted_token, rbac.encrypted_token),
+    rbac.encrypted_token_ne(rbac.encrypted_token, rbac.encrypted_token),
+    rbac.encrypted_token_lt(rbac.encrypted_token, rbac.encrypted_token),
+    rbac.encrypted_token_le(rbac.encrypted_token, rbac.encrypted_token),
+    rbac.encrypted_token_gt(rbac.encrypted_token, rbac.encrypted_token),
+    rbac.encrypted_token_ge(rbac.encrypted_token, rbac.encrypted_token),
+    rbac.encrypted_token_cmp(rbac.encrypted_token, rbac.encrypted_token),
+    rbac.encrypted_token_hash(rbac.encrypted_token)
+    TO rbac_admin;
+
 -- Descriptions shown by psql's \dn+, \dt+, \dT+ and \df+.
 COMMENT ON SCHEMA rbac IS 'notion_rbac: relationship-based authorization (Permify schema language) for Notion integrations';
 COMMENT ON TABLE rbac.schemas IS 'Authorization model versions (Permify schema source); the highest visible version is active';

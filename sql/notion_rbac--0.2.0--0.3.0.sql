@@ -12,8 +12,11 @@
 -- - schema writers queue on a lock only the extension can take (was an
 --   advisory lock any role could hold);
 -- - the write functions pin their search_path.
--- Stored data is unchanged; this script only adds constraints, which every
--- stored row already satisfies (the 0.2.0 triggers enforced the same rule).
+-- - rbac.encrypted_token owns its on-disk format (the envelope's binary
+--   layout instead of pgrx's CBOR), has binary send/receive and equality;
+--   every stored token is rewritten in the new format here.
+-- The constraints added below hold for every stored row already (the 0.2.0
+-- triggers enforced the same rule).
 
 \echo Use "ALTER EXTENSION notion_rbac UPDATE TO '0.3.0'" to load this file. \quit
 
@@ -218,3 +221,201 @@ GRANT EXECUTE ON FUNCTION rbac._lock_schema_writes() TO rbac_admin;
 GRANT SELECT ON SEQUENCE rbac.schemas_version_seq TO rbac_admin;
 
 COMMENT ON TABLE rbac.schema_write_lock IS 'Empty; schema writers queue on a lock of it that only the extension can take';
+
+-- rbac.encrypted_token: binary send/receive, equality and ordering, and its
+-- own storage format. The new library reads both formats; rewriting each
+-- value through its text form stores it in the new one.
+CREATE  FUNCTION "encrypted_token_eq"(
+	"left" encrypted_token, /* encrypted_token */
+	"right" encrypted_token /* encrypted_token */
+) RETURNS bool /* bool */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'encrypted_token_eq_wrapper';
+
+CREATE OPERATOR = (
+	PROCEDURE="encrypted_token_eq",
+	LEFTARG=encrypted_token, /* encrypted_token */
+	RIGHTARG=encrypted_token, /* encrypted_token */
+	COMMUTATOR = =,
+	NEGATOR = <>,
+	RESTRICT = eqsel,
+	JOIN = eqjoinsel,
+	HASHES,
+	MERGES
+);
+
+
+CREATE  FUNCTION "encrypted_token_gt"(
+	"left" encrypted_token, /* encrypted_token */
+	"right" encrypted_token /* encrypted_token */
+) RETURNS bool /* bool */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'encrypted_token_gt_wrapper';
+
+CREATE OPERATOR > (
+	PROCEDURE="encrypted_token_gt",
+	LEFTARG=encrypted_token, /* encrypted_token */
+	RIGHTARG=encrypted_token, /* encrypted_token */
+	COMMUTATOR = <,
+	NEGATOR = <=,
+	RESTRICT = scalargtsel,
+	JOIN = scalargtjoinsel
+);
+
+
+CREATE  FUNCTION "encrypted_token_ne"(
+	"left" encrypted_token, /* encrypted_token */
+	"right" encrypted_token /* encrypted_token */
+) RETURNS bool /* bool */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'encrypted_token_ne_wrapper';
+
+CREATE OPERATOR <> (
+	PROCEDURE="encrypted_token_ne",
+	LEFTARG=encrypted_token, /* encrypted_token */
+	RIGHTARG=encrypted_token, /* encrypted_token */
+	COMMUTATOR = <>,
+	NEGATOR = =,
+	RESTRICT = neqsel,
+	JOIN = neqjoinsel
+);
+
+
+CREATE  FUNCTION "encrypted_token_le"(
+	"left" encrypted_token, /* encrypted_token */
+	"right" encrypted_token /* encrypted_token */
+) RETURNS bool /* bool */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'encrypted_token_le_wrapper';
+
+CREATE OPERATOR <= (
+	PROCEDURE="encrypted_token_le",
+	LEFTARG=encrypted_token, /* encrypted_token */
+	RIGHTARG=encrypted_token, /* encrypted_token */
+	COMMUTATOR = >=,
+	NEGATOR = >,
+	RESTRICT = scalarlesel,
+	JOIN = scalarlejoinsel
+);
+
+
+CREATE  FUNCTION "encrypted_token_ge"(
+	"left" encrypted_token, /* encrypted_token */
+	"right" encrypted_token /* encrypted_token */
+) RETURNS bool /* bool */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'encrypted_token_ge_wrapper';
+
+CREATE OPERATOR >= (
+	PROCEDURE="encrypted_token_ge",
+	LEFTARG=encrypted_token, /* encrypted_token */
+	RIGHTARG=encrypted_token, /* encrypted_token */
+	COMMUTATOR = <=,
+	NEGATOR = <,
+	RESTRICT = scalargesel,
+	JOIN = scalargejoinsel
+);
+
+
+CREATE  FUNCTION "encrypted_token_lt"(
+	"left" encrypted_token, /* encrypted_token */
+	"right" encrypted_token /* encrypted_token */
+) RETURNS bool /* bool */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'encrypted_token_lt_wrapper';
+
+CREATE OPERATOR < (
+	PROCEDURE="encrypted_token_lt",
+	LEFTARG=encrypted_token, /* encrypted_token */
+	RIGHTARG=encrypted_token, /* encrypted_token */
+	COMMUTATOR = >,
+	NEGATOR = >=,
+	RESTRICT = scalarltsel,
+	JOIN = scalarltjoinsel
+);
+
+
+CREATE  FUNCTION "encrypted_token_hash"(
+	"value" encrypted_token /* encrypted_token */
+) RETURNS INT /* i32 */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'encrypted_token_hash_wrapper';
+
+
+CREATE  FUNCTION "encrypted_token_cmp"(
+	"left" encrypted_token, /* encrypted_token */
+	"right" encrypted_token /* encrypted_token */
+) RETURNS INT /* i32 */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'encrypted_token_cmp_wrapper';
+
+
+CREATE  FUNCTION "encrypted_token_recv"(
+	"internal" internal /* pgrx :: datum :: Internal */
+) RETURNS encrypted_token /* encrypted_token */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'encrypted_token_recv_wrapper';
+
+
+CREATE  FUNCTION "encrypted_token_send"(
+	"token" encrypted_token /* encrypted_token */
+) RETURNS bytea /* Vec < u8 > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'encrypted_token_send_wrapper';
+
+
+CREATE OPERATOR FAMILY encrypted_token_btree_ops USING btree;
+
+CREATE OPERATOR CLASS encrypted_token_btree_ops DEFAULT FOR TYPE encrypted_token USING btree FAMILY encrypted_token_btree_ops AS
+	OPERATOR 1 <,
+	OPERATOR 2 <=,
+	OPERATOR 3 =,
+	OPERATOR 4 >=,
+	OPERATOR 5 >,
+	FUNCTION 1 encrypted_token_cmp(encrypted_token, encrypted_token);
+
+
+CREATE OPERATOR FAMILY encrypted_token_hash_ops USING hash;
+
+CREATE OPERATOR CLASS encrypted_token_hash_ops DEFAULT FOR TYPE encrypted_token USING hash FAMILY encrypted_token_hash_ops AS
+	OPERATOR    1   =  (encrypted_token, encrypted_token),
+	FUNCTION    1   encrypted_token_hash(encrypted_token);
+
+-- The token type's binary form is the extension's own envelope layout
+-- (src/token.rs); comparing tokens (=, <>, <, DISTINCT, UNION) is for
+-- those who may read them.
+ALTER TYPE rbac.encrypted_token SET (RECEIVE = rbac.encrypted_token_recv, SEND = rbac.encrypted_token_send);
+GRANT EXECUTE ON FUNCTION
+    rbac.encrypted_token_eq(rbac.encrypted_token, rbac.encrypted_token),
+    rbac.encrypted_token_ne(rbac.encrypted_token, rbac.encrypted_token),
+    rbac.encrypted_token_lt(rbac.encrypted_token, rbac.encrypted_token),
+    rbac.encrypted_token_le(rbac.encrypted_token, rbac.encrypted_token),
+    rbac.encrypted_token_gt(rbac.encrypted_token, rbac.encrypted_token),
+    rbac.encrypted_token_ge(rbac.encrypted_token, rbac.encrypted_token),
+    rbac.encrypted_token_cmp(rbac.encrypted_token, rbac.encrypted_token),
+    rbac.encrypted_token_hash(rbac.encrypted_token)
+    TO rbac_admin;
+REVOKE ALL ON FUNCTION rbac.encrypted_token_recv(internal) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rbac.encrypted_token_send(rbac.encrypted_token) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rbac.encrypted_token_hash(rbac.encrypted_token) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rbac.encrypted_token_cmp(rbac.encrypted_token, rbac.encrypted_token) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rbac.encrypted_token_eq(rbac.encrypted_token, rbac.encrypted_token) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rbac.encrypted_token_ne(rbac.encrypted_token, rbac.encrypted_token) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rbac.encrypted_token_lt(rbac.encrypted_token, rbac.encrypted_token) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rbac.encrypted_token_le(rbac.encrypted_token, rbac.encrypted_token) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rbac.encrypted_token_gt(rbac.encrypted_token, rbac.encrypted_token) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rbac.encrypted_token_ge(rbac.encrypted_token, rbac.encrypted_token) FROM PUBLIC;
+UPDATE rbac.workspaces SET access_token = access_token::text::rbac.encrypted_token,
+                           refresh_token = refresh_token::text::rbac.encrypted_token;
+UPDATE rbac.oauth_config SET client_secret = client_secret::text::rbac.encrypted_token;
+UPDATE rbac.oauth_jobs SET code = code::text::rbac.encrypted_token WHERE code IS NOT NULL;

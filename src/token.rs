@@ -22,34 +22,54 @@ use std::time::SystemTime;
 use notion_rbac_core::token::{self, Aad, Envelope, Keyring};
 use notion_rbac_core::{Error, ErrorKind};
 use pgrx::prelude::*;
-use pgrx::{InOutFuncs, StringInfo};
-use serde::{Deserialize, Serialize};
+use pgrx::{FromDatum, InOutFuncs, IntoDatum, StringInfo};
 
 use crate::errors::{raise, OrRaise};
 use crate::guc;
 
 /// An AES-256-GCM encrypted secret (a Notion OAuth token, a client secret),
 /// bound to the table, column and row it was encrypted for.
+///
+/// The extension owns its on-disk format: the column holds the envelope's
+/// binary layout (`notion_rbac_core::token::envelope`: version byte 0x01,
+/// key id, nonce, length-prefixed ciphertext and tag) in a plain varlena.
+/// The same bytes are its binary send/receive form (binary COPY, binary
+/// logical replication); its text form is `enc:v1:<key id>:<base64url>`.
+/// Equality and ordering compare those bytes, so DISTINCT, UNION and row
+/// comparisons work (the order means nothing beyond being total). Values
+/// stored before 0.3.0 (pgrx's CBOR) are still read, and rewritten by the
+/// 0.2.0 → 0.3.0 upgrade.
 #[allow(non_camel_case_types)]
-#[derive(PostgresType, Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[derive(PostgresType, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, PostgresEq, PostgresOrd, PostgresHash)]
 #[inoutfuncs]
+#[bikeshed_postgres_type_manually_impl_from_into_datum]
 pub struct encrypted_token {
-    /// The envelope's text form (never plaintext).
-    envelope: String,
+    /// The envelope's binary layout (never plaintext), validated.
+    bytes: Vec<u8>,
 }
 
 impl encrypted_token {
     pub fn from_envelope(env: &Envelope) -> Self {
-        encrypted_token { envelope: env.to_text() }
+        encrypted_token { bytes: env.encode() }
     }
     pub fn envelope(&self) -> Envelope {
-        Envelope::parse_text(&self.envelope).or_raise()
+        Envelope::decode(&self.bytes).or_raise()
+    }
+    /// A stored or received value: the binary layout, or (stored before
+    /// 0.3.0) pgrx's CBOR, converted. Anything else is an error (39000).
+    fn from_stored(bytes: &[u8]) -> Self {
+        let env = if token::legacy::is_legacy(bytes) {
+            token::legacy::decode_legacy(bytes).or_raise()
+        } else {
+            Envelope::decode(bytes).or_raise()
+        };
+        encrypted_token::from_envelope(&env)
     }
 }
 
 impl std::fmt::Debug for encrypted_token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.envelope)
+        f.write_str(&self.envelope().to_text())
     }
 }
 
@@ -63,8 +83,89 @@ impl InOutFuncs for encrypted_token {
     }
 
     fn output(&self, buffer: &mut StringInfo) {
-        buffer.push_str(&self.envelope);
+        buffer.push_str(&self.envelope().to_text());
     }
+}
+
+// The storage: a varlena holding the binary layout (what the derive would
+// otherwise do through CBOR).
+impl IntoDatum for encrypted_token {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        self.bytes.as_slice().into_datum()
+    }
+    fn type_oid() -> pg_sys::Oid {
+        pgrx::wrappers::rust_regtypein::<Self>()
+    }
+}
+
+impl FromDatum for encrypted_token {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _typoid: pg_sys::Oid) -> Option<Self> {
+        if is_null {
+            return None;
+        }
+        // SAFETY: a non-null datum of this type is a varlena (possibly
+        // toasted or short-header, which detoasting handles).
+        let bytes = unsafe {
+            let varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+            pgrx::varlena::varlena_to_byte_slice(varlena)
+        };
+        Some(encrypted_token::from_stored(bytes))
+    }
+}
+
+unsafe impl pgrx::callconv::BoxRet for encrypted_token {
+    unsafe fn box_into<'fcx>(self, fcinfo: &mut pgrx::callconv::FcInfo<'fcx>) -> pgrx::datum::Datum<'fcx> {
+        match self.into_datum() {
+            None => fcinfo.return_null(),
+            // SAFETY: a varlena allocated in the function's memory context.
+            Some(datum) => unsafe { fcinfo.return_raw_datum(datum) },
+        }
+    }
+}
+
+unsafe impl pgrx::datum::UnboxDatum for encrypted_token {
+    type As<'dat>
+        = Self
+    where
+        Self: 'dat;
+    unsafe fn unbox<'dat>(datum: pgrx::datum::Datum<'dat>) -> Self::As<'dat>
+    where
+        Self: 'dat,
+    {
+        // SAFETY: called by pgrx for a non-null datum of this type.
+        unsafe { <Self as FromDatum>::from_datum(std::mem::transmute::<pgrx::datum::Datum<'dat>, pg_sys::Datum>(datum), false) }
+            .expect("encrypted_token datum is not null")
+    }
+}
+
+unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for encrypted_token {
+    unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        // SAFETY: pgrx calls this for an argument of this type.
+        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| panic!("argument {index} must not be null"))
+    }
+}
+
+/// Binary input (binary COPY, binary protocol): the envelope's binary
+/// layout, validated exactly like stored values.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn encrypted_token_recv(mut internal: pgrx::datum::Internal) -> encrypted_token {
+    // SAFETY: PostgreSQL passes the message buffer as a StringInfo.
+    let buf = unsafe { internal.get_mut::<pg_sys::StringInfoData>() }
+        .unwrap_or_else(|| pgrx::error!("notion_rbac: no buffer for binary input"));
+    // SAFETY: the buffer's unread bytes are data[cursor..len].
+    let bytes = unsafe {
+        std::slice::from_raw_parts(buf.data.add(buf.cursor as usize) as *const u8, (buf.len - buf.cursor) as usize)
+    };
+    let env = Envelope::decode(bytes).or_raise();
+    buf.cursor = buf.len;
+    encrypted_token::from_envelope(&env)
+}
+
+/// Binary output: the envelope's binary layout.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn encrypted_token_send(token: encrypted_token) -> Vec<u8> {
+    token.bytes
 }
 
 /// The loaded key file and what it was loaded from.
@@ -152,8 +253,10 @@ fn generate_token_key(key_id: &str) -> String {
 
 /// Re-encrypts every stored token (workspace access and refresh tokens, the
 /// OAuth client secret, queued OAuth codes) under the newest key of the key
-/// file. Returns how many values were re-encrypted. Add the new key line to
-/// the file first; keep old lines until this has run in every database.
+/// file. Returns how many values were re-encrypted; values that cannot be
+/// (they do not decrypt: altered, or their key is gone) are named in a
+/// WARNING and left as they are. Add the new key line to the file first;
+/// keep old lines until this has run in every database.
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, rbac, pg_temp)]
 fn rotate_token_keys() -> i64 {
@@ -167,30 +270,51 @@ fn rotate_token_keys() -> i64 {
         ("rbac.oauth_config", "client_secret", "'default'"),
         ("rbac.oauth_jobs", "code", "state_hash"),
     ];
+    // Values that do not decrypt (altered, or their key is no longer in the
+    // key file) cannot be re-encrypted: they are reported, never skipped
+    // silently, and everything else is still rotated.
+    let mut failed: Vec<String> = Vec::new();
     for (table, column, key) in columns {
-        let rows: Vec<(String, encrypted_token)> = Spi::connect_mut(|client| {
+        let rows: Vec<(Option<String>, Option<encrypted_token>)> = Spi::connect_mut(|client| {
             client
                 .update(&format!("SELECT {key}::text, {column} FROM {table} WHERE {column} IS NOT NULL FOR UPDATE"), None, &[])
-                .map(|t| {
-                    t.filter_map(|r| Some((r.get::<String>(1).ok()??, r.get::<encrypted_token>(2).ok()??)))
-                        .collect()
-                })
+                .and_then(|t| t.map(|r| Ok((r.get::<String>(1)?, r.get::<encrypted_token>(2)?))).collect())
                 .unwrap_or_else(|e| pgrx::error!("notion_rbac: reading {table}.{column} failed: {e}"))
         });
         for (row, value) in rows {
+            let (Some(row), Some(value)) = (row, value) else { continue };
             let env = value.envelope();
-            if let Some(new) = token::rotate(&keys, &env, &aad(table, column, &row)).or_raise() {
-                let key_expr = if key.starts_with('\'') { "true".to_owned() } else { format!("{key} = $2") };
-                let sql = format!("UPDATE {table} SET {column} = $1 WHERE {key_expr}");
-                let args: Vec<pgrx::datum::DatumWithOid> = if key.starts_with('\'') {
-                    vec![encrypted_token::from_envelope(&new).into()]
-                } else {
-                    vec![encrypted_token::from_envelope(&new).into(), row.as_str().into()]
-                };
-                Spi::run_with_args(&sql, &args).unwrap_or_else(|e| pgrx::error!("notion_rbac: rotating {table}.{column} failed: {e}"));
-                rotated += 1;
-            }
+            let new = match token::rotate(&keys, &env, &aad(table, column, &row)) {
+                Ok(Some(new)) => new,
+                Ok(None) => continue,
+                Err(e) => {
+                    failed.push(format!("{table}.{column} of row {row}: {}", e.message));
+                    continue;
+                }
+            };
+            let key_expr = if key.starts_with('\'') { "true".to_owned() } else { format!("{key} = $2") };
+            let sql = format!("UPDATE {table} SET {column} = $1 WHERE {key_expr}");
+            let args: Vec<pgrx::datum::DatumWithOid> = if key.starts_with('\'') {
+                vec![encrypted_token::from_envelope(&new).into()]
+            } else {
+                vec![encrypted_token::from_envelope(&new).into(), row.as_str().into()]
+            };
+            Spi::run_with_args(&sql, &args).unwrap_or_else(|e| pgrx::error!("notion_rbac: rotating {table}.{column} failed: {e}"));
+            rotated += 1;
         }
+    }
+    if !failed.is_empty() {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION,
+            format!("{} stored token(s) could not be re-encrypted; {rotated} were", failed.len()),
+            "",
+        )
+        .set_detail(failed.join("\n"))
+        .set_hint(
+            "these values do not decrypt with any key of the key file: restore the key line they need, \
+             or replace the tokens (re-authorize the workspace)",
+        )
+        .report(PgLogLevel::WARNING);
     }
     rotated
 }

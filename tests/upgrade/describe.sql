@@ -28,7 +28,12 @@ SELECT indexrelid::regclass AS index, pg_get_indexdef(indexrelid)
 SELECT tgrelid::regclass AS relation, tgname, pg_get_triggerdef(oid), tgenabled
   FROM pg_trigger WHERE NOT tgisinternal
    AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'rbac'::regnamespace) ORDER BY tgrelid::regclass::text, 2;
-SELECT t.typname, t.typtype, t.typacl FROM pg_type t WHERE t.typnamespace = 'rbac'::regnamespace ORDER BY 1;
+SELECT t.typname, t.typtype, t.typacl, t.typinput, t.typoutput, t.typreceive, t.typsend, t.typalign, t.typstorage
+  FROM pg_type t WHERE t.typnamespace = 'rbac'::regnamespace ORDER BY 1;
+SELECT o.oprname, o.oprleft::regtype, o.oprright::regtype, o.oprcode, o.oprcom::regoper, o.oprnegate::regoper, o.oprcanhash, o.oprcanmerge
+  FROM pg_operator o WHERE o.oprnamespace = 'rbac'::regnamespace ORDER BY 1, 2, 3;
+SELECT am.amname, c.opcname, c.opcdefault, c.opcintype::regtype FROM pg_opclass c JOIN pg_am am ON am.oid = c.opcmethod
+ WHERE c.opcnamespace = 'rbac'::regnamespace ORDER BY 1, 2;
 SELECT nspname, nspacl FROM pg_namespace WHERE nspname = 'rbac';
 -- Comments, and the privileges the extension script set (pg_dump restores these).
 SELECT pg_describe_object(d.classoid, d.objoid, d.objsubid) AS object, d.description

@@ -42,6 +42,7 @@ pub mod aad;
 pub mod envelope;
 pub mod key_id;
 pub mod keyring;
+pub mod legacy;
 pub mod seal;
 pub mod secret;
 

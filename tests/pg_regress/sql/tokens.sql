@@ -84,3 +84,14 @@ SELECT count(*) AS plaintext_rows FROM (
     SELECT s::text FROM rbac.oauth_states s) x
  WHERE r ~ 'secret_[A-Z_]+_xyz';
 ROLLBACK;
+
+-- A value that does not decrypt where it is (copied from another row) is
+-- reported by name, never skipped silently; everything else still rotates.
+BEGIN;
+INSERT INTO rbac.workspaces (bot_id, workspace_id, access_token)
+VALUES ('bot-src', 'ws-1', rbac.encrypt_token('secret_SRC_xyz', 'rbac.workspaces', 'access_token', 'bot-src'));
+INSERT INTO rbac.workspaces (bot_id, workspace_id, access_token) SELECT 'bot-copy', 'ws-1', access_token FROM rbac.workspaces WHERE bot_id = 'bot-src';
+COPY (SELECT rbac.generate_token_key('k3')) TO PROGRAM 'cat >> "$(dirname "$PGDATA")/keys/token.keys"';
+SELECT rbac.rotate_token_keys() AS rotated_but_one;
+SELECT bot_id, rbac.token_key_id(access_token) AS access_key FROM rbac.workspaces ORDER BY bot_id;
+ROLLBACK;
