@@ -21,6 +21,8 @@
 #               with a fresh installation
 #   dump        pg_dump (plain, custom, data-only) and restore into a new
 #               database and a new cluster: every row, token and check back
+#   differential random universes in rbac.tuples: every check, check_many
+#               and lookup equal to rbac.validate()'s in-memory engine
 #   stress      concurrent writers and readers (pgbench): every check equals
 #               a plain-SQL evaluation in the same snapshot
 #   conformance every validation file under ../shared/conformance through
@@ -39,7 +41,7 @@ scripts/setup.sh || exit 1
 cargo metadata --locked --format-version 1 >/dev/null || { echo "Cargo.lock is out of date" >&2; exit 1; }
 
 LAYERS=("$@")
-[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core pg_test regress nopreload isolation standby upgrade dump stress conformance)
+[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core pg_test regress nopreload isolation standby upgrade dump differential stress conformance)
 
 WORK=$(mktemp -d /tmp/notion_rbac-test.XXXXXX)
 chmod 755 "$WORK"
@@ -407,6 +409,26 @@ layer_dump() {
     CLUSTER_DIR=$dir cluster_stop
 }
 
+# The production storage path against the reference engine: random
+# universes (large entities, nested subject sets, cycles, attributes) in
+# rbac.tuples; every check, check_many and lookup of the database engine
+# compared with rbac.validate() over the same data (tests/differential).
+layer_differential() {
+    banner "differential: the database engine against the in-memory reference"
+    layer_cluster differential || return
+    local dir="$WORK/differential" out p f assertions
+    cp tests/differential/run.sql "$dir/run.sql" && chown postgres:postgres "$dir/run.sql"
+    out=$(cluster_psql -d postgres -v seeds="${DIFFERENTIAL_UNIVERSES:-40}" -f "$dir/run.sql" 2>&1)
+    echo "$out" | grep -E "^universe|WARNING|ERROR" | tail -n 60
+    p=$(echo "$out" | grep -cE '^universe [0-9]+: [0-9]+ assertions .*, 0 failed, 0 check_many mismatches$')
+    f=$(echo "$out" | grep -E '^universe ' | grep -cvE ', 0 failed, 0 check_many mismatches$')
+    echo "$out" | grep -q "ERROR" && f=$((f + 1))
+    assertions=$(echo "$out" | awk '/^universe/ { s += $3 } END { print s + 0 }')
+    echo "differential: $p universes agree, $assertions assertions compared"
+    record differential "$p" "$f"
+    cluster_stop
+}
+
 layer_conformance() {
     banner "conformance: ../shared/conformance through rbac.validate()"
     layer_cluster conformance || return
@@ -425,7 +447,7 @@ layer_conformance() {
 
 for layer in "${LAYERS[@]}"; do
     case $layer in
-        core|pg_test|regress|nopreload|isolation|standby|upgrade|dump|stress|conformance) "layer_$layer" ;;
+        core|pg_test|regress|nopreload|isolation|standby|upgrade|dump|differential|stress|conformance) "layer_$layer" ;;
         *) echo "unknown layer: $layer" >&2; exit 2 ;;
     esac
 done

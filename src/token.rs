@@ -234,8 +234,34 @@ fn encrypt_token(plaintext: &str, context_table: &str, context_column: &str, con
 /// a key that is no longer in the key file is an error (SQLSTATE 39000),
 /// never garbage. Granted only to rbac_worker.
 #[pg_extern(volatile, parallel_unsafe)]
-fn decrypt_token(token: encrypted_token, context_table: &str, context_column: &str, context_row: &str) -> String {
-    open(&token, context_table, context_column, context_row).expose_secret().to_owned()
+fn decrypt_token(token: encrypted_token, context_table: &str, context_column: &str, context_row: &str) -> SecretText {
+    SecretText(open(&token, context_table, context_column, context_row))
+}
+
+/// A decrypted secret returned to SQL as `text`: the text datum is built
+/// straight from the secret, and the Rust copy is zeroized when dropped
+/// (a plain `String` result would leave the plaintext in freed memory).
+pub struct SecretText(token::SecretString);
+
+unsafe impl pgrx::callconv::BoxRet for SecretText {
+    unsafe fn box_into<'fcx>(self, fcinfo: &mut pgrx::callconv::FcInfo<'fcx>) -> pgrx::datum::Datum<'fcx> {
+        match self.0.expose_secret().into_datum() {
+            None => fcinfo.return_null(),
+            // SAFETY: a text datum allocated in the function's memory context.
+            Some(datum) => unsafe { fcinfo.return_raw_datum(datum) },
+        }
+    }
+}
+
+// SQL-wise it is exactly `text`.
+unsafe impl pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable for SecretText {
+    const TYPE_IDENT: &'static str = <String as pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable>::TYPE_IDENT;
+    const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
+        <String as pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable>::TYPE_ORIGIN;
+    const ARGUMENT_SQL: Result<pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef, pgrx::pgrx_sql_entity_graph::metadata::ArgumentError> =
+        <String as pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable>::ARGUMENT_SQL;
+    const RETURN_SQL: Result<pgrx::pgrx_sql_entity_graph::metadata::ReturnsRef, pgrx::pgrx_sql_entity_graph::metadata::ReturnsError> =
+        <String as pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable>::RETURN_SQL;
 }
 
 /// The id of the key a token is encrypted with (for audits and rotation).
