@@ -37,6 +37,15 @@ pub fn raise(err: Error) -> ! {
     unreachable!("ERROR does not return")
 }
 
+/// Raises a work or memory limit error (54000 program_limit_exceeded)
+/// with a hint naming the setting to change. Never returns.
+pub fn limit_exceeded(message: String, hint: &str) -> ! {
+    ErrorReport::new(PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED, message, "")
+        .set_hint(hint)
+        .report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
+
 /// Unwraps a core result or raises its error.
 pub trait OrRaise<T> {
     fn or_raise(self) -> T;

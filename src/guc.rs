@@ -19,6 +19,15 @@ pub static KEY_FILE: GucSetting<Option<std::ffi::CString>> = GucSetting::<Option
 /// for speed.
 pub static CACHE_ROWS: GucSetting<i32> = GucSetting::<i32>::new(50_000);
 
+/// Most contextual tuples and attributes one call may pass (each is
+/// parsed, held and indexed for the call).
+pub static MAX_CONTEXT_ITEMS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
+
+/// Largest validation file `rbac.validate()` accepts, in kilobytes: the
+/// file is parsed and its universe held in memory (roughly 80 times its
+/// size), so this bounds a call's memory.
+pub static MAX_VALIDATION_KB: GucSetting<i32> = GucSetting::<i32>::new(1024);
+
 pub fn define() {
     // Startup-only when preloaded, as it should be. PostgreSQL refuses to
     // define a postmaster-context setting after startup (it would end the
@@ -58,6 +67,26 @@ pub fn define() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"notion_rbac.max_context_items",
+        c"Most contextual tuples and attributes one check or lookup may pass.",
+        c"A larger context fails with SQLSTATE 54000; relationships that many belong in rbac.tuples.",
+        &MAX_CONTEXT_ITEMS,
+        0,
+        10_000_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"notion_rbac.max_validation_kb",
+        c"Largest validation file rbac.validate() accepts.",
+        c"rbac.validate() holds the file's whole universe in memory; a larger file fails with SQLSTATE 54000.",
+        &MAX_VALIDATION_KB,
+        1,
+        1_048_576,
+        GucContext::Userset,
+        GucFlags::UNIT_KB,
+    );
     // No one can invent settings under our prefix (`SET notion_rbac.x`),
     // which other code might later read as if the extension had defined them.
     // SAFETY: called once per backend after the extension's settings exist.
@@ -77,4 +106,14 @@ pub fn max_depth() -> u32 {
 /// The configured key file path, if any.
 pub fn key_file() -> Option<String> {
     KEY_FILE.get().and_then(|c| c.into_string().ok()).filter(|s| !s.is_empty())
+}
+
+/// The current `notion_rbac.max_context_items`.
+pub fn max_context_items() -> usize {
+    MAX_CONTEXT_ITEMS.get().max(0) as usize
+}
+
+/// The current `notion_rbac.max_validation_kb` in bytes.
+pub fn max_validation_bytes() -> usize {
+    MAX_VALIDATION_KB.get().max(1) as usize * 1024
 }

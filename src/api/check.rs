@@ -7,8 +7,8 @@
 use notion_rbac_core::engine::{self, CheckOptions, Checker, Context};
 use notion_rbac_core::tuple::{self, ObjectRef, SubjectRef};
 use pgrx::prelude::*;
-use pgrx::JsonB;
 
+use super::context::{context_of, ContextArg};
 use crate::errors::OrRaise;
 use crate::guc;
 use crate::store;
@@ -17,12 +17,6 @@ pub(crate) fn options() -> CheckOptions {
     CheckOptions { max_depth: guc::max_depth(), ..CheckOptions::default() }
 }
 
-pub(crate) fn context_of(context: Option<JsonB>) -> Context {
-    match context {
-        Some(JsonB(json)) if !json.is_null() => Context::from_json(&json).or_raise(),
-        _ => Context::default(),
-    }
-}
 
 fn subject_of(text: &str) -> SubjectRef {
     tuple::parse_subject(text).or_raise()
@@ -59,7 +53,7 @@ fn check_with_context(
     subject: Option<&str>,
     action: Option<&str>,
     object: Option<&str>,
-    context: Option<JsonB>,
+    context: Option<ContextArg>,
 ) -> Option<bool> {
     let ctx = context_of(context);
     Some(run_check(subject?, action?, object?, &ctx))
@@ -72,7 +66,7 @@ fn check_many_objects(
     subject: Option<&str>,
     action: Option<&str>,
     objects: Option<Vec<Option<String>>>,
-    context: default!(Option<JsonB>, "NULL"),
+    context: default!(Option<ContextArg>, "NULL"),
 ) -> TableIterator<'static, (name!(object, Option<String>), name!(allowed, Option<bool>))> {
     let objects = objects.unwrap_or_default();
     // A NULL subject or action answers NULL for every object, as a strict
@@ -107,7 +101,7 @@ fn check_many_subjects(
     subjects: Option<Vec<Option<String>>>,
     action: Option<&str>,
     object: Option<&str>,
-    context: default!(Option<JsonB>, "NULL"),
+    context: default!(Option<ContextArg>, "NULL"),
 ) -> TableIterator<'static, (name!(subject, Option<String>), name!(allowed, Option<bool>))> {
     let subjects = subjects.unwrap_or_default();
     let (Some(action), Some(object)) = (action, object) else {

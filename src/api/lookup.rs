@@ -6,9 +6,9 @@
 use notion_rbac_core::engine;
 use notion_rbac_core::tuple;
 use pgrx::prelude::*;
-use pgrx::JsonB;
 
-use super::check::{context_of, options};
+use super::check::options;
+use super::context::{context_of, ContextArg};
 use crate::errors::OrRaise;
 use crate::store;
 
@@ -20,7 +20,7 @@ fn lookup_resources(
     subject: Option<&str>,
     action: Option<&str>,
     entity_type: Option<&str>,
-    context: default!(Option<JsonB>, "NULL"),
+    context: default!(Option<ContextArg>, "NULL"),
 ) -> SetOfIterator<'static, String> {
     // NULL arguments find nothing, as a strict function would.
     let (Some(subject), Some(action), Some(entity_type)) = (subject, action, entity_type) else {
@@ -42,7 +42,7 @@ fn lookup_subjects(
     object: Option<&str>,
     action: Option<&str>,
     subject_type: Option<&str>,
-    context: default!(Option<JsonB>, "NULL"),
+    context: default!(Option<ContextArg>, "NULL"),
 ) -> SetOfIterator<'static, String> {
     let (Some(object), Some(action), Some(subject_type)) = (object, action, subject_type) else {
         return SetOfIterator::new(Vec::new());

@@ -3,6 +3,7 @@
 //! in `notion_rbac_core` and the storage modules.
 
 pub mod check;
+pub mod context;
 pub mod lookup;
 pub mod meta;
 pub mod oauth;

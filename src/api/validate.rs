@@ -23,6 +23,13 @@ fn validate(
         name!(passed, bool),
     ),
 > {
+    let limit = crate::guc::max_validation_bytes();
+    if file.len() > limit {
+        crate::errors::limit_exceeded(
+            format!("validation file of {} bytes exceeds notion_rbac.max_validation_kb ({limit} bytes)", file.len()),
+            "split the file, or raise notion_rbac.max_validation_kb (memory use is about 80 times the file size)",
+        );
+    }
     let rows = validation::run(file).or_raise();
     TableIterator::new(
         rows.into_iter().map(|r| (r.scenario, r.kind.to_owned(), r.query, r.expected, r.actual, r.passed)),

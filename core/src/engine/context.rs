@@ -150,6 +150,10 @@ pub(crate) struct ContextIndex<'c> {
     ctx: &'c Context,
     forward: Option<Rc<HashMap<u64, Vec<u32>>>>,
     reverse: Option<Rc<HashMap<u64, Vec<u32>>>>,
+    /// Contextual attributes by (type, id, name): the positions of the
+    /// values with that key's hash, in context order (a lookup asks once
+    /// per entity, so a linear scan would make it quadratic).
+    attributes: Option<Rc<HashMap<u64, Vec<u32>>>>,
 }
 
 fn key_hash(parts: &[&str]) -> u64 {
@@ -183,10 +187,20 @@ impl<'c> ContextIndex<'c> {
             forward = Some(Rc::new(f));
             reverse = Some(Rc::new(r));
         }
+        let attributes = (ctx.attributes.len() > LINEAR_SCAN_LIMIT).then(|| {
+            let mut a: HashMap<u64, Vec<u32>> = HashMap::default();
+            for (i, attr) in ctx.attributes.iter().enumerate() {
+                a.entry(key_hash(&[&attr.entity.ty, &attr.entity.id, &attr.name]))
+                    .or_default()
+                    .push(i as u32);
+            }
+            Rc::new(a)
+        });
         ContextIndex {
             ctx,
             forward,
             reverse,
+            attributes,
         }
     }
 
@@ -236,11 +250,17 @@ impl<'c> ContextIndex<'c> {
 
     /// The first contextual value of attribute `name` of `ty:id`.
     pub(crate) fn attribute(&self, ty: &str, id: &str, name: &str) -> Option<&'c Value> {
-        self.ctx
-            .attributes
-            .iter()
-            .find(|a| a.entity.id == id && a.name == name && a.entity.ty == ty)
-            .map(|a| &a.value)
+        let matches = |a: &&'c Attribute| a.entity.id == id && a.name == name && a.entity.ty == ty;
+        match &self.attributes {
+            None => self.ctx.attributes.iter().find(matches),
+            Some(map) => map
+                .get(&key_hash(&[ty, id, name]))
+                .into_iter()
+                .flatten()
+                .filter_map(|&i| self.ctx.attributes.get(i as usize))
+                .find(matches),
+        }
+        .map(|a| &a.value)
     }
 }
 
@@ -278,5 +298,37 @@ impl<'s, 'c> Iterator for Candidates<'s, 'c> {
             }
             Candidates::Linear(it) => it.next(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx_with(attributes: &[&str]) -> Context {
+        let json = serde_json::json!({ "attributes": attributes });
+        Context::from_json(&json).unwrap()
+    }
+
+    /// Large contexts are indexed; the answer is the same as the linear
+    /// scan of small ones: the first value given for a key wins.
+    #[test]
+    fn indexed_attributes_answer_like_the_linear_scan() {
+        let mut many: Vec<String> = (0..50).map(|i| format!("doc:d{i}$public|boolean:true")).collect();
+        many.push("doc:d7$public|boolean:false".to_owned());
+        many.push("doc:d60$public|boolean:false".to_owned());
+        many.push("doc:d60$public|boolean:true".to_owned());
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        let big = ctx_with(&refs);
+        let index = ContextIndex::new(&big);
+        assert!(index.attributes.is_some(), "a context this large is indexed");
+        assert_eq!(index.attribute("doc", "d7", "public"), Some(&Value::Boolean(true)));
+        assert_eq!(index.attribute("doc", "d60", "public"), Some(&Value::Boolean(false)));
+        assert_eq!(index.attribute("doc", "d99", "public"), None);
+        assert_eq!(index.attribute("folder", "d7", "public"), None);
+        let small = ctx_with(&["doc:d60$public|boolean:false", "doc:d60$public|boolean:true"]);
+        let index = ContextIndex::new(&small);
+        assert!(index.attributes.is_none());
+        assert_eq!(index.attribute("doc", "d60", "public"), Some(&Value::Boolean(false)));
     }
 }

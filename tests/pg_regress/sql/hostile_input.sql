@@ -18,6 +18,24 @@ SELECT rbac.check(NULL, 'view', 'doc:d1', '{}') IS NULL AS null_answer;
 SELECT try($$SELECT rbac.oauth_callback(NULL, 'c')$$);
 SELECT try($$SELECT * FROM rbac.oauth_start(NULL, NULL)$$);
 
+-- A context nested deeper than JSON parsing allows is an ordinary error.
+SELECT try(format('SELECT rbac.check(%L, %L, %L, %L::jsonb)', 'user:u1', 'view', 'doc:d1',
+                  '{"data": ' || repeat('[', 200) || repeat(']', 200) || '}'));
+-- Work per call is bounded: contextual items, validation file size (54000).
+SET notion_rbac.max_context_items = 2;
+SELECT try($$SELECT rbac.check('user:u1', 'view', 'doc:d1', '{"tuples": ["doc:d5#viewer@user:u1", "doc:d6#viewer@user:u1", "doc:d7#viewer@user:u1"]}')$$);
+RESET notion_rbac.max_context_items;
+SET notion_rbac.max_validation_kb = 1;
+SELECT try(format('SELECT * FROM rbac.validate(%L)', E'schema: "entity user {}"\n#' || repeat('x', 2000)));
+RESET notion_rbac.max_validation_kb;
+-- 100,000 contextual attributes: a lookup stays linear in them (it took
+-- minutes when each entity scanned the whole list).
+SELECT rbac.write_schema('entity user {} entity doc { relation viewer @user attribute public boolean permission view = viewer or public }') > 0 AS written;
+SET statement_timeout = '20s';
+SELECT count(*) AS public_docs FROM rbac.lookup_resources('user:u9', 'view', 'doc',
+    jsonb_build_object('attributes', (SELECT jsonb_agg(format('doc:p%s$public|boolean:%s', i, i % 2 = 0)) FROM generate_series(1, 100000) i)));
+RESET statement_timeout;
+
 -- Schema problems are compile errors (42P17) with line and column, not
 -- storage errors later.
 SELECT try($$SELECT rbac.write_schema('entity user {} entity doc { relation viewer @user @user }')$$);
