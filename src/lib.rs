@@ -10,6 +10,10 @@
 //! - [`guc`]    — configuration parameters (`notion_rbac.*`).
 //! - [`errors`] — core errors → `ereport` with SQLSTATE, detail and hint.
 //! - [`api`]    — the `#[pg_extern]` SQL surface, one file per topic.
+//! - [`store`]  — the active schema and tuples, read by direct index scans
+//!   through the exact read cache; read-only SPI helpers.
+//! - [`token`]  — the `rbac.encrypted_token` type and its key file.
+//! - `sql_type` — glue for Rust values the extension converts itself.
 //! - `sql/`     — hand-written bootstrap objects (tables, roles, grants).
 
 use pgrx::prelude::*;
@@ -19,6 +23,7 @@ pgrx::pg_module_magic!(name, version);
 pub mod api;
 pub mod errors;
 pub mod guc;
+mod sql_type;
 pub mod store;
 pub mod token;
 

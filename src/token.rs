@@ -123,28 +123,7 @@ unsafe impl pgrx::callconv::BoxRet for encrypted_token {
     }
 }
 
-unsafe impl pgrx::datum::UnboxDatum for encrypted_token {
-    type As<'dat>
-        = Self
-    where
-        Self: 'dat;
-    unsafe fn unbox<'dat>(datum: pgrx::datum::Datum<'dat>) -> Self::As<'dat>
-    where
-        Self: 'dat,
-    {
-        // SAFETY: called by pgrx for a non-null datum of this type.
-        unsafe { <Self as FromDatum>::from_datum(std::mem::transmute::<pgrx::datum::Datum<'dat>, pg_sys::Datum>(datum), false) }
-            .expect("encrypted_token datum is not null")
-    }
-}
-
-unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for encrypted_token {
-    unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
-        let index = arg.index();
-        // SAFETY: pgrx calls this for an argument of this type.
-        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| panic!("argument {index} must not be null"))
-    }
-}
+crate::sql_type::argument_from_datum!(encrypted_token);
 
 /// Binary input (binary COPY, binary protocol): the envelope's binary
 /// layout, validated exactly like stored values.
@@ -253,16 +232,7 @@ unsafe impl pgrx::callconv::BoxRet for SecretText {
     }
 }
 
-// SQL-wise it is exactly `text`.
-unsafe impl pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable for SecretText {
-    const TYPE_IDENT: &'static str = <String as pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable>::TYPE_IDENT;
-    const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
-        <String as pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable>::TYPE_ORIGIN;
-    const ARGUMENT_SQL: Result<pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef, pgrx::pgrx_sql_entity_graph::metadata::ArgumentError> =
-        <String as pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable>::ARGUMENT_SQL;
-    const RETURN_SQL: Result<pgrx::pgrx_sql_entity_graph::metadata::ReturnsRef, pgrx::pgrx_sql_entity_graph::metadata::ReturnsError> =
-        <String as pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable>::RETURN_SQL;
-}
+crate::sql_type::same_sql_type_as!(SecretText, String);
 
 /// The id of the key a token is encrypted with (for audits and rotation).
 #[pg_extern(immutable, parallel_safe)]

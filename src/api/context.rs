@@ -8,12 +8,8 @@
 
 use notion_rbac_core::engine::Context;
 use notion_rbac_core::{Error, ErrorKind};
-use pgrx::callconv::{Arg, ArgAbi};
-use pgrx::datum::{FromDatum, JsonB, UnboxDatum};
+use pgrx::datum::{FromDatum, JsonB};
 use pgrx::pg_sys;
-use pgrx::pgrx_sql_entity_graph::metadata::{
-    ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
-};
 
 use crate::errors::{raise, OrRaise};
 use crate::guc;
@@ -38,36 +34,8 @@ impl FromDatum for ContextArg {
     }
 }
 
-unsafe impl UnboxDatum for ContextArg {
-    type As<'dat>
-        = Self
-    where
-        Self: 'dat;
-    unsafe fn unbox<'dat>(datum: pgrx::datum::Datum<'dat>) -> Self::As<'dat>
-    where
-        Self: 'dat,
-    {
-        // SAFETY: called by pgrx for a non-null datum of this type.
-        unsafe { <Self as FromDatum>::from_datum(std::mem::transmute::<pgrx::datum::Datum<'dat>, pg_sys::Datum>(datum), false) }
-            .expect("context datum is not null")
-    }
-}
-
-unsafe impl<'fcx> ArgAbi<'fcx> for ContextArg {
-    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
-        let index = arg.index();
-        // SAFETY: pgrx calls this for an argument of this type.
-        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| panic!("argument {index} must not be null"))
-    }
-}
-
-// SQL-wise it is exactly `jsonb`.
-unsafe impl SqlTranslatable for ContextArg {
-    const TYPE_IDENT: &'static str = <JsonB as SqlTranslatable>::TYPE_IDENT;
-    const TYPE_ORIGIN: TypeOrigin = <JsonB as SqlTranslatable>::TYPE_ORIGIN;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = <JsonB as SqlTranslatable>::ARGUMENT_SQL;
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = <JsonB as SqlTranslatable>::RETURN_SQL;
-}
+crate::sql_type::argument_from_datum!(ContextArg);
+crate::sql_type::same_sql_type_as!(ContextArg, JsonB);
 
 /// The context of a call: empty for NULL or JSON `null`; an error (22023)
 /// for a value that is not a context or nests too deeply; an error (54000)
