@@ -275,7 +275,7 @@ layer_upgrade() {
     local dir="$WORK/upgrade"
     local extdir="$dir/pkg/usr/share/postgresql/15/extension"
     cp tests/upgrade/notion_rbac--*.sql "$extdir/" && chown postgres:postgres "$extdir"/*.sql
-    cp tests/upgrade/describe.sql tests/upgrade/legacy_tokens.sql tests/upgrade/legacy_check.sql "$dir/" \
+    cp tests/upgrade/describe.sql tests/upgrade/legacy_tokens.sql tests/upgrade/current_tokens.sql tests/upgrade/legacy_check.sql "$dir/" \
         && chown postgres:postgres "$dir"/*.sql
     # The key the legacy token fixtures were encrypted with, beside the
     # cluster's own (the file is re-read when it changes).
@@ -288,12 +288,15 @@ layer_upgrade() {
     for script in tests/upgrade/notion_rbac--*.sql; do
         old=$(basename "$script" .sql); old=${old#notion_rbac--}
         db="upgrade_from_${old//./_}"
+        # Versions before 0.3.0 stored tokens as pgrx's CBOR.
+        fixture=current_tokens.sql
+        case "$old" in 0.1.0|0.2.0) fixture=legacy_tokens.sql ;; esac
         cluster_psql -q -d postgres -c "CREATE DATABASE $db" >/dev/null
         got=$(cluster_psql -qAt -d "$db" 2>&1 <<SQL
 CREATE EXTENSION notion_rbac VERSION '$old';
 SELECT rbac.write_schema('entity user {} entity doc { relation parent @doc relation viewer @user permission view = viewer or parent.view }') > 0;
 SELECT rbac.write_tuples(ARRAY['doc:1#viewer@user:a', 'doc:2#parent@doc:1']);
-\i $dir/legacy_tokens.sql
+\i $dir/$fixture
 ALTER EXTENSION notion_rbac UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'notion_rbac';
 SELECT rbac.check('user:a', 'view', 'doc:2'), rbac.check('user:b', 'view', 'doc:2');

@@ -51,7 +51,7 @@ GRANT EXECUTE ON FUNCTION
 -- encrypted_token values as enc:v1:... text.
 GRANT SELECT ON rbac.workspaces, rbac.oauth_config, rbac.oauth_jobs TO rbac_admin;
 GRANT EXECUTE ON FUNCTION
-    rbac.oauth_configure(text, text, text, text, text),
+    rbac.oauth_configure(text, text, text[], text, text),
     rbac.rotate_token_keys(),
     rbac.generate_token_key(text),
     rbac.encrypt_token(text, text, text, text),
@@ -119,7 +119,7 @@ COMMENT ON FUNCTION rbac.decrypt_token(rbac.encrypted_token, text, text, text) I
 COMMENT ON FUNCTION rbac.token_key_id(rbac.encrypted_token) IS 'The id of the key a token was encrypted with';
 COMMENT ON FUNCTION rbac.generate_token_key(text) IS 'A new random key line (id:base64) for the key file; nothing is stored';
 COMMENT ON FUNCTION rbac.rotate_token_keys() IS 'Re-encrypt every stored token under the newest key; returns how many changed';
-COMMENT ON FUNCTION rbac.oauth_configure(text, text, text, text, text) IS 'Set the Notion OAuth client (client id, secret, redirect URI, API base URL, Notion version)';
+COMMENT ON FUNCTION rbac.oauth_configure(text, text, text[], text, text) IS 'Set the Notion OAuth client (client id, secret, registered redirect URIs, API base URL, Notion version)';
 COMMENT ON FUNCTION rbac.oauth_start(text, text) IS 'Start an OAuth authorization: Notion''s authorization URL and its single-use state';
 COMMENT ON FUNCTION rbac.oauth_callback(text, text, text) IS 'Verify a callback''s state and queue the code exchange; returns the job id';
-COMMENT ON FUNCTION rbac.oauth_status(bigint) IS 'Where an OAuth code exchange stands: queued, running, succeeded, failed or denied';
+COMMENT ON FUNCTION rbac.oauth_status(bigint) IS 'Where an OAuth code exchange stands: queued, running, succeeded, failed or denied (for the role that recorded it and administrators)';

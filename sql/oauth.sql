@@ -29,7 +29,10 @@ CREATE TABLE rbac.oauth_config (
     singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     client_id      text NOT NULL,
     client_secret  rbac.encrypted_token NOT NULL,  -- AAD ('rbac.oauth_config', 'client_secret', 'default')
-    redirect_uri   text NOT NULL,
+    -- Registered at Notion for this integration; rbac.oauth_start uses
+    -- no other (the first is its default).
+    redirect_uris  text[] NOT NULL CONSTRAINT oauth_config_redirect_uris_check
+                   CHECK (pg_catalog.cardinality(redirect_uris) BETWEEN 1 AND 20),
     api_base_url   text NOT NULL DEFAULT 'https://api.notion.com',
     notion_version text NOT NULL DEFAULT '2025-09-03',
     updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -59,7 +62,10 @@ CREATE TABLE rbac.oauth_jobs (
     attempts     integer NOT NULL DEFAULT 0,
     bot_id       text,
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- The session role that recorded the callback: with administrators,
+    -- the only one rbac.oauth_status shows the job to.
+    requested_by name NOT NULL DEFAULT SESSION_USER
 );
 CREATE INDEX oauth_jobs_queued ON rbac.oauth_jobs (created_at) WHERE status = 'queued';
 COMMENT ON TABLE rbac.oauth_jobs IS 'OAuth code exchanges for the background worker; the code is encrypted and cleared after use';

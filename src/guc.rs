@@ -5,8 +5,9 @@
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 
-/// Longest acyclic chain of dispatches a check may follow before it fails.
-/// Cycles in the data never hit this limit: they are cut (least fixpoint).
+/// Height of the tallest proof a check may rely on: a permission whose
+/// shortest proof needs more dispatches fails; a refusal needs no proof, so
+/// cycles and long chains that grant nothing never hit this limit.
 pub static MAX_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(100);
 
 /// Path of the token key file (never the key itself: a reloadable GUC's
@@ -28,6 +29,15 @@ pub static MAX_CONTEXT_ITEMS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
 /// size), so this bounds a call's memory.
 pub static MAX_VALIDATION_KB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 
+/// Nodes and edges the exact fixpoint of one check may hold (see the
+/// engine's "Settling": schemas with a cycle through an exclusion, and
+/// checks the depth-first search gives up on). Bounds a check's memory.
+pub static MAX_FIXPOINT_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
+
+/// Unused, unexpired OAuth states one role may hold (`rbac.oauth_start`).
+/// Superuser-only: the roles it limits must not raise it.
+pub static MAX_PENDING_OAUTH_STATES: GucSetting<i32> = GucSetting::<i32>::new(1000);
+
 pub fn define() {
     // Startup-only when preloaded, as it should be. PostgreSQL refuses to
     // define a postmaster-context setting after startup (it would end the
@@ -47,9 +57,9 @@ pub fn define() {
     );
     GucRegistry::define_int_guc(
         c"notion_rbac.max_depth",
-        c"Maximum depth of a permission check (acyclic chain of relation hops).",
-        c"A check that needs a longer acyclic chain of relation, permission and walk hops fails \
-          with SQLSTATE 54001. Cycles in the data are cut and never reach this limit.",
+        c"Maximum depth of a permission check (relation, permission and walk hops of its shortest proof).",
+        c"A check whose shortest proof needs a longer chain of relation, permission and walk hops fails \
+          with SQLSTATE 54001. A refusal needs no proof: cycles and chains that grant nothing never reach this limit.",
         &MAX_DEPTH,
         3,
         1000,
@@ -87,6 +97,27 @@ pub fn define() {
         GucContext::Userset,
         GucFlags::UNIT_KB,
     );
+    GucRegistry::define_int_guc(
+        c"notion_rbac.max_fixpoint_size",
+        c"Most nodes and edges one check may hold while settling a cycle through an exclusion or a deep chain.",
+        c"Such checks are evaluated exactly over everything the checked node reaches; beyond this size they \
+          fail with SQLSTATE 54000 instead of using more memory (about 100 bytes each).",
+        &MAX_FIXPOINT_SIZE,
+        1_000,
+        100_000_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"notion_rbac.max_pending_oauth_states",
+        c"Most pending (unused, unexpired) OAuth authorizations one role may have started.",
+        c"rbac.oauth_start fails with SQLSTATE 54000 beyond it; states expire after 10 minutes.",
+        &MAX_PENDING_OAUTH_STATES,
+        1,
+        1_000_000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     // No one can invent settings under our prefix (`SET notion_rbac.x`),
     // which other code might later read as if the extension had defined them.
     // SAFETY: called once per backend after the extension's settings exist.
@@ -101,6 +132,16 @@ pub fn cache_rows() -> usize {
 /// The current `notion_rbac.max_depth` as the engine's unit.
 pub fn max_depth() -> u32 {
     MAX_DEPTH.get().max(3) as u32
+}
+
+/// The current `notion_rbac.max_fixpoint_size`.
+pub fn max_fixpoint_size() -> usize {
+    MAX_FIXPOINT_SIZE.get().max(1_000) as usize
+}
+
+/// The current `notion_rbac.max_pending_oauth_states`.
+pub fn max_pending_oauth_states() -> i64 {
+    i64::from(MAX_PENDING_OAUTH_STATES.get().max(1))
 }
 
 /// The configured key file path, if any.

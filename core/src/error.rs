@@ -41,6 +41,14 @@ pub enum ErrorKind {
     /// A non-cyclic chain of dispatches deeper than the configured maximum
     /// (54001 statement_too_complex).
     DepthExceeded,
+    /// A permission has no value: it depends on its own exclusion through a
+    /// cycle in the data (`x = a not y`, `y = next.x` with `next` cyclic), so
+    /// it is neither true nor false in the well-founded model (22000
+    /// data_exception: the data, not the statement, must change).
+    Undetermined,
+    /// A call needed more work or memory than a documented setting allows
+    /// (54000 program_limit_exceeded).
+    LimitExceeded,
     /// A rule (CEL) failed at run time, e.g. a missing `context.data` key
     /// (22023 invalid_parameter_value).
     RuleEvaluation,
@@ -75,6 +83,8 @@ impl ErrorKind {
             ErrorKind::SchemaViolation => "23514",
             ErrorKind::UndefinedName => "42704",
             ErrorKind::DepthExceeded => "54001",
+            ErrorKind::Undetermined => "22000",
+            ErrorKind::LimitExceeded => "54000",
             ErrorKind::RuleEvaluation => "22023",
             ErrorKind::InvalidArgument => "22023",
             ErrorKind::InvalidValidationFile => "22P02",

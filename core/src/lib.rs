@@ -26,6 +26,7 @@ pub mod lang;
 pub mod engine;
 pub mod validation;
 pub mod interrupt;
+pub mod graph;
 pub mod token;
 pub mod notion;
 

@@ -8,7 +8,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::Pos;
 
@@ -24,14 +24,23 @@ pub struct Schema {
     /// Non-fatal findings of the compiler (e.g. mixed operators without
     /// parentheses), shown to the user as NOTICEs.
     pub warnings: Vec<Warning>,
+    /// Which members sit on a cycle through an exclusion in the schema
+    /// graph, per entity (by [`EntityDef::index`]) and member ordinal:
+    /// computed once, by the engine, the first time a check needs it (see
+    /// `engine::check::strata`). The model only keeps the slot, so that a
+    /// compiled schema cached by the database carries it across checks.
+    pub(crate) unstratified: OnceLock<Vec<Vec<bool>>>,
 }
 
 impl Schema {
     /// Builds the name indexes. The compiler guarantees unique names.
-    pub fn new(entities: Vec<EntityDef>, rules: Vec<RuleDef>, warnings: Vec<Warning>) -> Self {
+    pub fn new(mut entities: Vec<EntityDef>, rules: Vec<RuleDef>, warnings: Vec<Warning>) -> Self {
+        for (i, e) in entities.iter_mut().enumerate() {
+            e.index = i;
+        }
         let entity_index = entities.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
         let rule_index = rules.iter().enumerate().map(|(i, r)| (r.name.clone(), i)).collect();
-        Schema { entities, rules, entity_index, rule_index, warnings }
+        Schema { entities, rules, entity_index, rule_index, warnings, unstratified: OnceLock::new() }
     }
     pub fn entity(&self, name: &str) -> Option<&EntityDef> {
         self.entity_index.get(name).map(|&i| &self.entities[i])
@@ -58,6 +67,8 @@ pub struct EntityDef {
     pub attributes: Vec<AttributeDef>,
     pub permissions: Vec<PermissionDef>,
     members: HashMap<String, Member>,
+    /// Position in [`Schema::entities`] (set by [`Schema::new`]).
+    pub(crate) index: usize,
 }
 
 /// What a name inside an entity refers to (relations, attributes and
@@ -87,10 +98,19 @@ impl EntityDef {
         for (i, p) in permissions.iter().enumerate() {
             members.insert(p.name.clone(), Member::Permission(i));
         }
-        EntityDef { name, pos, relations, attributes, permissions, members }
+        EntityDef { name, pos, relations, attributes, permissions, members, index: 0 }
     }
     pub fn member(&self, name: &str) -> Option<Member> {
         self.members.get(name).copied()
+    }
+    /// A member's position among all members (relations first, then
+    /// attributes, then permissions).
+    pub(crate) fn ordinal(&self, member: Member) -> usize {
+        match member {
+            Member::Relation(i) => i,
+            Member::Attribute(i) => self.relations.len() + i,
+            Member::Permission(i) => self.relations.len() + self.attributes.len() + i,
+        }
     }
     pub fn relation(&self, name: &str) -> Option<&RelationDef> {
         match self.member(name)? {

@@ -616,7 +616,7 @@ fn depth_counts_dispatches_like_permify() {
     assert_eq!(e.kind, ErrorKind::DepthExceeded);
     assert_eq!(
         e.message,
-        "permission check exceeded the maximum depth of 2 at bottom:1#member; raise notion_rbac.max_depth if the hierarchy is this deep"
+        "permission check exceeded the maximum depth of 2 at top:1#check: its shortest proof needs depth 3; raise notion_rbac.max_depth if the hierarchy is this deep"
     );
 }
 
@@ -645,10 +645,24 @@ fn long_acyclic_chain_exceeds_depth_but_a_cycle_does_not() {
     cyc.expect("folder:a", "view", "user:u", false);
     cyc.opts = CheckOptions::with_max_depth(0);
     cyc.expect("group:1", "member", "group:1#member", true);
+
+    // A cycle far longer than the depth limit: no proof at any depth, so
+    // false — the answer lookups give — not a depth error.
+    let ring: Vec<String> = (0..10_000)
+        .map(|i| format!("folder:r{i}#parent@folder:r{}", (i + 1) % 10_000))
+        .collect();
+    let refs: Vec<&str> = ring.iter().map(String::as_str).collect();
+    let mut ring = world(DOCS, &refs, &[]);
+    ring.expect("folder:r0", "view", "user:u", false);
+    ring.expect("folder:r9999", "view", "user:u", false);
+    assert_eq!(ring.resources("user:u", "view", "folder").unwrap(), Vec::<String>::new());
+    assert_eq!(ring.subjects("folder:r0", "view", "user").unwrap(), Vec::<String>::new());
 }
 
 #[test]
-fn a_stack_budget_turns_deep_recursion_into_an_error() {
+fn a_stack_budget_does_not_limit_the_answer() {
+    // 300 levels do not fit in 16 KiB of stack: the depth-first search
+    // gives up and the node is settled exactly, without recursion.
     let mut tuples: Vec<String> = (0..300)
         .map(|i| format!("folder:f{i}#parent@folder:f{}", i + 1))
         .collect();
@@ -658,12 +672,26 @@ fn a_stack_budget_turns_deep_recursion_into_an_error() {
     w.opts = CheckOptions {
         max_depth: 100_000,
         max_stack_bytes: 16 * 1024,
+        ..CheckOptions::default()
     };
+    w.expect("folder:f0", "view", "user:u", true);
+    w.expect("folder:f0", "view", "user:nobody", false);
+    w.expect("folder:f300", "view", "user:u", true);
+    // The depth limit still holds: the shortest proof is 300 walks long.
+    w.opts.max_depth = 250;
     let e = w.check("folder:f0", "view", "user:u").unwrap_err();
     assert_eq!(e.kind, ErrorKind::DepthExceeded);
-    assert!(e.message.contains("bytes of stack"), "{e}");
-    // Shallow checks fit easily.
-    w.expect("folder:f300", "view", "user:u", true);
+    assert!(e.message.contains("shortest proof needs depth"), "{e}");
+    // A refusal needs no depth at all.
+    w.expect("folder:f0", "view", "user:nobody", false);
+    // And the fixpoint's own size is bounded.
+    w.opts = CheckOptions {
+        max_depth: 100_000,
+        max_stack_bytes: 16 * 1024,
+        max_fixpoint_size: 100,
+    };
+    let e = w.check("folder:f0", "view", "user:u").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::LimitExceeded);
 }
 
 #[test]
@@ -813,4 +841,45 @@ fn rules_with_several_parameters_and_walks_into_them() {
     assert!(!w.check_in("account:1", "withdraw", "user:m", &amount(800.0)).unwrap());
     // Above the balance: no one.
     assert!(!w.check_in("account:1", "withdraw", "user:boss", &amount(20000.0)).unwrap());
+}
+
+/// The reported denial of service: a permission that recurses through an
+/// exclusion over a layered graph two nodes wide. Searched depth first it
+/// doubles its work every two levels; settled, it is linear. 400 levels
+/// (2^200 paths) would never finish the old way.
+#[test]
+fn recursion_through_exclusion_is_polynomial() {
+    const LAYERED: &str = r#"
+entity user {}
+entity node {
+    relation parent @node
+    relation a @user
+    relation b @user
+    permission x = a not y
+    permission y = parent.x or b
+}
+"#;
+    let levels = 400;
+    let mut tuples = Vec::new();
+    for i in 0..levels {
+        for side in ["l", "r"] {
+            tuples.push(format!("node:{side}{i}#a@user:u"));
+            if i + 1 < levels {
+                tuples.push(format!("node:{side}{i}#parent@node:l{}", i + 1));
+                tuples.push(format!("node:{side}{i}#parent@node:r{}", i + 1));
+            }
+        }
+    }
+    let refs: Vec<&str> = tuples.iter().map(String::as_str).collect();
+    let mut w = world(LAYERED, &refs, &[]);
+    w.opts = CheckOptions::with_max_depth(10_000);
+    // The top level has no parent: x holds there. Each level below
+    // alternates, since y is x of the level above.
+    for i in [0, 1, 2, 199, 398, 399] {
+        let expected = (levels - 1 - i) % 2 == 0;
+        w.expect(&format!("node:l{i}"), "x", "user:u", expected);
+        w.expect(&format!("node:r{i}"), "y", "user:u", !expected && i + 1 < levels);
+    }
+    let found = w.resources("user:u", "x", "node").unwrap();
+    assert_eq!(found.len(), levels as usize); // half the levels, both sides
 }

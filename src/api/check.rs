@@ -14,7 +14,11 @@ use crate::guc;
 use crate::store;
 
 pub(crate) fn options() -> CheckOptions {
-    CheckOptions { max_depth: guc::max_depth(), ..CheckOptions::default() }
+    CheckOptions {
+        max_depth: guc::max_depth(),
+        max_fixpoint_size: guc::max_fixpoint_size(),
+        ..CheckOptions::default()
+    }
 }
 
 

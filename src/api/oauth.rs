@@ -36,15 +36,16 @@ fn now_epoch() -> i64 {
         .unwrap_or_default()
 }
 
-/// Sets the integration's OAuth client: id, secret (stored encrypted),
-/// redirect URI, API base URL and Notion-Version. Replaces any earlier
-/// configuration.
+/// Sets the integration's OAuth client: id, secret (stored encrypted), the
+/// redirect URIs registered for it at Notion (the first is the default;
+/// `rbac.oauth_start` uses no other), API base URL and Notion-Version.
+/// Replaces any earlier configuration.
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, rbac, pg_temp)]
 fn oauth_configure(
     client_id: &str,
     client_secret: &str,
-    redirect_uri: &str,
+    redirect_uris: Vec<Option<String>>,
     api_base_url: default!(&str, "'https://api.notion.com'"),
     notion_version: default!(&str, "'2025-09-03'"),
 ) {
@@ -55,19 +56,23 @@ fn oauth_configure(
     if client_secret.is_empty() {
         raise(Error::new(ErrorKind::InvalidArgument, "OAuth client secret must not be empty"));
     }
-    oauth::validate_redirect_uri(redirect_uri).or_raise();
+    let redirect_uris: Vec<String> = redirect_uris
+        .into_iter()
+        .map(|u| u.unwrap_or_else(|| required(None, "a redirect URI").to_owned()))
+        .collect();
+    oauth::validate_redirect_uris(&redirect_uris).or_raise();
     let base = notion::validate_base_url(api_base_url).or_raise().to_owned();
     if notion_version.trim().is_empty() {
         raise(Error::new(ErrorKind::InvalidArgument, "Notion-Version must not be empty"));
     }
     let secret = seal(client_secret.as_bytes(), "rbac.oauth_config", "client_secret", "default");
     Spi::run_with_args(
-        "INSERT INTO rbac.oauth_config AS c (singleton, client_id, client_secret, redirect_uri, api_base_url, notion_version, updated_by) \
+        "INSERT INTO rbac.oauth_config AS c (singleton, client_id, client_secret, redirect_uris, api_base_url, notion_version, updated_by) \
          VALUES (true, $1, $2, $3, $4, $5, SESSION_USER) \
          ON CONFLICT (singleton) DO UPDATE SET client_id = EXCLUDED.client_id, client_secret = EXCLUDED.client_secret, \
-           redirect_uri = EXCLUDED.redirect_uri, api_base_url = EXCLUDED.api_base_url, \
+           redirect_uris = EXCLUDED.redirect_uris, api_base_url = EXCLUDED.api_base_url, \
            notion_version = EXCLUDED.notion_version, updated_at = pg_catalog.now(), updated_by = SESSION_USER",
-        &[client_id.into(), secret.into(), redirect_uri.into(), base.as_str().into(), notion_version.into()],
+        &[client_id.into(), secret.into(), redirect_uris.into(), base.as_str().into(), notion_version.into()],
     )
     .unwrap_or_else(|e| spi_error("storing the OAuth configuration", e));
 }
@@ -84,19 +89,34 @@ fn oauth_start(
 ) -> TableIterator<'static, (name!(url, String), name!(state, String))> {
     let owner = required(owner, "owner");
     crate::store::require_writable("start an OAuth flow");
-    let config = Spi::get_three::<String, String, String>(
-        "SELECT (SELECT client_id FROM rbac.oauth_config), (SELECT redirect_uri FROM rbac.oauth_config), \
+    let config = Spi::get_three::<String, Vec<String>, String>(
+        "SELECT (SELECT client_id FROM rbac.oauth_config), (SELECT redirect_uris FROM rbac.oauth_config), \
                 (SELECT api_base_url FROM rbac.oauth_config)",
     )
     .unwrap_or_else(|e| spi_error("reading the OAuth configuration", e));
-    let (Some(client_id), Some(default_redirect), Some(base)) = config else {
+    let (Some(client_id), Some(registered), Some(base)) = config else {
         raise(
             Error::new(ErrorKind::NoSchema, "OAuth is not configured")
-                .with_hint("call rbac.oauth_configure(client_id, client_secret, redirect_uri) first"),
+                .with_hint("call rbac.oauth_configure(client_id, client_secret, ARRAY[redirect_uri]) first"),
         )
     };
-    let redirect = redirect_uri.unwrap_or(&default_redirect).to_owned();
-    oauth::validate_redirect_uri(&redirect).or_raise();
+    let redirect = oauth::choose_redirect_uri(&registered, redirect_uri).or_raise();
+    // Outstanding states are bounded per role: each is a row until it is
+    // used or expires, and any rbac_oauth role could otherwise fill the
+    // table. (Concurrent calls may overshoot by the number of sessions.)
+    let limit = crate::guc::max_pending_oauth_states();
+    let pending = Spi::get_one::<i64>(
+        "SELECT count(*) FROM rbac.oauth_states \
+          WHERE created_by = SESSION_USER AND used_at IS NULL AND expires_at > pg_catalog.now()",
+    )
+    .unwrap_or_else(|e| spi_error("counting pending OAuth states", e))
+    .unwrap_or_default();
+    if pending >= limit {
+        crate::errors::limit_exceeded(
+            format!("role has {pending} pending OAuth authorizations, the most notion_rbac.max_pending_oauth_states allows"),
+            "pending states expire after 10 minutes; a superuser can raise notion_rbac.max_pending_oauth_states",
+        );
+    }
     let state = oauth::new_state().or_raise();
     let url = oauth::authorization_url(&base, &client_id, &redirect, owner, &state).or_raise();
     Spi::run_with_args(
@@ -175,7 +195,9 @@ fn oauth_callback(state: Option<&str>, code: Option<&str>, error: default!(Optio
 // from the signature to name the result columns.
 #[allow(clippy::type_complexity)]
 /// Where an OAuth job stands: queued, running, succeeded (with the
-/// workspace), failed (with the reason) or denied by the user.
+/// workspace), failed (with the reason) or denied by the user. Only the
+/// role whose session recorded the callback, and administrators, see a
+/// job; to anyone else it does not exist (job ids are sequential).
 #[pg_extern(stable, parallel_safe, security_definer)]
 #[search_path(pg_catalog, rbac, pg_temp)]
 fn oauth_status(
@@ -197,7 +219,8 @@ fn oauth_status(
     use pgrx::datum::TimestampWithTimeZone;
     let row = read_rows(
         c"SELECT j.id, j.status, j.error, j.bot_id, w.workspace_name, j.attempts, j.created_at, j.updated_at \
-          FROM rbac.oauth_jobs j LEFT JOIN rbac.workspaces w ON w.bot_id = j.bot_id WHERE j.id = $1",
+          FROM rbac.oauth_jobs j LEFT JOIN rbac.workspaces w ON w.bot_id = j.bot_id \
+          WHERE j.id = $1 AND (j.requested_by = SESSION_USER OR pg_catalog.pg_has_role(SESSION_USER, 'rbac_admin', 'MEMBER'))",
         &[job.into()],
         |col| {
             (

@@ -13,7 +13,7 @@ SELECT bot_id, workspace_id, workspace_name, status,
        encode(sha256(convert_to(rbac.decrypt_token(access_token, 'rbac.workspaces', 'access_token', bot_id), 'UTF8')), 'hex') AS access,
        encode(sha256(convert_to(rbac.decrypt_token(refresh_token, 'rbac.workspaces', 'refresh_token', bot_id), 'UTF8')), 'hex') AS refresh
   FROM rbac.workspaces ORDER BY bot_id;
-SELECT client_id, redirect_uri, api_base_url, notion_version,
+SELECT client_id, redirect_uris, api_base_url, notion_version,
        encode(sha256(convert_to(rbac.decrypt_token(client_secret, 'rbac.oauth_config', 'client_secret', 'default'), 'UTF8')), 'hex') AS secret
   FROM rbac.oauth_config;
 SELECT count(*) AS states, count(used_at) AS used FROM rbac.oauth_states;

@@ -32,7 +32,7 @@ SELECT rbac.write_attributes(ARRAY['doc:d8$public|boolean:true', 'doc:d2$public|
 INSERT INTO rbac.tuples VALUES ('doc', 'd6', 'viewer', 'user', 'y', '');
 SELECT rbac.delete_tuples(ARRAY['doc:d1#viewer@user:u1']);
 
-SELECT rbac.oauth_configure('client-1', 'secret_CLIENT_xyz', 'https://app.example.com/callback');
+SELECT rbac.oauth_configure('client-1', 'secret_CLIENT_xyz', ARRAY['https://app.example.com/callback']);
 CREATE TEMP TABLE s1 AS SELECT * FROM rbac.oauth_start();
 CREATE TEMP TABLE s2 AS SELECT * FROM rbac.oauth_start();
 SELECT rbac.oauth_callback(state, 'secret_CODE_xyz') FROM s1;

@@ -93,9 +93,10 @@
 //! "Memo" section of the check module: entries answer only where reuse
 //! cannot change a value, and record the depth they relied on), so a shared
 //! memo gives the same answers and the same depth errors as single checks.
-//! Two cases are still checked alone, as a second line of defence that
-//! costs little: the taller-than-the-limit proofs above, and every candidate
-//! of an *unstratified* schema (`x = a not y`, `y = next.x`).
+//! Nodes of an *unstratified* schema (`x = a not y`, `y = next.x`) are
+//! settled by the check, once for all candidates. The taller-than-the-limit
+//! proofs above are still checked alone, as a second line of defence that
+//! costs little.
 //!
 //! # Candidates
 //!

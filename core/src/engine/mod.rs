@@ -1,8 +1,9 @@
 //! Check and lookups over an abstract tuple source.
 //!
 //! - [`Checker`] / [`check()`]: does a subject have a permission (or relation,
-//!   attribute, rule) on an entity? Least-fixpoint semantics on cycles, a
-//!   depth limit on long acyclic chains (see [`check`](mod@check)).
+//!   attribute, rule) on an entity? The well-founded value (the least
+//!   fixpoint on cycles), in polynomial time for every schema, with a limit
+//!   on the height of a proof (see [`check`](mod@check)).
 //! - [`lookup_resources`] / [`lookup_subjects`]: the entities a subject has
 //!   a permission on, the subjects with a permission on an entity.
 //! - [`Context`]: contextual tuples, attributes and `context.data` of one call.
@@ -16,7 +17,9 @@ pub mod memory;
 mod rules;
 pub mod source;
 
-pub use check::{CheckOptions, Checker, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STACK_BYTES};
+pub use check::{
+    CheckOptions, Checker, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FIXPOINT_SIZE, DEFAULT_MAX_STACK_BYTES,
+};
 pub use context::Context;
 pub use lookup::{lookup_resources, lookup_subjects};
 pub use memory::MemorySource;

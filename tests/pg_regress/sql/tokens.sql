@@ -31,7 +31,8 @@ SELECT try($$SELECT * FROM rbac.oauth_start()$$);
 
 -- Rotation: add a newer key to the key file; every stored token moves to it.
 COPY (SELECT rbac.generate_token_key('k2')) TO PROGRAM 'cat >> "$(dirname "$PGDATA")/keys/token.keys"';
-SELECT rbac.oauth_configure('client-1', 'secret_CLIENT_SECRET_xyz', 'https://app.example.com/oauth/callback',
+SELECT rbac.oauth_configure('client-1', 'secret_CLIENT_SECRET_xyz',
+                            ARRAY['https://app.example.com/oauth/callback', 'http://localhost:3000/cb'],
                             'http://127.0.0.1:9');
 SELECT rbac.rotate_token_keys() AS rotated;
 SELECT rbac.token_key_id(access_token) AS access_key, rbac.token_key_id(refresh_token) AS refresh_key FROM rbac.workspaces;
@@ -73,8 +74,43 @@ SELECT try(format('SELECT rbac.oauth_callback(%L, NULL, NULL)', state)) FROM sta
 SELECT try(format('SELECT rbac.oauth_callback(%L, %L, %L)', state, 'c', 'access_denied')) FROM started4;
 SELECT used_at IS NULL AS still_unused FROM rbac.oauth_states WHERE state_hash = (SELECT encode(sha256(convert_to(state, 'UTF8')), 'hex') FROM started4);
 -- Bad configuration is refused.
-SELECT try($$SELECT rbac.oauth_configure('c', 's', 'not a url')$$);
-SELECT try($$SELECT rbac.oauth_configure('c', 's', 'https://app.example.com/cb', 'http://api.example.com')$$);
+SELECT try($$SELECT rbac.oauth_configure('c', 's', ARRAY['not a url'])$$);
+SELECT try($$SELECT rbac.oauth_configure('c', 's', ARRAY['https://app.example.com/cb'], 'http://api.example.com')$$);
+SELECT try($$SELECT rbac.oauth_configure('c', 's', ARRAY[]::text[])$$);
+SELECT try($$SELECT rbac.oauth_configure('c', 's', ARRAY['https://app.example.com/cb', NULL])$$);
+SELECT try($$SELECT rbac.oauth_configure('c', 's', ARRAY['https://app.example.com/cb', 'https://app.example.com/cb'])$$);
+
+-- Only registered redirect URIs: another registered one is used as asked,
+-- any other is refused (an open redirect), without echoing it.
+SELECT url ~ 'redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcb&' AS second_registered
+  FROM rbac.oauth_start('http://localhost:3000/cb');
+SELECT try($$SELECT * FROM rbac.oauth_start('https://evil.example.com/steal')$$);
+SELECT try($$SELECT * FROM rbac.oauth_start('https://app.example.com/oauth/callback/')$$);
+
+-- Job status: only the role that recorded the callback and administrators.
+CREATE ROLE regress_app2 NOLOGIN IN ROLE rbac_oauth;
+SET SESSION AUTHORIZATION regress_app2;
+SELECT try(format('SELECT status FROM rbac.oauth_status(%s)', :denied_job));
+CREATE TEMP TABLE started5 AS SELECT * FROM rbac.oauth_start();
+SELECT rbac.oauth_callback(state, NULL, 'access_denied') AS app2_job FROM started5 \gset
+SELECT status FROM rbac.oauth_status(:app2_job);
+RESET SESSION AUTHORIZATION;
+SELECT status FROM rbac.oauth_status(:app2_job);
+
+-- Pending states are bounded per role (54000); the bound is a superuser's
+-- setting, which the roles it limits cannot raise.
+SET notion_rbac.max_pending_oauth_states = 2;
+SET SESSION AUTHORIZATION regress_app2;
+SELECT try($$SET notion_rbac.max_pending_oauth_states = 1000$$);
+SELECT count(*) AS started FROM rbac.oauth_start();
+SELECT count(*) AS started FROM rbac.oauth_start();
+SELECT try($$SELECT * FROM rbac.oauth_start()$$);
+RESET SESSION AUTHORIZATION;
+CREATE ROLE regress_app3 NOLOGIN IN ROLE rbac_oauth;
+SET SESSION AUTHORIZATION regress_app3;
+SELECT count(*) AS others_unaffected FROM rbac.oauth_start();
+RESET SESSION AUTHORIZATION;
+RESET notion_rbac.max_pending_oauth_states;
 
 -- No plaintext secret anywhere in the extension's tables.
 SELECT count(*) AS plaintext_rows FROM (

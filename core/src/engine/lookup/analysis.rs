@@ -392,83 +392,6 @@ impl<'a> Graph<'a> {
         }
     }
 
-    /// Whether the kinds `root` depends on are *stratified*: no kind depends
-    /// on itself through the subtracted side of an exclusion. Then every
-    /// node has a least-fixpoint value that does not depend on the path the
-    /// checker reached it by, so one checker's memo can serve many checks.
-    /// Otherwise (`x = a not y`, `y = next.x`) the check's answer for a node
-    /// depends on what it assumed along the way, and each candidate must be
-    /// checked on its own to get exactly the answer of a single check.
-    pub fn stratified(&mut self, root: Kind<'a>) -> bool {
-        let mut nodes = vec![root];
-        let mut index: HashMap<Kind<'a>, usize> = [(root, 0)].into_iter().collect();
-        // Per node: (child node, through a subtracted side).
-        let mut edges: Vec<Vec<(usize, bool)>> = Vec::new();
-        let mut next = 0;
-        while next < nodes.len() {
-            let kind = nodes[next];
-            next += 1;
-            let mut children: Vec<(Kind<'a>, bool)> = Vec::new();
-            match kind.what(self.schema) {
-                What::Relation => {
-                    for (ty, rel) in self.subject_types(kind.entity, kind.name) {
-                        if let Some(child) = self.kind(ty, rel).filter(|_| !rel.is_empty()) {
-                            children.push((child, false));
-                        }
-                    }
-                }
-                What::Permission(expr) => {
-                    self.dependencies(kind.entity, expr, false, &mut children)
-                }
-                What::Attribute | What::Rule(_) | What::Missing => {}
-            }
-            let mut out = Vec::with_capacity(children.len());
-            for (child, negative) in children {
-                let c = *index.entry(child).or_insert_with(|| {
-                    nodes.push(child);
-                    nodes.len() - 1
-                });
-                out.push((c, negative));
-            }
-            edges.push(out);
-        }
-        // A negative edge k -> l on a cycle: l reaches k.
-        for (k, out) in edges.iter().enumerate() {
-            for &(l, negative) in out {
-                if negative && reaches(&edges, l, k) {
-                    return false;
-                }
-            }
-        }
-        true
-    }
-
-    /// The kinds `expr`'s leaves lead to, marked if under a subtracted side.
-    fn dependencies(
-        &self,
-        entity: &'a EntityDef,
-        expr: &'a Expr,
-        negative: bool,
-        out: &mut Vec<(Kind<'a>, bool)>,
-    ) {
-        match expr {
-            Expr::Leaf(leaf) => {
-                for (child, _) in self.leaf_children(entity, leaf) {
-                    out.push((child, negative));
-                }
-            }
-            Expr::Or(children) | Expr::And(children) => {
-                for c in children {
-                    self.dependencies(entity, c, negative, out);
-                }
-            }
-            Expr::Not(base, subtract) => {
-                self.dependencies(entity, base, negative, out);
-                self.dependencies(entity, subtract, true, out);
-            }
-        }
-    }
-
     /// Whether `expr` can be true through an attribute or rule leaf. Only a
     /// heuristic for choosing among intersection operands: a cycle counts
     /// as "no".
@@ -659,20 +582,3 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// Whether node `to` is reachable from node `from` along `edges`.
-fn reaches(edges: &[Vec<(usize, bool)>], from: usize, to: usize) -> bool {
-    let mut seen = vec![false; edges.len()];
-    let mut stack = vec![from];
-    while let Some(n) = stack.pop() {
-        if n == to {
-            return true;
-        }
-        if std::mem::replace(&mut seen[n], true) {
-            continue;
-        }
-        if let Some(out) = edges.get(n) {
-            stack.extend(out.iter().map(|&(c, _)| c));
-        }
-    }
-    false
-}

@@ -108,7 +108,6 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
     let target = target_kind(schema, entity, permission)?;
     let mut graph = Graph::new(schema, ctx);
     let plan = Plan::build(&mut graph, target);
-    let stratified = graph.stratified(target);
 
     // One checker serves the gates' residual evaluations and most final
     // checks (see below), sharing its memo.
@@ -149,7 +148,7 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
         match state.best {
             Some(h) if h <= max_depth => allowed.push(state.id.to_string()),
             Some(_) => to_check.push((state.id.to_string(), true)),
-            None if state.candidate => to_check.push((state.id.to_string(), !stratified)),
+            None if state.candidate => to_check.push((state.id.to_string(), false)),
             None => {}
         }
     }
@@ -164,10 +163,10 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
         ex.stats.checked += 1;
         object.id = id;
         // Candidates share the memo (an ancestor's permission decided for
-        // one answers the others). The memo is exact; the two cases below
-        // are checked alone anyway, as a cheap second line of defence: an
-        // unstratified schema (see `Graph::stratified`), and nodes whose
-        // proof is taller than the depth limit.
+        // one answers the others; nodes of an unstratified schema are
+        // settled once for all). The memo is exact; nodes whose proof is
+        // taller than the depth limit are checked alone anyway, as a cheap
+        // second line of defence.
         let allow = if alone {
             Checker::new(schema, ex.checker.source(), ctx, opts)
                 .check(&object, permission, subject)?

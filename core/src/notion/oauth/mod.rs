@@ -113,6 +113,42 @@ pub fn validate_redirect_uri(uri: &str) -> Result<()> {
     Ok(())
 }
 
+/// Most redirect URIs one configuration may register.
+pub const MAX_REDIRECT_URIS: usize = 20;
+
+/// Checks the redirect URIs an administrator registers: one to
+/// [`MAX_REDIRECT_URIS`], each valid ([`validate_redirect_uri`]), no
+/// duplicates. The first is the default of `rbac.oauth_start`.
+pub fn validate_redirect_uris(uris: &[String]) -> Result<()> {
+    if uris.is_empty() {
+        return Err(invalid("register at least one redirect URI"));
+    }
+    if uris.len() > MAX_REDIRECT_URIS {
+        return Err(invalid(format!("at most {MAX_REDIRECT_URIS} redirect URIs can be registered")));
+    }
+    for (i, uri) in uris.iter().enumerate() {
+        validate_redirect_uri(uri).map_err(|e| invalid(format!("redirect URI {}: {}", i + 1, e.message)))?;
+        if uris[..i].contains(uri) {
+            return Err(invalid(format!("redirect URI {} repeats an earlier one", i + 1)));
+        }
+    }
+    Ok(())
+}
+
+/// The redirect URI an authorization may use: the requested one only if it
+/// is registered exactly (an unregistered one would make the application
+/// an open redirect: Notion sends the user, with a valid code, wherever the
+/// authorization URL says), the first registered one by default. The
+/// refused URI is not echoed: it is the caller's input, not ours to log.
+pub fn choose_redirect_uri(registered: &[String], requested: Option<&str>) -> Result<String> {
+    match requested {
+        None => registered.first().cloned().ok_or_else(|| invalid("no redirect URI is registered")),
+        Some(uri) if registered.iter().any(|r| r == uri) => Ok(uri.to_owned()),
+        Some(_) => Err(invalid("redirect_uri is not one of the redirect URIs registered with rbac.oauth_configure")
+            .with_hint("register it (exactly, as in the integration's settings at Notion) with rbac.oauth_configure")),
+    }
+}
+
 /// Notion's authorization URL (notion-api.md §1.2):
 /// `{base}/v1/oauth/authorize?client_id=…&response_type=code&owner=user&redirect_uri=…&state=…`,
 /// form-urlencoded like the SDKs' `URLSearchParams`.

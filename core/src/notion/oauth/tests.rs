@@ -472,3 +472,25 @@ fn malformed_responses_never_quote_token_values() {
         }
     }
 }
+
+#[test]
+fn only_registered_redirect_uris_are_used() {
+    let registered = vec!["https://app.example.com/cb".to_string(), "http://localhost:3000/cb".to_string()];
+    validate_redirect_uris(&registered).unwrap();
+    assert_eq!(choose_redirect_uri(&registered, None).unwrap(), "https://app.example.com/cb");
+    assert_eq!(choose_redirect_uri(&registered, Some("http://localhost:3000/cb")).unwrap(), "http://localhost:3000/cb");
+    for other in ["https://evil.example.com/cb", "https://app.example.com/cb/", "https://APP.example.com/cb"] {
+        let e = choose_redirect_uri(&registered, Some(other)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        assert!(!e.message.contains("evil") && !e.message.contains("APP"), "{e}");
+        assert!(e.hint.is_some());
+    }
+    assert!(choose_redirect_uri(&[], None).is_err());
+    assert!(validate_redirect_uris(&[]).is_err());
+    let dup = vec!["https://a.example/cb".to_string(), "https://a.example/cb".to_string()];
+    assert!(validate_redirect_uris(&dup).unwrap_err().message.contains("repeats"));
+    let bad = vec!["https://a.example/cb".to_string(), "ftp://a.example".to_string()];
+    assert!(validate_redirect_uris(&bad).unwrap_err().message.starts_with("redirect URI 2:"));
+    let many: Vec<String> = (0..=MAX_REDIRECT_URIS).map(|i| format!("https://a.example/{i}")).collect();
+    assert!(validate_redirect_uris(&many).is_err());
+}

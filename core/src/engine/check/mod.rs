@@ -38,14 +38,48 @@
 //! `P ∪ {n}`, and by induction on the height their evaluations return true.
 //! At the root `P` is empty, so the root gets its least-fixpoint value.
 //!
-//! This *plain evaluation* — depth-first, cut on the path, nothing
-//! remembered — defines the answer of a check, also where the least
-//! fixpoint does not exist (a schema that is not stratified, below). The
-//! memo is only a shortcut: it never changes an answer, nor whether a check
-//! fails on the depth limit, whatever was checked before and in which order
-//! (`tests/engine_check_many.rs` compares batches and single checks with a
-//! plain evaluator on random data). Only the message of an error may
-//! differ: it may name another failing node.
+//! This argument needs monotonicity: it holds for every node whose strongly
+//! connected component of the schema graph (below) has no edge through the
+//! subtracted side of an exclusion. There the depth-first search with cuts
+//! is the answer, and the memo only a shortcut: it never changes an answer,
+//! whatever was checked before and in which order (`tests/engine_check_many.rs`
+//! compares batches and single checks with a naive reference evaluator on
+//! random data). Nodes on a cycle through an exclusion are *settled* instead
+//! (below).
+//!
+//! # The answer
+//!
+//! The value of a node is its value in the *well-founded model* of the
+//! rules (Van Gelder, Ross and Schlipf), which is the least fixpoint for
+//! every schema without a cycle through an exclusion and for all data
+//! without such a cycle. A check is
+//! - **true** if the node is true there with a proof whose height (below)
+//!   is within `max_depth`;
+//! - **false** if it is false there: a refusal needs no proof, so a cycle
+//!   or chain of any length that grants nothing is simply false;
+//! - **an error** otherwise: [`ErrorKind::DepthExceeded`] when every proof
+//!   is too tall, a rule's error when the value depends on a failed rule,
+//!   [`ErrorKind::Undetermined`] when the data makes the node depend on its
+//!   own exclusion through a cycle (`x(n1) = a not x(n2)`,
+//!   `x(n2) = a not x(n1)`): it is then neither true nor false.
+//!
+//! The depth-first search computes this whenever it answers true or false.
+//! When it fails — on the depth limit, the stack guard, a rule error or an
+//! undetermined node somewhere below — the call's node is settled (below),
+//! which may still find the answer: a union whose one operand is a ring of
+//! ten thousand pages and whose other is false is false, as lookups say.
+//!
+//! # Settling
+//!
+//! [`fixpoint`] settles a node by reading everything it reaches into a
+//! ground graph and computing the well-founded model over it by the
+//! alternating fixpoint, component by component, with the smallest proof
+//! height of every true node. It costs time and memory linear in what the
+//! node reaches for every component without a cycle through an exclusion
+//! in the data, and a few more rounds over a component with one; its size
+//! is bounded by [`CheckOptions::max_fixpoint_size`]. It does not recurse,
+//! so no depth can overflow the stack. Its values do not depend on any
+//! path, so all of them are memoised.
 //!
 //! # Memo
 //!
@@ -101,22 +135,14 @@
 //! it is `free(n)` by the same bounds: the memo only holds exact entries.
 //! Every component of a stratified schema is of this kind.
 //!
-//! (4) *Inside a component with a negative edge* — the schema is not
-//! stratified there: `x = a not y`, `y = next.x` — an entry answers only
-//! when entering it. The plain value of such a node depends on which nodes
-//! of its component are on the path, and that is not part of the key:
-//! `x(n2)` computed under `y(n1)` is false because `x(n3)` on the way saw
-//! `x(n2)` on the path; under `x(n3)` the plain evaluation cuts `x(n3)`
-//! instead and finds `x(n2)` true. Inside, nodes of the component are
-//! evaluated plainly (lower components still hit the memo), which costs
-//! what the plain evaluation costs; only such schemas pay it.
-//!
-//! The rule is the same whether the entry was made by an earlier check of
-//! a batch or earlier in the same check: a single check meets nodes twice
-//! too, and (4) is what keeps one check exact (`x(n2)` above is the
-//! single check of `y(n1)`). The components are computed lazily, the
-//! first time an entry could answer below the root, for the kinds
-//! reachable from that node.
+//! (4) *A component with a negative edge* — the schema is not stratified
+//! there: `x = a not y`, `y = next.x` — is never searched depth first: the
+//! search settles its nodes (see "Settling"), whose values are exact
+//! anywhere. (The depth-first value of such a node depended on which nodes
+//! of its component were on the path, and exploring the paths took
+//! exponential time.) The components are those of the schema's graph,
+//! computed once per compiled schema, or per call when contextual tuples
+//! add edges.
 //!
 //! (5) *Depth.* An entry answers at position `q` only if
 //! `q + height <= max_depth`: the depth tests its value relied on pass
@@ -131,11 +157,14 @@
 //!
 //! Every dispatch — a relation, permission, attribute or rule leaf, a
 //! userset hop, a walk hop; not the `and`/`or`/`not` nodes — is one level.
-//! A node deeper than `max_depth` is an [`ErrorKind::DepthExceeded`] error.
-//! Cycles are cut before depth is looked at, so only a genuinely long
-//! acyclic chain can hit it. The recursion also watches its stack use
+//! The *height* of a proof is the deepest level it visits below its node
+//! (the self shortcut answers before any level). The depth-first search
+//! fails a branch that goes deeper than `max_depth`; a call whose search
+//! failed that way is settled, which answers false if nothing grants the
+//! permission at any depth, and fails only if the shortest proof is too
+//! tall. The recursion also watches its stack use
 //! ([`CheckOptions::max_stack_bytes`]) so that no setting of `max_depth` can
-//! overflow the stack of the database backend.
+//! overflow the stack of the database backend; settling needs no stack.
 //!
 //! # Cost
 //!
@@ -155,6 +184,8 @@ use rustc_hash::FxHasher;
 use std::ops::Deref;
 use std::rc::Rc;
 
+mod fixpoint;
+
 use super::context::{Context, ContextIndex};
 use super::rules;
 use super::source::TupleSource;
@@ -169,6 +200,10 @@ pub const DEFAULT_MAX_DEPTH: u32 = 100;
 /// hundred levels (a level takes roughly 1–1.5 KiB in a release build).
 pub const DEFAULT_MAX_STACK_BYTES: usize = 1 << 20;
 
+/// The default of [`CheckOptions::max_fixpoint_size`]: a million nodes and
+/// edges, some 100 MB at most.
+pub const DEFAULT_MAX_FIXPOINT_SIZE: usize = 1_000_000;
+
 /// Limits of one check or lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckOptions {
@@ -180,6 +215,11 @@ pub struct CheckOptions {
     /// [`ErrorKind::DepthExceeded`] error instead of a stack overflow,
     /// which would take the whole database backend down.
     pub max_stack_bytes: usize,
+    /// How many nodes and edges the exact fixpoint (see "Settling" in the
+    /// module docs) may hold for one check: it explores everything a node
+    /// reaches, so this bounds its memory. Beyond it the check fails with
+    /// [`ErrorKind::LimitExceeded`].
+    pub max_fixpoint_size: usize,
 }
 
 impl Default for CheckOptions {
@@ -187,6 +227,7 @@ impl Default for CheckOptions {
         CheckOptions {
             max_depth: DEFAULT_MAX_DEPTH,
             max_stack_bytes: DEFAULT_MAX_STACK_BYTES,
+            max_fixpoint_size: DEFAULT_MAX_FIXPOINT_SIZE,
         }
     }
 }
@@ -303,6 +344,20 @@ impl NodeKind {
 struct Entry {
     value: bool,
     height: u32,
+    /// Made by settling: `height` is the smallest proof height (the
+    /// depth-first search records the height of the proof it found first,
+    /// which may be taller). Only such entries stand in for nodes while
+    /// settling, where heights must be the smallest.
+    settled: bool,
+}
+
+impl Entry {
+    /// Of two entries for one node (both exact, so with the same value),
+    /// the one usable in more places: the lower, or a settled one (whose
+    /// height is the smallest there is).
+    fn better_than(&self, other: &Entry) -> bool {
+        self.height < other.height || (self.settled && !other.settled)
+    }
 }
 
 /// Members of the entity a `check` call is about that the memo holds
@@ -406,7 +461,7 @@ impl Memo {
             let len = self.root_len;
             let slots = self.root.get_mut(..len).unwrap_or_default();
             if let Some((_, e)) = slots.iter_mut().flatten().find(|(k, _)| *k == kind) {
-                if entry.height < e.height {
+                if entry.better_than(e) {
                     *e = entry;
                 }
                 return;
@@ -428,7 +483,7 @@ impl Memo {
         let hash = memo_hash(kind, id);
         if let Some(at) = self.find(hash, kind, id) {
             if let Some(keyed) = self.entries.get_mut(at)
-                && entry.height < keyed.entry.height
+                && entry.better_than(&keyed.entry)
             {
                 keyed.entry = entry;
             }
@@ -467,23 +522,13 @@ impl Memo {
     }
 }
 
-/// Where a node kind sits in the schema's dependency graph: its strongly
-/// connected component, and whether that component contains an edge
-/// through the subtracted side of an exclusion (it is then not stratified:
-/// some kind of it depends on itself through a negation).
-#[derive(Debug, Clone, Copy)]
-struct KindInfo {
-    scc: u32,
-    negated_cycle: bool,
-}
-
-/// [`KindInfo`] of the kinds analysed so far. Filled lazily, the first
-/// time the memo could answer for a kind not yet known: a check that never
-/// meets a node twice never pays for (or allocates) the analysis.
+/// For the node kinds analysed so far, whether each lies on a cycle
+/// through the subtracted side of an exclusion (its strongly connected
+/// component of the kind graph contains such an edge: it is not
+/// stratified there).
 #[derive(Default)]
 struct Strata {
-    info: HashMap<NodeKind, KindInfo>,
-    sccs: u32,
+    info: HashMap<NodeKind, bool>,
 }
 
 /// An edge of the kind graph: the kind a node's evaluation can visit, and
@@ -583,11 +628,9 @@ fn expr_edges<'a>(
     }
 }
 
-/// Adds to `strata` every kind reachable from `entity#member`, with its
-/// component (Tarjan's algorithm, iterative: the kind graph of a large
-/// schema must not overflow the stack). Kinds analysed by an earlier call
-/// are skipped: their components are complete, and none of them can reach
-/// a kind that was not analysed with them.
+/// Adds to `strata` every kind reachable from `entity#member`. Kinds
+/// analysed by an earlier call are skipped: their components are complete,
+/// and none of them can reach a kind that was not analysed with them.
 fn analyse<'a>(
     schema: &'a Schema,
     ctx: &Context,
@@ -599,109 +642,91 @@ fn analyse<'a>(
     if strata.info.contains_key(&root) {
         return;
     }
-    let mut t = Tarjan::default();
-    t.open(schema, ctx, entity, member);
-    // The DFS: (node, next edge to follow).
-    let mut calls: Vec<(usize, usize)> = vec![(0, 0)];
-    while let Some(&(v, e)) = calls.last() {
-        if let Some(&(te, tm, _)) = t.nodes[v].edges.get(e) {
-            if let Some(top) = calls.last_mut() {
-                top.1 += 1;
-            }
+    let mut kinds: Vec<(&'a EntityDef, Member)> = vec![(entity, member)];
+    let mut at: HashMap<NodeKind, u32> = HashMap::default();
+    at.insert(root, 0);
+    let mut edges: Vec<Vec<(u32, bool)>> = Vec::new();
+    let mut out = Vec::new();
+    while edges.len() < kinds.len() {
+        let (e, m) = kinds[edges.len()];
+        out.clear();
+        kind_edges(schema, ctx, e, m, &mut out);
+        let mut mine = Vec::with_capacity(out.len());
+        for &(te, tm, negative) in &out {
             let target = NodeKind::new(te, tm);
             if strata.info.contains_key(&target) {
                 continue;
             }
-            match t.at.get(&target) {
-                Some(&w) => {
-                    if t.nodes[w].on_stack {
-                        t.nodes[v].low = t.nodes[v].low.min(t.nodes[w].index);
-                    }
-                }
-                None => {
-                    let w = t.open(schema, ctx, te, tm);
-                    calls.push((w, 0));
-                }
-            }
-            continue;
+            let w = *at.entry(target).or_insert_with(|| {
+                kinds.push((te, tm));
+                (kinds.len() - 1) as u32
+            });
+            mine.push((w, negative));
         }
-        calls.pop();
-        if let Some(&(u, _)) = calls.last() {
-            t.nodes[u].low = t.nodes[u].low.min(t.nodes[v].low);
+        edges.push(mine);
+    }
+    let succ: Vec<Vec<u32>> = edges
+        .iter()
+        .map(|es| es.iter().map(|&(w, _)| w).collect())
+        .collect();
+    let mut comp_of = vec![0usize; kinds.len()];
+    let components = crate::graph::strongly_connected_components(&succ);
+    for (c, members) in components.iter().enumerate() {
+        for &v in members {
+            comp_of[v as usize] = c;
         }
-        if t.nodes[v].low != t.nodes[v].index {
-            continue;
-        }
-        // `v` is the first node of a component: pop the component.
-        let scc = strata.sccs;
-        strata.sccs += 1;
-        let mut members = Vec::new();
-        while let Some(w) = t.stack.pop() {
-            t.nodes[w].on_stack = false;
-            t.nodes[w].scc = Some(scc);
-            members.push(w);
-            if w == v {
-                break;
-            }
-        }
-        let negated_cycle = members.iter().any(|&w| {
-            t.nodes[w].edges.iter().any(|&(e, m, negative)| {
-                negative
-                    && t.at
-                        .get(&NodeKind::new(e, m))
-                        .is_some_and(|&x| t.nodes[x].scc == Some(scc))
-            })
+    }
+    for (c, members) in components.iter().enumerate() {
+        let negated_cycle = members.iter().any(|&v| {
+            edges[v as usize]
+                .iter()
+                .any(|&(w, negative)| negative && comp_of[w as usize] == c)
         });
-        for &w in &members {
-            strata
-                .info
-                .insert(t.nodes[w].kind, KindInfo { scc, negated_cycle });
+        for &v in members {
+            let (e, m) = kinds[v as usize];
+            strata.info.insert(NodeKind::new(e, m), negated_cycle);
         }
     }
 }
 
-/// The state of one [`analyse`] run.
-#[derive(Default)]
-struct Tarjan<'a> {
-    nodes: Vec<TarjanNode<'a>>,
-    at: HashMap<NodeKind, usize>,
-    stack: Vec<usize>,
-}
-
-struct TarjanNode<'a> {
-    kind: NodeKind,
-    edges: Vec<KindEdge<'a>>,
-    index: usize,
-    low: usize,
-    on_stack: bool,
-    scc: Option<u32>,
-}
-
-impl<'a> Tarjan<'a> {
-    /// Enters a kind not seen yet; returns its node.
-    fn open(
-        &mut self,
-        schema: &'a Schema,
-        ctx: &Context,
-        entity: &'a EntityDef,
-        member: Member,
-    ) -> usize {
-        let mut edges = Vec::new();
-        kind_edges(schema, ctx, entity, member, &mut edges);
-        let n = self.nodes.len();
-        let kind = NodeKind::new(entity, member);
-        self.nodes.push(TarjanNode {
-            kind,
-            edges,
-            index: n,
-            low: n,
-            on_stack: true,
-            scc: None,
-        });
-        self.at.insert(kind, n);
-        self.stack.push(n);
-        n
+/// For every member of every entity (by [`EntityDef::index`] and
+/// [`EntityDef::ordinal`]), whether it lies on a cycle through an exclusion
+/// in the schema's own graph. Computed once per compiled schema.
+fn schema_strata(schema: &Schema) -> Vec<Vec<bool>> {
+    let ctx = Context::default();
+    let mut strata = Strata::default();
+    let members = |e: &EntityDef| {
+        (0..e.relations.len())
+            .map(Member::Relation)
+            .chain((0..e.attributes.len()).map(Member::Attribute))
+            .chain((0..e.permissions.len()).map(Member::Permission))
+            .collect::<Vec<_>>()
+    };
+    for e in &schema.entities {
+        for m in members(e) {
+            analyse(schema, &ctx, &mut strata, e, m);
+        }
     }
+    schema
+        .entities
+        .iter()
+        .map(|e| {
+            members(e)
+                .into_iter()
+                .map(|m| strata.info.get(&NodeKind::new(e, m)).copied().unwrap_or(false))
+                .collect()
+        })
+        .collect()
+}
+
+/// Whether a failed depth-first check is settled exactly instead: when it
+/// failed on the depth or stack limit, or on a rule error or an
+/// undetermined node that the exact value may not depend on.
+fn settles(e: &Error) -> bool {
+    matches!(
+        e.kind,
+        ErrorKind::DepthExceeded | ErrorKind::RuleEvaluation | ErrorKind::Undetermined
+    )
 }
 
 /// Forward reads shared across the checks of a batch over many subjects
@@ -915,7 +940,15 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         self.stack_base = stack_position();
         match def.member(name) {
             Some(member) => {
-                let result = self.visit(def, member, &entity.id, Some(entity), None, subject);
+                let mut result = self.visit(def, member, &entity.id, Some(entity), None, subject);
+                if let Err(e) = &result
+                    && settles(e)
+                    && !matches!(member, Member::Attribute(_))
+                {
+                    // The depth-first search gave up (depth, stack) or met a
+                    // failure it could not see past: the exact answer.
+                    result = self.settle(def, member, &entity.id, 0, subject);
+                }
                 self.memo.end_call(&entity.id, self.memo_all, subject);
                 match result {
                     Ok(outcome) => Ok(outcome.value),
@@ -1055,13 +1088,18 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         // The call's own entity: its entries live in the memo's slots.
         let on_root = obj.is_some_and(|o| o.id == id && o.ty == entity.name);
         if let Some(entry) = self.memo.get(kind, id, on_root)
-            && self.reusable(entity, member, kind, entry, pos, parent)
+            && self.reusable(entry, pos)
         {
             return Ok(Outcome {
                 value: entry.value,
                 low: NO_LOW,
                 deep: pos.saturating_add(entry.height),
             });
+        }
+        // A node on a cycle through an exclusion has no path-independent
+        // depth-first value: settle it exactly (see "Settling").
+        if self.unstratified(entity, member) {
+            return self.settle(entity, member, id, pos, subject);
         }
         let mut on_path = parent;
         while let Some(f) = on_path {
@@ -1105,6 +1143,7 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
             let entry = Entry {
                 value: outcome.value,
                 height: deep - pos,
+                settled: false,
             };
             self.memo.insert(kind, id, on_root, entry, subject);
         }
@@ -1115,52 +1154,37 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         })
     }
 
-    /// Whether the memo's `entry` for a node of `kind` may answer at `pos`
-    /// below `parent`: exactly when it is the value the evaluation there
-    /// would compute (see "Memo" in the module docs).
+    /// Whether the memo's `entry` may answer at `pos`: exactly when the
+    /// depth tests its value relied on pass there too (see "Memo" in the
+    /// module docs).
+    fn reusable(&self, entry: Entry, pos: u32) -> bool {
+        u64::from(pos) + u64::from(entry.height) <= u64::from(self.opts.max_depth)
+    }
+
+    /// Whether nodes of `entity#member` lie on a cycle through an exclusion:
+    /// in the schema's graph, or — when the call has contextual tuples,
+    /// which may add edges — in the graph with those edges.
     // Kept out of line: inlined, its locals would enlarge the stack frame
     // of every recursion level.
     #[inline(never)]
-    fn reusable(
-        &mut self,
-        entity: &EntityDef,
-        member: Member,
-        kind: NodeKind,
-        entry: Entry,
-        pos: u32,
-        parent: Option<&Frame<'_>>,
-    ) -> bool {
-        // The depth tests the value relied on must pass here too.
-        if u64::from(pos) + u64::from(entry.height) > u64::from(self.opts.max_depth) {
-            return false;
-        }
-        // At the root nothing is on the path: any final value is exact.
-        let Some(parent) = parent else {
-            return true;
-        };
-        let info = match self.strata.info.get(&kind) {
-            Some(info) => *info,
-            None => {
-                let schema = self.schema;
-                let Some(def) = schema.entity(&entity.name) else {
+    fn unstratified(&mut self, entity: &EntityDef, member: Member) -> bool {
+        let schema = self.schema;
+        if self.ctx.has_tuples() {
+            let kind = NodeKind::new(entity, member);
+            if !self.strata.info.contains_key(&kind) {
+                let Some(def) = schema.entities.get(entity.index) else {
                     return false;
                 };
                 analyse(schema, self.ctx.context(), &mut self.strata, def, member);
-                match self.strata.info.get(&kind) {
-                    Some(info) => *info,
-                    None => return false,
-                }
             }
-        };
-        // Inside a component without negation, or entering a component
-        // (the parent is outside it, so nothing on the path is reachable
-        // from the node).
-        !info.negated_cycle
-            || self
-                .strata
-                .info
-                .get(&NodeKind::new(parent.entity, parent.member))
-                .is_none_or(|p| p.scc != info.scc)
+            return self.strata.info.get(&kind).copied().unwrap_or(false);
+        }
+        let flags = schema.unstratified.get_or_init(|| schema_strata(schema));
+        flags
+            .get(entity.index)
+            .and_then(|f| f.get(entity.ordinal(member)))
+            .copied()
+            .unwrap_or(false)
     }
 
     /// A relation: a tuple naming the subject, or a subject set whose node
