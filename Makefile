@@ -1,7 +1,7 @@
 # notion_rbac — the two commands a newcomer needs are `make demo` and
 # `make test`; both install what they need first (scripts/setup.sh).
 
-.PHONY: demo demo-stop test test-core test-pg test-regress test-conformance bench setup package clean
+.PHONY: demo demo-stop test test-core test-pg test-regress test-conformance fuzz bench setup package clean
 
 demo:            ## build, start a throwaway cluster with the seed scenario, print how to connect
 	scripts/demo.sh start
@@ -23,6 +23,9 @@ test-regress:    ## only the SQL regression files (preloaded and not preloaded)
 
 test-conformance: ## only the conformance suites through rbac.validate()
 	scripts/test.sh conformance
+
+fuzz:            ## the fuzz layer ten times longer (200,000 hostile inputs; FUZZ_ROUNDS=n to choose)
+	FUZZ_ROUNDS=$${FUZZ_ROUNDS:-400} scripts/test.sh fuzz
 
 bench:           ## benchmark checks and lookups against a plain-SQL baseline
 	scripts/bench.sh

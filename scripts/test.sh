@@ -25,6 +25,9 @@
 #               and lookup equal to rbac.validate()'s in-memory engine
 #   stress      concurrent writers and readers (pgbench): every check equals
 #               a plain-SQL evaluation in the same snapshot
+#   fuzz        20,000 generated hostile inputs across every SQL function:
+#               no internal error, crash, over-budget call or half-write;
+#               cancel and terminate latency of long calls (tests/fuzz)
 #   conformance every validation file under ../shared/conformance through
 #               rbac.validate() in SQL
 #
@@ -41,7 +44,7 @@ scripts/setup.sh || exit 1
 cargo metadata --locked --format-version 1 >/dev/null || { echo "Cargo.lock is out of date" >&2; exit 1; }
 
 LAYERS=("$@")
-[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core pg_test regress nopreload isolation standby upgrade dump differential stress conformance)
+[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core pg_test regress nopreload isolation standby upgrade dump differential stress fuzz conformance)
 
 WORK=$(mktemp -d /tmp/notion_rbac-test.XXXXXX)
 chmod 755 "$WORK"
@@ -432,6 +435,96 @@ layer_differential() {
     cluster_stop
 }
 
+# Generated hostile inputs against every SQL function (tests/fuzz/run.sql):
+# no internal error, no crash, no call over its budget, no failed write
+# that leaves anything behind, caches coherent afterwards. Then the cancel
+# latency of long calls inside the extension's own work (pg_cancel_backend
+# and pg_terminate_backend), which must stay within 100 ms.
+# FUZZ_ROUNDS (default 40, 500 calls each) and FUZZ_SEED; `make fuzz` runs more.
+layer_fuzz() {
+    banner "fuzz: hostile inputs against every SQL function"
+    layer_cluster fuzz || return
+    local dir="$WORK/fuzz" out p=0 f=0 started seconds rounds=${FUZZ_ROUNDS:-40} seed=${FUZZ_SEED:-0.$RANDOM}
+    cp tests/fuzz/run.sql tests/fuzz/cancel.sql "$dir/" && chown postgres:postgres "$dir"/*.sql
+    cluster_psql -q -d postgres -c "CREATE DATABASE fuzz" >/dev/null
+    cluster_psql -q -d fuzz -c "CREATE EXTENSION notion_rbac" >/dev/null
+    started=$(date +%s)
+    out=$(cluster_psql -d fuzz -v iterations=500 -v rounds="$rounds" -v seed="$seed" -v budget_ms=2000 -f "$dir/run.sql" 2>&1)
+    local rc=$?
+    seconds=$(( $(date +%s) - started ))
+    echo "$out" | grep -E "^(function|inputs|functions|slowest|sqlstate|finding|findings|psql|ERROR|server)" | head -80
+    echo "(seed $seed; ${seconds}s)"
+    local inputs functions findings
+    inputs=$(echo "$out" | awk '/^inputs / {print $2}')
+    functions=$(echo "$out" | awk '/^functions / {print $2}')
+    findings=$(echo "$out" | awk '/^findings / {print $2}')
+    if [ "$rc" -eq 0 ] && [ "${inputs:-0}" -ge $((rounds * 500)) ] && [ "${functions:-0}" -ge 28 ] && [ "${findings:-1}" -eq 0 ]; then
+        p=$((p + 1)); echo "ok: $inputs inputs across $functions functions, no finding"
+    else
+        f=$((f + 1)); echo "FAILED: fuzz (psql exit $rc, ${inputs:-0} inputs, ${functions:-0} functions, ${findings:-?} findings)"
+    fi
+    if grep -qE "terminated by signal|PANIC|was terminated|server process .* exited" "$dir/data/log/"* "$dir"/*.log 2>/dev/null; then
+        f=$((f + 1)); echo "FAILED: a backend crashed:"; grep -hE "terminated by signal|PANIC" "$dir/data/log/"* "$dir"/*.log 2>/dev/null | head -5
+    else
+        p=$((p + 1)); echo "ok: no backend crashed"
+    fi
+    # Cancel latency: long calls (built by cancel.sql) cancelled and
+    # terminated half a second in.
+    cluster_psql -q -d postgres -c "CREATE DATABASE fuzz_cancel" >/dev/null && cluster_psql -q -d fuzz_cancel -c "CREATE EXTENSION notion_rbac" >/dev/null && cluster_psql -q -d fuzz_cancel -f "$dir/cancel.sql" >/dev/null || { record fuzz "$p" $((f + 1)); return; }
+    local worst=0 label sql how ms
+    while IFS='|' read -r label how sql; do
+        ms=$(cancel_probe "$dir" "$label" "$how" "$sql")
+        case "$ms" in
+            ''|*[!0-9]*) f=$((f + 1)); echo "FAILED: $label ($how): $ms" ;;
+            *) echo "$label ($how): stopped ${ms} ms after the signal"
+               [ "$ms" -gt "$worst" ] && worst=$ms ;;
+        esac
+    done <<'CALLS'
+validate|cancel|SELECT count(*) FROM rbac.validate((SELECT file FROM fuzz_heavy WHERE name = 'validation'))
+lookup|cancel|SELECT count(*) FROM rbac.lookup_resources('user:u9', 'view', 'doc', (SELECT ctx FROM fuzz_heavy WHERE name = 'attributes'))
+settle|cancel|SELECT rbac.check('user:nobody', 'view', 'doc:r0', (SELECT ctx FROM fuzz_heavy WHERE name = 'ring'))
+check_many|cancel|SELECT count(*) FROM rbac.check_many('user:nobody', 'view', (SELECT array_agg('doc:r' || i) FROM generate_series(0, 299999, 3) i), (SELECT ctx FROM fuzz_heavy WHERE name = 'ring'))
+settle|terminate|SELECT rbac.check('user:nobody', 'view', 'doc:r0', (SELECT ctx FROM fuzz_heavy WHERE name = 'ring'))
+CALLS
+    echo "worst cancel latency: ${worst} ms"
+    if [ "$worst" -le 100 ]; then p=$((p + 1)); else f=$((f + 1)); echo "FAILED: a call took more than 100 ms to stop"; fi
+    record fuzz "$p" "$f"
+}
+
+# cancel_probe DIR LABEL cancel|terminate SQL: runs SQL in its own session,
+# signals it half a second in, prints how many ms it took to stop (or why
+# the probe is void).
+cancel_probe() {
+    local dir=$1 label=$2 how=$3 sql=$4 pid="" t0 t1 i
+    local app="fuzz_probe_$label" end="$dir/end.$label.$how" log="$dir/probe.$label.$how.log"
+    rm -f "$end"
+    ( cluster_psql -d fuzz_cancel -c "SET application_name = '$app'; SET notion_rbac.max_context_items = 10000000; SET notion_rbac.max_fixpoint_size = 100000000; $sql" >"$log" 2>&1
+      date +%s%N >"$end" ) &
+    local bg=$!
+    for i in $(seq 200); do
+        pid=$(cluster_psql -qAt -d fuzz_cancel -c "SELECT pid FROM pg_stat_activity WHERE application_name = '$app' AND state = 'active'" 2>/dev/null)
+        [ -n "$pid" ] && break
+        sleep 0.02
+    done
+    [ -n "$pid" ] || { wait $bg; echo "the call never ran"; return; }
+    sleep 0.5
+    t0=$(date +%s%N)
+    if [ "$how" = terminate ]; then
+        cluster_psql -qAt -d fuzz_cancel -c "SELECT pg_terminate_backend($pid)" >/dev/null
+    else
+        cluster_psql -qAt -d fuzz_cancel -c "SELECT pg_cancel_backend($pid)" >/dev/null
+    fi
+    wait $bg
+    t1=$(cat "$end")
+    if [ "$how" = cancel ] && ! grep -q "canceling statement due to user request" "$log"; then
+        echo "finished before the cancel arrived ($(head -c 200 "$log" | tr '\n' ' '))"; return
+    fi
+    if [ "$how" = terminate ] && ! grep -qi "terminat" "$log"; then
+        echo "finished before the terminate arrived ($(head -c 200 "$log" | tr '\n' ' '))"; return
+    fi
+    echo $(( (t1 - t0) / 1000000 ))
+}
+
 layer_conformance() {
     banner "conformance: ../shared/conformance through rbac.validate()"
     layer_cluster conformance || return
@@ -450,7 +543,7 @@ layer_conformance() {
 
 for layer in "${LAYERS[@]}"; do
     case $layer in
-        core|pg_test|regress|nopreload|isolation|standby|upgrade|dump|differential|stress|conformance) "layer_$layer" ;;
+        core|pg_test|regress|nopreload|isolation|standby|upgrade|dump|differential|stress|fuzz|conformance) "layer_$layer" ;;
         *) echo "unknown layer: $layer" >&2; exit 2 ;;
     esac
 done

@@ -31,6 +31,9 @@ pub fn strongly_connected_components(succ: &[Vec<u32>]) -> Vec<Vec<u32>> {
         on_stack[root as usize] = true;
         while let Some(&mut (v, ref mut followed)) = calls.last_mut() {
             let vi = v as usize;
+            if (next & 1023) == 0 {
+                crate::interrupt::poll();
+            }
             if let Some(&w) = succ[vi].get(*followed) {
                 *followed += 1;
                 let wi = w as usize;

@@ -1,35 +1,171 @@
 //! The request context argument of checks and lookups (`jsonb`).
 //!
-//! pgrx's `JsonB` argument panics — an internal error, XX000 — on a value
-//! serde_json will not parse, such as one nested deeper than 128 levels.
-//! [`ContextArg`] is the same `jsonb` argument in SQL, converted here so
-//! that every bad context is an ordinary error naming what is wrong, and
-//! bounded by `notion_rbac.max_context_items`.
+//! pgrx's `JsonB` argument goes through text and serde_json, panicking — an
+//! internal error, XX000 — on a value nested deeper than 128 levels, and
+//! spending a long, uncancellable moment on a large one (render, then
+//! parse). [`ContextArg`] is the same `jsonb` argument in SQL, read here
+//! by walking the jsonb itself: no text round trip, interrupts polled as
+//! it goes, every bad context an ordinary error naming what is wrong, and
+//! bounded by `notion_rbac.max_context_items` before any work is done.
 
 use notion_rbac_core::engine::Context;
 use notion_rbac_core::{Error, ErrorKind};
 use pgrx::datum::{FromDatum, JsonB};
 use pgrx::pg_sys;
+use serde_json::{Map, Number, Value};
 
 use crate::errors::{raise, OrRaise};
 use crate::guc;
 
-/// A `jsonb` request context as text, not yet parsed.
-pub struct ContextArg(String);
+/// A `jsonb` request context as JSON, not yet interpreted.
+pub struct ContextArg(Value);
+
+/// Deepest nesting a context may have (serde_json's own default limit).
+const MAX_NESTING: usize = 128;
+
+/// Bytes of jsonb allowed per contextual item, beyond a fixed allowance for
+/// `data`: a context larger than this cannot be within the item limit, so
+/// it is refused before it is read.
+const BYTES_PER_ITEM: usize = 1024;
+const DATA_ALLOWANCE: usize = 1 << 20;
 
 impl FromDatum for ContextArg {
     unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
         if is_null {
             return None;
         }
-        // SAFETY: a non-null jsonb datum; jsonb_out renders it as text.
+        // SAFETY: a non-null jsonb datum, detoasted into this memory context.
         unsafe {
-            let detoasted = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-            let cstr = pgrx::direct_function_call::<&std::ffi::CStr>(pg_sys::jsonb_out, &[Some(detoasted.into())])
-                .expect("jsonb_out returns a string");
-            let text = cstr.to_string_lossy().into_owned();
-            pg_sys::pfree(cstr.as_ptr() as *mut std::ffi::c_void);
-            Some(ContextArg(text))
+            let jsonb = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::Jsonb;
+            let size = pgrx::varlena::varsize_any(jsonb as *const pg_sys::varlena);
+            let limit = guc::max_context_items();
+            if size > limit.saturating_mul(BYTES_PER_ITEM).saturating_add(DATA_ALLOWANCE) {
+                crate::errors::limit_exceeded(
+                    format!("context is {size} bytes, more than notion_rbac.max_context_items ({limit}) items can take"),
+                    "write the relationships to rbac.tuples instead, or raise notion_rbac.max_context_items",
+                );
+            }
+            Some(ContextArg(jsonb_to_json(jsonb)))
+        }
+    }
+}
+
+/// A container being read.
+enum Open {
+    Array(Vec<Value>),
+    Object(Map<String, Value>, Option<String>),
+}
+
+fn invalid_context(what: &str) -> ! {
+    raise(
+        Error::new(ErrorKind::InvalidArgument, format!("invalid context: {what}"))
+            .with_hint("contexts nest at most 128 levels deep"),
+    )
+}
+
+/// The JSON value of a jsonb, read token by token.
+///
+/// # Safety
+/// `jsonb` points to a detoasted jsonb value.
+unsafe fn jsonb_to_json(jsonb: *mut pg_sys::Jsonb) -> Value {
+    use pg_sys::JsonbIteratorToken::*;
+    // SAFETY (whole body): the iterator walks the container it was given;
+    // each JsonbValue is read according to its type tag.
+    unsafe {
+        let mut it = pg_sys::JsonbIteratorInit(&mut (*jsonb).root);
+        let mut v: pg_sys::JsonbValue = std::mem::zeroed();
+        let mut open: Vec<Open> = Vec::new();
+        let mut raw_scalar = false;
+        let mut result = Value::Null;
+        let mut tokens: u32 = 0;
+        loop {
+            let token = pg_sys::JsonbIteratorNext(&mut it, &mut v, false);
+            tokens = tokens.wrapping_add(1);
+            if tokens % 1024 == 0 {
+                pgrx::check_for_interrupts!();
+            }
+            let done = match token {
+                WJB_DONE => break,
+                WJB_BEGIN_ARRAY => {
+                    raw_scalar = open.is_empty() && v.val.array.rawScalar;
+                    open.push(Open::Array(Vec::new()));
+                    None
+                }
+                WJB_BEGIN_OBJECT => {
+                    open.push(Open::Object(Map::new(), None));
+                    None
+                }
+                WJB_KEY => {
+                    if let Some(Open::Object(_, key)) = open.last_mut() {
+                        *key = Some(string_of(&v));
+                    }
+                    None
+                }
+                WJB_VALUE | WJB_ELEM => Some(scalar_of(&v)),
+                WJB_END_ARRAY | WJB_END_OBJECT => match open.pop() {
+                    Some(Open::Array(mut items)) if raw_scalar && open.is_empty() => {
+                        Some(items.pop().unwrap_or(Value::Null))
+                    }
+                    Some(Open::Array(items)) => Some(Value::Array(items)),
+                    Some(Open::Object(map, _)) => Some(Value::Object(map)),
+                    None => invalid_context("malformed jsonb"),
+                },
+                _ => invalid_context("malformed jsonb"),
+            };
+            if open.len() > MAX_NESTING {
+                invalid_context("it nests deeper than 128 levels");
+            }
+            if let Some(value) = done {
+                match open.last_mut() {
+                    Some(Open::Array(items)) => items.push(value),
+                    Some(Open::Object(map, key)) => {
+                        map.insert(key.take().unwrap_or_default(), value);
+                    }
+                    None => result = value,
+                }
+            }
+        }
+        result
+    }
+}
+
+/// # Safety
+/// `v` holds a string (a key or a string scalar).
+unsafe fn string_of(v: &pg_sys::JsonbValue) -> String {
+    // SAFETY: for jbvString, `val.string` is the (pointer, length) pair.
+    unsafe {
+        let s = v.val.string;
+        let bytes = std::slice::from_raw_parts(s.val as *const u8, usize::try_from(s.len).unwrap_or(0));
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+}
+
+/// # Safety
+/// `v` holds a scalar.
+unsafe fn scalar_of(v: &pg_sys::JsonbValue) -> Value {
+    use pg_sys::jbvType;
+    // SAFETY: each arm reads the union member its type tag names.
+    unsafe {
+        match v.type_ {
+            jbvType::jbvNull => Value::Null,
+            jbvType::jbvString => Value::String(string_of(v)),
+            jbvType::jbvBool => Value::Bool(v.val.boolean),
+            jbvType::jbvNumeric => {
+                // numeric_out returns a C string (palloc'd), not text.
+                let Some(cstr) = pgrx::direct_function_call::<&std::ffi::CStr>(
+                    pg_sys::numeric_out,
+                    &[Some(pg_sys::Datum::from(v.val.numeric))],
+                ) else {
+                    invalid_context("unreadable number")
+                };
+                let text = cstr.to_string_lossy().into_owned();
+                pg_sys::pfree(cstr.as_ptr() as *mut std::ffi::c_void);
+                match text.parse::<Number>() {
+                    Ok(n) => Value::Number(n),
+                    Err(_) => invalid_context("a number is out of range"),
+                }
+            }
+            _ => invalid_context("unsupported jsonb value"),
         }
     }
 }
@@ -42,18 +178,13 @@ crate::sql_type::same_sql_type_as!(ContextArg, JsonB);
 /// for more contextual tuples and attributes than
 /// `notion_rbac.max_context_items`.
 pub(crate) fn context_of(context: Option<ContextArg>) -> Context {
-    let Some(ContextArg(text)) = context else { return Context::default() };
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        raise(
-            Error::new(ErrorKind::InvalidArgument, format!("invalid context: {e}"))
-                .with_hint("contexts nest at most 128 levels deep"),
-        )
-    });
+    let Some(ContextArg(json)) = context else { return Context::default() };
     if json.is_null() {
         return Context::default();
     }
-    let ctx = Context::from_json(&json).or_raise();
-    let items = ctx.tuples.len() + ctx.attributes.len();
+    // Counted before anything is parsed.
+    let count = |key: &str| json.get(key).and_then(Value::as_array).map_or(0, Vec::len);
+    let items = count("tuples") + count("attributes");
     let limit = guc::max_context_items();
     if items > limit {
         crate::errors::limit_exceeded(
@@ -61,5 +192,5 @@ pub(crate) fn context_of(context: Option<ContextArg>) -> Context {
             "write the relationships to rbac.tuples instead, or raise notion_rbac.max_context_items",
         );
     }
-    ctx
+    Context::from_json(&json).or_raise()
 }

@@ -58,12 +58,14 @@ impl Context {
             match key.as_str() {
                 "tuples" => {
                     for (i, text) in string_list(key, v)?.into_iter().enumerate() {
+                        poll_every(i);
                         let t = tuple::parse_tuple(text).map_err(|e| prefixed(e, key, i))?;
                         ctx.tuples.push(t);
                     }
                 }
                 "attributes" => {
                     for (i, text) in string_list(key, v)?.into_iter().enumerate() {
+                        poll_every(i);
                         let a = tuple::parse_attribute(text).map_err(|e| prefixed(e, key, i))?;
                         ctx.attributes.push(a);
                     }
@@ -164,6 +166,15 @@ fn key_hash(parts: &[&str]) -> u64 {
     h.finish()
 }
 
+/// Polls for interrupts every 1024th item of a long list: a context may
+/// hold millions of items, and reading them is work like any other.
+#[inline]
+pub(crate) fn poll_every(i: usize) {
+    if i % 1024 == 1023 {
+        crate::interrupt::poll();
+    }
+}
+
 impl<'c> ContextIndex<'c> {
     pub(crate) fn new(ctx: &'c Context) -> Self {
         let (mut forward, mut reverse) = (None, None);
@@ -171,6 +182,7 @@ impl<'c> ContextIndex<'c> {
             let mut f: HashMap<u64, Vec<u32>> = HashMap::default();
             let mut r: HashMap<u64, Vec<u32>> = HashMap::default();
             for (i, t) in ctx.tuples.iter().enumerate() {
+                poll_every(i);
                 let i = i as u32;
                 f.entry(key_hash(&[&t.entity.ty, &t.entity.id, &t.relation]))
                     .or_default()
@@ -190,6 +202,7 @@ impl<'c> ContextIndex<'c> {
         let attributes = (ctx.attributes.len() > LINEAR_SCAN_LIMIT).then(|| {
             let mut a: HashMap<u64, Vec<u32>> = HashMap::default();
             for (i, attr) in ctx.attributes.iter().enumerate() {
+                poll_every(i);
                 a.entry(key_hash(&[&attr.entity.ty, &attr.entity.id, &attr.name]))
                     .or_default()
                     .push(i as u32);

@@ -21,6 +21,11 @@ SELECT try($$SELECT * FROM rbac.oauth_start(NULL, NULL)$$);
 -- A context nested deeper than JSON parsing allows is an ordinary error.
 SELECT try(format('SELECT rbac.check(%L, %L, %L, %L::jsonb)', 'user:u1', 'view', 'doc:d1',
                   '{"data": ' || repeat('[', 200) || repeat(']', 200) || '}'));
+-- Every kind of JSON value in a context is read (numbers of any size,
+-- strings, booleans, null, nesting), and a non-object context is refused.
+SELECT rbac.check('user:u1', 'view', 'doc:d1', '{"data": {"n": [1.5, -2, 3e5, 12345678901234567890, 0.000001], "s": "x", "b": true, "z": null, "o": {"a": [[]]}}}') AS with_data;
+SELECT try($$SELECT rbac.check('user:u1', 'view', 'doc:d1', '42')$$);
+SELECT try($$SELECT rbac.check('user:u1', 'view', 'doc:d1', to_jsonb(repeat('2', 3000)))$$);
 -- Work per call is bounded: contextual items, validation file size (54000).
 SET notion_rbac.max_context_items = 2;
 SELECT try($$SELECT rbac.check('user:u1', 'view', 'doc:d1', '{"tuples": ["doc:d5#viewer@user:u1", "doc:d6#viewer@user:u1", "doc:d7#viewer@user:u1"]}')$$);

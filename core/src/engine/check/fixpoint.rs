@@ -216,6 +216,7 @@ impl Graph<'_> {
         let n = self.nodes.len();
         let mut users: Vec<Vec<u32>> = vec![Vec::new(); n];
         for (v, s) in self.succ.iter().enumerate() {
+            crate::engine::context::poll_every(v);
             for &w in s {
                 users[w as usize].push(v as u32);
             }
@@ -227,6 +228,7 @@ impl Graph<'_> {
         let mut comp_of = vec![u32::MAX; n];
         let mut local = vec![0u32; n];
         for (c, members) in strongly_connected_components(&self.succ).iter().enumerate() {
+            crate::engine::context::poll_every(c);
             let c = c as u32;
             for (i, &m) in members.iter().enumerate() {
                 comp_of[m as usize] = c;

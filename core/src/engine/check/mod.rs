@@ -557,7 +557,8 @@ fn kind_edges<'a>(
                     push_member(schema, &st.entity, r, false, out);
                 }
             }
-            for t in &ctx.tuples {
+            for (i, t) in ctx.tuples.iter().enumerate() {
+                super::context::poll_every(i);
                 if !t.subject.relation.is_empty()
                     && t.relation == rel.name
                     && t.entity.ty == entity.name
@@ -609,7 +610,8 @@ fn expr_edges<'a>(
                     push_member(schema, &st.entity, target, negative, out);
                 }
             }
-            for t in &ctx.tuples {
+            for (i, t) in ctx.tuples.iter().enumerate() {
+                super::context::poll_every(i);
                 if t.relation == *relation && t.entity.ty == entity.name {
                     push_member(schema, &t.subject.ty, target, negative, out);
                 }

@@ -133,7 +133,8 @@ impl<'a> Graph<'a> {
     pub fn new(schema: &'a Schema, ctx: &'a Context) -> Self {
         let mut contextual_types: HashMap<(&'a str, &'a str), Vec<(&'a str, &'a str)>> =
             HashMap::default();
-        for t in &ctx.tuples {
+        for (i, t) in ctx.tuples.iter().enumerate() {
+            crate::engine::context::poll_every(i);
             let types = contextual_types
                 .entry((t.entity.ty.as_str(), t.relation.as_str()))
                 .or_default();

@@ -308,7 +308,8 @@ impl<'p, 'a, 'c, S: TupleSource + ?Sized> Expansion<'p, 'a, 'c, S> {
             self.checker
                 .source()
                 .entities_with_attribute(&entity.name, name, ids)?;
-            for a in &self.ctx.context().attributes {
+            for (i, a) in self.ctx.context().attributes.iter().enumerate() {
+                crate::engine::context::poll_every(i);
                 if a.entity.ty == entity.name && a.name == *name {
                     ids.push(a.entity.id.clone());
                 }

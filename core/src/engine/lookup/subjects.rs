@@ -72,7 +72,8 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
         checker
             .source()
             .subject_ids_of_type(subject_type, &mut ids)?;
-        for t in &ctx.tuples {
+        for (i, t) in ctx.tuples.iter().enumerate() {
+            crate::engine::context::poll_every(i);
             if t.subject.ty == subject_type && t.subject.relation.is_empty() {
                 ids.push(t.subject.id.clone());
             }
