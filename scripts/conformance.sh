@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every validation file under ../shared/conformance/{permify,openfga,spicedb}
+# Runs every validation file under $NOTION_RBAC_CONFORMANCE (default
+# ../shared/conformance)/{permify,openfga,spicedb}
 # through rbac.validate() in a running cluster and prints, per suite,
 # "<suite>: N passed, M failed" (one per assertion row).
 #
@@ -13,7 +14,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 HOST=$1 PORT=$2
-CONF=../shared/conformance
+CONF=${NOTION_RBAC_CONFORMANCE:-../shared/conformance}
 [ -d "$CONF" ] || { echo "conformance files not found at $CONF" >&2; exit 1; }
 
 psql_db() { runuser -u postgres -- psql -X -q -At -F '|' -v ON_ERROR_STOP=1 -h "$HOST" -p "$PORT" -U postgres -d conformance "$@"; }

@@ -63,7 +63,6 @@ CREATE TABLE rbac.schemas (
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by  name        NOT NULL DEFAULT CURRENT_USER
 );
-COMMENT ON TABLE rbac.schemas IS 'Authorization model versions (Permify schema language); the highest version is active';
 
 -- Schema writers queue on a lock of this empty table (taken by
 -- rbac._lock_schema_writes(), SECURITY DEFINER). Nobody else holds any
@@ -82,7 +81,6 @@ CREATE TABLE rbac.schema_relations (
     subject_relation text COLLATE "C" NOT NULL,
     PRIMARY KEY (entity_type, relation, subject_type, subject_relation)
 );
-COMMENT ON TABLE rbac.schema_relations IS 'Allowed (entity type, relation, subject type, subject relation) combinations of the active schema';
 
 CREATE TABLE rbac.schema_attributes (
     entity_type text COLLATE "C" NOT NULL,
@@ -92,7 +90,6 @@ CREATE TABLE rbac.schema_attributes (
     -- What rbac.attributes' foreign key refers to.
     UNIQUE (entity_type, attribute, value_type)
 );
-COMMENT ON TABLE rbac.schema_attributes IS 'Declared attributes and their types in the active schema';
 
 -- Relationship tuples: entity_type:entity_id#relation@subject_type:subject_id[#subject_relation].
 -- The primary key serves forward reads (who is related to this object?),
@@ -129,7 +126,6 @@ CREATE INDEX tuples_by_subject ON rbac.tuples (subject_type, subject_id, entity_
 -- the exact tuple, a check expands just these, however many plain subjects
 -- a relation has.
 CREATE INDEX tuples_subject_sets ON rbac.tuples (entity_type, entity_id, relation) WHERE subject_relation <> '';
-COMMENT ON TABLE rbac.tuples IS 'Relationship tuples, validated against the active schema on every write';
 
 -- Attribute values, typed by the schema: value_type is one of boolean,
 -- string, integer, double (optionally with []), value the matching JSON.
@@ -159,7 +155,6 @@ CREATE TABLE rbac.attributes (
         REFERENCES rbac.schema_attributes (entity_type, attribute, value_type) DEFERRABLE INITIALLY DEFERRED
 );
 CREATE INDEX attributes_by_name ON rbac.attributes (entity_type, attribute, entity_id);
-COMMENT ON TABLE rbac.attributes IS 'Attribute values (Permify attributes), validated against the active schema on every write';
 
 -- Statement-level validation of tuple writes: one anti-join over the
 -- transition table, so a COPY of a million rows costs one hash join instead
@@ -239,7 +234,6 @@ AS $fn$
        AND ($6 IS NULL OR t.subject_relation = CASE WHEN $6 = '...' THEN '' ELSE $6 END)
      ORDER BY t.entity_type, t.entity_id, t.relation, t.subject_type, t.subject_id, t.subject_relation
 $fn$;
-COMMENT ON FUNCTION rbac.read_tuples IS 'Stored relationship tuples matching every given filter, in Permify syntax and as columns';
 
 -- Attribute values with optional filters.
 CREATE FUNCTION rbac.read_attributes(

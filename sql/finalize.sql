@@ -84,7 +84,12 @@ GRANT EXECUTE ON FUNCTION
     rbac.encrypted_token_hash(rbac.encrypted_token)
     TO rbac_admin;
 
--- Descriptions shown by psql's \dn+, \dt+, \dT+ and \df+.
+-- Descriptions shown by psql's \dn+, \dt+, \dT+ and \df+. This is the one
+-- place a fresh install writes them (roles excepted: bootstrap.sql describes
+-- the roles it creates). An upgrade script that creates or changes an object
+-- repeats its comment here verbatim; the upgrade layer compares every
+-- comment of an updated installation with a fresh one, so wordings cannot
+-- drift apart.
 COMMENT ON SCHEMA rbac IS 'notion_rbac: relationship-based authorization (Permify schema language) for Notion integrations';
 COMMENT ON TABLE rbac.schemas IS 'Authorization model versions (Permify schema source); the highest visible version is active';
 COMMENT ON TABLE rbac.schema_relations IS 'Allowed (entity type, relation, subject type, subject relation) of the active model, kept by the activation trigger';

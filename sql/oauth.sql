@@ -22,7 +22,6 @@ CREATE TABLE rbac.workspaces (
     status                 text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked', 'error'))
 );
 CREATE INDEX workspaces_by_workspace ON rbac.workspaces (workspace_id);
-COMMENT ON TABLE rbac.workspaces IS 'Notion installations (one per bot id); tokens are encrypted and print only as enc:v1:...';
 
 -- The integration's OAuth client (a single row).
 CREATE TABLE rbac.oauth_config (
@@ -38,7 +37,6 @@ CREATE TABLE rbac.oauth_config (
     updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_by     name NOT NULL DEFAULT CURRENT_USER
 );
-COMMENT ON TABLE rbac.oauth_config IS 'Notion OAuth client configuration; set with rbac.oauth_configure()';
 
 -- Issued OAuth states: only their SHA-256 is stored; single use; 10 minutes.
 CREATE TABLE rbac.oauth_states (
@@ -68,7 +66,6 @@ CREATE TABLE rbac.oauth_jobs (
     requested_by name NOT NULL DEFAULT SESSION_USER
 );
 CREATE INDEX oauth_jobs_queued ON rbac.oauth_jobs (created_at) WHERE status = 'queued';
-COMMENT ON TABLE rbac.oauth_jobs IS 'OAuth code exchanges for the background worker; the code is encrypted and cleared after use';
 
 -- pg_dump writes the rows of these tables and where oauth_jobs' identity
 -- stands. Tokens are dumped in their encrypted text form; their associated

@@ -1,20 +1,26 @@
 //! `notion_rbac`: relationship-based authorization for Notion integrations,
 //! inside PostgreSQL.
 //!
-//! This crate is the thin pgrx layer. The language, the engine and the
-//! validation-file runner live in the pure-Rust `notion_rbac_core` crate
-//! (`core/`); here we only expose them as SQL functions, store models and
-//! tuples in tables, and turn core errors into SQL errors.
+//! This crate is the thin pgrx layer over two pure-Rust crates: the
+//! language, engine and validation-file runner (`notion_rbac_core`, in
+//! `core/`) and the secrets and Notion half — token envelopes, keys, OAuth
+//! (`notion_rbac_notion`, in `notion/`). Here they become SQL functions, a
+//! column type and tables; core errors become SQL errors.
 //!
 //! Module map:
-//! - [`guc`]    — configuration parameters (`notion_rbac.*`).
-//! - [`errors`] — core errors → `ereport` with SQLSTATE, detail and hint.
-//! - [`api`]    — the `#[pg_extern]` SQL surface, one file per topic.
-//! - [`store`]  — the active schema and tuples, read by direct index scans
-//!   through the exact read cache; read-only SPI helpers.
-//! - [`token`]  — the `rbac.encrypted_token` type and its key file.
-//! - `sql_type` — glue for Rust values the extension converts itself.
-//! - `sql/`     — hand-written bootstrap objects (tables, roles, grants).
+//! - [`api`]      — the `#[pg_extern]` SQL surface, one file per topic
+//!   (`check`, `lookup`, `schema`, `tuples`, `validate`, `oauth`, `meta`)
+//!   and the request-context argument (`context`).
+//! - [`store`]    — storage: the active schema, tuples and attributes read
+//!   by direct index scans in the caller's snapshot, through the exact
+//!   per-backend read cache; read-only SPI helpers.
+//! - [`token`]    — the `rbac.encrypted_token` type and its key file.
+//! - [`guc`]      — configuration parameters (`notion_rbac.*`).
+//! - [`errors`]   — core errors → `ereport` with SQLSTATE, detail and hint.
+//! - `sql_type`   — glue for Rust values the extension converts itself.
+//! - `../sql/`    — hand-written SQL: `bootstrap.sql` (tables, triggers,
+//!   roles), `oauth.sql` (tables holding tokens), `finalize.sql` (grants
+//!   and every comment), upgrade scripts `notion_rbac--A--B.sql`.
 
 use pgrx::prelude::*;
 
@@ -90,10 +96,19 @@ mod tests {
         .unwrap();
     }
 
+    /// The library, the installed SQL and the control file agree on the
+    /// version: a release whose install script, control file or upgrade
+    /// path was not moved along with Cargo.toml fails here.
     #[pg_test]
     fn version_matches_cargo() {
-        let v = Spi::get_one::<String>("SELECT rbac.version()").unwrap().unwrap();
-        assert_eq!(v, env!("CARGO_PKG_VERSION"));
+        let library = Spi::get_one::<String>("SELECT rbac.version()").unwrap().unwrap();
+        let installed =
+            Spi::get_one::<String>("SELECT extversion FROM pg_extension WHERE extname = 'notion_rbac'").unwrap().unwrap();
+        let default = Spi::get_one::<String>("SELECT default_version FROM pg_available_extensions WHERE name = 'notion_rbac'")
+            .unwrap()
+            .unwrap();
+        assert_eq!(installed, library, "installed SQL vs library");
+        assert_eq!(default, library, "control file default_version vs library");
     }
 
     /// A check sees its own transaction's uncommitted writes and deletes

@@ -1,7 +1,7 @@
 //! The `rbac.encrypted_token` column type and its keys.
 //!
 //! The cryptography, the envelope formats and the key-file rules live in
-//! `notion_rbac_core::token`; this module is the PostgreSQL side:
+//! `notion_rbac_notion::token`; this module is the PostgreSQL side:
 //!
 //! - the type: it stores the envelope's text form `enc:v1:<key id>:<base64>`
 //!   and accepts nothing else as input, so plaintext can never be cast into a
@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::SystemTime;
 
-use notion_rbac_core::token::{self, Aad, Envelope, Keyring};
+use notion_rbac_notion::token::{self, Aad, Envelope, Keyring};
 use notion_rbac_core::{Error, ErrorKind};
 use pgrx::prelude::*;
 use pgrx::{FromDatum, InOutFuncs, IntoDatum, StringInfo};
@@ -31,7 +31,7 @@ use crate::guc;
 /// bound to the table, column and row it was encrypted for.
 ///
 /// The extension owns its on-disk format: the column holds the envelope's
-/// binary layout (`notion_rbac_core::token::envelope`: version byte 0x01,
+/// binary layout (`notion_rbac_notion::token::envelope`: version byte 0x01,
 /// key id, nonce, length-prefixed ciphertext and tag) in a plain varlena.
 /// The same bytes are its binary send/receive form (binary COPY, binary
 /// logical replication); its text form is `enc:v1:<key id>:<base64url>`.

@@ -132,6 +132,17 @@ impl Error {
     }
 }
 
+/// A name or id from the caller as an error message shows it: whole up to
+/// 128 characters, else its first 128 and its length. Messages stay short
+/// whatever is sent, and building one costs nothing however long the input.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    const SHOWN: usize = 128;
+    match text.char_indices().nth(SHOWN) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}… ({} bytes)", &text[..cut], text.len())),
+    }
+}
+
 impl fmt::Display for Error {
     /// `line:col: message` when there is a position (Permify's compiler
     /// format), the bare message otherwise.

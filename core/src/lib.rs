@@ -16,8 +16,13 @@
 //! - [`lang`]    — lexer, parser and compiler of the Permify schema language.
 //! - [`engine`]  — check and lookups over an abstract [`engine::TupleSource`].
 //! - [`validation`] — runs Permify validation (YAML) files in isolation.
-//! - [`token`]   — the encrypted-token envelope, key file and AES-256-GCM.
-//! - [`notion`]  — pure helpers for Notion's OAuth flow.
+//! - [`interrupt`] — the host's cancellation hook, polled by long work.
+//! - [`graph`]   — strongly connected components, for the analyses that
+//!   treat cycles as a whole.
+//!
+//! Secrets and Notion (token envelopes, keys, OAuth) are the other product
+//! of the project and live in their own crate, `notion_rbac_notion`: the
+//! engine builds without any crypto or HTTP dependency.
 
 pub mod error;
 pub mod model;
@@ -27,7 +32,5 @@ pub mod engine;
 pub mod validation;
 pub mod interrupt;
 pub mod graph;
-pub mod token;
-pub mod notion;
 
 pub use error::{Error, ErrorKind, Result};

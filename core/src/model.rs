@@ -12,6 +12,11 @@ use std::sync::{Arc, OnceLock};
 
 use crate::error::Pos;
 
+/// Longest name of an entity type, relation, attribute, permission or rule
+/// (the compiler refuses longer ones), in bytes. Lookups by name refuse a
+/// longer one before hashing it: a name sent by a caller may be megabytes.
+pub const MAX_NAME_LEN: usize = 64;
+
 /// A compiled schema: entities and rules, with name indexes.
 #[derive(Debug, Clone)]
 pub struct Schema {
@@ -43,9 +48,15 @@ impl Schema {
         Schema { entities, rules, entity_index, rule_index, warnings, unstratified: OnceLock::new() }
     }
     pub fn entity(&self, name: &str) -> Option<&EntityDef> {
+        if name.len() > MAX_NAME_LEN {
+            return None;
+        }
         self.entity_index.get(name).map(|&i| &self.entities[i])
     }
     pub fn rule(&self, name: &str) -> Option<&RuleDef> {
+        if name.len() > MAX_NAME_LEN {
+            return None;
+        }
         self.rule_index.get(name).map(|&i| &self.rules[i])
     }
 }
@@ -101,6 +112,9 @@ impl EntityDef {
         EntityDef { name, pos, relations, attributes, permissions, members, index: 0 }
     }
     pub fn member(&self, name: &str) -> Option<Member> {
+        if name.len() > MAX_NAME_LEN {
+            return None;
+        }
         self.members.get(name).copied()
     }
     /// A member's position among all members (relations first, then

@@ -108,7 +108,7 @@ const OBJECT_SHAPE: &str = "expected \"type:id\" with exactly one \":\" and a no
 /// `:` into exactly two non-empty parts. Nothing else is checked (an id may
 /// even contain `#` or `@` here); use [`validate_id`] for stored ids.
 pub fn parse_object(text: &str) -> Result<ObjectRef> {
-    split_object(text).map_err(|why| invalid_text(format!("invalid entity \"{text}\": {why}")))
+    split_object(text).map_err(|why| invalid_text(format!("invalid entity \"{}\": {why}", crate::error::shown(text))))
 }
 
 fn split_object(text: &str) -> std::result::Result<ObjectRef, String> {
@@ -126,7 +126,7 @@ fn split_object_and_relation(text: &str) -> std::result::Result<(ObjectRef, Stri
     let mut parts = text.trim().split('#');
     let object_text = parts.next().unwrap_or("");
     let object =
-        split_object(object_text).map_err(|why| format!("invalid entity \"{}\": {why}", object_text.trim()))?;
+        split_object(object_text).map_err(|why| format!("invalid entity \"{}\": {why}", crate::error::shown(object_text.trim())))?;
     let relation = parts.next().unwrap_or("").to_string();
     Ok((object, relation))
 }
@@ -135,7 +135,7 @@ fn split_object_and_relation(text: &str) -> std::result::Result<(ObjectRef, Stri
 /// `#`) means no relation.
 pub fn parse_subject(text: &str) -> Result<SubjectRef> {
     let (object, relation) =
-        split_object_and_relation(text).map_err(|why| invalid_text(format!("invalid subject \"{text}\": {why}")))?;
+        split_object_and_relation(text).map_err(|why| invalid_text(format!("invalid subject \"{}\": {why}", crate::error::shown(text))))?;
     Ok(subject_from(object, relation))
 }
 
@@ -157,9 +157,9 @@ pub fn parse_tuple(text: &str) -> Result<Tuple> {
         .with_hint("write type:id#relation@type:id or type:id#relation@type:id#relation"));
     };
     let (entity, relation) = split_object_and_relation(entity_side)
-        .map_err(|why| invalid_text(format!("invalid tuple \"{text}\": {why}")))?;
+        .map_err(|why| invalid_text(format!("invalid tuple \"{}\": {why}", crate::error::shown(text))))?;
     let (subject, subject_relation) = split_object_and_relation(subject_side)
-        .map_err(|why| invalid_text(format!("invalid tuple \"{text}\": in the subject: {why}")))?;
+        .map_err(|why| invalid_text(format!("invalid tuple \"{}\": in the subject: {why}", crate::error::shown(text))))?;
     Ok(Tuple { entity, relation, subject: subject_from(subject, subject_relation) })
 }
 
@@ -171,7 +171,7 @@ pub fn parse_tuple(text: &str) -> Result<Tuple> {
 /// elements separated by `,`. Strings therefore cannot contain `:`, `|` or
 /// (in arrays) `,`, and cannot be empty.
 pub fn parse_attribute(text: &str) -> Result<Attribute> {
-    let fail = |why: String| invalid_text(format!("invalid attribute \"{text}\": {why}"));
+    let fail = |why: String| invalid_text(format!("invalid attribute \"{}\": {why}", crate::error::shown(text)));
     let shape = "expected \"type:id$name|valuetype:value\"";
     let halves: Vec<&str> = text.trim().split('|').collect();
     let [target, typed_value] = halves.as_slice() else {
@@ -194,7 +194,7 @@ pub fn parse_attribute(text: &str) -> Result<Attribute> {
         )));
     }
     let entity =
-        split_object_strict(entity_text).map_err(|why| fail(format!("invalid entity \"{entity_text}\": {why}")))?;
+        split_object_strict(entity_text).map_err(|why| fail(format!("invalid entity \"{}\": {why}", crate::error::shown(entity_text))))?;
     let type_and_value: Vec<&str> = typed_value.split(':').collect();
     let [value_type, value_text] = type_and_value.as_slice() else {
         return Err(fail(format!(
@@ -296,6 +296,69 @@ fn parse_double(text: &str) -> std::result::Result<f64, String> {
     Ok(value)
 }
 
+/// Stored form of attribute values: the `value_type` name and the JSON the
+/// `rbac.attributes` table holds.
+impl Value {
+    /// The value's stored form: (value_type, JSON).
+    pub fn to_json(&self) -> (&'static str, serde_json::Value) {
+        use serde_json::json;
+        match self {
+            Value::Boolean(b) => ("boolean", json!(b)),
+            Value::String(s) => ("string", json!(s)),
+            Value::Integer(i) => ("integer", json!(i)),
+            Value::Double(d) => ("double", json!(d)),
+            Value::BooleanArray(v) => ("boolean[]", json!(v)),
+            Value::StringArray(v) => ("string[]", json!(v)),
+            Value::IntegerArray(v) => ("integer[]", json!(v)),
+            Value::DoubleArray(v) => ("double[]", json!(v)),
+        }
+    }
+
+    /// A stored JSON value read as the schema's attribute type. (The table's
+    /// CHECK constraint already guarantees the JSON shape for scalars: a
+    /// mismatch is an internal error.)
+    pub fn from_json(json: &serde_json::Value, ty: AttrType) -> Result<Value> {
+        use serde_json::Value as J;
+        let bad = || Error::internal(format!("stored attribute value {json} does not match type {ty}"));
+        let int = |v: &J| v.as_i64().and_then(|i| i32::try_from(i).ok());
+        Ok(match (ty.base, ty.array) {
+            (BaseType::Boolean, false) => Value::Boolean(json.as_bool().ok_or_else(bad)?),
+            (BaseType::String, false) => Value::String(json.as_str().ok_or_else(bad)?.to_owned()),
+            (BaseType::Integer, false) => Value::Integer(int(json).ok_or_else(bad)?),
+            (BaseType::Double, false) => Value::Double(json.as_f64().ok_or_else(bad)?),
+            (base, true) => {
+                let items = json.as_array().ok_or_else(bad)?;
+                match base {
+                    BaseType::Boolean => {
+                        Value::BooleanArray(items.iter().map(|v| v.as_bool().ok_or_else(bad)).collect::<Result<_>>()?)
+                    }
+                    BaseType::String => Value::StringArray(
+                        items.iter().map(|v| v.as_str().map(str::to_owned).ok_or_else(bad)).collect::<Result<_>>()?,
+                    ),
+                    BaseType::Integer => {
+                        Value::IntegerArray(items.iter().map(|v| int(v).ok_or_else(bad)).collect::<Result<_>>()?)
+                    }
+                    BaseType::Double => {
+                        Value::DoubleArray(items.iter().map(|v| v.as_f64().ok_or_else(bad)).collect::<Result<_>>()?)
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Parses an attribute reference `type:id$attribute` (a `|type:value` tail,
+/// as in an attribute's text, is ignored): the entity and the name.
+pub fn parse_attribute_ref(text: &str) -> Result<(ObjectRef, String)> {
+    let (object, name) = text.trim().split_once('$').ok_or_else(|| {
+        invalid_text(format!(
+            "invalid attribute reference \"{}\": expected type:id$attribute",
+            crate::error::shown(text)
+        ))
+    })?;
+    Ok((parse_object(object)?, name.split('|').next().unwrap_or(name).to_owned()))
+}
+
 impl fmt::Display for Value {
     /// The value text of the attribute syntax (without the type).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -380,14 +443,15 @@ pub fn validate_id(id: &str) -> Result<()> {
 /// `^[a-zA-Z_]{1,64}$` (no digits).
 pub fn validate_name(name: &str) -> Result<()> {
     let rule = "a name is 1 to 64 letters or underscores (no digits)";
-    if name.is_empty() || name.len() > 64 {
+    if name.is_empty() || name.len() > crate::model::MAX_NAME_LEN {
         return Err(invalid_text(format!(
-            "invalid name \"{name}\": {rule}, this one has {} characters",
+            "invalid name \"{}\": {rule}, this one has {} characters",
+            crate::error::shown(name),
             name.chars().count()
         )));
     }
     if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphabetic() || *c == '_')) {
-        return Err(invalid_text(format!("invalid name \"{name}\": {rule}; {bad:?} is not allowed")));
+        return Err(invalid_text(format!("invalid name \"{}\": {rule}; {bad:?} is not allowed", crate::error::shown(name))));
     }
     Ok(())
 }

@@ -4,13 +4,14 @@
 //! pass except one documented defect: facebook-groups' stray `checks:` key,
 //! which asserts on a name `group` does not have and must be an error row.
 
+mod suites;
+
 use std::path::{Path, PathBuf};
+
+use suites::conformance_dir;
 
 use notion_rbac_core::validation::{self, AssertionResult};
 
-fn conformance_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance")
-}
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -34,7 +35,7 @@ fn is_known_defect(file: &Path, row: &AssertionResult) -> bool {
 
 #[test]
 fn every_conformance_assertion_passes() {
-    let root = conformance_dir();
+    let Some(root) = conformance_dir() else { return };
     let mut problems = Vec::new();
     let mut defects_seen = 0;
     for suite in ["permify", "openfga", "spicedb"] {
@@ -94,7 +95,8 @@ fn every_conformance_assertion_passes() {
 
 #[test]
 fn historical_files_are_rejected() {
-    let dir = conformance_dir().join("permify/historical");
+    let Some(dir) = conformance_dir() else { return };
+    let dir = dir.join("permify/historical");
     for name in [
         "assets__example-shapes__weekday.yaml",
         "test.yaml",

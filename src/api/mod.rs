@@ -1,6 +1,13 @@
 //! The SQL surface: every `#[pg_extern]` of the extension, one module per
 //! topic. Functions here only translate arguments and results; the logic is
-//! in `notion_rbac_core` and the storage modules.
+//! in `notion_rbac_core`, `notion_rbac_notion` and the storage modules.
+//!
+//! - `check`, `lookup` — checks (single and batched) and lookups;
+//! - `context`         — the request-context argument (`jsonb`) they take;
+//! - `schema`, `tuples` — writing and reading models, tuples, attributes;
+//! - `validate`        — Permify validation files;
+//! - `oauth`           — the OAuth flow (configure, start, callback, status);
+//! - `meta`            — version and read-cache statistics.
 
 pub mod check;
 pub mod context;

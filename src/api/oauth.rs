@@ -8,7 +8,7 @@
 //! the state and code checks cannot be bypassed. No secret is ever put into
 //! an error message, a NOTICE or a plain column.
 
-use notion_rbac_core::notion::{self, oauth};
+use notion_rbac_notion::{self as notion, oauth};
 use notion_rbac_core::{Error, ErrorKind};
 use pgrx::prelude::*;
 

@@ -144,7 +144,7 @@ fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
     let mut cols: [Vec<String>; 4] = Default::default();
     let mut values: Vec<JsonB> = Vec::new();
     for a in &parsed {
-        let (ty, json) = store::source::value_to_json(&a.value);
+        let (ty, json) = a.value.to_json();
         if json.is_null() || json.as_array().is_some_and(|v| v.iter().any(|x| x.is_null())) {
             raise(Error::new(
                 ErrorKind::InvalidText,
@@ -182,12 +182,7 @@ fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
 #[search_path(pg_catalog, pg_temp)]
 fn delete_attributes(attributes: Vec<Option<String>>) -> i64 {
     store::require_writable("delete attributes");
-    let refs = parse_each(&attributes, "attribute", |s| {
-        let (object, name) = s.trim().split_once('$').ok_or_else(|| {
-            Error::new(ErrorKind::InvalidText, format!("invalid attribute reference \"{s}\": expected type:id$attribute"))
-        })?;
-        Ok((tuple::parse_object(object)?, name.split('|').next().unwrap_or(name).to_owned()))
-    });
+    let refs = parse_each(&attributes, "attribute", tuple::parse_attribute_ref);
     let mut cols: [Vec<String>; 3] = Default::default();
     for (object, name) in refs {
         cols[0].push(object.ty);

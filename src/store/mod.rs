@@ -1,12 +1,23 @@
 //! Storage: the active schema, tuples and attributes in `rbac.*` tables,
 //! read with direct index scans in the caller's snapshot.
+//!
+//! From the bottom up: `index_scan` (direct B-tree scans, the only unsafe
+//! access-method code), `snapshot_key` (which committed data a snapshot
+//! sees), `packed` (cached rows), `schema` (the active schema, compiled once
+//! per row version), `read_cache` (the exact per-backend cache of reads),
+//! `source` (the engine's `TupleSource` over the tables, through the
+//! cache) and `reads` (the entry point of every check and lookup). Below:
+//! read-only SPI helpers and the write-path guards.
 
 pub mod index_scan;
+pub mod packed;
 pub mod read_cache;
+pub mod reads;
 pub mod schema;
+pub mod snapshot_key;
 pub mod source;
 
-pub use read_cache::read;
+pub use reads::read;
 
 use std::ffi::CStr;
 

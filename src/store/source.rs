@@ -10,12 +10,13 @@
 use std::collections::{HashMap, HashSet};
 
 use notion_rbac_core::engine::{ReverseHit, TupleSource};
-use notion_rbac_core::model::{AttrType, BaseType, Schema};
+use notion_rbac_core::model::Schema;
 use notion_rbac_core::tuple::{ObjectRef, SubjectRef, Value};
 use notion_rbac_core::{Error, Result};
 
 use super::index_scan::{attributes_col as a, tuples_col as t, IndexScan};
-use super::read_cache::{EntityTuples, Packed, ReadCache};
+use super::packed::{EntityTuples, Packed};
+use super::read_cache::ReadCache;
 
 /// An entity with at most this many tuples is read whole, in one scan, the
 /// first time a check touches it; its relations are then answered from
@@ -279,7 +280,7 @@ impl TupleSource for IndexSource<'_> {
                     .and_then(|e| e.attribute(name))
                     .map(|d| d.ty)
                     .ok_or_else(|| Error::internal(format!("attribute {entity}${name} is stored but not declared")))?;
-                Some(json_to_value(&json, ty)?)
+                Some(Value::from_json(&json, ty)?)
             }
         };
         if self.cache.admit(1) {
@@ -316,45 +317,5 @@ impl TupleSource for IndexSource<'_> {
             }
         }
         Ok(())
-    }
-}
-
-/// Converts a stored JSON value to the schema's attribute type. The table's
-/// CHECK constraint already guarantees the JSON shape for scalars.
-pub fn json_to_value(json: &serde_json::Value, ty: AttrType) -> Result<Value> {
-    use serde_json::Value as J;
-    let bad = || Error::internal(format!("stored attribute value {json} does not match type {ty}"));
-    let int = |v: &J| v.as_i64().and_then(|i| i32::try_from(i).ok());
-    Ok(match (ty.base, ty.array) {
-        (BaseType::Boolean, false) => Value::Boolean(json.as_bool().ok_or_else(bad)?),
-        (BaseType::String, false) => Value::String(json.as_str().ok_or_else(bad)?.to_owned()),
-        (BaseType::Integer, false) => Value::Integer(int(json).ok_or_else(bad)?),
-        (BaseType::Double, false) => Value::Double(json.as_f64().ok_or_else(bad)?),
-        (base, true) => {
-            let items = json.as_array().ok_or_else(bad)?;
-            match base {
-                BaseType::Boolean => Value::BooleanArray(items.iter().map(|v| v.as_bool().ok_or_else(bad)).collect::<Result<_>>()?),
-                BaseType::String => Value::StringArray(
-                    items.iter().map(|v| v.as_str().map(str::to_owned).ok_or_else(bad)).collect::<Result<_>>()?,
-                ),
-                BaseType::Integer => Value::IntegerArray(items.iter().map(|v| int(v).ok_or_else(bad)).collect::<Result<_>>()?),
-                BaseType::Double => Value::DoubleArray(items.iter().map(|v| v.as_f64().ok_or_else(bad)).collect::<Result<_>>()?),
-            }
-        }
-    })
-}
-
-/// Converts an attribute value to its stored form: (value_type, JSON).
-pub fn value_to_json(value: &Value) -> (&'static str, serde_json::Value) {
-    use serde_json::json;
-    match value {
-        Value::Boolean(b) => ("boolean", json!(b)),
-        Value::String(s) => ("string", json!(s)),
-        Value::Integer(i) => ("integer", json!(i)),
-        Value::Double(d) => ("double", json!(d)),
-        Value::BooleanArray(v) => ("boolean[]", json!(v)),
-        Value::StringArray(v) => ("string[]", json!(v)),
-        Value::IntegerArray(v) => ("integer[]", json!(v)),
-        Value::DoubleArray(v) => ("double[]", json!(v)),
     }
 }

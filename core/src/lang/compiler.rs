@@ -22,12 +22,13 @@ use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, ErrorKind, Pos, Result};
 use crate::model::{
-    AttrType, AttributeDef, EntityDef, Expr, Leaf, PermissionDef, RelationDef, Schema, SubjectType, Warning,
+    AttributeDef, EntityDef, Expr, Leaf, PermissionDef, RelationDef, Schema, SubjectType, Warning,
 };
 
 use super::ast::*;
 use super::parser::parse;
 use super::rule::compile_rule;
+use super::types::attribute_type;
 
 /// How deeply a compiled permission expression may nest (operator nodes
 /// inside operator nodes). Permify has no limit; this one keeps evaluation
@@ -37,7 +38,7 @@ pub const MAX_EXPR_DEPTH: usize = 64;
 /// Longest entity, relation, attribute, permission or rule name: Permify's
 /// API validates names with `^[a-zA-Z_]{1,64}$`, and a longer name could not
 /// be stored in the tuple indexes anyway.
-pub const MAX_NAME_LEN: usize = 64;
+pub use crate::model::MAX_NAME_LEN;
 
 /// Compiles Permify schema text into a [`Schema`].
 ///
@@ -186,6 +187,7 @@ impl<'a> Compiler<'a> {
     /// a relation lists each subject type once.
     fn check_subject_types(&self) -> Result<()> {
         for entity in self.entities_in_order() {
+            crate::interrupt::poll();
             for relation in &entity.relations {
                 let mut seen = HashSet::new();
                 for st in &relation.subject_types {
@@ -634,15 +636,6 @@ impl<'a> Compiler<'a> {
             names.push(first.name.clone());
         }
         Ok(Leaf::Call { rule: rule_name.name.clone(), args: names })
-    }
-}
-
-/// Parses an attribute or parameter type, or reports `invalid argument`.
-pub(super) fn attribute_type(ty: &TypeRef, owner: impl FnOnce() -> String) -> Result<AttrType> {
-    match AttrType::parse(&ty.to_string()) {
-        Some(t) => Ok(t),
-        None => Err(compile_error(ty.name.pos, format!("invalid argument: {} has type \"{ty}\"", owner()))
-            .with_hint("the types are boolean, string, integer and double, each optionally followed by []")),
     }
 }
 

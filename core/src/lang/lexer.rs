@@ -205,6 +205,10 @@ pub fn tokenize(source: &str) -> Vec<Token<'_>> {
     let mut lexer = Lexer { src: source, bytes: source.as_bytes(), at: 0, line: 1, col: 1 };
     let mut tokens = Vec::new();
     loop {
+        // A schema may be megabytes long: lexing it is cancellable too.
+        if tokens.len() % 4096 == 4095 {
+            crate::interrupt::poll();
+        }
         let token = lexer.next_token();
         let done = token.kind == TokenKind::Eof;
         tokens.push(token);

@@ -8,10 +8,10 @@
 //! - [`compiler`]: [`ast`] → [`crate::model::Schema`], with every check of
 //!   Permify's compiler and its messages, enriched with the names involved;
 //!   rules are compiled by `rule` (CEL via cel-rust, plus the checks of
-//!   [`cel_check`]);
+//!   [`cel_check`]); `types` reads attribute and parameter types for both;
 //! - [`data_check`]: does a tuple or attribute fit a compiled schema?
 //!
-//! The behaviour follows `shared/docs/permify-language.md`, which was read
+//! The behaviour follows `docs/permify-language.md`, which was read
 //! from Permify's source. Where this implementation knowingly differs:
 //! - **Positions** are exact — 1-based line and character column of the
 //!   offending token, lines counted by `\n` — rather than Permify's lexer
@@ -55,6 +55,7 @@ pub mod data_check;
 pub mod lexer;
 pub mod parser;
 mod rule;
+mod types;
 
 pub use compiler::compile;
 

@@ -305,6 +305,7 @@ impl<'a> Parser<'a> {
         self.members.clear();
         let mut entity = EntityDecl { name, relations: vec![], attributes: vec![], permissions: vec![] };
         while self.current().kind != TokenKind::Rcb {
+            crate::interrupt::poll();
             match self.current().kind {
                 TokenKind::Eof => return Err(self.current_error(&[TokenKind::Rcb])),
                 TokenKind::Relation => {

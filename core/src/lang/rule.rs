@@ -19,7 +19,7 @@ use crate::model::{RuleDef, Warning};
 
 use super::ast::{RuleBody, RuleDecl};
 use super::cel_check::{CelType, Scope, depth, type_of, undeclared_reference};
-use super::compiler::attribute_type;
+use super::types::attribute_type;
 
 /// How deeply brackets may nest in a rule body (string literals included).
 /// cel-rust's generated parser needs a lot of stack per bracket level

@@ -1,5 +1,5 @@
 -- The seed scenario: Permify's Notion model and its sample relationships
--- (../shared/seeds/002_31c45da6333734ae.txt), loaded through notion_rbac and
+-- (Permify's example shape "notion"), loaded through notion_rbac and
 -- committed: check.sql and lookup.sql use it. `make demo` loads this file too.
 
 SELECT rbac.write_schema($schema$

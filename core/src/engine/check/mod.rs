@@ -177,14 +177,17 @@
 //! requested entity (other reads reuse one scratch `ObjectRef`). Other
 //! memo entries store their ids end to end in one string.
 
-use rustc_hash::FxHashMap as HashMap;
-use std::hash::{Hash, Hasher};
 
-use rustc_hash::FxHasher;
-use std::ops::Deref;
 use std::rc::Rc;
 
 mod fixpoint;
+mod memo;
+mod rows;
+mod strata;
+
+use memo::{Entry, Memo, NodeKind};
+use rows::{RowPool, Rows, SharedReads};
+use strata::{Strata, analyse, schema_strata};
 
 use super::context::{Context, ContextIndex};
 use super::rules;
@@ -314,413 +317,6 @@ pub(crate) fn member_name(entity: &EntityDef, member: Member) -> &str {
     name.unwrap_or("")
 }
 
-/// Memo key of a node kind: the entity definition's address (stable while
-/// the schema is borrowed) and the member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct NodeKind {
-    entity: usize,
-    member: u64,
-}
-
-impl NodeKind {
-    fn new(entity: &EntityDef, member: Member) -> NodeKind {
-        let member = match member {
-            Member::Relation(i) => i as u64,
-            Member::Attribute(i) => (1 << 32) | i as u64,
-            Member::Permission(i) => (2 << 32) | i as u64,
-        };
-        NodeKind {
-            entity: entity as *const EntityDef as usize,
-            member,
-        }
-    }
-}
-
-/// A final result in the memo: the value and the *height* it relied on,
-/// the distance from the node down to the deepest depth test that decided
-/// it. At position `p` the entry gives the value a fresh evaluation gives
-/// iff `p + height <= max_depth` (see "Memo" in the module docs).
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    value: bool,
-    height: u32,
-    /// Made by settling: `height` is the smallest proof height (the
-    /// depth-first search records the height of the proof it found first,
-    /// which may be taller). Only such entries stand in for nodes while
-    /// settling, where heights must be the smallest.
-    settled: bool,
-}
-
-impl Entry {
-    /// Of two entries for one node (both exact, so with the same value),
-    /// the one usable in more places: the lower, or a settled one (whose
-    /// height is the smallest there is).
-    fn better_than(&self, other: &Entry) -> bool {
-        self.height < other.height || (self.settled && !other.settled)
-    }
-}
-
-/// Members of the entity a `check` call is about that the memo holds
-/// without an id (it is the call's entity), so without allocating: enough
-/// for the members one check of an ordinary schema touches.
-const ROOT_SLOTS: usize = 16;
-
-/// Final results of nodes for one subject.
-///
-/// Keyed entries are stored without an allocation per entry: their ids end
-/// to end in one string, found through a map from the hash of (kind, id) to
-/// a chain of entries (every hit verified against the stored id, so a hash
-/// collision costs time, not truth) — the same idea as the context's index.
-#[derive(Default)]
-struct Memo {
-    subject: Option<SubjectRef>,
-    index: HashMap<u64, usize>,
-    entries: Vec<Keyed>,
-    /// The ids of `entries`, end to end.
-    ids: String,
-    /// Nodes about the entity of the current `check` call, without their
-    /// id. Valid during that call only: [`Checker::check`] moves them into
-    /// the keyed entries at the end when the memo is kept across calls,
-    /// and drops them otherwise.
-    root: [Option<(NodeKind, Entry)>; ROOT_SLOTS],
-    root_len: usize,
-}
-
-/// A keyed memo entry.
-struct Keyed {
-    kind: NodeKind,
-    /// `ids[start..end]` is the node's id.
-    start: usize,
-    end: usize,
-    entry: Entry,
-    /// The next entry with the same hash.
-    next: Option<usize>,
-}
-
-/// Capacity reserved by the first keyed insert of a memo, so that a check
-/// of an ordinary hierarchy grows none of the memo's buffers.
-const KEYED_CAPACITY: usize = 64;
-
-fn memo_hash(kind: NodeKind, id: &str) -> u64 {
-    let mut h = FxHasher::default();
-    kind.hash(&mut h);
-    id.hash(&mut h);
-    h.finish()
-}
-
-impl Memo {
-    /// Forgets everything if the subject changes.
-    fn prepare(&mut self, subject: &SubjectRef) {
-        self.root_len = 0;
-        if self.subject.as_ref().is_some_and(|s| s != subject) {
-            self.index.clear();
-            self.entries.clear();
-            self.ids.clear();
-            self.subject = None;
-        }
-    }
-
-    /// `on_root`: the node is about the entity of the current call.
-    fn get(&self, kind: NodeKind, id: &str, on_root: bool) -> Option<Entry> {
-        if on_root {
-            let slots = self.root.get(..self.root_len).unwrap_or_default();
-            if let Some((_, e)) = slots.iter().flatten().find(|(k, _)| *k == kind) {
-                return Some(*e);
-            }
-        }
-        if self.entries.is_empty() {
-            return None;
-        }
-        let at = self.find(memo_hash(kind, id), kind, id)?;
-        self.entries.get(at).map(|k| k.entry)
-    }
-
-    fn find(&self, hash: u64, kind: NodeKind, id: &str) -> Option<usize> {
-        let mut next = self.index.get(&hash).copied();
-        while let Some(at) = next {
-            let keyed = self.entries.get(at)?;
-            if keyed.kind == kind && self.ids.get(keyed.start..keyed.end) == Some(id) {
-                return Some(at);
-            }
-            next = keyed.next;
-        }
-        None
-    }
-
-    /// Records a final result; of two entries for one node (both exact, so
-    /// with the same value) the one usable in more places, the lower, wins.
-    fn insert(
-        &mut self,
-        kind: NodeKind,
-        id: &str,
-        on_root: bool,
-        entry: Entry,
-        subject: &SubjectRef,
-    ) {
-        if on_root {
-            let len = self.root_len;
-            let slots = self.root.get_mut(..len).unwrap_or_default();
-            if let Some((_, e)) = slots.iter_mut().flatten().find(|(k, _)| *k == kind) {
-                if entry.better_than(e) {
-                    *e = entry;
-                }
-                return;
-            }
-            if let Some(slot) = self.root.get_mut(len) {
-                *slot = Some((kind, entry));
-                self.root_len += 1;
-                return;
-            }
-        }
-        self.insert_keyed(kind, id, entry, subject);
-    }
-
-    #[inline(never)]
-    fn insert_keyed(&mut self, kind: NodeKind, id: &str, entry: Entry, subject: &SubjectRef) {
-        if self.subject.is_none() {
-            self.subject = Some(subject.clone());
-        }
-        let hash = memo_hash(kind, id);
-        if let Some(at) = self.find(hash, kind, id) {
-            if let Some(keyed) = self.entries.get_mut(at)
-                && entry.better_than(&keyed.entry)
-            {
-                keyed.entry = entry;
-            }
-            return;
-        }
-        if self.entries.capacity() == 0 {
-            self.entries.reserve(KEYED_CAPACITY);
-            self.index.reserve(KEYED_CAPACITY);
-            self.ids.reserve(KEYED_CAPACITY * 16);
-        }
-        let start = self.ids.len();
-        self.ids.push_str(id);
-        let at = self.entries.len();
-        let next = self.index.insert(hash, at);
-        self.entries.push(Keyed {
-            kind,
-            start,
-            end: self.ids.len(),
-            entry,
-            next,
-        });
-    }
-
-    /// Ends a `check` call about `root_id`: its entity's slots go into the
-    /// keyed memo if the memo is kept, else they are dropped.
-    fn end_call(&mut self, root_id: &str, keep: bool, subject: &SubjectRef) {
-        let len = std::mem::take(&mut self.root_len);
-        if !keep {
-            return;
-        }
-        for i in 0..len {
-            if let Some(Some((kind, entry))) = self.root.get(i).copied() {
-                self.insert_keyed(kind, root_id, entry, subject);
-            }
-        }
-    }
-}
-
-/// For the node kinds analysed so far, whether each lies on a cycle
-/// through the subtracted side of an exclusion (its strongly connected
-/// component of the kind graph contains such an edge: it is not
-/// stratified there).
-#[derive(Default)]
-struct Strata {
-    info: HashMap<NodeKind, bool>,
-}
-
-/// An edge of the kind graph: the kind a node's evaluation can visit, and
-/// whether it is visited inside the subtracted side of an exclusion.
-type KindEdge<'a> = (&'a EntityDef, Member, bool);
-
-/// Every kind the check can visit directly from a node of kind
-/// `entity#member`: the declared subject sets of a relation and the
-/// members its walks reach on the declared subject types (stored tuples
-/// always fit the schema: every write path validates them), plus whatever
-/// the contextual tuples add (those are not validated).
-fn kind_edges<'a>(
-    schema: &'a Schema,
-    ctx: &Context,
-    entity: &'a EntityDef,
-    member: Member,
-    out: &mut Vec<KindEdge<'a>>,
-) {
-    match member {
-        Member::Relation(i) => {
-            let Some(rel) = entity.relations.get(i) else {
-                return;
-            };
-            for st in &rel.subject_types {
-                if let Some(r) = &st.relation {
-                    push_member(schema, &st.entity, r, false, out);
-                }
-            }
-            for (i, t) in ctx.tuples.iter().enumerate() {
-                super::context::poll_every(i);
-                if !t.subject.relation.is_empty()
-                    && t.relation == rel.name
-                    && t.entity.ty == entity.name
-                {
-                    push_member(schema, &t.subject.ty, &t.subject.relation, false, out);
-                }
-            }
-        }
-        Member::Permission(i) => {
-            if let Some(p) = entity.permissions.get(i) {
-                expr_edges(schema, ctx, entity, &p.expr, false, out);
-            }
-        }
-        Member::Attribute(_) => {}
-    }
-}
-
-fn push_member<'a>(
-    schema: &'a Schema,
-    ty: &str,
-    name: &str,
-    negative: bool,
-    out: &mut Vec<KindEdge<'a>>,
-) {
-    if let Some(e) = schema.entity(ty)
-        && let Some(m) = e.member(name)
-    {
-        out.push((e, m, negative));
-    }
-}
-
-fn expr_edges<'a>(
-    schema: &'a Schema,
-    ctx: &Context,
-    entity: &'a EntityDef,
-    expr: &'a Expr,
-    negative: bool,
-    out: &mut Vec<KindEdge<'a>>,
-) {
-    match expr {
-        Expr::Leaf(Leaf::Computed(name) | Leaf::Attribute(name)) => {
-            if let Some(m) = entity.member(name) {
-                out.push((entity, m, negative));
-            }
-        }
-        Expr::Leaf(Leaf::Walk { relation, target }) => {
-            if let Some(rel) = entity.relation(relation) {
-                for st in &rel.subject_types {
-                    push_member(schema, &st.entity, target, negative, out);
-                }
-            }
-            for (i, t) in ctx.tuples.iter().enumerate() {
-                super::context::poll_every(i);
-                if t.relation == *relation && t.entity.ty == entity.name {
-                    push_member(schema, &t.subject.ty, target, negative, out);
-                }
-            }
-        }
-        Expr::Leaf(Leaf::Call { .. }) => {}
-        Expr::Or(children) | Expr::And(children) => {
-            for c in children {
-                expr_edges(schema, ctx, entity, c, negative, out);
-            }
-        }
-        Expr::Not(base, subtract) => {
-            expr_edges(schema, ctx, entity, base, negative, out);
-            expr_edges(schema, ctx, entity, subtract, true, out);
-        }
-    }
-}
-
-/// Adds to `strata` every kind reachable from `entity#member`. Kinds
-/// analysed by an earlier call are skipped: their components are complete,
-/// and none of them can reach a kind that was not analysed with them.
-fn analyse<'a>(
-    schema: &'a Schema,
-    ctx: &Context,
-    strata: &mut Strata,
-    entity: &'a EntityDef,
-    member: Member,
-) {
-    let root = NodeKind::new(entity, member);
-    if strata.info.contains_key(&root) {
-        return;
-    }
-    let mut kinds: Vec<(&'a EntityDef, Member)> = vec![(entity, member)];
-    let mut at: HashMap<NodeKind, u32> = HashMap::default();
-    at.insert(root, 0);
-    let mut edges: Vec<Vec<(u32, bool)>> = Vec::new();
-    let mut out = Vec::new();
-    while edges.len() < kinds.len() {
-        let (e, m) = kinds[edges.len()];
-        out.clear();
-        kind_edges(schema, ctx, e, m, &mut out);
-        let mut mine = Vec::with_capacity(out.len());
-        for &(te, tm, negative) in &out {
-            let target = NodeKind::new(te, tm);
-            if strata.info.contains_key(&target) {
-                continue;
-            }
-            let w = *at.entry(target).or_insert_with(|| {
-                kinds.push((te, tm));
-                (kinds.len() - 1) as u32
-            });
-            mine.push((w, negative));
-        }
-        edges.push(mine);
-    }
-    let succ: Vec<Vec<u32>> = edges
-        .iter()
-        .map(|es| es.iter().map(|&(w, _)| w).collect())
-        .collect();
-    let mut comp_of = vec![0usize; kinds.len()];
-    let components = crate::graph::strongly_connected_components(&succ);
-    for (c, members) in components.iter().enumerate() {
-        for &v in members {
-            comp_of[v as usize] = c;
-        }
-    }
-    for (c, members) in components.iter().enumerate() {
-        let negated_cycle = members.iter().any(|&v| {
-            edges[v as usize]
-                .iter()
-                .any(|&(w, negative)| negative && comp_of[w as usize] == c)
-        });
-        for &v in members {
-            let (e, m) = kinds[v as usize];
-            strata.info.insert(NodeKind::new(e, m), negated_cycle);
-        }
-    }
-}
-
-/// For every member of every entity (by [`EntityDef::index`] and
-/// [`EntityDef::ordinal`]), whether it lies on a cycle through an exclusion
-/// in the schema's own graph. Computed once per compiled schema.
-fn schema_strata(schema: &Schema) -> Vec<Vec<bool>> {
-    let ctx = Context::default();
-    let mut strata = Strata::default();
-    let members = |e: &EntityDef| {
-        (0..e.relations.len())
-            .map(Member::Relation)
-            .chain((0..e.attributes.len()).map(Member::Attribute))
-            .chain((0..e.permissions.len()).map(Member::Permission))
-            .collect::<Vec<_>>()
-    };
-    for e in &schema.entities {
-        for m in members(e) {
-            analyse(schema, &ctx, &mut strata, e, m);
-        }
-    }
-    schema
-        .entities
-        .iter()
-        .map(|e| {
-            members(e)
-                .into_iter()
-                .map(|m| strata.info.get(&NodeKind::new(e, m)).copied().unwrap_or(false))
-                .collect()
-        })
-        .collect()
-}
-
 /// Whether a failed depth-first check is settled exactly instead: when it
 /// failed on the depth or stack limit, or on a rule error or an
 /// undetermined node that the exact value may not depend on.
@@ -729,56 +325,6 @@ fn settles(e: &Error) -> bool {
         e.kind,
         ErrorKind::DepthExceeded | ErrorKind::RuleEvaluation | ErrorKind::Undetermined
     )
-}
-
-/// Forward reads shared across the checks of a batch over many subjects
-/// (the reads do not depend on the subject, the results do).
-#[derive(Default)]
-struct ReadCache {
-    key: String,
-    rows: HashMap<Box<str>, Rc<[SubjectRef]>>,
-}
-
-/// The subjects of one forward read.
-pub(crate) enum Rows {
-    Pooled(Vec<SubjectRef>),
-    Shared(Rc<[SubjectRef]>),
-}
-
-impl Deref for Rows {
-    type Target = [SubjectRef];
-    fn deref(&self) -> &[SubjectRef] {
-        match self {
-            Rows::Pooled(v) => v,
-            Rows::Shared(r) => r,
-        }
-    }
-}
-
-/// Row buffers kept for reuse. A fixed array rather than a `Vec` so that
-/// the pool itself never allocates; reads nested deeper than its size just
-/// allocate a fresh buffer.
-#[derive(Default)]
-struct RowPool {
-    free: [Vec<SubjectRef>; 8],
-    len: usize,
-}
-
-impl RowPool {
-    fn take(&mut self) -> Vec<SubjectRef> {
-        if self.len == 0 {
-            return Vec::new();
-        }
-        self.len -= 1;
-        std::mem::take(&mut self.free[self.len])
-    }
-    fn give(&mut self, mut buf: Vec<SubjectRef>) {
-        if let Some(slot) = self.free.get_mut(self.len) {
-            buf.clear();
-            *slot = buf;
-            self.len += 1;
-        }
-    }
 }
 
 /// `obj` if it is `ty:id`, otherwise `scratch` overwritten with `ty:id`
@@ -861,7 +407,7 @@ fn missing_permission(entity: &EntityDef, index: usize) -> Error {
 pub(crate) fn undefined_entity(ty: &str) -> Error {
     Error::new(
         ErrorKind::UndefinedName,
-        format!("entity type \"{ty}\" is not defined in the schema"),
+        format!("entity type \"{}\" is not defined in the schema", crate::error::shown(ty)),
     )
 }
 
@@ -871,7 +417,8 @@ pub(crate) fn undefined_member(entity: &EntityDef, name: &str) -> Error {
     Error::new(
         ErrorKind::UndefinedName,
         format!(
-            "\"{name}\" is not a permission, relation, attribute or rule of entity type \"{}\"",
+            "\"{}\" is not a permission, relation, attribute or rule of entity type \"{}\"",
+            crate::error::shown(name),
             entity.name
         ),
     )
@@ -892,7 +439,7 @@ pub struct Checker<'a, S: TupleSource + ?Sized> {
     /// Where node kinds sit in the schema graph, for the memo's rule.
     strata: Strata,
 
-    read_cache: Option<ReadCache>,
+    read_cache: Option<SharedReads>,
     row_pool: RowPool,
     scratch: ObjectRef,
     /// `context` for rules, converted once.
@@ -1011,7 +558,7 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
     /// Caches forward reads across checks: for batches over many subjects.
     pub(crate) fn enable_read_cache(&mut self) {
         if self.read_cache.is_none() {
-            self.read_cache = Some(ReadCache::default());
+            self.read_cache = Some(SharedReads::default());
         }
     }
 

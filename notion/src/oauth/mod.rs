@@ -149,7 +149,7 @@ pub fn choose_redirect_uri(registered: &[String], requested: Option<&str>) -> Re
     }
 }
 
-/// Notion's authorization URL (notion-api.md §1.2):
+/// Notion's authorization URL (docs/notion-api.md §1.2):
 /// `{base}/v1/oauth/authorize?client_id=…&response_type=code&owner=user&redirect_uri=…&state=…`,
 /// form-urlencoded like the SDKs' `URLSearchParams`.
 ///

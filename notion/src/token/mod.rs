@@ -24,7 +24,7 @@
 //! Typical use by the SQL layer:
 //!
 //! ```
-//! use notion_rbac_core::token::{self, Aad, Envelope, Keyring};
+//! use notion_rbac_notion::token::{self, Aad, Envelope, Keyring};
 //!
 //! # fn main() -> notion_rbac_core::Result<()> {
 //! let line = token::generate_key_line("k2026a")?;

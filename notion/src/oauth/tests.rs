@@ -256,7 +256,7 @@ fn token_requests_carry_url_headers_and_body_and_redact_in_debug() {
     assert_eq!(headers[0].0, "Authorization");
     assert!(headers[0].1.starts_with("Basic "));
     assert_eq!(headers[1], ("Content-Type", "application/json"));
-    assert_eq!(headers[2], ("Notion-Version", crate::notion::NOTION_VERSION));
+    assert_eq!(headers[2], ("Notion-Version", crate::NOTION_VERSION));
     assert!(std::str::from_utf8(req.body()).unwrap().contains(SECRET));
     let debug = format!("{req:?} {:?}", creds());
     assert_no_secret(&debug);

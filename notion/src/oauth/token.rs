@@ -1,5 +1,5 @@
 //! Notion's token endpoint: request construction and response parsing for
-//! the `authorization_code` and `refresh_token` grants (notion-api.md
+//! the `authorization_code` and `refresh_token` grants (docs/notion-api.md
 //! §1.3–1.5, §1.8).
 //!
 //! Everything here that holds a code, a token or the client secret keeps it
@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize};
 use zeroize::Zeroizing;
 
-use crate::notion::{NOTION_VERSION, validate_base_url};
+use crate::{NOTION_VERSION, validate_base_url};
 use crate::token::SecretString;
 use crate::{Error, ErrorKind, Result};
 
@@ -426,7 +426,7 @@ impl OauthError {
         }
     }
 
-    /// notion-api.md §1.8: `invalid_grant` is terminal, `invalid_client` is
+    /// docs/notion-api.md §1.8: `invalid_grant` is terminal, `invalid_client` is
     /// configuration, 429/529/5xx are transient.
     pub fn disposition(&self) -> Disposition {
         let transient = |s: u16| s == 429 || s == 529 || (500..600).contains(&s);

@@ -1,22 +1,31 @@
-//! Pure helpers for talking to Notion: no I/O, no clock, no randomness other
-//! than the OS generator for OAuth states. The background worker does the
-//! HTTP; the SQL layer stores the results; this module builds and checks the
-//! bytes in between, so all of it is unit-tested without a network.
+//! The secrets and Notion half of `notion_rbac`, pure Rust: no PostgreSQL
+//! types, no I/O, no clock, no randomness other than the OS generator (for
+//! keys, nonces and OAuth states). The SQL layer stores what this crate
+//! seals and builds; the background worker will do the HTTP; everything in
+//! between is unit-tested here without a database or a network.
 //!
+//! - [`token`] — the encrypted-token envelope, key file and AES-256-GCM.
 //! - [`oauth`] — the OAuth 2.0 authorization-code flow of public connections:
 //!   authorization URL, `state` handling, callback classification, token
 //!   endpoint requests and responses.
+//! - this root — facts of Notion's API every part uses: the base URL and
+//!   its checks, the pinned `Notion-Version`.
+//!
+//! Errors are the core's [`Error`] (with its `Decrypt` and `KeyConfig`
+//! kinds), so that the SQL layer maps every error of the project onto
+//! SQLSTATEs in one place.
 
-use crate::{Error, ErrorKind, Result};
+pub use notion_rbac_core::{Error, ErrorKind, Result};
 
 pub mod oauth;
+pub mod token;
 
 /// Notion's API origin.
 pub const DEFAULT_BASE_URL: &str = "https://api.notion.com";
 
 /// The `Notion-Version` header sent on every request, OAuth included. Pinned
 /// in one place because versions change response shapes; `2025-09-03` is the
-/// default of both official SDKs (notion-api.md §2.3).
+/// default of both official SDKs (docs/notion-api.md §2.3).
 pub const NOTION_VERSION: &str = "2025-09-03";
 
 /// Checks a base URL (`https://api.notion.com`, or a local fake server) and

@@ -11,7 +11,7 @@
 //! nothing else.
 
 use super::envelope::Envelope;
-use crate::error::{Error, ErrorKind, Result};
+use crate::{Error, ErrorKind, Result};
 
 /// CBOR: a map with one pair.
 const MAP_OF_ONE: u8 = 0xA1;

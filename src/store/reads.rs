@@ -1,0 +1,75 @@
+//! The entry point of every check and lookup: the active schema and a tuple
+//! source reading in the caller's snapshot, through the backend's read
+//! cache when the snapshot allows it (see [`super::read_cache`]).
+
+use notion_rbac_core::model::Schema;
+use pgrx::pg_sys;
+
+use super::index_scan::lock_for_reading;
+use super::read_cache::{ReadCache, CACHE};
+use super::schema;
+use super::snapshot_key::{local_transaction_id, SnapshotKey};
+use super::source::IndexSource;
+use crate::guc;
+
+/// Runs `f` with the active schema and a tuple source reading in the
+/// caller's snapshot, through the backend's read cache when the snapshot
+/// allows it (see the module comment).
+pub fn read<R>(f: impl FnOnce(&Schema, &mut IndexSource) -> R) -> R {
+    let limit = guc::cache_rows();
+    let key = SnapshotKey::current();
+    CACHE.with(|cell| {
+        // A nested call (none is known) would find the cache borrowed: it
+        // then reads without it rather than fail.
+        let mut shared = key.as_ref().and_then(|_| cell.try_borrow_mut().ok());
+        // The compiled schema is kept under the same rule even when tuple
+        // reads are not cached: it saves the version probe of every call.
+        let active = match (shared.as_deref_mut(), key) {
+            (Some(c), Some(key)) => {
+                c.enter(key, limit);
+                c.schema.get_or_insert_with(schema::require_active).clone()
+            }
+            _ => schema::require_active(),
+        };
+        if let Some(shared) = shared.as_deref_mut() {
+            guard_tables(shared, limit > 0);
+        }
+        let mut private;
+        let cache: &mut ReadCache = match shared.as_deref_mut() {
+            Some(c) if limit > 0 => c,
+            _ => {
+                private = ReadCache::one_call();
+                &mut private
+            }
+        };
+        let mut source = IndexSource::new(&active.schema, cache);
+        f(&active.schema, &mut source)
+    })
+}
+
+/// Answers may come from the cache alone: take the locks and make the
+/// privilege checks a read of the tables would (the schema is always kept;
+/// tuples and attributes when `tuples` is set) — once per subtransaction
+/// and user: locks last to the end of the (sub)transaction that took them,
+/// and a privilege change is a commit (or, in the caller's transaction, a
+/// command), which changes the snapshot key and so empties `guarded`.
+fn guard_tables(cache: &mut ReadCache, tuples: bool) {
+    // SAFETY: backend-local transaction state.
+    let stamp = unsafe {
+        (
+            local_transaction_id(),
+            pg_sys::GetCurrentSubTransactionId(),
+            pg_sys::GetUserId(),
+            tuples,
+        )
+    };
+    if cache.guarded == Some(stamp) || cache.guarded.is_some_and(|g| g.3 && (g.0, g.1, g.2) == (stamp.0, stamp.1, stamp.2)) {
+        return;
+    }
+    lock_for_reading(c"schemas");
+    if tuples {
+        lock_for_reading(c"tuples");
+        lock_for_reading(c"attributes");
+    }
+    cache.guarded = Some(stamp);
+}
