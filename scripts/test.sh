@@ -33,6 +33,7 @@
 #               rbac.validate() in SQL
 #
 # Usage: scripts/test.sh [layer...]   (default: all layers)
+#        PG=18 scripts/test.sh ...     (one PostgreSQL version; default: 15 and 18)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -53,13 +54,19 @@ cargo metadata --locked --format-version 1 >/dev/null || { echo "Cargo.lock is o
 LAYERS=("$@")
 [ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core pg_test regress nopreload isolation standby upgrade dump differential stress fuzz conformance)
 
-WORK=$(mktemp -d /tmp/notion_rbac-test.XXXXXX)
-chmod 755 "$WORK"
+# The PostgreSQL versions to test: PG=18 (or "15 18") picks; default all
+# supported ones. The core layer does not depend on the server and runs once.
+read -r -a PG_LIST <<<"${PG:-$PG_VERSIONS_SUPPORTED}"
+for v in "${PG_LIST[@]}"; do pg_config_of "$v" >/dev/null || exit 2; done
+
+WORKROOT=$(mktemp -d /tmp/notion_rbac-test.XXXXXX)
+chmod 755 "$WORKROOT"
+WORK=$WORKROOT
 CLUSTERS=()
 cleanup() {
     for d in "${CLUSTERS[@]}"; do CLUSTER_DIR=$d cluster_stop; done
-    # KEEP_TEST_DIR=1 keeps outputs (e.g. */out/results) for inspection.
-    if [ "${KEEP_TEST_DIR:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+    # KEEP_TEST_DIR=1 keeps outputs (e.g. pg15/regress/out/results) for inspection.
+    if [ "${KEEP_TEST_DIR:-}" = 1 ]; then echo "kept $WORKROOT"; else rm -rf "$WORKROOT"; fi
 }
 trap cleanup EXIT
 
@@ -67,7 +74,7 @@ TOTAL_PASSED=0
 TOTAL_FAILED=0
 SUMMARY=()
 record() { # layer passed failed
-    local layer=$1 p=$2 f=$3
+    local layer=$1$PG_TAG p=$2 f=$3
     if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
         f=1
         SUMMARY+=("$layer: ran no test (counted as a failure)")
@@ -89,8 +96,8 @@ banner() { printf '\n\033[1;34m==== %s ====\033[0m\n' "$*"; }
 PKGDIR=""
 package_debug() {
     [ -n "$PKGDIR" ] && return 0
-    banner "packaging the extension (debug)"
-    scripts/package.sh --debug --out-dir "$WORK/pkg" >"$WORK/package.log" 2>&1 \
+    banner "packaging the extension (debug, PostgreSQL $PG_MAJOR)"
+    scripts/package.sh --pg "$PG_MAJOR" --debug --out-dir "$WORK/pkg" >"$WORK/package.log" 2>&1 \
         || { cat "$WORK/package.log"; return 1; }
     PKGDIR="$WORK/pkg"
 }
@@ -106,10 +113,10 @@ layer_core() {
 }
 
 layer_pg_test() {
-    banner "pg_test: cargo pgrx test pg15 --runas postgres"
+    banner "pg_test: cargo pgrx test pg$PG_MAJOR --runas postgres"
     local pgdata="$WORK/pgtest"
     install -d -o postgres -g postgres "$pgdata"
-    cargo pgrx test pg15 --runas postgres --pgdata "$pgdata" 2>&1 | tee "$WORK/pg_test.log"
+    cargo pgrx test "pg$PG_MAJOR" --runas postgres --pgdata "$pgdata" 2>&1 | tee "$WORK/pg_test.log"
     local status=${PIPESTATUS[0]}
     read -r p f < <(cargo_counts "$WORK/pg_test.log")
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
@@ -138,14 +145,15 @@ run_regress() {
     CLUSTERS+=("$dir")
     install -d -o postgres -g postgres "$dir/out"
     cp -r "$testdir" "$dir/in" && chown -R postgres:postgres "$dir/in"
-    local bin=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
-    [ "$runner" = isolation ] && bin=/usr/lib/postgresql/15/lib/pgxs/src/test/isolation/pg_isolation_regress
-    as_postgres env PGUSER=postgres "$bin" \
+    local bin=$PG_PGXS/src/test/regress/pg_regress
+    [ "$runner" = isolation ] && bin=$PG_PGXS/src/test/isolation/pg_isolation_regress
+    as_postgres env PGUSER=postgres "$bin" --bindir="$PG_BIN" \
         --host="$dir" --port="$CLUSTER_PORT" --inputdir="$dir/in" --outputdir="$dir/out" \
         --dbname=notion_rbac_regress --schedule="$dir/in/$schedule" 2>&1 | tee "$WORK/$layer.log"
     local p f
-    p=$(grep -cE '^(test |     )?[a-z0-9_]+ +\.\.\. ok' "$WORK/$layer.log")
-    f=$(grep -cE '\.\.\. FAILED' "$WORK/$layer.log")
+    # pg_regress prints "test name ... ok" up to 15, TAP ("ok 3 - name") from 16.
+    p=$(grep -cE '^(test |     )?[a-z0-9_]+ +\.\.\. ok|^ok [0-9]+ ' "$WORK/$layer.log")
+    f=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ ' "$WORK/$layer.log")
     if [ -f "$dir/out/regression.diffs" ]; then
         echo "---- regression.diffs ($layer) ----"
         cat "$dir/out/regression.diffs"
@@ -232,7 +240,7 @@ SELECT rbac.write_schema('entity user {} entity doc { relation parent @doc relat
 SELECT rbac.write_tuples(ARRAY['doc:1#viewer@user:a', 'doc:2#parent@doc:1']);
 SQL
     install -d -o postgres -g postgres -m 700 "$standby"
-    as_postgres /usr/lib/postgresql/15/bin/pg_basebackup -h "$primary" -p "$pport" -U postgres -D "$standby/data" -R -X stream \
+    as_postgres $PG_BIN/pg_basebackup -h "$primary" -p "$pport" -U postgres -D "$standby/data" -R -X stream \
         >"$WORK/basebackup.log" 2>&1 || { cat "$WORK/basebackup.log"; record standby 0 1; return; }
     CLUSTER_DIR=$standby CLUSTER_PORT=$(free_port)
     printf "port = %s\nunix_socket_directories = '%s'\n" "$CLUSTER_PORT" "$standby" >>"$standby/data/postgresql.conf"
@@ -284,7 +292,7 @@ layer_upgrade() {
     banner "upgrade: released versions update to the current one"
     layer_cluster upgrade || return
     local dir="$WORK/upgrade"
-    local extdir="$dir/pkg/usr/share/postgresql/15/extension"
+    local extdir="$dir/pkg$PG_SHAREDIR/extension"
     cp tests/upgrade/notion_rbac--*.sql "$extdir/" && chown postgres:postgres "$extdir"/*.sql
     cp tests/upgrade/describe.sql tests/upgrade/legacy_tokens.sql tests/upgrade/current_tokens.sql tests/upgrade/legacy_check.sql "$dir/" \
         && chown postgres:postgres "$dir"/*.sql
@@ -345,7 +353,7 @@ layer_stress() {
     cp -r tests/stress "$dir/in" && chown -R postgres:postgres "$dir/in"
     cluster_psql -q -d postgres -f "$dir/in/setup.sql" >/dev/null || { record stress 0 1; return; }
     local out=$WORK/stress.log rc p=0 f=0
-    as_postgres /usr/lib/postgresql/15/bin/pgbench -n -h "$dir" -p "$CLUSTER_PORT" -U postgres -c 6 -j 2 \
+    as_postgres $PG_BIN/pgbench -n -h "$dir" -p "$CLUSTER_PORT" -U postgres -c 6 -j 2 \
         -T "${STRESS_SECONDS:-20}" -f "$dir/in/writer.sql@3" -f "$dir/in/reader.sql@5" -f "$dir/in/reader_rr.sql@2" \
         postgres >"$out" 2>&1
     rc=$?
@@ -374,7 +382,7 @@ layer_dump() {
     on_src -q -d postgres -c "CREATE DATABASE source" >/dev/null
     on_src -q -d source -f "$dir/in/populate.sql" >"$dir/populate.log" 2>&1 || { cat "$dir/populate.log"; record dump 0 1; return; }
     on_src -d source -f "$dir/in/fingerprint.sql" >"$dir/source.txt" 2>&1
-    dump() { as_postgres /usr/lib/postgresql/15/bin/pg_dump -h "$dir" -p "$src_port" -U postgres "$@"; }
+    dump() { as_postgres $PG_BIN/pg_dump -h "$dir" -p "$src_port" -U postgres "$@"; }
     dump -d source -f "$dir/plain.sql" && dump -d source -Fc -f "$dir/custom.dump" \
         && dump -d source --data-only -f "$dir/data.sql" || { record dump 0 1; return; }
     # compare NAME: the restored database NAME (psql function $2) against the source
@@ -394,7 +402,7 @@ layer_dump() {
         -c "CREATE DATABASE restored_data_only" >/dev/null
     if on_src -q -d restored_plain -f "$dir/plain.sql" >"$dir/restore_plain.log" 2>&1; then compare restored_plain on_src
     else f=$((f + 1)); echo "FAILED: restoring the plain dump"; cat "$dir/restore_plain.log"; fi
-    if as_postgres /usr/lib/postgresql/15/bin/pg_restore --exit-on-error -h "$dir" -p "$src_port" -U postgres \
+    if as_postgres $PG_BIN/pg_restore --exit-on-error -h "$dir" -p "$src_port" -U postgres \
         -d restored_custom "$dir/custom.dump" >"$dir/restore_custom.log" 2>&1; then compare restored_custom on_src
     else f=$((f + 1)); echo "FAILED: restoring the custom dump"; cat "$dir/restore_custom.log"; fi
     on_src -q -d restored_data_only -c "CREATE EXTENSION notion_rbac" >/dev/null
@@ -409,7 +417,7 @@ layer_dump() {
     local other_port=$CLUSTER_PORT
     on_other() { CLUSTER_DIR=$other CLUSTER_PORT=$other_port cluster_psql "$@"; }
     on_other -q -d postgres -c "CREATE DATABASE restored_elsewhere" >/dev/null
-    if as_postgres /usr/lib/postgresql/15/bin/pg_restore --exit-on-error -h "$other" -p "$other_port" -U postgres \
+    if as_postgres $PG_BIN/pg_restore --exit-on-error -h "$other" -p "$other_port" -U postgres \
         -d restored_elsewhere "$dir/custom.dump" >"$dir/restore_elsewhere.log" 2>&1; then compare restored_elsewhere on_other
     else f=$((f + 1)); echo "FAILED: restoring into another cluster"; cat "$dir/restore_elsewhere.log"; fi
     if grep -qE 'secret_[A-Z_]+_xyz' "$dir/server.log" "$other/server.log"; then
@@ -562,9 +570,28 @@ layer_conformance() {
 
 for layer in "${LAYERS[@]}"; do
     case $layer in
-        core|pg_test|regress|nopreload|isolation|standby|upgrade|dump|differential|stress|fuzz|conformance) "layer_$layer" ;;
+        core|pg_test|regress|nopreload|isolation|standby|upgrade|dump|differential|stress|fuzz|conformance) ;;
         *) echo "unknown layer: $layer" >&2; exit 2 ;;
     esac
+done
+PG_TAG=""
+ran_core=""
+for v in "${PG_LIST[@]}"; do
+    use_pg "$v"
+    WORK=$WORKROOT/pg$v
+    install -d -m 755 "$WORK"
+    PKGDIR=""
+    for layer in "${LAYERS[@]}"; do
+        if [ "$layer" = core ]; then
+            [ -n "$ran_core" ] && continue
+            ran_core=1
+            PG_TAG="" layer_core
+            continue
+        fi
+        # Several versions: every server layer's name says which.
+        [ "${#PG_LIST[@]}" -gt 1 ] && PG_TAG="@pg$v"
+        "layer_$layer"
+    done
 done
 
 banner "summary"

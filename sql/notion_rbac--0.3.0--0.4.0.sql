@@ -17,6 +17,18 @@
 -- The one redirect URI becomes the registered list (same column position).
 ALTER TABLE rbac.oauth_config ALTER COLUMN redirect_uri TYPE text[] USING ARRAY[redirect_uri];
 ALTER TABLE rbac.oauth_config RENAME COLUMN redirect_uri TO redirect_uris;
+-- PostgreSQL 18 catalogs NOT NULL as a named constraint, which a column
+-- rename does not rename: give it the name a fresh install has.
+DO $rename$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+                WHERE conrelid = 'rbac.oauth_config'::pg_catalog.regclass
+                  AND conname = 'oauth_config_redirect_uri_not_null') THEN
+        ALTER TABLE rbac.oauth_config RENAME CONSTRAINT oauth_config_redirect_uri_not_null
+            TO oauth_config_redirect_uris_not_null;
+    END IF;
+END
+$rename$;
 ALTER TABLE rbac.oauth_config ADD CONSTRAINT oauth_config_redirect_uris_check
     CHECK (pg_catalog.cardinality(redirect_uris) BETWEEN 1 AND 20);
 
