@@ -508,14 +508,25 @@ CALLS
 }
 
 # cancel_probe DIR LABEL cancel|terminate SQL: runs SQL in its own session,
-# signals it half a second in, prints how many ms it took to stop (or why
-# the probe is void).
+# signals it half a second in and prints how many ms the backend took to
+# stop (or why the probe is void). Both ends are read from the server's
+# clock: the signal's time from the statement that sends it, the end from
+# the next statement of the cancelled session (for terminate, a function
+# that watches the process go), so the figure holds no client start-up.
 cancel_probe() {
-    local dir=$1 label=$2 how=$3 sql=$4 pid="" t0 t1 i
-    local app="fuzz_probe_$label" end="$dir/end.$label.$how" log="$dir/probe.$label.$how.log"
-    rm -f "$end"
-    ( cluster_psql -d fuzz_cancel -c "SET application_name = '$app'; SET notion_rbac.max_context_items = 10000000; SET notion_rbac.max_fixpoint_size = 100000000; $sql" >"$log" 2>&1
-      date +%s%N >"$end" ) &
+    local dir=$1 label=$2 how=$3 sql=$4 pid="" t0 t1 i out
+    local app="fuzz_probe_$label" log="$dir/probe.$label.$how.log" script="$dir/probe.$label.$how.sql"
+    local now="(extract(epoch FROM pg_catalog.clock_timestamp()) * 1000)::bigint"
+    cat >"$script" <<SQL
+SET application_name = '$app';
+SET notion_rbac.max_context_items = 10000000;
+SET notion_rbac.max_fixpoint_size = 100000000;
+\set ON_ERROR_STOP 0
+$sql;
+SELECT 'ended ' || $now;
+SQL
+    chown postgres:postgres "$script"
+    cluster_psql -qAt -d fuzz_cancel -f "$script" >"$log" 2>&1 &
     local bg=$!
     for i in $(seq 200); do
         pid=$(cluster_psql -qAt -d fuzz_cancel -c "SELECT pid FROM pg_stat_activity WHERE application_name = '$app' AND state = 'active'" 2>/dev/null)
@@ -524,21 +535,20 @@ cancel_probe() {
     done
     [ -n "$pid" ] || { wait $bg; echo "the call never ran"; return; }
     sleep 0.5
-    t0=$(date +%s%N)
     if [ "$how" = terminate ]; then
-        cluster_psql -qAt -d fuzz_cancel -c "SELECT pg_terminate_backend($pid)" >/dev/null
+        out=$(cluster_psql -qAt -d fuzz_cancel -c "SELECT fuzz_terminate($pid)")
+        wait $bg
+        grep -qi "terminat" "$log" && [ "${out:--1}" -ge 0 ] \
+            || { echo "finished before the terminate arrived ($(head -c 200 "$log" | tr '\n' ' '))"; return; }
+        t0=0 t1=$out
     else
-        cluster_psql -qAt -d fuzz_cancel -c "SELECT pg_cancel_backend($pid)" >/dev/null
+        t0=$(cluster_psql -qAt -d fuzz_cancel -c "SELECT $now FROM pg_cancel_backend($pid)")
+        wait $bg
+        grep -q "canceling statement due to user request" "$log" \
+            || { echo "finished before the cancel arrived ($(head -c 200 "$log" | tr '\n' ' '))"; return; }
+        t1=$(sed -n 's/^ended //p' "$log")
     fi
-    wait $bg
-    t1=$(cat "$end")
-    if [ "$how" = cancel ] && ! grep -q "canceling statement due to user request" "$log"; then
-        echo "finished before the cancel arrived ($(head -c 200 "$log" | tr '\n' ' '))"; return
-    fi
-    if [ "$how" = terminate ] && ! grep -qi "terminat" "$log"; then
-        echo "finished before the terminate arrived ($(head -c 200 "$log" | tr '\n' ' '))"; return
-    fi
-    echo $(( (t1 - t0) / 1000000 ))
+    echo $(( t1 - t0 ))
 }
 
 layer_conformance() {

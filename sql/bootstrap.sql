@@ -28,7 +28,8 @@ BEGIN
             ('rbac_admin', 'notion_rbac: manage authorization models and relationships'),
             ('rbac_reader', 'notion_rbac: run permission checks and lookups (grant to application roles that use RLS policies)'),
             ('rbac_oauth', 'notion_rbac: run the OAuth flow (oauth_start, oauth_callback, oauth_status) — grant to the web application'),
-            ('rbac_worker', 'notion_rbac: the background worker — decrypts tokens, records installations, syncs tuples')) AS v(name, description)
+            ('rbac_worker', 'notion_rbac: the background worker — decrypts tokens, records installations, syncs tuples'),
+            ('rbac_app', 'notion_rbac: application servers and poolers — set the subject of each request (rbac.set_subject)')) AS v(name, description)
     LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r.name) THEN
             EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r.name);

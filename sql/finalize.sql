@@ -69,6 +69,15 @@ GRANT SELECT, INSERT, UPDATE ON rbac.workspaces, rbac.oauth_jobs TO rbac_worker;
 GRANT SELECT ON rbac.oauth_states TO rbac_worker;
 GRANT EXECUTE ON FUNCTION rbac.decrypt_token(rbac.encrypted_token, text, text, text) TO rbac_worker;
 
+-- The subject of a request. rbac_app (application servers, poolers) sets
+-- it; every role whose policies call rbac.check reads it; administrators
+-- map login roles to subjects.
+GRANT USAGE ON SCHEMA rbac TO rbac_app;
+GRANT EXECUTE ON FUNCTION rbac.set_subject(text, text) TO rbac_app;
+GRANT EXECUTE ON FUNCTION rbac.current_subject() TO rbac_reader, rbac_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON rbac.login_subjects TO rbac_admin;
+GRANT EXECUTE ON FUNCTION rbac._is_subject(text) TO rbac_admin;
+
 -- The token type's binary form is the extension's own envelope layout
 -- (src/token.rs); comparing tokens (=, <>, <, DISTINCT, UNION) is for
 -- those who may read them.
@@ -127,4 +136,7 @@ COMMENT ON FUNCTION rbac.rotate_token_keys() IS 'Re-encrypt every stored token u
 COMMENT ON FUNCTION rbac.oauth_configure(text, text, text[], text, text) IS 'Set the Notion OAuth client (client id, secret, registered redirect URIs, API base URL, Notion version)';
 COMMENT ON FUNCTION rbac.oauth_start(text, text) IS 'Start an OAuth authorization: Notion''s authorization URL and its single-use state';
 COMMENT ON FUNCTION rbac.oauth_callback(text, text, text) IS 'Verify a callback''s state and queue the code exchange; returns the job id';
+COMMENT ON TABLE rbac.login_subjects IS 'Login roles mapped to the subject they act as: rbac.current_subject() when no subject was set';
+COMMENT ON FUNCTION rbac.set_subject(text, text) IS 'Set the subject of the current request for the transaction (default) or the session; members of rbac_app only';
+COMMENT ON FUNCTION rbac.current_subject() IS 'The subject of the current request: set with rbac.set_subject, else the login role''s in rbac.login_subjects, else NULL';
 COMMENT ON FUNCTION rbac.oauth_status(bigint) IS 'Where an OAuth code exchange stands: queued, running, succeeded, failed or denied (for the role that recorded it and administrators)';

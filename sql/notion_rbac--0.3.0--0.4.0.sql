@@ -10,7 +10,9 @@
 --   application an open redirect);
 -- - rbac.oauth_status shows a job only to the role that recorded it and to
 --   administrators;
--- - pending OAuth states are bounded per role.
+-- - pending OAuth states are bounded per role;
+-- - the subject of a request for row-level security: rbac.set_subject (role
+--   rbac_app), rbac.current_subject(), rbac.login_subjects.
 
 \echo Use "ALTER EXTENSION notion_rbac UPDATE TO '0.4.0'" to load this file. \quit
 
@@ -56,3 +58,68 @@ REVOKE ALL ON FUNCTION rbac.oauth_configure(text, text, text[], text, text) FROM
 GRANT EXECUTE ON FUNCTION rbac.oauth_configure(text, text, text[], text, text) TO rbac_admin;
 COMMENT ON FUNCTION rbac.oauth_configure(text, text, text[], text, text) IS 'Set the Notion OAuth client (client id, secret, registered redirect URIs, API base URL, Notion version)';
 COMMENT ON FUNCTION rbac.oauth_status(bigint) IS 'Where an OAuth code exchange stands: queued, running, succeeded, failed or denied (for the role that recorded it and administrators)';
+
+-- The subject of a request, for row-level security policies: rbac_app sets
+-- it (rbac.set_subject), rbac.current_subject() reads it, falling back to
+-- the login role's entry in rbac.login_subjects. The role is reused only if
+-- it is as the install would have made it (see bootstrap.sql).
+DO $role$
+DECLARE
+    admins text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'rbac_app') THEN
+        CREATE ROLE rbac_app NOLOGIN;
+        COMMENT ON ROLE rbac_app IS 'notion_rbac: application servers and poolers — set the subject of each request (rbac.set_subject)';
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles
+                WHERE rolname = 'rbac_app'
+                  AND (rolcanlogin OR rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls)) THEN
+        RAISE EXCEPTION 'role "rbac_app" already exists with LOGIN or special attributes'
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'make it NOLOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS, or drop it';
+    END IF;
+    SELECT pg_catalog.string_agg(m.rolname, ', ' ORDER BY m.rolname) INTO admins
+      FROM pg_catalog.pg_auth_members a
+      JOIN pg_catalog.pg_roles g ON g.oid = a.roleid
+      JOIN pg_catalog.pg_roles m ON m.oid = a.member
+     WHERE g.rolname = 'rbac_app' AND a.admin_option AND NOT m.rolsuper;
+    IF admins IS NOT NULL THEN
+        RAISE EXCEPTION 'role "rbac_app" already exists and % may grant it to anyone', admins
+            USING ERRCODE = 'duplicate_object',
+                  HINT = pg_catalog.format('REVOKE ADMIN OPTION FOR rbac_app FROM %s, or drop the role', admins);
+    END IF;
+END
+$role$;
+
+CREATE FUNCTION rbac."_is_subject"("text" TEXT) RETURNS bool
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'is_subject_wrapper';
+CREATE FUNCTION rbac."current_subject"() RETURNS TEXT
+STRICT STABLE SECURITY DEFINER PARALLEL RESTRICTED
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'current_subject_wrapper';
+CREATE FUNCTION rbac."set_subject"("subject" TEXT, "scope" TEXT DEFAULT 'transaction') RETURNS void
+VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'set_subject_wrapper';
+
+CREATE TABLE rbac.login_subjects (
+    login_role name PRIMARY KEY,
+    subject    text NOT NULL CONSTRAINT login_subjects_subject_check CHECK (rbac._is_subject(subject))
+);
+SELECT pg_catalog.pg_extension_config_dump('rbac.login_subjects', '');
+
+REVOKE ALL ON rbac.login_subjects FROM PUBLIC;
+REVOKE ALL ON FUNCTION rbac._is_subject(text), rbac.current_subject(), rbac.set_subject(text, text) FROM PUBLIC;
+GRANT USAGE ON SCHEMA rbac TO rbac_app;
+GRANT EXECUTE ON FUNCTION rbac.set_subject(text, text) TO rbac_app;
+GRANT EXECUTE ON FUNCTION rbac.current_subject() TO rbac_reader, rbac_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON rbac.login_subjects TO rbac_admin;
+GRANT EXECUTE ON FUNCTION rbac._is_subject(text) TO rbac_admin;
+COMMENT ON TABLE rbac.login_subjects IS 'Login roles mapped to the subject they act as: rbac.current_subject() when no subject was set';
+COMMENT ON FUNCTION rbac.set_subject(text, text) IS 'Set the subject of the current request for the transaction (default) or the session; members of rbac_app only';
+COMMENT ON FUNCTION rbac.current_subject() IS 'The subject of the current request: set with rbac.set_subject, else the login role''s in rbac.login_subjects, else NULL';

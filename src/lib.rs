@@ -38,6 +38,9 @@ pub mod token;
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 // Tables that hold encrypted tokens: after the type exists.
 pgrx::extension_sql_file!("../sql/oauth.sql", name = "oauth", requires = ["bootstrap", token::encrypted_token]);
+// The login-role mapping of rbac.current_subject(): its CHECK needs the
+// subject parser.
+pgrx::extension_sql_file!("../sql/identity.sql", name = "identity", requires = ["bootstrap", api::identity::is_subject]);
 // Privileges: runs last, after every function exists.
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
@@ -53,6 +56,8 @@ pub extern "C-unwind" fn _PG_init() {
     // timeout and terminate take effect promptly, and a recursion the stack
     // cannot hold is PostgreSQL's own clean error.
     notion_rbac_core::interrupt::set_hook(poll_interrupts);
+    // The request subject ends with its transaction and reverts with it.
+    api::identity::register_callbacks();
 }
 
 fn poll_interrupts() {

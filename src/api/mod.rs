@@ -4,6 +4,8 @@
 //!
 //! - `check`, `lookup` — checks (single and batched) and lookups;
 //! - `context`         — the request-context argument (`jsonb`) they take;
+//! - `identity`        — the subject of the current request (`set_subject`,
+//!   `current_subject`), for row-level security policies;
 //! - `schema`, `tuples` — writing and reading models, tuples, attributes;
 //! - `validate`        — Permify validation files;
 //! - `oauth`           — the OAuth flow (configure, start, callback, status);
@@ -11,6 +13,7 @@
 
 pub mod check;
 pub mod context;
+pub mod identity;
 pub mod lookup;
 pub mod meta;
 pub mod oauth;

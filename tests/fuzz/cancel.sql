@@ -21,3 +21,20 @@ SELECT 'validation',
     || (SELECT string_agg(format(E'  - "doc:c%s#parent@doc:c%s"\n', i, i + 1), '') FROM generate_series(0, 11999) i)
     || E'scenarios:\n  - name: chain\n    checks:\n'
     || (SELECT string_agg(format(E'      - entity: "doc:c%s"\n        subject: "user:u%s"\n        assertions:\n          view: false\n', i, i), '') FROM generate_series(0, 299) i);
+-- Terminates backend `p` and returns how many ms it took to be gone (the
+-- server's own wait polls only every 100 ms).
+CREATE FUNCTION fuzz_terminate(p int) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz := clock_timestamp();
+BEGIN
+    PERFORM pg_terminate_backend(p);
+    LOOP
+        PERFORM pg_stat_clear_snapshot();
+        EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = p);
+        IF clock_timestamp() - t0 > interval '10 seconds' THEN
+            RETURN -1;
+        END IF;
+        PERFORM pg_sleep(0.001);
+    END LOOP;
+    RETURN (extract(epoch FROM clock_timestamp() - t0) * 1000)::bigint;
+END $$;

@@ -49,4 +49,9 @@ SELECT pg_describe_object(i.classoid, i.objoid, i.objsubid) AS object, i.privtyp
     OR (i.classoid = 'pg_namespace'::regclass AND i.objoid = 'rbac'::regnamespace)
  ORDER BY 1;
 SELECT r.rolname, r.rolcanlogin, r.rolinherit FROM pg_roles r WHERE r.rolname LIKE 'rbac\_%' ORDER BY 1;
-SELECT extconfig::regclass[]::text[] AS dumped, extcondition FROM pg_extension WHERE extname = 'notion_rbac';
+-- (Registration order does not matter to pg_dump: compared sorted.)
+SELECT c.relation, c.condition
+  FROM pg_extension e,
+       unnest(e.extconfig::regclass[]::text[], e.extcondition) AS c(relation, condition)
+ WHERE e.extname = 'notion_rbac'
+ ORDER BY 1;

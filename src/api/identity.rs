@@ -1,0 +1,177 @@
+//! The subject of the current request, for row-level security policies.
+//!
+//! `rbac.set_subject(subject, scope)` names the subject an application
+//! server (or pooler) acts for; `rbac.current_subject()` returns it — or,
+//! when none is set, the subject mapped to the session's login role in
+//! `rbac.login_subjects` (applications that log in per user), or NULL.
+//!
+//! Where the subject lives decides who can change it. It is not a setting:
+//! a configuration parameter can be changed by any role with `SET` or
+//! `set_config()` (and the `notion_rbac.` prefix is reserved, so no one
+//! can invent one). It is backend memory that only `rbac.set_subject`
+//! writes, and that function is executable by members of `rbac_app` only
+//! (and checks that membership itself, whatever grants someone adds).
+//!
+//! Lifetime, as `SET LOCAL` / `SET` would have it: a transaction-scoped
+//! subject (the default) ends with its transaction, so a pooled connection
+//! hands the next transaction no subject; a session-scoped one lasts until
+//! changed. Either reverts when its transaction or savepoint rolls back.
+
+use std::cell::RefCell;
+
+use notion_rbac_core::tuple;
+use notion_rbac_core::{Error, ErrorKind};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use crate::errors::{raise, OrRaise};
+
+/// A subject set by `rbac.set_subject` (None: explicitly cleared).
+#[derive(Clone)]
+struct Setting {
+    subject: Option<String>,
+    session: bool,
+    /// The transaction nesting level it was set at (1: top level).
+    level: i32,
+}
+
+#[derive(Default)]
+struct Identity {
+    /// Settings of the current transaction, oldest first.
+    pending: Vec<Setting>,
+    /// The session-scoped subject committed by earlier transactions.
+    session: Option<String>,
+}
+
+thread_local! {
+    static IDENTITY: RefCell<Identity> = RefCell::new(Identity::default());
+}
+
+/// Registers the transaction callbacks that end and revert subjects.
+/// Called once per backend, from `_PG_init`.
+pub(crate) fn register_callbacks() {
+    // SAFETY: plain function pointers with no argument, registered once.
+    unsafe {
+        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+    use pg_sys::XactEvent::*;
+    let committed = match event {
+        XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT | XACT_EVENT_PREPARE => true,
+        XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => false,
+        _ => return,
+    };
+    IDENTITY.with(|cell| {
+        let mut id = cell.borrow_mut();
+        let pending = std::mem::take(&mut id.pending);
+        if committed && let Some(last) = pending.iter().rev().find(|s| s.session) {
+            id.session = last.subject.clone();
+        }
+    });
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_subxact(
+    event: pg_sys::SubXactEvent::Type,
+    _my: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    use pg_sys::SubXactEvent::*;
+    // SAFETY: backend-local transaction state.
+    let level = unsafe { pg_sys::GetCurrentTransactionNestLevel() };
+    IDENTITY.with(|cell| {
+        let mut id = cell.borrow_mut();
+        match event {
+            SUBXACT_EVENT_ABORT_SUB => id.pending.retain(|s| s.level < level),
+            SUBXACT_EVENT_COMMIT_SUB => {
+                for s in id.pending.iter_mut().filter(|s| s.level >= level) {
+                    s.level = level - 1;
+                }
+            }
+            _ => {}
+        }
+    });
+}
+
+/// The subject set for this request, if any was set (explicitly cleared:
+/// `Some(None)`).
+fn explicit() -> Option<Option<String>> {
+    IDENTITY.with(|cell| {
+        let id = cell.borrow();
+        match id.pending.last() {
+            Some(s) => Some(s.subject.clone()),
+            None => id.session.clone().map(Some),
+        }
+    })
+}
+
+/// Sets the subject that `rbac.current_subject()` returns: for the current
+/// transaction (`scope => 'transaction'`, the default) or the session
+/// (`'session'`). NULL clears it. Only members of `rbac_app` may call it.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn set_subject(subject: Option<&str>, scope: default!(&str, "'transaction'")) {
+    // EXECUTE is granted to rbac_app alone; the membership is checked here
+    // too (for the role running the function: inside someone's SECURITY
+    // DEFINER function, its owner), so a grant added later to anyone else
+    // does not open it.
+    let allowed = Spi::get_one::<bool>("SELECT pg_catalog.pg_has_role(CURRENT_USER, 'rbac_app', 'MEMBER')")
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+    if !allowed {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "permission denied to set the subject",
+            "only members of rbac_app (application servers and poolers) may call rbac.set_subject"
+        );
+    }
+    let session = match scope {
+        "transaction" => false,
+        "session" => true,
+        _ => raise(
+            Error::new(ErrorKind::InvalidArgument, "scope must be 'transaction' or 'session'")
+                .with_hint("'transaction' (the default) ends with the transaction; 'session' lasts until changed"),
+        ),
+    };
+    let subject = subject.map(|s| {
+        let parsed = tuple::parse_subject(s).or_raise();
+        parsed.to_string()
+    });
+    // SAFETY: backend-local transaction state.
+    let level = unsafe { pg_sys::GetCurrentTransactionNestLevel() };
+    IDENTITY.with(|cell| cell.borrow_mut().pending.push(Setting { subject, session, level }));
+}
+
+/// The subject of the current request: the one `rbac.set_subject` set, else
+/// the subject `rbac.login_subjects` maps the session's login role to, else
+/// NULL. For row-level security policies:
+/// `USING (rbac.check(rbac.current_subject(), 'read', 'page:' || id))`.
+#[pg_extern(stable, parallel_restricted, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn current_subject() -> Option<String> {
+    if let Some(set) = explicit() {
+        return set;
+    }
+    crate::store::read_rows(
+        c"SELECT subject FROM rbac.login_subjects WHERE login_role = SESSION_USER",
+        &[],
+        |col| crate::store::from_datum::<String>(col(1)),
+    )
+    .into_iter()
+    .next()
+    .flatten()
+}
+
+/// Internal (CHECK of `rbac.login_subjects`): whether `text` is a subject in
+/// Permify syntax (`user:alice`, `team:eng#member`).
+#[pg_extern(immutable, strict, parallel_safe, name = "_is_subject")]
+fn is_subject(text: &str) -> bool {
+    tuple::parse_subject(text).is_ok()
+}

@@ -1,0 +1,103 @@
+-- The subject of a request, for row-level security policies:
+-- rbac.set_subject (members of rbac_app) and rbac.current_subject().
+CREATE ROLE regress_app NOLOGIN IN ROLE rbac_app, rbac_reader;
+CREATE ROLE regress_user NOLOGIN IN ROLE rbac_reader;
+CREATE SCHEMA regress_ident AUTHORIZATION regress_user;
+SELECT rbac.current_subject() IS NULL AS none_yet;
+
+SET ROLE regress_app;
+-- The default scope is the transaction: it ends with it, so a pooled
+-- connection hands the next transaction no subject.
+BEGIN;
+SELECT rbac.set_subject('user:alice');
+SELECT rbac.current_subject();
+COMMIT;
+SELECT rbac.current_subject() IS NULL AS ended_with_the_transaction;
+SELECT rbac.set_subject('team:eng#member'), rbac.current_subject() AS same_statement;
+SELECT rbac.current_subject() IS NULL AS next_statement_has_none;
+-- A rolled back transaction or savepoint takes its subject with it.
+BEGIN;
+SELECT rbac.set_subject('user:bob');
+ROLLBACK;
+SELECT rbac.current_subject() IS NULL AS rolled_back;
+BEGIN;
+SELECT rbac.set_subject('user:bob');
+SAVEPOINT s1;
+SELECT rbac.set_subject('user:carol');
+ROLLBACK TO SAVEPOINT s1;
+SELECT rbac.current_subject() AS after_rollback_to_savepoint;
+SAVEPOINT s2;
+SELECT rbac.set_subject('user:carol');
+RELEASE SAVEPOINT s2;
+SELECT rbac.current_subject() AS after_release;
+COMMIT;
+SELECT rbac.current_subject() IS NULL AS ended_again;
+-- The session scope lasts until changed; a transaction-scoped subject
+-- covers it for one transaction; a rolled back change reverts.
+SELECT rbac.set_subject('user:dave', 'session');
+SELECT rbac.current_subject() AS session_subject;
+BEGIN;
+SELECT rbac.set_subject('user:eve', 'session');
+ROLLBACK;
+SELECT rbac.current_subject() AS still_dave;
+BEGIN;
+SELECT rbac.set_subject('user:frank');
+SELECT rbac.current_subject() AS for_this_transaction;
+COMMIT;
+SELECT rbac.current_subject() AS dave_again;
+SELECT rbac.set_subject(NULL, 'session');
+SELECT rbac.current_subject() IS NULL AS cleared;
+-- Bad input.
+SELECT try($$SELECT rbac.set_subject('not a subject')$$);
+SELECT try($$SELECT rbac.set_subject('user:x', 'forever')$$);
+RESET ROLE;
+
+-- A role outside rbac_app cannot act as someone else: not through the
+-- function, not with SET or set_config (the subject is no setting, and the
+-- prefix is reserved), not through a SECURITY DEFINER function of its own.
+SET ROLE regress_user;
+SELECT try($$SELECT rbac.set_subject('user:alice')$$);
+SELECT try($$SET notion_rbac.subject = 'user:alice'$$);
+SELECT try($$SELECT set_config('notion_rbac.subject', 'user:alice', false)$$);
+CREATE FUNCTION regress_ident.sneak() RETURNS void LANGUAGE sql SECURITY DEFINER AS $$ SELECT rbac.set_subject('user:alice') $$;
+SELECT try($$SELECT regress_ident.sneak()$$);
+SELECT rbac.current_subject() IS NULL AS still_nobody;
+RESET ROLE;
+-- Even a grant of EXECUTE added later does not open it: membership is checked.
+GRANT EXECUTE ON FUNCTION rbac.set_subject(text, text) TO regress_user;
+SET ROLE regress_user;
+SELECT try($$SELECT rbac.set_subject('user:alice')$$);
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION rbac.set_subject(text, text) FROM regress_user;
+
+-- Applications that log in per user: the login role's subject.
+INSERT INTO rbac.login_subjects VALUES ('regress_user', 'user:grace');
+SELECT try($$INSERT INTO rbac.login_subjects VALUES ('regress_app', 'not a subject')$$);
+SET SESSION AUTHORIZATION regress_user;
+SELECT rbac.current_subject() AS mapped_login;
+RESET SESSION AUTHORIZATION;
+SELECT rbac.current_subject() IS NULL AS not_for_other_logins;
+
+-- In a row-level security policy: the rows the request's subject may see;
+-- with no subject, none (rbac.check is strict: NULL hides the row).
+CREATE TABLE regress_ident.docs (id text PRIMARY KEY, title text);
+INSERT INTO regress_ident.docs VALUES ('rls1', 'shared with alice'), ('rls2', 'private');
+SELECT rbac.write_tuples(ARRAY['doc:rls1#viewer@user:alice']) AS added;
+ALTER TABLE regress_ident.docs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY docs_read ON regress_ident.docs FOR SELECT
+    USING (rbac.check(rbac.current_subject(), 'view', 'doc:' || id));
+GRANT USAGE ON SCHEMA regress_ident TO regress_app;
+GRANT SELECT ON regress_ident.docs TO regress_app;
+SET ROLE regress_app;
+BEGIN;
+SELECT rbac.set_subject('user:alice');
+SELECT id, title FROM regress_ident.docs;
+COMMIT;
+SELECT count(*) AS without_a_subject FROM regress_ident.docs;
+RESET ROLE;
+SELECT rbac.delete_tuples(ARRAY['doc:rls1#viewer@user:alice']) AS deleted;
+
+DELETE FROM rbac.login_subjects;
+DROP SCHEMA regress_ident CASCADE;
+DROP ROLE regress_app;
+DROP ROLE regress_user;
