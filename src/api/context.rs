@@ -57,10 +57,7 @@ enum Open {
 }
 
 fn invalid_context(what: &str) -> ! {
-    raise(
-        Error::new(ErrorKind::InvalidArgument, format!("invalid context: {what}"))
-            .with_hint("contexts nest at most 128 levels deep"),
-    )
+    raise(Error::new(ErrorKind::InvalidArgument, format!("invalid context: {what}")))
 }
 
 /// The JSON value of a jsonb, read token by token.
@@ -113,7 +110,10 @@ unsafe fn jsonb_to_json(jsonb: *mut pg_sys::Jsonb) -> Value {
                 _ => invalid_context("malformed jsonb"),
             };
             if open.len() > MAX_NESTING {
-                invalid_context("it nests deeper than 128 levels");
+                raise(
+                    Error::new(ErrorKind::InvalidArgument, "invalid context: it nests deeper than 128 levels")
+                        .with_hint("contexts nest at most 128 levels deep"),
+                );
             }
             if let Some(value) = done {
                 match open.last_mut() {

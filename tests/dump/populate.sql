@@ -41,3 +41,5 @@ INSERT INTO rbac.workspaces (bot_id, workspace_id, workspace_name, access_token,
 VALUES ('bot-1', 'ws-1', 'Engineering',
         rbac.encrypt_token('secret_ACCESS_xyz', 'rbac.workspaces', 'access_token', 'bot-1'),
         rbac.encrypt_token('secret_REFRESH_xyz', 'rbac.workspaces', 'refresh_token', 'bot-1'));
+-- A login role mapped to its subject (rbac.current_subject()).
+INSERT INTO rbac.login_subjects VALUES ('dump_login', 'team:t1#member');

@@ -57,6 +57,17 @@ enum Term {
     Not(u32, u32),
 }
 
+/// What a row of a relation stands for in a formula.
+#[derive(Clone, Copy)]
+enum RowsOf<'t> {
+    /// The relation itself: a row naming the subject holds, a subject set
+    /// is its node.
+    Relation,
+    /// A walk `relation.target`: `target` on the row's subject (whose own
+    /// relation is ignored, as in Permify).
+    Walk(&'t str),
+}
+
 /// A node of the ground graph.
 struct Ground<'s> {
     entity: &'s EntityDef,
@@ -498,25 +509,44 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         subject: &SubjectRef,
         refs: &mut Vec<u32>,
     ) -> Result<u32> {
-        let schema = self.schema;
         let relation = member_name(entity, member);
+        self.rows_formula(g, entity, id, relation, RowsOf::Relation, subject, refs)
+    }
+
+    /// An `or` over the stored and contextual rows of `entity:id#relation`,
+    /// each standing for what `of` says.
+    #[allow(clippy::too_many_arguments)]
+    fn rows_formula(
+        &mut self,
+        g: &mut Graph<'a>,
+        entity: &'a EntityDef,
+        id: &str,
+        relation: &str,
+        of: RowsOf<'_>,
+        subject: &SubjectRef,
+        refs: &mut Vec<u32>,
+    ) -> Result<u32> {
+        let schema = self.schema;
         let rows = self.read_rows(&entity.name, id, None, relation)?;
         let ctx = self.ctx.clone();
         let mut kids = Vec::new();
+        let mut holds = false;
         let mut result = Ok(());
         for t in rows.iter().chain(ctx.forward(&entity.name, id, relation)) {
-            if t == subject {
-                kids.clear();
-                kids.push(u32::MAX);
-                break;
-            }
-            if t.relation.is_empty() {
-                continue;
-            }
-            let Some(e) = schema.entity(&t.ty) else {
+            let (ty, name) = match of {
+                RowsOf::Relation if t == subject => {
+                    holds = true;
+                    break;
+                }
+                RowsOf::Relation if t.relation.is_empty() => continue,
+                RowsOf::Relation => (t.ty.as_str(), t.relation.as_str()),
+                RowsOf::Walk(target) => (t.ty.as_str(), target),
+            };
+            // Data the schema cannot interpret grants nothing.
+            let Some(e) = schema.entity(ty) else {
                 continue;
             };
-            let Some(m) = e.member(&t.relation) else {
+            let Some(m) = e.member(name) else {
                 continue;
             };
             match self.reference(g, e, m, &t.id, subject, refs) {
@@ -529,7 +559,7 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         }
         self.release(rows);
         result?;
-        if kids.first() == Some(&u32::MAX) {
+        if holds {
             return g.term(Term::Holds(0));
         }
         g.list(&kids, Term::Or, Term::Fails)
@@ -581,29 +611,7 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
                 None => Err(undefined_member(entity, name)),
             },
             Expr::Leaf(Leaf::Walk { relation, target }) => {
-                let schema = self.schema;
-                let rows = self.read_rows(&entity.name, id, None, relation)?;
-                let ctx = self.ctx.clone();
-                let mut kids = Vec::new();
-                let mut result = Ok(());
-                for t in rows.iter().chain(ctx.forward(&entity.name, id, relation)) {
-                    let Some(next) = schema.entity(&t.ty) else {
-                        continue;
-                    };
-                    let Some(m) = next.member(target) else {
-                        continue;
-                    };
-                    match self.reference(g, next, m, &t.id, subject, refs) {
-                        Ok(k) => kids.push(k),
-                        Err(err) => {
-                            result = Err(err);
-                            break;
-                        }
-                    }
-                }
-                self.release(rows);
-                result?;
-                g.list(&kids, Term::Or, Term::Fails)
+                self.rows_formula(g, entity, id, relation, RowsOf::Walk(target), subject, refs)
             }
             Expr::Leaf(Leaf::Call { rule, .. }) => {
                 let Some(def) = self.schema.rule(rule) else {
