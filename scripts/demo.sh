@@ -4,8 +4,11 @@
 # `postgres` OS user (data under
 # /tmp/notion_rbac-demo, listening on 127.0.0.1 only, on a free port, library
 # preloaded), creates the extension, loads the seed scenario and prints its
-# checks. The cluster keeps running for you to explore with psql;
-# `make demo-stop` (scripts/demo.sh stop) stops it and removes its data.
+# checks; then starts the fake Notion server (fake_notion/, fixture
+# fake_notion/fixtures/demo.json) and runs the OAuth flow end to end through
+# the background worker, printing the workspace it installed. The cluster
+# and the fake keep running for you to explore with psql;
+# `make demo-stop` (scripts/demo.sh stop) stops both and removes the data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/cluster.sh
@@ -17,6 +20,9 @@ VERSION=${PG:-18}
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 
 stop() {
+    if [ -f "$DEMO_DIR/fake.pid" ]; then
+        kill "$(cat "$DEMO_DIR/fake.pid")" 2>/dev/null || true
+    fi
     if [ -d "$DEMO_DIR/data" ]; then
         use_pg "$(cat "$DEMO_DIR/data/PG_VERSION")"
         CLUSTER_DIR=$DEMO_DIR cluster_stop
@@ -35,6 +41,8 @@ start() {
     use_pg "$VERSION"
     say "creating a throwaway PostgreSQL $VERSION cluster in $DEMO_DIR (runs as the postgres OS user)"
     cluster_create "$DEMO_DIR" "target/release/notion_rbac-pg$VERSION" yes tcp
+    # The background worker serves the demo database.
+    echo "notion_rbac.database_name = '$DB'" >>"$DEMO_DIR/data/postgresql.conf"
     cluster_start
     cluster_psql -q -d postgres -c "CREATE DATABASE $DB"
     say "CREATE EXTENSION notion_rbac"
@@ -43,6 +51,7 @@ start() {
     cluster_psql -q -d "$DB" -f tests/pg_regress/sql/seed.sql
     say "checks (demo/checks.sql)"
     cluster_psql -q -d "$DB" -f demo/checks.sql
+    oauth_flow
     cat <<MSG
 
 The demo cluster is running (PostgreSQL $VERSION, library preloaded, data in $DEMO_DIR).
@@ -55,9 +64,59 @@ and try for example:
     SELECT rbac.check('user:alice', 'write', 'database:task_list');
     SELECT * FROM rbac.lookup_resources('user:bob', 'read', 'block');
     SELECT * FROM rbac.read_tuples(entity_type => 'page');
+    SELECT * FROM rbac.worker_status();
+    SELECT rbac.verify_workspace(bot_id) FROM rbac.workspaces;   -- a call with the stored token
+    SELECT * FROM rbac.worker_jobs;
 
-Stop it (and delete its data) with:  make demo-stop
+The fake Notion server runs at $FAKE_URL (its control API: fake_notion/README.md).
+
+Stop both (and delete the data) with:  make demo-stop
 MSG
+}
+
+# The OAuth flow against the fake Notion: configure the client, start an
+# authorization, let the "browser" follow Notion's consent redirect, hand the
+# callback to rbac.oauth_callback and watch the worker exchange the code.
+oauth_flow() {
+    local fixture=fake_notion/fixtures/demo.json url state location code job status
+    say "starting the fake Notion server (fake_notion/, fixture $fixture)"
+    python3 fake_notion --fixture "$fixture" --port 0 --url-file "$DEMO_DIR/fake.url" \
+        >"$DEMO_DIR/fake.out" 2>"$DEMO_DIR/fake.log" &
+    echo $! >"$DEMO_DIR/fake.pid"
+    for _ in $(seq 100); do [ -s "$DEMO_DIR/fake.url" ] && break; sleep 0.1; done
+    FAKE_URL=$(cat "$DEMO_DIR/fake.url")
+    say "fake Notion at $FAKE_URL; configuring the OAuth client (rbac.oauth_configure)"
+    read -r client_id client_secret redirect < <(python3 -c 'import json, sys
+c = json.load(open(sys.argv[1]))["clients"][0]
+print(c["client_id"], c["client_secret"], c["redirect_uris"][0])' "$fixture")
+    cluster_psql -qAt -d "$DB" -v id="$client_id" -v secret="$client_secret" -v redirect="$redirect" -v base="$FAKE_URL" >/dev/null <<'SQL'
+SELECT rbac.oauth_configure(:'id', :'secret', ARRAY[:'redirect'], :'base');
+SQL
+    read -r url state < <(cluster_psql -qAt -F ' ' -d "$DB" -c "SELECT url, state FROM rbac.oauth_start()")
+    say "rbac.oauth_start() → the user's browser goes to: $url"
+    location=$(python3 -c 'import sys, urllib.request as r, urllib.error as e
+class Stay(r.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k): return None
+try:
+    r.build_opener(Stay).open(sys.argv[1])
+except e.HTTPError as x:
+    print(x.headers["Location"])' "$url")
+    say "Notion's consent redirects back to: ${location%%\?*}?code=…&state=…"
+    code=$(python3 -c 'import sys, urllib.parse as u; print(dict(u.parse_qsl(u.urlparse(sys.argv[1]).query))["code"])' "$location")
+    job=$(cluster_psql -qAt -d "$DB" -v state="$state" -v code="$code" <<'SQL'
+SELECT rbac.oauth_callback(:'state', :'code');
+SQL
+)
+    say "rbac.oauth_callback queued job $job; the background worker exchanges the code"
+    for _ in $(seq 100); do
+        status=$(cluster_psql -qAt -d "$DB" -c "SELECT status FROM rbac.oauth_status($job)")
+        [ "$status" = queued ] || [ "$status" = running ] || break
+        sleep 0.1
+    done
+    cluster_psql -q -d "$DB" -c "SELECT job, status, error, bot_id, workspace_name FROM rbac.oauth_status($job)"
+    say "the installed workspace (tokens stored encrypted; plaintext never leaves the worker)"
+    cluster_psql -q -d "$DB" -c "SELECT bot_id, workspace_id, workspace_name, status, left(access_token::text, 16) || '…' AS access_token FROM rbac.workspaces"
+    cluster_psql -q -d "$DB" -c "SELECT kind, id, bot_id, status, attempts FROM rbac.worker_jobs ORDER BY kind, id"
 }
 
 case "${1:-start}" in

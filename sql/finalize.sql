@@ -49,14 +49,17 @@ GRANT EXECUTE ON FUNCTION
 -- Tokens and OAuth. Token plaintext leaves the database only through
 -- rbac.decrypt_token, granted to rbac_worker alone; everyone else sees
 -- encrypted_token values as enc:v1:... text.
-GRANT SELECT ON rbac.workspaces, rbac.oauth_config, rbac.oauth_jobs TO rbac_admin;
+GRANT SELECT ON rbac.workspaces, rbac.oauth_config, rbac.oauth_jobs, rbac.workspace_jobs, rbac.worker_jobs TO rbac_admin;
 GRANT EXECUTE ON FUNCTION
     rbac.oauth_configure(text, text, text[], text, text),
     rbac.rotate_token_keys(),
     rbac.generate_token_key(text),
     rbac.encrypt_token(text, text, text, text),
     rbac.token_key_id(rbac.encrypted_token),
-    rbac.oauth_status(bigint)
+    rbac.oauth_status(bigint),
+    rbac.deauthorize(text),
+    rbac.verify_workspace(text),
+    rbac.worker_status()
     TO rbac_admin;
 GRANT EXECUTE ON FUNCTION
     rbac.oauth_start(text, text),
@@ -65,7 +68,7 @@ GRANT EXECUTE ON FUNCTION
     TO rbac_oauth;
 GRANT USAGE ON SCHEMA rbac TO rbac_oauth, rbac_worker;
 GRANT rbac_admin TO rbac_worker;
-GRANT SELECT, INSERT, UPDATE ON rbac.workspaces, rbac.oauth_jobs TO rbac_worker;
+GRANT SELECT, INSERT, UPDATE ON rbac.workspaces, rbac.oauth_jobs, rbac.workspace_jobs TO rbac_worker;
 GRANT SELECT ON rbac.oauth_states TO rbac_worker;
 GRANT EXECUTE ON FUNCTION rbac.decrypt_token(rbac.encrypted_token, text, text, text) TO rbac_worker;
 
@@ -140,3 +143,8 @@ COMMENT ON TABLE rbac.login_subjects IS 'Login roles mapped to the subject they 
 COMMENT ON FUNCTION rbac.set_subject(text, text) IS 'Set the subject of the current request for the transaction (default) or the session; members of rbac_app only';
 COMMENT ON FUNCTION rbac.current_subject() IS 'The subject of the current request: set with rbac.set_subject, else the login role''s in rbac.login_subjects, else NULL';
 COMMENT ON FUNCTION rbac.oauth_status(bigint) IS 'Where an OAuth code exchange stands: queued, running, succeeded, failed or denied (for the role that recorded it and administrators)';
+COMMENT ON TABLE rbac.workspace_jobs IS 'Background-worker jobs on installed workspaces (verify, revoke, sync): status, attempts, next attempt, last error';
+COMMENT ON VIEW rbac.worker_jobs IS 'Every background-worker job: OAuth code exchanges and workspace jobs';
+COMMENT ON FUNCTION rbac.deauthorize(text) IS 'Revoke an installation now and have the worker revoke its token at Notion; returns the revoke job id';
+COMMENT ON FUNCTION rbac.verify_workspace(text) IS 'Queue a call with the workspace''s token (refreshed on 401; revoked if nothing cures it); returns the job id';
+COMMENT ON FUNCTION rbac.worker_status() IS 'Whether the background worker runs, the database it serves, its pid, and job counts';

@@ -13,13 +13,18 @@ CREATE TABLE rbac.workspaces (
     owner_type             text CHECK (owner_type IN ('user', 'workspace')),
     owner_user_id          text,
     duplicated_template_id text,
-    access_token           rbac.encrypted_token NOT NULL,  -- AAD ('rbac.workspaces', 'access_token', bot_id)
+    -- NULL once the workspace is revoked and its tokens erased.
+    access_token           rbac.encrypted_token,           -- AAD ('rbac.workspaces', 'access_token', bot_id)
     refresh_token          rbac.encrypted_token,           -- AAD ('rbac.workspaces', 'refresh_token', bot_id)
     authorized_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     last_used_at           timestamptz,
     last_synced_at         timestamptz,
     revoked_at             timestamptz,
-    status                 text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked', 'error'))
+    status                 text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked', 'error')),
+    revoked_reason         text,
+    -- When the worker last exchanged the refresh token for a new pair.
+    refreshed_at           timestamptz,
+    CONSTRAINT workspaces_tokens_check CHECK (status = 'revoked' OR access_token IS NOT NULL)
 );
 CREATE INDEX workspaces_by_workspace ON rbac.workspaces (workspace_id);
 
@@ -63,9 +68,13 @@ CREATE TABLE rbac.oauth_jobs (
     updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     -- The session role that recorded the callback: with administrators,
     -- the only one rbac.oauth_status shows the job to.
-    requested_by name NOT NULL DEFAULT SESSION_USER
+    requested_by name NOT NULL DEFAULT SESSION_USER,
+    -- The worker claims a queued job once this has passed (retries back off).
+    next_attempt_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    started_at   timestamptz,
+    finished_at  timestamptz
 );
-CREATE INDEX oauth_jobs_queued ON rbac.oauth_jobs (created_at) WHERE status = 'queued';
+CREATE INDEX oauth_jobs_queued ON rbac.oauth_jobs (next_attempt_at) WHERE status = 'queued';
 
 -- pg_dump writes the rows of these tables and where oauth_jobs' identity
 -- stands. Tokens are dumped in their encrypted text form; their associated

@@ -38,6 +38,19 @@ pub static MAX_FIXPOINT_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1_000_000
 /// Superuser-only: the roles it limits must not raise it.
 pub static MAX_PENDING_OAUTH_STATES: GucSetting<i32> = GucSetting::<i32>::new(1000);
 
+/// The database the background worker serves (like `cron.database_name`).
+/// Defined only when the library is preloaded: PostgreSQL cannot define a
+/// postmaster setting later.
+pub static DATABASE_NAME: GucSetting<Option<std::ffi::CString>> =
+    GucSetting::<Option<std::ffi::CString>>::new(Some(c"postgres"));
+
+/// Longest the worker waits for one answer from Notion (connecting
+/// included), in milliseconds.
+pub static HTTP_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(30_000);
+
+/// Attempts of a job before a transient failure becomes its final one.
+pub static MAX_JOB_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(8);
+
 pub fn define() {
     // Startup-only when preloaded, as it should be. PostgreSQL refuses to
     // define a postmaster-context setting after startup (it would end the
@@ -118,6 +131,37 @@ pub fn define() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    if preloading {
+        GucRegistry::define_string_guc(
+            c"notion_rbac.database_name",
+            c"Database the notion_rbac background worker connects to (the one where CREATE EXTENSION notion_rbac ran).",
+            c"The worker idles until the extension exists there. Functions that queue work for the worker refuse \
+              to run in another database.",
+            &DATABASE_NAME,
+            GucContext::Postmaster,
+            GucFlags::default(),
+        );
+    }
+    GucRegistry::define_int_guc(
+        c"notion_rbac.http_timeout",
+        c"Longest the background worker waits for one answer from Notion, connecting included.",
+        c"A request without an answer in time counts as a transient failure: the job is retried with backoff.",
+        &HTTP_TIMEOUT,
+        100,
+        600_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"notion_rbac.max_job_attempts",
+        c"Attempts of a background-worker job before a transient failure (timeout, 429, 5xx) fails it for good.",
+        c"Between attempts the job waits 2, 4, 8 ... seconds (at most 5 minutes), or Notion's Retry-After if longer.",
+        &MAX_JOB_ATTEMPTS,
+        1,
+        100,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
     // No one can invent settings under our prefix (`SET notion_rbac.x`),
     // which other code might later read as if the extension had defined them.
     // SAFETY: called once per backend after the extension's settings exist.
@@ -157,4 +201,19 @@ pub fn max_context_items() -> usize {
 /// The current `notion_rbac.max_validation_kb` in bytes.
 pub fn max_validation_bytes() -> usize {
     MAX_VALIDATION_KB.get().max(1) as usize * 1024
+}
+
+/// The database the worker serves (`notion_rbac.database_name`).
+pub fn database_name() -> String {
+    DATABASE_NAME.get().and_then(|c| c.into_string().ok()).filter(|s| !s.is_empty()).unwrap_or_else(|| "postgres".into())
+}
+
+/// The current `notion_rbac.http_timeout`.
+pub fn http_timeout() -> std::time::Duration {
+    std::time::Duration::from_millis(HTTP_TIMEOUT.get().max(100) as u64)
+}
+
+/// The current `notion_rbac.max_job_attempts`.
+pub fn max_job_attempts() -> i32 {
+    MAX_JOB_ATTEMPTS.get().max(1)
 }

@@ -15,11 +15,14 @@
 //!   by direct index scans in the caller's snapshot, through the exact
 //!   per-backend read cache; read-only SPI helpers.
 //! - [`token`]    — the `rbac.encrypted_token` type and its key file.
+//! - [`worker`]   — the background worker: OAuth code exchange, calls with
+//!   a workspace's token (refresh on 401, deauthorization), revocation.
 //! - [`guc`]      — configuration parameters (`notion_rbac.*`).
 //! - [`errors`]   — core errors → `ereport` with SQLSTATE, detail and hint.
 //! - `sql_type`   — glue for Rust values the extension converts itself.
 //! - `../sql/`    — hand-written SQL: `bootstrap.sql` (tables, triggers,
-//!   roles), `oauth.sql` (tables holding tokens), `finalize.sql` (grants
+//!   roles), `oauth.sql` (tables holding tokens), `worker.sql` (the
+//!   worker's job tables), `finalize.sql` (grants
 //!   and every comment), upgrade scripts `notion_rbac--A--B.sql`.
 
 use pgrx::prelude::*;
@@ -32,12 +35,15 @@ pub mod guc;
 mod sql_type;
 pub mod store;
 pub mod token;
+pub mod worker;
 
 // Tables, roles and other hand-written objects. `bootstrap` runs before any
 // generated function so that functions may refer to the tables.
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 // Tables that hold encrypted tokens: after the type exists.
 pgrx::extension_sql_file!("../sql/oauth.sql", name = "oauth", requires = ["bootstrap", token::encrypted_token]);
+// The background worker's job tables (they reference rbac.workspaces).
+pgrx::extension_sql_file!("../sql/worker.sql", name = "worker", requires = ["oauth"]);
 // The login-role mapping of rbac.current_subject(): its CHECK needs the
 // subject parser.
 pgrx::extension_sql_file!("../sql/identity.sql", name = "identity", requires = ["bootstrap", api::identity::is_subject]);
@@ -58,6 +64,13 @@ pub extern "C-unwind" fn _PG_init() {
     notion_rbac_core::interrupt::set_hook(poll_interrupts);
     // The request subject ends with its transaction and reverts with it.
     api::identity::register_callbacks();
+    // SAFETY: reading a flag PostgreSQL sets while it loads preloaded libraries.
+    let preloading = unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress };
+    worker::wake::init(preloading);
+    if preloading {
+        // The worker can only be registered from the postmaster.
+        worker::register();
+    }
 }
 
 fn poll_interrupts() {

@@ -94,7 +94,9 @@ impl IntoDatum for encrypted_token {
         self.bytes.as_slice().into_datum()
     }
     fn type_oid() -> pg_sys::Oid {
-        pgrx::wrappers::rust_regtypein::<Self>()
+        // Qualified: the background worker (and any caller) may run with a
+        // search_path that does not name the extension's schema.
+        pgrx::wrappers::regtypein("rbac.encrypted_token")
     }
 }
 
@@ -162,7 +164,13 @@ thread_local! {
 /// The keyring from `notion_rbac.key_file`, re-read if the file changed.
 /// Errors say how to configure keys; they never contain key material.
 pub fn keyring() -> Rc<Keyring> {
-    let Some(path) = guc::key_file() else { raise(token::no_key_configured()) };
+    try_keyring().or_raise()
+}
+
+/// [`keyring`] without raising: for the background worker, which records
+/// a key problem on the job instead of stopping.
+pub fn try_keyring() -> Result<Rc<Keyring>, Error> {
+    let Some(path) = guc::key_file() else { return Err(token::no_key_configured()) };
     let path = PathBuf::from(path);
     let meta = std::fs::metadata(&path).ok();
     let (modified, len) = (meta.as_ref().and_then(|m| m.modified().ok()), meta.as_ref().map_or(0, |m| m.len()));
@@ -172,28 +180,34 @@ pub fn keyring() -> Rc<Keyring> {
             .filter(|l| l.path == path && l.modified == modified && l.len == len)
             .map(|l| l.keyring.clone())
     }) {
-        return k;
+        return Ok(k);
     }
     // SAFETY: geteuid has no preconditions.
     let uid = unsafe { libc::geteuid() };
-    let keyring = Rc::new(Keyring::load(&path, Some(uid)).or_raise());
+    let keyring = Rc::new(Keyring::load(&path, Some(uid))?);
     KEYS.with(|k| *k.borrow_mut() = Some(LoadedKeys { path, modified, len, keyring: keyring.clone() }));
-    keyring
-}
-
-fn aad(table: &str, column: &str, row: &str) -> Aad {
-    Aad::new(table, column, row).or_raise()
+    Ok(keyring)
 }
 
 /// Encrypts `plaintext` with the newest key for the given place.
 pub fn seal(plaintext: &[u8], table: &str, column: &str, row: &str) -> encrypted_token {
-    let env = token::encrypt(&keyring(), plaintext, &aad(table, column, row)).or_raise();
-    encrypted_token::from_envelope(&env)
+    try_seal(plaintext, table, column, row).or_raise()
+}
+
+/// [`seal`] without raising.
+pub fn try_seal(plaintext: &[u8], table: &str, column: &str, row: &str) -> Result<encrypted_token, Error> {
+    let env = token::encrypt(&*try_keyring()?, plaintext, &Aad::new(table, column, row)?)?;
+    Ok(encrypted_token::from_envelope(&env))
 }
 
 /// Decrypts a token encrypted for the given place.
 pub fn open(value: &encrypted_token, table: &str, column: &str, row: &str) -> token::SecretString {
-    token::decrypt_utf8(&keyring(), &value.envelope(), &aad(table, column, row)).or_raise()
+    try_open(value, table, column, row).or_raise()
+}
+
+/// [`open`] without raising.
+pub fn try_open(value: &encrypted_token, table: &str, column: &str, row: &str) -> Result<token::SecretString, Error> {
+    token::decrypt_utf8(&*try_keyring()?, &value.envelope(), &Aad::new(table, column, row)?)
 }
 
 /// Encrypts `plaintext` for the place (`context_table`, `context_column`,
@@ -280,7 +294,7 @@ fn rotate_token_keys() -> i64 {
         for (row, value) in rows {
             let (Some(row), Some(value)) = (row, value) else { continue };
             let env = value.envelope();
-            let new = match token::rotate(&keys, &env, &aad(table, column, &row)) {
+            let new = match token::rotate(&keys, &env, &Aad::new(table, column, &row).or_raise()) {
                 Ok(Some(new)) => new,
                 Ok(None) => continue,
                 Err(e) => {

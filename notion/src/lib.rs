@@ -1,5 +1,5 @@
 //! The secrets and Notion half of `notion_rbac`, pure Rust: no PostgreSQL
-//! types, no I/O, no clock, no randomness other than the OS generator (for
+//! types, no I/O except the worker's HTTP transport ([`http`]), no clock, no randomness other than the OS generator (for
 //! keys, nonces and OAuth states). The SQL layer stores what this crate
 //! seals and builds; the background worker will do the HTTP; everything in
 //! between is unit-tested here without a database or a network.
@@ -8,6 +8,11 @@
 //! - [`oauth`] — the OAuth 2.0 authorization-code flow of public connections:
 //!   authorization URL, `state` handling, callback classification, token
 //!   endpoint requests and responses.
+//! - [`http`]  — the background worker's transport (reqwest on a
+//!   current-thread runtime whose helper threads block signals), bounded
+//!   and stoppable; `Retry-After` and backoff.
+//! - [`api`]   — Notion's REST calls and what their answers mean (error
+//!   envelope, error classes, bot info).
 //! - this root — facts of Notion's API every part uses: the base URL and
 //!   its checks, the pinned `Notion-Version`.
 //!
@@ -17,6 +22,8 @@
 
 pub use notion_rbac_core::{Error, ErrorKind, Result};
 
+pub mod api;
+pub mod http;
 pub mod oauth;
 pub mod token;
 

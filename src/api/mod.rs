@@ -9,6 +9,7 @@
 //! - `schema`, `tuples` — writing and reading models, tuples, attributes;
 //! - `validate`        — Permify validation files;
 //! - `oauth`           — the OAuth flow (configure, start, callback, status);
+//! - `workspaces`      — installed workspaces: deauthorize, verify, worker status;
 //! - `meta`            — version and read-cache statistics.
 
 pub mod check;
@@ -20,3 +21,4 @@ pub mod oauth;
 pub mod schema;
 pub mod tuples;
 pub mod validate;
+pub mod workspaces;

@@ -182,13 +182,17 @@ fn oauth_callback(state: Option<&str>, code: Option<&str>, error: default!(Optio
         oauth::CallbackOutcome::Denied => ("denied", None, Some("access_denied".to_owned())),
         oauth::CallbackOutcome::Failed { error } => ("failed", None, Some(error)),
     };
-    crate::store::write_returning(
+    let job = crate::store::write_returning(
         "INSERT INTO rbac.oauth_jobs (state_hash, code, redirect_uri, status, error) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         &[hash.as_str().into(), code_value.into(), redirect.as_str().into(), status.into(), err.into()],
         |row| row.get_one::<i64>(),
     )
     .unwrap_or_else(|e| spi_error("queueing the OAuth code exchange", e))
-    .unwrap_or_else(|| pgrx::error!("notion_rbac: queueing the OAuth code exchange returned no id"))
+    .unwrap_or_else(|| pgrx::error!("notion_rbac: queueing the OAuth code exchange returned no id"));
+    if status == "queued" {
+        crate::worker::wake::at_commit("the OAuth code exchange");
+    }
+    job
 }
 
 // The column list must stay inline: pgrx reads the `name!` annotations

@@ -183,6 +183,24 @@ impl TokenRequest {
     pub fn body(&self) -> &[u8] {
         &self.body
     }
+
+    /// The request for the worker's transport, speaking `notion_version`
+    /// (the configured one; [`Self::headers`] names the pinned default).
+    pub fn to_http(&self, notion_version: &str) -> crate::http::Request {
+        use crate::http::{Method, Request};
+        let header = |v: &str| SecretString::new(v.to_owned());
+        Request {
+            method: Method::Post,
+            url: self.url.clone(),
+            headers: vec![
+                ("Authorization", self.authorization.clone()),
+                ("Content-Type", header("application/json")),
+                ("Notion-Version", header(notion_version)),
+                ("Accept", header("application/json")),
+            ],
+            body: Some(self.body.clone()),
+        }
+    }
 }
 
 impl fmt::Debug for TokenRequest {

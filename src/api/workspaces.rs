@@ -1,0 +1,116 @@
+//! Installed workspaces, from SQL: revoke one (`rbac.deauthorize`), ask the
+//! worker to prove its token still works (`rbac.verify_workspace`), and see
+//! whether the worker runs (`rbac.worker_status`). The calls to Notion are
+//! the worker's; these functions queue them and wake it at commit.
+
+use notion_rbac_core::{Error, ErrorKind};
+use pgrx::prelude::*;
+
+use crate::errors::raise;
+
+fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
+    pgrx::error!("notion_rbac: {what} failed: {e}")
+}
+
+fn unknown_workspace(bot_id: &str) -> ! {
+    raise(
+        Error::new(ErrorKind::UndefinedName, format!("no workspace with bot id {}", notion_rbac_core::error::shown(bot_id)))
+            .with_hint("installed workspaces are the rows of rbac.workspaces"),
+    )
+}
+
+/// Revokes an installation now: the workspace is marked revoked in this
+/// transaction (no call uses its tokens again; queued jobs are cancelled),
+/// and the worker asks Notion to revoke the token, then erases it. Returns
+/// the id of that revoke job (in `rbac.worker_jobs`), or NULL when the
+/// workspace was already revoked.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, rbac, pg_temp)]
+fn deauthorize(bot_id: &str) -> Option<i64> {
+    crate::store::require_writable("deauthorize a workspace");
+    let status = Spi::get_one_with_args::<String>(
+        "SELECT (SELECT status FROM rbac.workspaces WHERE bot_id = $1 FOR UPDATE)",
+        &[bot_id.into()],
+    )
+    .unwrap_or_else(|e| spi_error("reading the workspace", e));
+    let Some(status) = status else { unknown_workspace(bot_id) };
+    if status == "revoked" {
+        pgrx::notice!("the workspace of bot {bot_id} is already revoked");
+        return None;
+    }
+    let reason = Spi::get_one::<String>("SELECT 'deauthorized by ' || SESSION_USER")
+        .unwrap_or_else(|e| spi_error("naming the session user", e))
+        .unwrap_or_default();
+    crate::worker::bot::deauthorize(bot_id, &reason, false);
+    let job = crate::store::write_returning(
+        "INSERT INTO rbac.workspace_jobs (bot_id, kind) VALUES ($1, 'revoke') RETURNING id",
+        &[bot_id.into()],
+        |row| row.get_one::<i64>(),
+    )
+    .unwrap_or_else(|e| spi_error("queueing the revocation", e));
+    crate::worker::wake::at_commit("revoking the token at Notion");
+    job
+}
+
+/// Queues a call with the workspace's token (`GET /v1/users/me`): proves
+/// the token works, refreshing it if Notion answers 401 — and revokes the
+/// workspace if nothing can cure the 401. Returns the job id; its result
+/// (the bot's name and workspace) is in `rbac.workspace_jobs`.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, rbac, pg_temp)]
+fn verify_workspace(bot_id: &str) -> i64 {
+    crate::store::require_writable("verify a workspace");
+    let status = Spi::get_one_with_args::<String>("SELECT (SELECT status FROM rbac.workspaces WHERE bot_id = $1)", &[bot_id.into()])
+        .unwrap_or_else(|e| spi_error("reading the workspace", e));
+    match status.as_deref() {
+        None => unknown_workspace(bot_id),
+        Some("active") => {}
+        Some(other) => raise(
+            Error::new(ErrorKind::InvalidArgument, format!("the workspace of bot {bot_id} is {other}"))
+                .with_hint("a revoked workspace must be authorized again (rbac.oauth_start)"),
+        ),
+    }
+    let job = crate::store::write_returning(
+        "INSERT INTO rbac.workspace_jobs (bot_id, kind) VALUES ($1, 'verify') RETURNING id",
+        &[bot_id.into()],
+        |row| row.get_one::<i64>(),
+    )
+    .unwrap_or_else(|e| spi_error("queueing the verification", e))
+    .unwrap_or_else(|| pgrx::error!("notion_rbac: queueing the verification returned no id"));
+    crate::worker::wake::at_commit("verifying the workspace");
+    job
+}
+
+#[allow(clippy::type_complexity)]
+/// Whether the background worker runs, which database it serves, its
+/// process id, and how many jobs are queued, running and failed.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, rbac, pg_temp)]
+fn worker_status() -> TableIterator<
+    'static,
+    (
+        name!(preloaded, bool),
+        name!(database, Option<String>),
+        name!(pid, Option<i32>),
+        name!(queued, i64),
+        name!(running, i64),
+        name!(failed, i64),
+    ),
+> {
+    let preloaded = crate::worker::wake::preloaded();
+    let database = preloaded.then(crate::guc::database_name);
+    let pid = if preloaded { crate::worker::wake::worker_pid() } else { None };
+    let (queued, running, failed) = Spi::get_three::<i64, i64, i64>(
+        "SELECT count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'running'), \
+                count(*) FILTER (WHERE status = 'failed') FROM rbac.worker_jobs",
+    )
+    .unwrap_or_else(|e| spi_error("counting jobs", e));
+    TableIterator::once((
+        preloaded,
+        database,
+        pid,
+        queued.unwrap_or(0),
+        running.unwrap_or(0),
+        failed.unwrap_or(0),
+    ))
+}

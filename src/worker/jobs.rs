@@ -1,0 +1,200 @@
+//! Jobs in tables: claiming, finishing with backoff, recovering after a
+//! restart. Every function here runs inside one of the worker's short
+//! transactions.
+//!
+//! Exactly-once effects: a claim commits `status = 'running'` with the
+//! attempt number incremented; the outcome is recorded only by a statement
+//! that still finds the job running at that attempt. A job re-queued after
+//! a crash gets a new attempt number, so a late writer of an older attempt
+//! changes nothing.
+
+use std::time::Duration;
+
+use notion_rbac_notion::http::retry;
+use pgrx::prelude::*;
+
+/// Which table a job lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    OauthJobs,
+    WorkspaceJobs,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::OauthJobs => "rbac.oauth_jobs",
+            Table::WorkspaceJobs => "rbac.workspace_jobs",
+        }
+    }
+
+    fn error_column(self) -> &'static str {
+        match self {
+            Table::OauthJobs => "error",
+            Table::WorkspaceJobs => "last_error",
+        }
+    }
+}
+
+/// A job this worker marked running.
+#[derive(Debug, Clone, Copy)]
+pub struct Claimed {
+    pub table: Table,
+    pub id: i64,
+    pub attempt: i32,
+}
+
+/// Result of trying to claim a job.
+pub enum Claim<T> {
+    /// Nothing due.
+    Nothing,
+    /// A job was claimed and already finished (it could not even start,
+    /// e.g. its secret does not decrypt).
+    Settled,
+    /// A job to run.
+    Ready(T),
+}
+
+/// How a run of a job ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Succeeded(Option<serde_json::Value>),
+    /// Transient: try again after `after` (or backoff), unless attempts are
+    /// used up.
+    Retry { error: String, after: Option<Duration> },
+    Failed(String),
+}
+
+/// The kinds of workspace jobs this build performs (`sync` is queued by a
+/// completed authorization; its runner comes with the sync).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkspaceJobKind {
+    Verify,
+    Revoke,
+}
+
+impl WorkspaceJobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkspaceJobKind::Verify => "verify",
+            WorkspaceJobKind::Revoke => "revoke",
+        }
+    }
+}
+
+/// A claimed workspace job.
+pub struct WorkspaceJob {
+    pub claim: Claimed,
+    pub kind: WorkspaceJobKind,
+    pub bot_id: String,
+}
+
+fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
+    pgrx::error!("notion_rbac worker: {what} failed: {e}")
+}
+
+/// Whether the extension is installed in this database at this library's
+/// version (an older installation lacks the worker's tables and columns).
+pub fn extension_ready() -> bool {
+    Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'notion_rbac' AND extversion = $1)",
+        &[env!("CARGO_PKG_VERSION").into()],
+    )
+    .unwrap_or_else(|e| spi_error("looking up the extension", e))
+    .unwrap_or(false)
+}
+
+/// Puts jobs left running by a previous worker process back in the queue.
+/// Returns how many.
+pub fn requeue_interrupted() -> i64 {
+    let mut n = 0;
+    for table in [Table::OauthJobs, Table::WorkspaceJobs] {
+        let sql = format!(
+            "WITH r AS (UPDATE {t} SET status = 'queued', next_attempt_at = pg_catalog.now(), \
+               {e} = 'interrupted: the worker stopped while running this job' WHERE status = 'running' RETURNING 1) \
+             SELECT count(*) FROM r",
+            t = table.name(),
+            e = table.error_column()
+        );
+        n += Spi::get_one::<i64>(&sql).unwrap_or_else(|e| spi_error("re-queueing interrupted jobs", e)).unwrap_or(0);
+    }
+    n
+}
+
+/// Time until the earliest queued job is due (None: nothing queued).
+pub fn next_due() -> Option<Duration> {
+    let secs = Spi::get_one::<f64>(
+        "SELECT extract(epoch FROM least( \
+            (SELECT min(next_attempt_at) FROM rbac.oauth_jobs WHERE status = 'queued'), \
+            (SELECT min(next_attempt_at) FROM rbac.workspace_jobs WHERE status = 'queued' AND kind IN ('verify', 'revoke'))) \
+          - pg_catalog.clock_timestamp())::float8",
+    )
+    .unwrap_or_else(|e| spi_error("reading the job queue", e))?;
+    Some(Duration::from_secs_f64(secs.clamp(0.0, 86_400.0)))
+}
+
+/// Claims the next due workspace job of a kind this build runs.
+pub fn claim_workspace_job() -> Option<WorkspaceJob> {
+    let row = crate::store::write_returning(
+        "UPDATE rbac.workspace_jobs SET status = 'running', attempts = attempts + 1, started_at = pg_catalog.now() \
+          WHERE id = (SELECT id FROM rbac.workspace_jobs \
+                       WHERE status = 'queued' AND kind IN ('verify', 'revoke') AND next_attempt_at <= pg_catalog.now() \
+                       ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+          RETURNING id, attempts, kind, bot_id",
+        &[],
+        |row| {
+            if row.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some((row.get::<i64>(1)?, row.get::<i32>(2)?, row.get::<String>(3)?, row.get::<String>(4)?)))
+        },
+    )
+    .unwrap_or_else(|e| spi_error("claiming a workspace job", e))?;
+    let (Some(id), Some(attempt), Some(kind), Some(bot_id)) = row else { return None };
+    let kind = match kind.as_str() {
+        "verify" => WorkspaceJobKind::Verify,
+        _ => WorkspaceJobKind::Revoke,
+    };
+    Some(WorkspaceJob { claim: Claimed { table: Table::WorkspaceJobs, id, attempt }, kind, bot_id })
+}
+
+/// Records how a run ended. Returns the job's new status, or None when the
+/// job is no longer this attempt's (re-queued or cancelled meanwhile).
+pub fn finish(claim: &Claimed, outcome: Outcome) -> Option<&'static str> {
+    let (status, error, result, delay): (&str, Option<String>, Option<serde_json::Value>, f64) = match outcome {
+        Outcome::Succeeded(result) => ("succeeded", None, result, 0.0),
+        Outcome::Failed(error) => ("failed", Some(error), None, 0.0),
+        Outcome::Retry { error, after } if claim.attempt < crate::guc::max_job_attempts() => {
+            let backoff = retry::backoff(claim.attempt as u32, Duration::from_secs(300), retry::jitter());
+            ("queued", Some(error), None, after.unwrap_or_default().max(backoff).as_secs_f64())
+        }
+        Outcome::Retry { error, .. } => {
+            ("failed", Some(format!("{error} (gave up after {} attempts)", claim.attempt)), None, 0.0)
+        }
+    };
+    let table = claim.table;
+    let extra = match table {
+        // A spent or dead code is erased; a queued one is kept for the retry.
+        Table::OauthJobs => ", code = CASE WHEN $2 = 'queued' THEN code END, updated_at = pg_catalog.now()",
+        Table::WorkspaceJobs => ", result = $6",
+    };
+    let sql = format!(
+        "UPDATE {t} SET status = $2, {e} = $3, \
+           next_attempt_at = pg_catalog.now() + make_interval(secs => $4), \
+           finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE pg_catalog.now() END{extra} \
+         WHERE id = $1 AND status = 'running' AND attempts = $5 RETURNING status",
+        t = table.name(),
+        e = table.error_column()
+    );
+    let mut args = vec![claim.id.into(), status.into(), error.into(), delay.into(), claim.attempt.into()];
+    if table == Table::WorkspaceJobs {
+        args.push(result.map(pgrx::JsonB).into());
+    }
+    let updated = crate::store::write_returning(&sql, &args, |row| if row.is_empty() { Ok(None) } else { row.get::<String>(1) })
+        .unwrap_or_else(|e| spi_error("recording a job's outcome", e));
+    updated.map(|_| match status {
+        "succeeded" => "succeeded",
+        "queued" => "queued",
+        _ => "failed",
+    })
+}

@@ -1,0 +1,175 @@
+//! The background worker: all network I/O with Notion happens here, so SQL
+//! sessions never wait on HTTP and never hold a token in their memory.
+//!
+//! One static worker, registered when the library is preloaded, connects to
+//! `notion_rbac.database_name` and idles until the extension (at this
+//! library's version) exists there. Its loop:
+//!
+//! 1. wait on its latch — set at COMMIT by the functions that queue work
+//!    ([`wake`]), by SIGHUP/SIGTERM, or by a timeout (the next retry, at
+//!    most [`IDLE_WAIT`]);
+//! 2. claim one due job in a short transaction (`FOR UPDATE SKIP LOCKED`,
+//!    marked running, committed) and decrypt what it needs;
+//! 3. talk to Notion with no transaction open (`notion_rbac_notion::http`);
+//! 4. record the outcome — and the job's effect — in one short transaction,
+//!    guarded so that a job's effect is applied at most once.
+//!
+//! Crash-only: a kill -9 at any point leaves a job queued or running; when
+//! the worker starts it re-queues running jobs (one worker per database is
+//! the only one that runs them). An ERROR escaping the loop ends the
+//! process and the postmaster starts it again after [`RESTART_DELAY`].
+//!
+//! Modules: [`wake`] (what SQL functions call), [`jobs`] (claiming and
+//! finishing jobs), [`exchange`] (OAuth code exchange), [`bot`] (calls with
+//! a workspace's token: refresh on 401, deauthorization, verify, revoke).
+
+use std::time::Duration;
+
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use notion_rbac_notion::http::Transport;
+
+pub mod bot;
+pub mod exchange;
+pub mod jobs;
+pub mod wake;
+
+/// Name and type of the worker (`pg_stat_activity.backend_type`).
+pub const WORKER_TYPE: &str = "notion_rbac worker";
+/// Longest the worker sleeps without being woken: a safety net for a wake
+/// lost (a job queued by a prepared transaction, say).
+pub const IDLE_WAIT: Duration = Duration::from_secs(10);
+/// Delay before the postmaster restarts a worker that exited on an error.
+pub const RESTART_DELAY: Duration = Duration::from_secs(5);
+/// Connect timeout of every request.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Registers the worker. Only while `shared_preload_libraries` is being
+/// processed (the caller checks).
+pub fn register() {
+    BackgroundWorkerBuilder::new(WORKER_TYPE)
+        .set_type(WORKER_TYPE)
+        .set_library("notion_rbac")
+        .set_function("notion_rbac_worker_main")
+        .enable_spi_access()
+        .set_restart_time(Some(RESTART_DELAY))
+        .load();
+}
+
+/// Whether a SIGTERM asked the worker to stop (read without consuming it).
+pub fn stopping() -> bool {
+    // SAFETY: a flag PostgreSQL's (and pgrx's) SIGTERM handler sets.
+    unsafe { std::ptr::read_volatile(&raw const pg_sys::ShutdownRequestPending) != 0 }
+}
+
+/// What every job needs besides its own data.
+pub struct Context {
+    pub transport: Transport,
+}
+
+impl Context {
+    /// Sends one request: bounded by `notion_rbac.http_timeout`, abandoned
+    /// when the worker is asked to stop.
+    pub fn send(
+        &self,
+        request: &notion_rbac_notion::http::Request,
+    ) -> Result<notion_rbac_notion::http::Response, notion_rbac_notion::http::TransportError> {
+        self.transport.send(request, crate::guc::http_timeout(), &stopping)
+    }
+}
+
+/// Shows what the worker is doing in `pg_stat_activity.query` / `state`.
+fn report(activity: Option<&str>) {
+    let text = std::ffi::CString::new(activity.unwrap_or("")).unwrap_or_default();
+    let state = if activity.is_some() { pg_sys::BackendState::STATE_RUNNING } else { pg_sys::BackendState::STATE_IDLE };
+    // SAFETY: copies the text into this backend's status entry.
+    unsafe { pg_sys::pgstat_report_activity(state, text.as_ptr()) };
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn notion_rbac_worker_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let database = crate::guc::database_name();
+    BackgroundWorker::connect_worker_to_spi(Some(&database), None);
+    // Every name the worker's SQL uses is qualified or in pg_catalog; no
+    // schema anyone can create objects in is searched.
+    BackgroundWorker::transaction(|| {
+        Spi::run("SET search_path = pg_catalog, pg_temp; SET application_name = 'notion_rbac worker'")
+            .unwrap_or_else(|e| pgrx::error!("{WORKER_TYPE}: setting up the session failed: {e}"))
+    });
+    let transport = match Transport::new(&format!("notion_rbac/{}", env!("CARGO_PKG_VERSION")), CONNECT_TIMEOUT) {
+        Ok(t) => t,
+        Err(e) => pgrx::error!("{WORKER_TYPE}: {e}"),
+    };
+    let context = Context { transport };
+    report(None);
+    pgrx::log!("{WORKER_TYPE} started for database \"{database}\"");
+    let mut ready = false;
+    while !stopping() {
+        // SAFETY: flags set by the signal handlers; reloading the
+        // configuration is what the SIGHUP handler leaves to us.
+        if unsafe { pg_sys::ConfigReloadPending } != 0 {
+            unsafe {
+                pg_sys::ConfigReloadPending = 0;
+                pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
+            }
+        }
+        let installed = BackgroundWorker::transaction(jobs::extension_ready);
+        if !installed {
+            if ready {
+                pgrx::log!("{WORKER_TYPE}: the extension is gone or at another version; idling");
+            }
+            ready = false;
+            if !BackgroundWorker::wait_latch(Some(IDLE_WAIT)) {
+                break;
+            }
+            continue;
+        }
+        if !ready {
+            let requeued = BackgroundWorker::transaction(jobs::requeue_interrupted);
+            if requeued > 0 {
+                pgrx::log!("{WORKER_TYPE}: re-queued {requeued} job(s) interrupted by a restart");
+            }
+            ready = true;
+        }
+        if work_once(&context) {
+            continue;
+        }
+        report(None);
+        let wait = BackgroundWorker::transaction(jobs::next_due).unwrap_or(IDLE_WAIT).min(IDLE_WAIT);
+        if !BackgroundWorker::wait_latch(Some(wait.max(Duration::from_millis(10)))) {
+            break;
+        }
+    }
+    pgrx::log!("{WORKER_TYPE} stopping");
+    // Exit code 1: the postmaster restarts the worker (after
+    // RESTART_DELAY) unless the server is shutting down. An administrator's
+    // pg_terminate_backend() thus restarts it rather than removing it.
+    unsafe { pg_sys::proc_exit(1) };
+}
+
+/// Runs one due job if there is one; false when there was nothing to do.
+fn work_once(context: &Context) -> bool {
+    match BackgroundWorker::transaction(exchange::claim) {
+        jobs::Claim::Ready(job) => {
+            report(Some(&format!("OAuth code exchange (job {})", job.claim.id)));
+            let answer = exchange::perform(context, &job);
+            let job = std::panic::AssertUnwindSafe(job);
+            BackgroundWorker::transaction(move || exchange::record(&job, answer));
+            return true;
+        }
+        jobs::Claim::Settled => return true,
+        jobs::Claim::Nothing => {}
+    }
+    match BackgroundWorker::transaction(jobs::claim_workspace_job) {
+        Some(job) => {
+            report(Some(&format!("{} of workspace {} (job {})", job.kind.as_str(), job.bot_id, job.claim.id)));
+            bot::run(context, job);
+            true
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,42 @@
+-- Installed workspaces from SQL: rbac.deauthorize, rbac.verify_workspace,
+-- rbac.worker_status, rbac.worker_jobs. This database is not the one the
+-- background worker serves, so queued work only waits (with a warning that
+-- says how to change that); the worker itself is tested by the worker layer.
+BEGIN;
+CREATE TEMP TABLE keys AS
+SELECT rbac.encrypt_token('secret_WS_ACCESS_xyz', 'rbac.workspaces', 'access_token', 'bot-ws') AS access,
+       rbac.encrypt_token('secret_WS_REFRESH_xyz', 'rbac.workspaces', 'refresh_token', 'bot-ws') AS refresh;
+INSERT INTO rbac.workspaces (bot_id, workspace_id, workspace_name, access_token, refresh_token)
+SELECT 'bot-ws', 'ws-9', 'Acme', access, refresh FROM keys;
+
+-- The worker's state, as psql shows it.
+SELECT preloaded, database, pid IS NOT NULL AS running, queued, running, failed FROM rbac.worker_status();
+
+-- Verify: a job for the worker, woken at commit.
+SELECT rbac.verify_workspace('bot-ws') > 0 AS verify_queued;
+SELECT kind, bot_id, status, attempts, last_error FROM rbac.worker_jobs ORDER BY kind;
+SELECT try($$SELECT rbac.verify_workspace('bot-nope')$$);
+
+-- Deauthorize: revoked in this transaction, queued work cancelled, a
+-- revoke call queued; the tokens stay until that call has been made.
+SELECT rbac.deauthorize('bot-ws') > 0 AS revoke_queued;
+SELECT status, revoked_at IS NOT NULL AS revoked_at, revoked_reason, access_token IS NOT NULL AS token_kept
+  FROM rbac.workspaces WHERE bot_id = 'bot-ws';
+SELECT kind, status, last_error FROM rbac.worker_jobs ORDER BY kind;
+-- Again: nothing to do (NULL, with a notice).
+SELECT rbac.deauthorize('bot-ws') IS NULL AS already;
+SELECT try($$SELECT rbac.deauthorize('bot-nope')$$);
+SELECT try($$SELECT rbac.verify_workspace('bot-ws')$$);
+-- Only a revoked workspace may be without tokens.
+UPDATE rbac.workspaces SET access_token = NULL, refresh_token = NULL WHERE bot_id = 'bot-ws';
+SELECT try($$UPDATE rbac.workspaces SET status = 'active' WHERE bot_id = 'bot-ws'$$) ~ 'workspaces_tokens_check' AS refused;
+SELECT try($$INSERT INTO rbac.workspaces (bot_id, workspace_id) VALUES ('bot-x', 'ws-x')$$) ~ 'workspaces_tokens_check' AS refused;
+
+-- Administrators only.
+CREATE ROLE regress_ws_reader;
+GRANT rbac_reader TO regress_ws_reader;
+SET SESSION AUTHORIZATION regress_ws_reader;
+SELECT try($$SELECT rbac.deauthorize('bot-ws')$$);
+SELECT try($$SELECT * FROM rbac.worker_jobs$$);
+RESET SESSION AUTHORIZATION;
+ROLLBACK;
