@@ -67,6 +67,7 @@ and try for example:
     SELECT * FROM rbac.worker_status();
     SELECT rbac.verify_workspace(bot_id) FROM rbac.workspaces;   -- a call with the stored token
     SELECT * FROM rbac.worker_jobs;
+    SELECT * FROM rbac.sync_status;                              -- the Notion sync of each installation
 
 The fake Notion server runs at $FAKE_URL (its control API: fake_notion/README.md).
 
@@ -85,6 +86,8 @@ oauth_flow() {
     echo $! >"$DEMO_DIR/fake.pid"
     for _ in $(seq 100); do [ -s "$DEMO_DIR/fake.url" ] && break; sleep 0.1; done
     FAKE_URL=$(cat "$DEMO_DIR/fake.url")
+    say "the model the sync writes into: rbac.notion_model() (the seed's model, with parent for pages and databases)"
+    cluster_psql -qAt -d "$DB" -c "SELECT rbac.write_schema(rbac.notion_model())" >/dev/null
     say "fake Notion at $FAKE_URL; configuring the OAuth client (rbac.oauth_configure)"
     read -r client_id client_secret redirect < <(python3 -c 'import json, sys
 c = json.load(open(sys.argv[1]))["clients"][0]
@@ -116,7 +119,23 @@ SQL
     cluster_psql -q -d "$DB" -c "SELECT job, status, error, bot_id, workspace_name FROM rbac.oauth_status($job)"
     say "the installed workspace (tokens stored encrypted; plaintext never leaves the worker)"
     cluster_psql -q -d "$DB" -c "SELECT bot_id, workspace_id, workspace_name, status, left(access_token::text, 16) || '…' AS access_token FROM rbac.workspaces"
-    cluster_psql -q -d "$DB" -c "SELECT kind, id, bot_id, status, attempts FROM rbac.worker_jobs ORDER BY kind, id"
+    say "its first sync (queued with the installation): Notion's users, shared pages and hierarchy into tuples"
+    for _ in $(seq 100); do
+        status=$(cluster_psql -qAt -d "$DB" -c "SELECT state FROM rbac.sync_status")
+        [ "$status" = queued ] || [ "$status" = running ] || break
+        sleep 0.1
+    done
+    cluster_psql -q -d "$DB" -c "SELECT bot_id, state, objects_seen, requests, last_summary->>'added' AS tuples_added, next_run_at FROM rbac.sync_status"
+    cluster_psql -q -d "$DB" -c "SELECT kind, id, status, attempts FROM rbac.worker_jobs ORDER BY kind, id"
+    say "checks on synced data: can each workspace member read each page the integration sees?"
+    cluster_psql -q -d "$DB" <<'SQL'
+SELECT s.subject_id AS member, count(*) FILTER (WHERE c.allowed) AS pages_readable, count(*) AS pages_synced
+  FROM rbac.notion_synced s
+ CROSS JOIN LATERAL rbac.check_many('user:' || s.subject_id, 'read',
+        ARRAY(SELECT 'page:' || entity_id FROM rbac.notion_synced WHERE entity_type = 'page' AND relation = 'workspace')) c
+ WHERE s.entity_type = 'workspace' AND s.relation = 'member'
+ GROUP BY s.subject_id ORDER BY 1;
+SQL
 }
 
 case "${1:-start}" in

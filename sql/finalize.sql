@@ -49,7 +49,8 @@ GRANT EXECUTE ON FUNCTION
 -- Tokens and OAuth. Token plaintext leaves the database only through
 -- rbac.decrypt_token, granted to rbac_worker alone; everyone else sees
 -- encrypted_token values as enc:v1:... text.
-GRANT SELECT ON rbac.workspaces, rbac.oauth_config, rbac.oauth_jobs, rbac.workspace_jobs, rbac.worker_jobs TO rbac_admin;
+GRANT SELECT ON rbac.workspaces, rbac.oauth_config, rbac.oauth_jobs, rbac.workspace_jobs, rbac.worker_jobs,
+    rbac.notion_synced, rbac.sync_status TO rbac_admin;
 GRANT EXECUTE ON FUNCTION
     rbac.oauth_configure(text, text, text[], text, text),
     rbac.rotate_token_keys(),
@@ -59,8 +60,10 @@ GRANT EXECUTE ON FUNCTION
     rbac.oauth_status(bigint),
     rbac.deauthorize(text),
     rbac.verify_workspace(text),
-    rbac.worker_status()
+    rbac.worker_status(),
+    rbac.sync_now(text)
     TO rbac_admin;
+GRANT EXECUTE ON FUNCTION rbac.notion_model() TO rbac_reader;
 GRANT EXECUTE ON FUNCTION
     rbac.oauth_start(text, text),
     rbac.oauth_callback(text, text, text),
@@ -69,6 +72,7 @@ GRANT EXECUTE ON FUNCTION
 GRANT USAGE ON SCHEMA rbac TO rbac_oauth, rbac_worker;
 GRANT rbac_admin TO rbac_worker;
 GRANT SELECT, INSERT, UPDATE ON rbac.workspaces, rbac.oauth_jobs, rbac.workspace_jobs TO rbac_worker;
+GRANT SELECT, INSERT, DELETE ON rbac.notion_synced TO rbac_worker;
 GRANT SELECT ON rbac.oauth_states TO rbac_worker;
 GRANT EXECUTE ON FUNCTION rbac.decrypt_token(rbac.encrypted_token, text, text, text) TO rbac_worker;
 
@@ -148,3 +152,7 @@ COMMENT ON VIEW rbac.worker_jobs IS 'Every background-worker job: OAuth code exc
 COMMENT ON FUNCTION rbac.deauthorize(text) IS 'Revoke an installation now and have the worker revoke its token at Notion; returns the revoke job id';
 COMMENT ON FUNCTION rbac.verify_workspace(text) IS 'Queue a call with the workspace''s token (refreshed on 401; revoked if nothing cures it); returns the job id';
 COMMENT ON FUNCTION rbac.worker_status() IS 'Whether the background worker runs, the database it serves, its pid, and job counts';
+COMMENT ON TABLE rbac.notion_synced IS 'Tuples written by Notion syncs, by installation: what a sync may remove again (tuples written by hand are never listed)';
+COMMENT ON VIEW rbac.sync_status IS 'Each installation''s Notion sync: state, last run (objects seen, requests, rate limited, result), next run';
+COMMENT ON FUNCTION rbac.sync_now(text) IS 'Queue a sync of the workspace''s Notion access into tuples now; returns the job id';
+COMMENT ON FUNCTION rbac.notion_model() IS 'The Notion model the sync writes into (Permify''s Notion model with parent for pages and databases)';

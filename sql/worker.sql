@@ -35,3 +35,53 @@ CREATE VIEW rbac.worker_jobs AS
 
 SELECT pg_catalog.pg_extension_config_dump('rbac.workspace_jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('rbac.workspace_jobs_id_seq', '');
+
+-- Tuples written by syncs, by installation: what a sync may remove again.
+-- A tuple that was already there (written by hand) is not owned, so syncs
+-- never remove it; one owned by several installations of a workspace goes
+-- when the last of them stops seeing it.
+CREATE TABLE rbac.notion_synced (
+    bot_id       text NOT NULL REFERENCES rbac.workspaces (bot_id) ON DELETE CASCADE,
+    part         text NOT NULL CHECK (part IN ('users', 'objects')),
+    entity_type  text COLLATE "C" NOT NULL,
+    entity_id    text COLLATE "C" NOT NULL,
+    relation     text COLLATE "C" NOT NULL,
+    subject_type text COLLATE "C" NOT NULL,
+    subject_id   text COLLATE "C" NOT NULL,
+    PRIMARY KEY (bot_id, entity_type, entity_id, relation, subject_type, subject_id)
+);
+CREATE INDEX notion_synced_by_tuple ON rbac.notion_synced (entity_type, entity_id, relation, subject_type, subject_id);
+
+-- Each installation's sync, for psql: state, the last run's figures, the next run.
+CREATE VIEW rbac.sync_status AS
+    SELECT w.bot_id, w.workspace_id,
+           CASE WHEN w.status = 'revoked' THEN 'revoked'
+                WHEN r.id IS NOT NULL THEN 'running'
+                WHEN q.id IS NOT NULL THEN 'queued'
+                WHEN l.status = 'failed' THEN 'failed'
+                ELSE 'idle' END AS state,
+           l.started_at AS last_started_at,
+           l.finished_at AS last_finished_at,
+           l.status AS last_result,
+           (l.result ->> 'objects_seen')::bigint AS objects_seen,
+           (l.result ->> 'requests')::bigint AS requests,
+           (l.result ->> 'rate_limited')::bigint AS rate_limited,
+           l.last_error,
+           CASE WHEN w.status <> 'active' THEN NULL
+                WHEN q.id IS NOT NULL THEN q.next_attempt_at
+                WHEN r.id IS NOT NULL THEN NULL
+                ELSE l.finished_at + NULLIF(pg_catalog.current_setting('notion_rbac.sync_interval', true), '0')::interval
+           END AS next_run_at,
+           l.result AS last_summary
+      FROM rbac.workspaces w
+      LEFT JOIN LATERAL (SELECT j.id, j.status, j.started_at, j.finished_at, j.result, j.last_error
+                           FROM rbac.workspace_jobs j
+                          WHERE j.bot_id = w.bot_id AND j.kind = 'sync' AND j.status IN ('succeeded', 'failed')
+                          ORDER BY j.finished_at DESC, j.id DESC LIMIT 1) l ON true
+      LEFT JOIN LATERAL (SELECT j.id FROM rbac.workspace_jobs j
+                          WHERE j.bot_id = w.bot_id AND j.kind = 'sync' AND j.status = 'running' LIMIT 1) r ON true
+      LEFT JOIN LATERAL (SELECT j.id, j.next_attempt_at FROM rbac.workspace_jobs j
+                          WHERE j.bot_id = w.bot_id AND j.kind = 'sync' AND j.status = 'queued'
+                          ORDER BY j.next_attempt_at LIMIT 1) q ON true;
+
+SELECT pg_catalog.pg_extension_config_dump('rbac.notion_synced', '');

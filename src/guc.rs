@@ -51,6 +51,10 @@ pub static HTTP_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(30_000);
 /// Attempts of a job before a transient failure becomes its final one.
 pub static MAX_JOB_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(8);
 
+/// How often every active workspace is synced, in seconds (0: only on
+/// demand, `rbac.sync_now`).
+pub static SYNC_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(900);
+
 pub fn define() {
     // Startup-only when preloaded, as it should be. PostgreSQL refuses to
     // define a postmaster-context setting after startup (it would end the
@@ -162,6 +166,16 @@ pub fn define() {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"notion_rbac.sync_interval",
+        c"How often the background worker syncs every active workspace's Notion access into tuples (0: only rbac.sync_now).",
+        c"A sync is queued when the last one ended longer ago than this; rbac.sync_status shows when the next is due.",
+        &SYNC_INTERVAL,
+        0,
+        7 * 86_400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
     // No one can invent settings under our prefix (`SET notion_rbac.x`),
     // which other code might later read as if the extension had defined them.
     // SAFETY: called once per backend after the extension's settings exist.
@@ -216,4 +230,9 @@ pub fn http_timeout() -> std::time::Duration {
 /// The current `notion_rbac.max_job_attempts`.
 pub fn max_job_attempts() -> i32 {
     MAX_JOB_ATTEMPTS.get().max(1)
+}
+
+/// The current `notion_rbac.sync_interval` (zero: periodic syncs off).
+pub fn sync_interval() -> std::time::Duration {
+    std::time::Duration::from_secs(SYNC_INTERVAL.get().max(0) as u64)
 }

@@ -13,6 +13,8 @@
 //!   and stoppable; `Retry-After` and backoff.
 //! - [`api`]   — Notion's REST calls and what their answers mean (error
 //!   envelope, error classes, bot info).
+//! - [`sync`]  — Notion access into tuples: listing (paginated, blocks
+//!   resolved once) and planning; the model the sync writes into.
 //! - this root — facts of Notion's API every part uses: the base URL and
 //!   its checks, the pinned `Notion-Version`.
 //!
@@ -25,6 +27,7 @@ pub use notion_rbac_core::{Error, ErrorKind, Result};
 pub mod api;
 pub mod http;
 pub mod oauth;
+pub mod sync;
 pub mod token;
 
 /// Notion's API origin.

@@ -81,6 +81,50 @@ fn verify_workspace(bot_id: &str) -> i64 {
     job
 }
 
+/// Queues a sync of the workspace's Notion access into tuples now (or
+/// makes a queued one due now) and returns its job id; `rbac.sync_status`
+/// shows how it went.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, rbac, pg_temp)]
+fn sync_now(bot_id: &str) -> i64 {
+    crate::store::require_writable("sync a workspace");
+    let status = Spi::get_one_with_args::<String>(
+        "SELECT (SELECT status FROM rbac.workspaces WHERE bot_id = $1 FOR UPDATE)",
+        &[bot_id.into()],
+    )
+    .unwrap_or_else(|e| spi_error("reading the workspace", e));
+    match status.as_deref() {
+        None => unknown_workspace(bot_id),
+        Some("active") => {}
+        Some(other) => raise(
+            Error::new(ErrorKind::InvalidArgument, format!("the workspace of bot {bot_id} is {other}"))
+                .with_hint("a revoked workspace must be authorized again (rbac.oauth_start)"),
+        ),
+    }
+    let job = crate::store::write_returning(
+        "WITH queued AS (UPDATE rbac.workspace_jobs SET next_attempt_at = pg_catalog.now() \
+                          WHERE id = (SELECT min(id) FROM rbac.workspace_jobs \
+                                       WHERE bot_id = $1 AND kind = 'sync' AND status = 'queued') RETURNING id), \
+              fresh AS (INSERT INTO rbac.workspace_jobs (bot_id, kind) SELECT $1, 'sync' \
+                         WHERE NOT EXISTS (SELECT FROM queued) RETURNING id) \
+         SELECT id FROM queued UNION ALL SELECT id FROM fresh",
+        &[bot_id.into()],
+        |row| row.get_one::<i64>(),
+    )
+    .unwrap_or_else(|e| spi_error("queueing the sync", e))
+    .unwrap_or_else(|| pgrx::error!("notion_rbac: queueing the sync returned no id"));
+    crate::worker::wake::at_commit("the sync");
+    job
+}
+
+/// The model the sync writes into: Permify's Notion model with `parent`
+/// for pages and databases. Load it with
+/// `SELECT rbac.write_schema(rbac.notion_model())`, or extend it first.
+#[pg_extern(immutable, parallel_safe)]
+fn notion_model() -> &'static str {
+    notion_rbac_notion::sync::NOTION_MODEL
+}
+
 #[allow(clippy::type_complexity)]
 /// Whether the background worker runs, which database it serves, its
 /// process id, and how many jobs are queued, running and failed.

@@ -42,8 +42,8 @@ struct Tokens {
 pub enum CallError {
     /// The workspace is (now) revoked.
     Revoked(String),
-    /// Transient: retry later.
-    Retry { error: String, after: Option<std::time::Duration> },
+    /// Transient: retry later (`throttled`: a 429/529 asked to wait).
+    Retry { error: String, after: Option<std::time::Duration>, throttled: bool },
     /// Notion answered with an error retrying will not change.
     Api(ApiError),
     /// Anything else that ends the job (configuration, keys).
@@ -51,10 +51,10 @@ pub enum CallError {
 }
 
 impl CallError {
-    fn into_outcome(self) -> Outcome {
+    pub fn into_outcome(self) -> Outcome {
         match self {
             CallError::Revoked(why) => Outcome::Failed(format!("the workspace is revoked: {why}")),
-            CallError::Retry { error, after } => Outcome::Retry { error, after },
+            CallError::Retry { error, after, .. } => Outcome::Retry { error, after },
             CallError::Api(e) => Outcome::Failed(e.to_string()),
             CallError::Failed(why) => Outcome::Failed(why),
         }
@@ -99,7 +99,25 @@ pub fn deauthorize(bot_id: &str, reason: &str, erase: bool) -> bool {
         &[bot_id.into()],
     )
     .unwrap_or_else(|e| spi_error("cancelling the workspace's jobs", e));
+    remove_synced(bot_id);
     was_active
+}
+
+/// Removes what the installation's syncs wrote (tuples another
+/// installation also saw stay, owned by it). Returns how many tuples went.
+pub fn remove_synced(bot_id: &str) -> i64 {
+    let same = "t.entity_type = g.entity_type AND t.entity_id = g.entity_id AND t.relation = g.relation \
+                AND t.subject_type = g.subject_type AND t.subject_id = g.subject_id";
+    let sql = format!(
+        "WITH gone AS (DELETE FROM rbac.notion_synced WHERE bot_id = $1 RETURNING *), \
+              del AS (DELETE FROM rbac.tuples t USING gone g WHERE {same} AND t.subject_relation = '' \
+                        AND NOT EXISTS (SELECT FROM rbac.notion_synced o WHERE o.bot_id <> $1 AND {o}) RETURNING 1) \
+         SELECT count(*) FROM del",
+        o = same.replace("t.", "o.")
+    );
+    crate::store::write_returning(&sql, &[bot_id.into()], |row| row.get::<i64>(1))
+        .unwrap_or_else(|e| spi_error("removing the workspace's synced tuples", e))
+        .unwrap_or(0)
 }
 
 fn advisory(lock: bool, bot_id: &str) {
@@ -135,6 +153,7 @@ pub fn call(
     let Some(tokens) = in_transaction(|| load_tokens(bot_id, false)).map_err(CallError::Failed)? else {
         return Err(CallError::Revoked("not active".into()));
     };
+    super::sync::pace(context, bot_id)?;
     let error = match send(context, &endpoint.bearer(method, path, &tokens.access, body.clone()))? {
         Ok(answer) => return Ok(answer),
         Err(error) => error,
@@ -147,6 +166,7 @@ pub fn call(
     let refreshed = refresh(context, client, bot_id, &tokens);
     advisory(false, bot_id);
     let fresh = refreshed?;
+    super::sync::pace(context, bot_id)?;
     match send(context, &endpoint.bearer(method, path, &fresh.access, body))? {
         Ok(body) => Ok(body),
         Err(e) if e.class == ErrorClass::Unauthorized => {
@@ -167,13 +187,14 @@ fn send(context: &Context, request: &Request) -> Result<Result<Vec<u8>, ApiError
             Ok(body) => Ok(body.to_vec()),
             Err(e) => Err(e),
         }),
-        Err(e) => Err(CallError::Retry { error: e.to_string(), after: None }),
+        Err(e) => Err(CallError::Retry { error: e.to_string(), after: None, throttled: false }),
     }
 }
 
 fn classify(e: ApiError) -> CallError {
     match e.class {
-        ErrorClass::Throttled | ErrorClass::Transient => CallError::Retry { error: e.to_string(), after: e.retry_after },
+        ErrorClass::Throttled => CallError::Retry { error: e.to_string(), after: e.retry_after, throttled: true },
+        ErrorClass::Transient => CallError::Retry { error: e.to_string(), after: e.retry_after, throttled: false },
         _ => CallError::Api(e),
     }
 }
@@ -201,7 +222,8 @@ fn refresh(
     let request = TokenRequest::refresh(client.endpoint.base(), &client.credentials, refresh_token)
         .map_err(|e| CallError::Failed(e.message))?
         .to_http(client.endpoint.version());
-    let response = context.send(&request).map_err(|e| CallError::Retry { error: e.to_string(), after: None })?;
+    let response =
+        context.send(&request).map_err(|e| CallError::Retry { error: e.to_string(), after: None, throttled: false })?;
     match oauth::parse_token_response(response.status, &response.body) {
         Ok(token) => {
             let bot = bot_id.to_owned();
@@ -218,6 +240,7 @@ fn refresh(
                 Err(CallError::Revoked(why))
             }
             Disposition::Retry => Err(CallError::Retry {
+                throttled: e.status() == 429 || e.status() == 529,
                 error: format!("refreshing the token: {e}"),
                 after: response.retry_after.as_deref().and_then(|v| {
                     notion_rbac_notion::http::retry::parse_retry_after(v, SystemTime::now())
@@ -258,6 +281,7 @@ pub fn run(context: &Context, job: WorkspaceJob) {
         Ok(client) => match job.kind {
             WorkspaceJobKind::Verify => verify(context, &client, &job.bot_id),
             WorkspaceJobKind::Revoke => revoke(context, &client.endpoint, &client.credentials, &job.bot_id),
+            WorkspaceJobKind::Sync => super::sync::run(context, &client, &job.bot_id),
         },
     };
     let claim = job.claim;
@@ -319,7 +343,9 @@ fn revoke(context: &Context, endpoint: &Endpoint, credentials: &ClientCredential
             (ErrorClass::Unauthorized, Some("unauthorized")) | (_, Some("invalid_grant" | "invalid_token")) => {
                 Outcome::Succeeded(Some(serde_json::json!({ "revoked": true, "note": format!("already invalid at Notion ({e})") })))
             }
-            (ErrorClass::Throttled | ErrorClass::Transient, _) => Outcome::Retry { error: e.to_string(), after: e.retry_after },
+            (ErrorClass::Throttled | ErrorClass::Transient, _) => {
+                Outcome::Retry { error: e.to_string(), after: e.retry_after }
+            }
             _ => Outcome::Failed(format!(
                 "Notion refused the revocation ({e}); the tokens were erased here — remove the connection in Notion's settings"
             )),

@@ -65,12 +65,12 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// The kinds of workspace jobs this build performs (`sync` is queued by a
-/// completed authorization; its runner comes with the sync).
+/// The kinds of workspace jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkspaceJobKind {
     Verify,
     Revoke,
+    Sync,
 }
 
 impl WorkspaceJobKind {
@@ -78,6 +78,7 @@ impl WorkspaceJobKind {
         match self {
             WorkspaceJobKind::Verify => "verify",
             WorkspaceJobKind::Revoke => "revoke",
+            WorkspaceJobKind::Sync => "sync",
         }
     }
 }
@@ -126,19 +127,45 @@ pub fn next_due() -> Option<Duration> {
     let secs = Spi::get_one::<f64>(
         "SELECT extract(epoch FROM least( \
             (SELECT min(next_attempt_at) FROM rbac.oauth_jobs WHERE status = 'queued'), \
-            (SELECT min(next_attempt_at) FROM rbac.workspace_jobs WHERE status = 'queued' AND kind IN ('verify', 'revoke'))) \
+            (SELECT min(next_attempt_at) FROM rbac.workspace_jobs WHERE status = 'queued')) \
           - pg_catalog.clock_timestamp())::float8",
     )
     .unwrap_or_else(|e| spi_error("reading the job queue", e))?;
     Some(Duration::from_secs_f64(secs.clamp(0.0, 86_400.0)))
 }
 
-/// Claims the next due workspace job of a kind this build runs.
+/// Queues a sync for every active workspace whose last sync ended more
+/// than `notion_rbac.sync_interval` ago (and that has none queued or
+/// running). Returns how many.
+pub fn schedule_syncs() -> i64 {
+    let interval = crate::guc::sync_interval();
+    if interval.is_zero() {
+        return 0;
+    }
+    Spi::get_one_with_args::<i64>(
+        "WITH due AS ( \
+           INSERT INTO rbac.workspace_jobs (bot_id, kind, requested_by) \
+           SELECT w.bot_id, 'sync', 'notion_rbac worker' FROM rbac.workspaces w \
+            WHERE w.status = 'active' \
+              AND NOT EXISTS (SELECT FROM rbac.workspace_jobs j WHERE j.bot_id = w.bot_id AND j.kind = 'sync' \
+                                AND j.status IN ('queued', 'running')) \
+              AND coalesce((SELECT max(j.finished_at) FROM rbac.workspace_jobs j WHERE j.bot_id = w.bot_id \
+                              AND j.kind = 'sync' AND j.status IN ('succeeded', 'failed')), '-infinity') \
+                  <= pg_catalog.now() - make_interval(secs => $1) \
+           RETURNING 1) \
+         SELECT count(*) FROM due",
+        &[interval.as_secs_f64().into()],
+    )
+    .unwrap_or_else(|e| spi_error("scheduling syncs", e))
+    .unwrap_or(0)
+}
+
+/// Claims the next due workspace job.
 pub fn claim_workspace_job() -> Option<WorkspaceJob> {
     let row = crate::store::write_returning(
         "UPDATE rbac.workspace_jobs SET status = 'running', attempts = attempts + 1, started_at = pg_catalog.now() \
           WHERE id = (SELECT id FROM rbac.workspace_jobs \
-                       WHERE status = 'queued' AND kind IN ('verify', 'revoke') AND next_attempt_at <= pg_catalog.now() \
+                       WHERE status = 'queued' AND next_attempt_at <= pg_catalog.now() \
                        ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
           RETURNING id, attempts, kind, bot_id",
         &[],
@@ -153,6 +180,7 @@ pub fn claim_workspace_job() -> Option<WorkspaceJob> {
     let (Some(id), Some(attempt), Some(kind), Some(bot_id)) = row else { return None };
     let kind = match kind.as_str() {
         "verify" => WorkspaceJobKind::Verify,
+        "sync" => WorkspaceJobKind::Sync,
         _ => WorkspaceJobKind::Revoke,
     };
     Some(WorkspaceJob { claim: Claimed { table: Table::WorkspaceJobs, id, attempt }, kind, bot_id })

@@ -21,7 +21,8 @@
 //!
 //! Modules: [`wake`] (what SQL functions call), [`jobs`] (claiming and
 //! finishing jobs), [`exchange`] (OAuth code exchange), [`bot`] (calls with
-//! a workspace's token: refresh on 401, deauthorization, verify, revoke).
+//! a workspace's token: refresh on 401, deauthorization, verify, revoke),
+//! [`sync`] (Notion access into tuples; the per-token request budget).
 
 use std::time::Duration;
 
@@ -34,6 +35,7 @@ use notion_rbac_notion::http::Transport;
 pub mod bot;
 pub mod exchange;
 pub mod jobs;
+pub mod sync;
 pub mod wake;
 
 /// Name and type of the worker (`pg_stat_activity.backend_type`).
@@ -67,6 +69,11 @@ pub fn stopping() -> bool {
 /// What every job needs besides its own data.
 pub struct Context {
     pub transport: Transport,
+    /// HTTP requests sent (a sync reports its share).
+    pub requests: std::cell::Cell<u32>,
+    /// Per bot: no request before this instant (Retry-After). One budget per
+    /// token, shared by every job of it.
+    pub not_before: std::cell::RefCell<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Context {
@@ -76,6 +83,7 @@ impl Context {
         &self,
         request: &notion_rbac_notion::http::Request,
     ) -> Result<notion_rbac_notion::http::Response, notion_rbac_notion::http::TransportError> {
+        self.requests.set(self.requests.get().wrapping_add(1));
         self.transport.send(request, crate::guc::http_timeout(), &stopping)
     }
 }
@@ -104,7 +112,7 @@ pub extern "C-unwind" fn notion_rbac_worker_main(_arg: pg_sys::Datum) {
         Ok(t) => t,
         Err(e) => pgrx::error!("{WORKER_TYPE}: {e}"),
     };
-    let context = Context { transport };
+    let context = Context { transport, requests: Default::default(), not_before: Default::default() };
     report(None);
     pgrx::log!("{WORKER_TYPE} started for database \"{database}\"");
     let mut ready = false;
@@ -134,6 +142,10 @@ pub extern "C-unwind" fn notion_rbac_worker_main(_arg: pg_sys::Datum) {
                 pgrx::log!("{WORKER_TYPE}: re-queued {requeued} job(s) interrupted by a restart");
             }
             ready = true;
+        }
+        let scheduled = BackgroundWorker::transaction(jobs::schedule_syncs);
+        if scheduled > 0 {
+            pgrx::log!("{WORKER_TYPE}: queued {scheduled} periodic sync(s)");
         }
         if work_once(&context) {
             continue;

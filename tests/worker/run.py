@@ -176,6 +176,218 @@ def run(name, fn):
         check(name, False, f"{type(e).__name__}: {e}")
 
 
+# --- Notion as the bot sees it: the test's own oracle for a sync ------------
+
+def notion(bot, method, path, body=None):
+    token = bot_tokens(bot)["access_token"]
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Authorization": f"Bearer {token}", "Notion-Version": "2025-09-03"}
+    if data:
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(FAKE + path, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def notion_all(bot, method, path):
+    out, cursor = [], None
+    while True:
+        if method == "GET":
+            page = notion(bot, "GET", path + "?page_size=100" + (f"&start_cursor={cursor}" if cursor else ""))
+        else:
+            page = notion(bot, "POST", path, {"page_size": 100, **({"start_cursor": cursor} if cursor else {})})
+        out += page["results"]
+        if not page["has_more"]:
+            return out
+        cursor = page["next_cursor"]
+
+
+def expected_tuples(bot, workspace):
+    """What a sync of `bot` must own, computed here from Notion's answers."""
+    users = notion_all(bot, "GET", "/v1/users")
+    found = [o for o in notion_all(bot, "POST", "/v1/search") if not o.get("in_trash")]
+    blocks = {}
+
+    def above(parent):
+        seen = 0
+        while parent.get("type") == "block_id" and seen < 16:
+            bid = parent["block_id"]
+            if bid not in blocks:
+                try:
+                    blocks[bid] = notion(bot, "GET", f"/v1/blocks/{bid}")["parent"]
+                except urllib.error.HTTPError:
+                    blocks[bid] = {"type": "none"}
+            parent, seen = blocks[bid], seen + 1
+        return parent
+
+    want = set()
+    for u in users:
+        if u["type"] in ("person", "bot"):
+            want.add(f"workspace:{workspace}#{'member' if u['type'] == 'person' else 'bot'}@user:{u['id']}")
+    for o in found:
+        if o["object"] == "page":
+            want.add(f"page:{o['id']}#workspace@workspace:{workspace}")
+            p = above(o["parent"])
+            if p["type"] == "page_id":
+                want.add(f"page:{o['id']}#parent@page:{p['page_id']}")
+            elif p["type"] in ("data_source_id", "database_id") and p.get("database_id"):
+                want.add(f"page:{o['id']}#parent@database:{p['database_id']}")
+        elif o["object"] == "data_source":
+            db = o["parent"]["database_id"]
+            want.add(f"database:{db}#workspace@workspace:{workspace}")
+            p = above(o.get("database_parent") or {})
+            if p.get("type") == "page_id":
+                want.add(f"database:{db}#parent@page:{p['page_id']}")
+    members = [u["id"] for u in users if u["type"] == "person"]
+    pages = [o["id"] for o in found if o["object"] == "page"]
+    return want, members, pages, len(users), len(found), len(blocks)
+
+
+def owned(bot):
+    return {r[0] for r in sql("SELECT format('%s:%s#%s@%s:%s', entity_type, entity_id, relation, subject_type, subject_id) "
+                              "FROM rbac.notion_synced WHERE bot_id = :'bot'", bot=bot)}
+
+
+def sync_job(bot, since_id=0):
+    return one("SELECT max(id) FROM rbac.workspace_jobs WHERE bot_id = :'bot' AND kind = 'sync' AND id > :n",
+               bot=bot, n=since_id)
+
+
+def sync_now(bot):
+    return int(one("SELECT rbac.sync_now(:'bot')", bot=bot))
+
+
+def sync_result(job_id):
+    j = wait_workspace_job(job_id, timeout=60)
+    return j, (json.loads(j["result"]) if j["result"] else {})
+
+
+def t_first_sync():
+    bot = state["bot"]
+    jid = int(wait_for("the first sync job", lambda: sync_job(bot), 10))
+    since = state["sync_log_from"]
+    j, result = sync_result(jid)
+    # The sync's requests, before this test asks Notion anything itself.
+    entries = fake("GET", f"/_fake/log?since={since}")["entries"]
+    workspace = one("SELECT workspace_id FROM rbac.workspaces WHERE bot_id = :'bot'", bot=bot)
+    want, members, pages, n_users, n_objects, n_blocks = expected_tuples(bot, workspace)
+    got = owned(bot)
+    check(f"the first sync (queued by the authorization) mirrors Notion exactly: {len(got)} tuples "
+          f"({n_users} users, {n_objects} pages and data sources)",
+          j["status"] == "succeeded" and got == want, (j, sorted(want - got)[:3], sorted(got - want)[:3]))
+    stored = int(one("SELECT count(*) FROM rbac.tuples t JOIN rbac.notion_synced s USING (entity_type, entity_id, relation, "
+                     "subject_type, subject_id) WHERE s.bot_id = :'bot' AND t.subject_relation = ''", bot=bot))
+    check("every owned tuple is in rbac.tuples", stored == len(got), (stored, len(got)))
+    denied = one("SELECT count(*) FROM unnest(string_to_array(:'members', ',')) m, "
+                 "LATERAL rbac.check_many('user:' || m, 'read', string_to_array(:'pages', ',')) c WHERE NOT c.allowed",
+                 members=",".join(members), pages=",".join("page:" + p for p in pages))
+    check(f"rbac.check(user:U, 'read', page:P) is true for every member and visible page ({len(members)} x {len(pages)})",
+          denied == "0", denied)
+    mine = [e for e in entries if e.get("bot_id") == bot and e["path"].startswith("/v1/") and "oauth" not in e["path"]]
+    kinds = {k: sum(1 for e in mine if e["path"].startswith(k)) for k in ("/v1/users", "/v1/search", "/v1/blocks")}
+    ceil = lambda n: -(-n // 100)
+    check(f"the sync cost {result.get('requests')} requests: ⌈{n_users}/100⌉ users + ⌈{n_objects}/100⌉ search + "
+          f"{kinds['/v1/blocks']} block lookups for the hierarchy",
+          kinds["/v1/users"] == ceil(n_users) and kinds["/v1/search"] == ceil(n_objects)
+          and kinds["/v1/blocks"] == n_blocks and result.get("requests") == len(mine), (kinds, result, len(mine)))
+    status = sql("SELECT state, objects_seen, requests, rate_limited, last_result, next_run_at > last_finished_at "
+                 "FROM rbac.sync_status WHERE bot_id = :'bot'", bot=bot)[0]
+    check("rbac.sync_status shows the run: idle, objects seen, requests, next run",
+          status[0] == "idle" and int(status[1]) == n_objects and int(status[2]) == result.get("requests")
+          and status[4] == "succeeded" and status[5] == "t", status)
+    state["members"], state["pages"], state["workspace"] = members, pages, workspace
+
+
+def t_sync_diff():
+    bot, workspace = state["bot"], state["workspace"]
+    roots = state["consent"]["shared_roots"]
+    root = roots[0]
+    # A tuple written by hand on the root, one an outsider gets, and the
+    # row version of a tuple the next sync must leave alone.
+    sql("SELECT rbac.write_tuples(ARRAY[:'t'])", t=f"page:{root}#reader@user:hand-written")
+    keep = f"page:{roots[1]}#workspace@workspace:{workspace}" if len(roots) > 1 else None
+    xmin = lambda: one("SELECT xmin::text FROM rbac.tuples WHERE entity_type = 'page' AND entity_id = :'id' "
+                       "AND relation = 'workspace'", id=roots[1])
+    before = xmin()
+    fake("POST", "/_fake/unshare", {"bot_id": bot, "object_id": root})
+    j, result = sync_result(sync_now(bot))
+    want, members, pages, *_ = expected_tuples(bot, workspace)
+    got = owned(bot)
+    member = members[0]
+    gone_page = next(p for p in state["pages"] if p not in pages)
+    check(f"after un-sharing a root the sync removes exactly what disappeared ({result.get('removed')} removed, "
+          f"{result.get('added')} added, {result.get('unchanged')} unchanged)",
+          j["status"] == "succeeded" and got == want and result.get("removed", 0) > 0 and result.get("added") == 0, result)
+    check("unchanged tuples are not rewritten (same row version)", keep is None or xmin() == before, (before, xmin()))
+    check("tuples written by hand are never touched",
+          one("SELECT count(*) FROM rbac.tuples WHERE entity_id = :'id' AND subject_id = 'hand-written'", id=root) == "1")
+    check("a member's check on an un-shared page turns false",
+          one("SELECT rbac.check(:'u', 'read', :'p')", u="user:" + member, p="page:" + gone_page) == "f")
+    fake("POST", "/_fake/share", {"bot_id": bot, "object_id": root})
+    j, result = sync_result(sync_now(bot))
+    check("shared again: the next sync adds it back",
+          j["status"] == "succeeded" and owned(bot) == expected_tuples(bot, workspace)[0] and result.get("added", 0) > 0
+          and one("SELECT rbac.check(:'u', 'read', :'p')", u="user:" + member, p="page:" + gone_page) == "t", result)
+
+
+def t_sync_failure_keeps_tuples():
+    bot = state["bot"]
+    before = owned(bot)
+    fake("POST", "/_fake/faults", {"method": "POST", "path": "/v1/search", "status": 500, "count": 5})
+    jid = sync_now(bot)
+    failed = wait_for("a failed sync attempt",
+                      lambda: (lambda j: j if j["attempts"] >= 1 and j["status"] == "queued" and j["error"] else None)(
+                          workspace_job(jid)), 60)
+    check("a sync that fails (5xx beyond its retries) leaves the previous tuples intact and is retried later",
+          owned(bot) == before and "sync:" in failed["error"], failed)
+    fake("DELETE", "/_fake/faults")
+    one("UPDATE rbac.workspace_jobs SET next_attempt_at = now() WHERE id = :n", n=jid)
+    one("SELECT rbac.sync_now(:'bot')", bot=bot)
+    j, _ = sync_result(jid)
+    check("the retry succeeds", j["status"] == "succeeded", j)
+
+
+def t_sync_restricted():
+    bot, client = state["bot"], state["client"]
+    users_before = {t for t in owned(bot) if t.startswith("workspace:")}
+    fake("POST", f"/_fake/clients/{client['client_id']}", {"user_info": "none"})
+    try:
+        j, result = sync_result(sync_now(bot))
+    finally:
+        fake("POST", f"/_fake/clients/{client['client_id']}", {"user_info": "email"})
+    check("restricted_resource on users is a missing capability, not a failed sync; user tuples are kept",
+          j["status"] == "succeeded" and result.get("missing_capabilities") == ["user information"]
+          and {t for t in owned(bot) if t.startswith("workspace:")} == users_before, result)
+
+
+def t_sync_rate_limited():
+    bot = state["bot"]
+    fake("POST", "/_fake/faults", {"method": "POST", "path": "/v1/search", "status": 429, "retry_after": 2, "count": 1})
+    since = log_seq()
+    j, result = sync_result(sync_now(bot))
+    searches = [e for e in fake("GET", f"/_fake/log?since={since}")["entries"] if e["path"] == "/v1/search"]
+    stamp = lambda e: time.mktime(time.strptime(e["time"][:19], "%Y-%m-%dT%H:%M:%S")) + float("0." + e["time"][20:23])
+    gap = stamp(searches[1]) - stamp(searches[0]) if len(searches) > 1 else None
+    check(f"a 429 during a sync is waited out (Retry-After 2 s; next request {gap and round(gap, 2)} s later) and counted",
+          j["status"] == "succeeded" and result.get("rate_limited") == 1 and gap is not None and gap >= 1.95
+          and one("SELECT rate_limited FROM rbac.sync_status WHERE bot_id = :'bot'", bot=bot) == "1", (result, gap))
+
+
+def t_sync_periodic():
+    bot = state["bot"]
+    last = int(one("SELECT max(id) FROM rbac.workspace_jobs WHERE bot_id = :'bot' AND kind = 'sync'", bot=bot))
+    sql("ALTER SYSTEM SET notion_rbac.sync_interval = '2s'")
+    sql("SELECT pg_reload_conf()")
+    try:
+        jid = int(wait_for("a periodic sync", lambda: sync_job(bot, last), 30))
+        j, _ = sync_result(jid)
+        by = one("SELECT requested_by FROM rbac.workspace_jobs WHERE id = :n", n=jid)
+    finally:
+        sql("ALTER SYSTEM RESET notion_rbac.sync_interval")
+        sql("SELECT pg_reload_conf()")
+    check("notion_rbac.sync_interval (reloadable) queues periodic syncs", j["status"] == "succeeded" and by == "notion_rbac worker", (j, by))
+
+
 # --- the checks ---------------------------------------------------------------
 
 state = {}
@@ -200,6 +412,7 @@ def t_setup():
     consent = fake("GET", "/_fake/consent")
     state["consent"] = consent
     sql("CREATE EXTENSION notion_rbac")
+    sql("SELECT rbac.write_schema(rbac.notion_model())")
     sql("SELECT rbac.oauth_configure(:'id', :'secret', ARRAY[:'r1', :'r2'], :'base')",
         id=client["client_id"], secret=client["client_secret"], r1=client["redirect_uris"][0],
         r2=client["redirect_uris"][1] if len(client["redirect_uris"]) > 1 else client["redirect_uris"][0], base=FAKE)
@@ -208,6 +421,7 @@ def t_setup():
 
 def t_full_flow():
     since = log_seq()
+    state["sync_log_from"] = since
     started = time.monotonic()
     job_id, params = authorize()
     j = wait_job(job_id)
@@ -224,8 +438,9 @@ def t_full_flow():
     ws = sql("SELECT workspace_id, workspace_name, owner_type, owner_user_id FROM rbac.workspaces WHERE bot_id = :'b'", b=bot)[0]
     check("the workspace row carries Notion's workspace id, name and authorizing user",
           ws[0] == b["workspace_id"] and ws[1] == b["workspace_name"] and ws[2] == "user" and ws[3] == b["user_id"], ws)
-    check("a first sync is queued for the new workspace",
-          one("SELECT count(*) FROM rbac.workspace_jobs WHERE bot_id = :'b' AND kind = 'sync' AND status = 'queued'", b=bot) == "1")
+    check("a first sync is queued with the workspace (in the same transaction)",
+          one("SELECT count(*) FROM rbac.workspace_jobs j JOIN rbac.oauth_jobs o ON o.bot_id = j.bot_id "
+              "WHERE j.bot_id = :'b' AND j.kind = 'sync' AND j.created_at = o.finished_at", b=bot) == "1")
     calls = token_calls(since, "authorization_code")
     check("exactly one code exchange reached Notion", len(calls) == 1, calls)
     # The worker sleeps up to 10 s when idle: finishing well under that shows
@@ -357,8 +572,11 @@ def t_refresh_failure_revokes():
     check("a 401 that refresh cannot cure revokes the workspace and erases its tokens",
           j["status"] == "failed" and row[0] == "revoked" and "invalid_grant" in row[1] and row[2] == "t" and row[3] == "t",
           (j, row))
-    check("its queued work is cancelled (the first sync)",
+    check("its queued work is cancelled",
           one("SELECT count(*) FROM rbac.workspace_jobs WHERE bot_id = :'b' AND status = 'queued'", b=bot) == "0")
+    check("its synced tuples are removed with it: members' checks turn false",
+          one("SELECT count(*) FROM rbac.notion_synced WHERE bot_id = :'b'", b=bot) == "0"
+          and one("SELECT rbac.check(:'u', 'read', :'p')", u="user:" + state["members"][0], p="page:" + state["pages"][0]) == "f")
     since = log_seq()
     try:
         one("SELECT rbac.verify_workspace(:'b')", b=bot)
@@ -376,9 +594,14 @@ def t_deauthorize():
     j = wait_job(job_id)
     bot = j["bot_id"]
     bot_tokens(bot)
-    jid = int(one("SELECT rbac.deauthorize(:'b')", b=bot))
-    check("rbac.deauthorize marks the workspace revoked in its own transaction",
-          one("SELECT status FROM rbac.workspaces WHERE bot_id = :'b'", b=bot) == "revoked")
+    first = int(wait_for("its first sync", lambda: sync_job(bot), 10))
+    wait_workspace_job(first, timeout=60)
+    synced = int(one("SELECT count(*) FROM rbac.notion_synced WHERE bot_id = :'b'", b=bot))
+    rows = sql("SELECT rbac.deauthorize(:'b'), (SELECT status FROM rbac.workspaces WHERE bot_id = :'b'), "
+               "(SELECT count(*) FROM rbac.notion_synced WHERE bot_id = :'b')", b=bot)[0]
+    jid = int(rows[0])
+    check(f"rbac.deauthorize revokes the workspace and removes its {synced} synced tuples in one statement",
+          synced > 0 and rows[1] == "revoked" and rows[2] == "0", (synced, rows))
     w = wait_workspace_job(jid)
     fb = fake("GET", f"/_fake/bots/{bot}")
     check("the worker revokes the token at Notion and erases it here",
@@ -448,7 +671,7 @@ def t_restart_after_error():
     try:
         one("SELECT pg_sleep(0.2)")
         # Any wake makes it look for jobs and fail on the missing table.
-        os.kill(pid, signal.SIGUSR1)
+        _try(lambda: os.kill(pid, signal.SIGUSR1))
         wait_for("the worker to fail", lambda: not os.path.exists(f"/proc/{pid}"), 15, 0.05)
     finally:
         sql("ALTER TABLE rbac.workspace_jobs_away RENAME TO workspace_jobs")
@@ -473,7 +696,8 @@ def t_no_secrets_in_log():
 
 
 def main():
-    steps = [t_idle_without_extension, t_setup, t_full_flow, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
+    steps = [t_idle_without_extension, t_setup, t_full_flow, t_first_sync, t_sync_diff, t_sync_failure_keeps_tuples,
+             t_sync_restricted, t_sync_rate_limited, t_sync_periodic, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
              t_invalid_client, t_redirect_mismatch, t_transient_retry, t_html_502, t_retry_after, t_refresh_on_401,
              t_refresh_failure_revokes, t_deauthorize, t_sighup, t_sigterm, t_restart_after_error, t_kill9_mid_exchange,
              t_no_secrets_in_log]

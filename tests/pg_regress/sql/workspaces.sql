@@ -9,6 +9,15 @@ SELECT rbac.encrypt_token('secret_WS_ACCESS_xyz', 'rbac.workspaces', 'access_tok
 INSERT INTO rbac.workspaces (bot_id, workspace_id, workspace_name, access_token, refresh_token)
 SELECT 'bot-ws', 'ws-9', 'Acme', access, refresh FROM keys;
 
+-- The model the sync writes into compiles, and becomes the active model
+-- (in this transaction, over no earlier tuples).
+DELETE FROM rbac.tuples;
+DELETE FROM rbac.attributes;
+SELECT rbac.write_schema(rbac.notion_model()) > 0 AS notion_model_loaded;
+SELECT entity_type, relation, subject_type FROM rbac.schema_relations
+ WHERE relation IN ('parent', 'member', 'bot') OR (relation = 'workspace' AND entity_type IN ('page', 'database'))
+ ORDER BY 1, 2, 3;
+
 -- The worker's state, as psql shows it.
 SELECT preloaded, database, pid IS NOT NULL AS running, queued, running, failed FROM rbac.worker_status();
 
@@ -16,6 +25,11 @@ SELECT preloaded, database, pid IS NOT NULL AS running, queued, running, failed 
 SELECT rbac.verify_workspace('bot-ws') > 0 AS verify_queued;
 SELECT kind, bot_id, status, attempts, last_error FROM rbac.worker_jobs ORDER BY kind;
 SELECT try($$SELECT rbac.verify_workspace('bot-nope')$$);
+
+-- Sync on demand, and its state.
+SELECT rbac.sync_now('bot-ws') = rbac.sync_now('bot-ws') AS one_queued_sync;
+SELECT bot_id, state, last_started_at, objects_seen, next_run_at IS NOT NULL AS next_run_known FROM rbac.sync_status;
+SELECT try($$SELECT rbac.sync_now('bot-nope')$$);
 
 -- Deauthorize: revoked in this transaction, queued work cancelled, a
 -- revoke call queued; the tokens stay until that call has been made.
@@ -27,6 +41,8 @@ SELECT kind, status, last_error FROM rbac.worker_jobs ORDER BY kind;
 SELECT rbac.deauthorize('bot-ws') IS NULL AS already;
 SELECT try($$SELECT rbac.deauthorize('bot-nope')$$);
 SELECT try($$SELECT rbac.verify_workspace('bot-ws')$$);
+SELECT try($$SELECT rbac.sync_now('bot-ws')$$);
+SELECT state FROM rbac.sync_status WHERE bot_id = 'bot-ws';
 -- Only a revoked workspace may be without tokens.
 UPDATE rbac.workspaces SET access_token = NULL, refresh_token = NULL WHERE bot_id = 'bot-ws';
 SELECT try($$UPDATE rbac.workspaces SET status = 'active' WHERE bot_id = 'bot-ws'$$) ~ 'workspaces_tokens_check' AS refused;

@@ -1,0 +1,187 @@
+//! The listing and planning logic against an in-memory Notion.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::*;
+
+/// A tiny Notion: users, search results, blocks; pages of `page` items;
+/// optionally restricted lists and one expiring cursor.
+struct World {
+    users: Vec<Value>,
+    objects: Vec<Value>,
+    blocks: HashMap<String, Value>,
+    page: usize,
+    users_restricted: bool,
+    expire_first_search_cursor: bool,
+    log: Vec<String>,
+}
+
+impl World {
+    fn list(&self, items: &[Value], cursor: Option<&str>) -> Vec<u8> {
+        let start = cursor.map_or(0, |c| c.parse::<usize>().unwrap());
+        let end = (start + self.page).min(items.len());
+        let more = end < items.len();
+        json!({
+            "object": "list",
+            "results": items[start..end],
+            "has_more": more,
+            "next_cursor": if more { Value::String(end.to_string()) } else { Value::Null },
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    fn fetch(&mut self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Vec<u8>, Fetched<String>> {
+        self.log.push(format!("{} {path}", method.as_str()));
+        if let Some(rest) = path.strip_prefix("/v1/users") {
+            if self.users_restricted {
+                return Err(Fetched::Restricted);
+            }
+            assert!(rest.contains("page_size=100"), "{path}");
+            let cursor = rest.split("start_cursor=").nth(1);
+            return Ok(self.list(&self.users, cursor));
+        }
+        if path == "/v1/search" {
+            let body: Value = serde_json::from_slice(&body.unwrap()).unwrap();
+            assert_eq!(body["page_size"], 100);
+            let cursor = body.get("start_cursor").and_then(Value::as_str).map(str::to_owned);
+            if self.expire_first_search_cursor && cursor.is_some() {
+                self.expire_first_search_cursor = false;
+                return Err(Fetched::InvalidCursor);
+            }
+            return Ok(self.list(&self.objects, cursor.as_deref()));
+        }
+        if let Some(id) = path.strip_prefix("/v1/blocks/") {
+            return match self.blocks.get(id) {
+                Some(b) => Ok(b.to_string().into_bytes()),
+                None => Err(Fetched::NotFound),
+            };
+        }
+        Err(Fetched::Fail(format!("unexpected {path}")))
+    }
+}
+
+fn page(id: &str, parent: Value) -> Value {
+    json!({ "object": "page", "id": id, "parent": parent, "in_trash": false })
+}
+
+fn world(n_users: usize, n_pages: usize) -> World {
+    let mut users: Vec<Value> =
+        (0..n_users).map(|i| json!({ "object": "user", "id": format!("u{i}"), "type": "person" })).collect();
+    users.push(json!({ "object": "user", "id": "bot1", "type": "bot", "bot": {} }));
+    let mut objects = vec![page("root", json!({ "type": "workspace", "workspace": true }))];
+    for i in 0..n_pages {
+        objects.push(page(&format!("p{i}"), json!({ "type": "page_id", "page_id": "root" })));
+    }
+    objects.push(json!({ "object": "data_source", "id": "ds1", "parent": { "type": "database_id", "database_id": "db1" },
+                         "database_parent": { "type": "block_id", "block_id": "b2" } }));
+    objects.push(page("row1", json!({ "type": "data_source_id", "data_source_id": "ds1", "database_id": "db1" })));
+    objects.push(page("row2", json!({ "type": "data_source_id", "data_source_id": "ds1" })));
+    objects.push(page("nested", json!({ "type": "block_id", "block_id": "b1" })));
+    objects.push(page("lost", json!({ "type": "block_id", "block_id": "b9" })));
+    objects.push(json!({ "object": "page", "id": "trashed", "parent": { "type": "workspace" }, "in_trash": true }));
+    let mut blocks = HashMap::new();
+    blocks.insert("b1".to_owned(), json!({ "object": "block", "id": "b1", "parent": { "type": "block_id", "block_id": "b2" } }));
+    blocks.insert("b2".to_owned(), json!({ "object": "block", "id": "b2", "parent": { "type": "page_id", "page_id": "root" } }));
+    World { users, objects, blocks, page: 100, users_restricted: false, expire_first_search_cursor: false, log: vec![] }
+}
+
+fn run(w: &mut World) -> Listing {
+    collect(&mut |m, p, b| w.fetch(m, p, b), &|why| why).unwrap()
+}
+
+fn has(set: &BTreeSet<SyncTuple>, text: &str) -> bool {
+    set.iter().any(|t| t.to_string() == text)
+}
+
+#[test]
+fn lists_in_pages_of_100_and_resolves_blocks_once() {
+    let mut w = world(150, 230);
+    let listing = run(&mut w);
+    let users = listing.users.as_ref().unwrap();
+    assert_eq!(users.len(), 151);
+    // 237 search results (one trashed, dropped): 3 search pages; 151 users: 2
+    // pages; blocks b1 and b2 (b2 reached twice, fetched once) and b9 (404).
+    assert_eq!(listing.objects_seen(), 236);
+    assert_eq!(w.log.iter().filter(|l| l.starts_with("GET /v1/users")).count(), 2);
+    assert_eq!(w.log.iter().filter(|l| l.starts_with("POST /v1/search")).count(), 3);
+    assert_eq!(w.log.iter().filter(|l| l.starts_with("GET /v1/blocks")).count(), 3, "{:?}", w.log);
+    assert_eq!(listing.requests as usize, w.log.len());
+    assert!(listing.missing_capabilities.is_empty());
+
+    let plan = plan(&listing, "W");
+    let users = &plan[&Part::Users];
+    assert_eq!(users.len(), 151);
+    assert!(has(users, "workspace:W#member@user:u0"));
+    assert!(has(users, "workspace:W#bot@user:bot1"));
+    let objects = &plan[&Part::Objects];
+    for expected in [
+        "page:root#workspace@workspace:W",
+        "page:p7#parent@page:root",
+        "page:row1#parent@database:db1",
+        "page:row2#parent@database:db1",
+        "page:nested#parent@page:root",
+        "page:lost#workspace@workspace:W",
+        "database:db1#workspace@workspace:W",
+        "database:db1#parent@page:root",
+    ] {
+        assert!(has(objects, expected), "{expected}");
+    }
+    assert!(!objects.iter().any(|t| t.entity_id == "trashed"));
+    assert!(!objects.iter().any(|t| t.entity_id == "lost" && t.relation == "parent"));
+    assert!(!objects.iter().any(|t| t.entity_id == "root" && t.relation == "parent"));
+    // 235 pages + 233 parents (root and lost have none) + 2 for the database.
+    assert_eq!(objects.len(), 235 + 233 + 2);
+}
+
+#[test]
+fn restricted_users_are_a_missing_capability() {
+    let mut w = world(3, 3);
+    w.users_restricted = true;
+    let listing = run(&mut w);
+    assert!(listing.users.is_none());
+    assert_eq!(listing.missing_capabilities, vec!["user information"]);
+    let plan = plan(&listing, "W");
+    assert!(!plan.contains_key(&Part::Users), "users keep their tuples");
+    assert!(plan.contains_key(&Part::Objects));
+}
+
+#[test]
+fn an_expired_cursor_restarts_the_listing_once() {
+    let mut w = world(1, 250);
+    w.expire_first_search_cursor = true;
+    let listing = run(&mut w);
+    assert_eq!(listing.objects_seen(), 250 + 6);
+    assert_eq!(w.log.iter().filter(|l| l.starts_with("POST /v1/search")).count(), 2 + 3);
+}
+
+#[test]
+fn failures_end_the_listing() {
+    let mut calls = 0;
+    let err = collect::<String>(
+        &mut |_, _, _| {
+            calls += 1;
+            Err(Fetched::Fail("boom".into()))
+        },
+        &|why| why,
+    )
+    .unwrap_err();
+    assert_eq!(err, "boom");
+    assert_eq!(calls, 1);
+    let err = collect::<String>(&mut |_, _, _| Ok(b"<html>".to_vec()), &|why| why).unwrap_err();
+    assert!(err.contains("not JSON"), "{err}");
+}
+
+#[test]
+fn the_model_compiles_and_allows_every_synced_relation() {
+    let schema = notion_rbac_core::lang::compile(NOTION_MODEL).unwrap();
+    for (entity, relation, subject) in RELATIONS {
+        let allowed = schema.entity(entity).and_then(|e| e.relation(relation)).is_some_and(|r| r.allows(subject, ""));
+        assert!(allowed, "{entity}#{relation}@{subject}");
+    }
+    // Read is inherited through parent.
+    let page = schema.entity("page").unwrap();
+    assert!(page.permission("read").is_some());
+}
