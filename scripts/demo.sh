@@ -75,11 +75,21 @@ Stop both (and delete the data) with:  make demo-stop
 MSG
 }
 
+# settled QUERY: waits (up to 10 s) until QUERY no longer answers queued or running.
+settled() {
+    local status
+    for _ in $(seq 100); do
+        status=$(cluster_psql -qAt -d "$DB" -c "$1")
+        [ "$status" = queued ] || [ "$status" = running ] || return 0
+        sleep 0.1
+    done
+}
+
 # The OAuth flow against the fake Notion: configure the client, start an
 # authorization, let the "browser" follow Notion's consent redirect, hand the
 # callback to rbac.oauth_callback and watch the worker exchange the code.
 oauth_flow() {
-    local fixture=fake_notion/fixtures/demo.json url state location code job status
+    local fixture=fake_notion/fixtures/demo.json url state location code job
     say "starting the fake Notion server (fake_notion/, fixture $fixture)"
     python3 fake_notion --fixture "$fixture" --port 0 --url-file "$DEMO_DIR/fake.url" \
         >"$DEMO_DIR/fake.out" 2>"$DEMO_DIR/fake.log" &
@@ -111,20 +121,12 @@ SELECT rbac.oauth_callback(:'state', :'code');
 SQL
 )
     say "rbac.oauth_callback queued job $job; the background worker exchanges the code"
-    for _ in $(seq 100); do
-        status=$(cluster_psql -qAt -d "$DB" -c "SELECT status FROM rbac.oauth_status($job)")
-        [ "$status" = queued ] || [ "$status" = running ] || break
-        sleep 0.1
-    done
+    settled "SELECT status FROM rbac.oauth_status($job)"
     cluster_psql -q -d "$DB" -c "SELECT job, status, error, bot_id, workspace_name FROM rbac.oauth_status($job)"
     say "the installed workspace (tokens stored encrypted; plaintext never leaves the worker)"
     cluster_psql -q -d "$DB" -c "SELECT bot_id, workspace_id, workspace_name, status, left(access_token::text, 16) || '…' AS access_token FROM rbac.workspaces"
     say "its first sync (queued with the installation): Notion's users, shared pages and hierarchy into tuples"
-    for _ in $(seq 100); do
-        status=$(cluster_psql -qAt -d "$DB" -c "SELECT state FROM rbac.sync_status")
-        [ "$status" = queued ] || [ "$status" = running ] || break
-        sleep 0.1
-    done
+    settled "SELECT state FROM rbac.sync_status"
     cluster_psql -q -d "$DB" -c "SELECT bot_id, state, objects_seen, requests, last_summary->>'added' AS tuples_added, next_run_at FROM rbac.sync_status"
     cluster_psql -q -d "$DB" -c "SELECT kind, id, status, attempts FROM rbac.worker_jobs ORDER BY kind, id"
     say "checks on synced data: can each workspace member read each page the integration sees?"

@@ -19,6 +19,25 @@ fn unknown_workspace(bot_id: &str) -> ! {
     )
 }
 
+/// Refuses an unknown (42704) or revoked (22023) workspace. Locks its row:
+/// a concurrent `rbac.deauthorize` waits, so no job is queued for a
+/// workspace revoked meanwhile.
+fn require_active(bot_id: &str) {
+    let status = Spi::get_one_with_args::<String>(
+        "SELECT (SELECT status FROM rbac.workspaces WHERE bot_id = $1 FOR UPDATE)",
+        &[bot_id.into()],
+    )
+    .unwrap_or_else(|e| spi_error("reading the workspace", e));
+    match status.as_deref() {
+        None => unknown_workspace(bot_id),
+        Some("active") => {}
+        Some(other) => raise(
+            Error::new(ErrorKind::InvalidArgument, format!("the workspace of bot {bot_id} is {other}"))
+                .with_hint("a revoked workspace must be authorized again (rbac.oauth_start)"),
+        ),
+    }
+}
+
 /// Revokes an installation now: the workspace is marked revoked in this
 /// transaction (no call uses its tokens again; queued jobs are cancelled),
 /// and the worker asks Notion to revoke the token, then erases it. Returns
@@ -60,16 +79,7 @@ fn deauthorize(bot_id: &str) -> Option<i64> {
 #[search_path(pg_catalog, rbac, pg_temp)]
 fn verify_workspace(bot_id: &str) -> i64 {
     crate::store::require_writable("verify a workspace");
-    let status = Spi::get_one_with_args::<String>("SELECT (SELECT status FROM rbac.workspaces WHERE bot_id = $1)", &[bot_id.into()])
-        .unwrap_or_else(|e| spi_error("reading the workspace", e));
-    match status.as_deref() {
-        None => unknown_workspace(bot_id),
-        Some("active") => {}
-        Some(other) => raise(
-            Error::new(ErrorKind::InvalidArgument, format!("the workspace of bot {bot_id} is {other}"))
-                .with_hint("a revoked workspace must be authorized again (rbac.oauth_start)"),
-        ),
-    }
+    require_active(bot_id);
     let job = crate::store::write_returning(
         "INSERT INTO rbac.workspace_jobs (bot_id, kind) VALUES ($1, 'verify') RETURNING id",
         &[bot_id.into()],
@@ -88,19 +98,7 @@ fn verify_workspace(bot_id: &str) -> i64 {
 #[search_path(pg_catalog, rbac, pg_temp)]
 fn sync_now(bot_id: &str) -> i64 {
     crate::store::require_writable("sync a workspace");
-    let status = Spi::get_one_with_args::<String>(
-        "SELECT (SELECT status FROM rbac.workspaces WHERE bot_id = $1 FOR UPDATE)",
-        &[bot_id.into()],
-    )
-    .unwrap_or_else(|e| spi_error("reading the workspace", e));
-    match status.as_deref() {
-        None => unknown_workspace(bot_id),
-        Some("active") => {}
-        Some(other) => raise(
-            Error::new(ErrorKind::InvalidArgument, format!("the workspace of bot {bot_id} is {other}"))
-                .with_hint("a revoked workspace must be authorized again (rbac.oauth_start)"),
-        ),
-    }
+    require_active(bot_id);
     let job = crate::store::write_returning(
         "WITH queued AS (UPDATE rbac.workspace_jobs SET next_attempt_at = pg_catalog.now() \
                           WHERE id = (SELECT min(id) FROM rbac.workspace_jobs \
