@@ -170,10 +170,15 @@ run_regress() {
     as_postgres env PGUSER=postgres "$bin" --bindir="$PG_BIN" \
         --host="$dir" --port="$CLUSTER_PORT" --inputdir="$dir/in" --outputdir="$dir/out" \
         --dbname=notion_rbac_regress --schedule="$dir/in/$schedule" 2>&1 | tee "$WORK/$layer.log"
-    local p f
+    local rc=${PIPESTATUS[0]} p f
     # pg_regress prints "test name ... ok" up to 15, TAP ("ok 3 - name") from 16.
     p=$(grep -cE '^(test |     )?[a-z0-9_]+ +\.\.\. ok|^ok [0-9]+ ' "$WORK/$layer.log")
     f=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ ' "$WORK/$layer.log")
+    # A run that stopped early (a missing expected file, a crash) fails even
+    # if no test line says so.
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1; echo "FAILED: $(basename "$bin") exited with status $rc"
+    fi
     if [ -f "$dir/out/regression.diffs" ]; then
         echo "---- regression.diffs ($layer) ----"
         cat "$dir/out/regression.diffs"

@@ -85,6 +85,16 @@ GRANT EXECUTE ON FUNCTION rbac.current_subject() TO rbac_reader, rbac_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON rbac.login_subjects TO rbac_admin;
 GRANT EXECUTE ON FUNCTION rbac._is_subject(text) TO rbac_admin;
 
+-- Application roles and the audit log. Administrators manage roles and
+-- assignments and read the log; nobody writes the log directly (the
+-- extension's functions and triggers append to it); rbac.authorize is for
+-- the roles that run checks.
+GRANT SELECT, INSERT, UPDATE, DELETE ON rbac.app_roles, rbac.app_role_actions, rbac.action_permissions,
+    rbac.role_assignments TO rbac_admin;
+GRANT SELECT ON rbac.audit_log, rbac.audit_chain, rbac.recent_denials TO rbac_admin;
+GRANT EXECUTE ON FUNCTION rbac.verify_audit_log(), rbac.purge_audit_log(timestamptz) TO rbac_admin;
+GRANT EXECUTE ON FUNCTION rbac.authorize(text, text, text) TO rbac_reader;
+
 -- The token type's binary form is the extension's own envelope layout
 -- (src/token.rs); comparing tokens (=, <>, <, DISTINCT, UNION) is for
 -- those who may read them.
@@ -156,3 +166,13 @@ COMMENT ON TABLE rbac.notion_synced IS 'Tuples written by Notion syncs, by insta
 COMMENT ON VIEW rbac.sync_status IS 'Each installation''s Notion sync: state, last run (objects seen, requests, rate limited, result), next run';
 COMMENT ON FUNCTION rbac.sync_now(text) IS 'Queue a sync of the workspace''s Notion access into tuples now; returns the job id';
 COMMENT ON FUNCTION rbac.notion_model() IS 'The Notion model the sync writes into (Permify''s Notion model with parent for pages and databases)';
+COMMENT ON TABLE rbac.app_roles IS 'Application roles (built in: admin, editor, viewer; add your own)';
+COMMENT ON TABLE rbac.app_role_actions IS 'The actions each application role allows';
+COMMENT ON TABLE rbac.action_permissions IS 'Overrides of the permission an action needs in the relationship graph (default: the action''s name; manage: manage_workspace)';
+COMMENT ON TABLE rbac.role_assignments IS 'Application roles of subjects in Notion workspaces';
+COMMENT ON TABLE rbac.audit_log IS 'Audit entries: append-only; chained by hash in rbac.audit_chain (rbac.verify_audit_log)';
+COMMENT ON TABLE rbac.audit_chain IS 'The hash chain over rbac.audit_log: position, entry, previous hash, hash';
+COMMENT ON VIEW rbac.recent_denials IS 'Denied decisions of the last 7 days, newest first, with the reason';
+COMMENT ON FUNCTION rbac.authorize(text, text, text) IS 'Does the subject''s role in the object''s workspace allow the action, and does the graph grant its permission? Denials are audited';
+COMMENT ON FUNCTION rbac.verify_audit_log() IS 'Check the audit log''s hash chain: every entry deleted, altered, moved or unchained is reported';
+COMMENT ON FUNCTION rbac.purge_audit_log(timestamptz) IS 'Remove audit entries logged before a time, recording the purge so that the chain stays verifiable';

@@ -5,7 +5,11 @@
 -- workspace's token (refreshed on 401; the workspace revoked when nothing
 -- cures it), revocation, and syncs of each workspace's Notion access into
 -- tuples (rbac.notion_synced, rbac.sync_status, rbac.sync_now,
--- rbac.notion_model, notion_rbac.sync_interval). New: rbac.workspace_jobs, rbac.worker_jobs,
+-- rbac.notion_model, notion_rbac.sync_interval). Application roles
+-- (rbac.app_roles, rbac.app_role_actions, rbac.action_permissions,
+-- rbac.role_assignments, rbac.authorize) and the hash-chained audit log
+-- (rbac.audit_log, rbac.audit_chain, rbac.verify_audit_log,
+-- rbac.purge_audit_log, rbac.recent_denials; notion_rbac.audit_server_log). New: rbac.workspace_jobs, rbac.worker_jobs,
 -- rbac.deauthorize, rbac.verify_workspace, rbac.worker_status; settings
 -- notion_rbac.database_name, notion_rbac.http_timeout,
 -- notion_rbac.max_job_attempts. OAuth jobs gain retry times; workspaces
@@ -171,3 +175,467 @@ COMMENT ON TABLE rbac.notion_synced IS 'Tuples written by Notion syncs, by insta
 COMMENT ON VIEW rbac.sync_status IS 'Each installation''s Notion sync: state, last run (objects seen, requests, rate limited, result), next run';
 COMMENT ON FUNCTION rbac.sync_now(text) IS 'Queue a sync of the workspace''s Notion access into tuples now; returns the job id';
 COMMENT ON FUNCTION rbac.notion_model() IS 'The Notion model the sync writes into (Permify''s Notion model with parent for pages and databases)';
+
+-- Application roles and the audit log (as sql/audit.sql installs them).
+
+-- Roles and the actions they allow. Administrators add their own.
+-- Rows marked builtin are the seed's (admin, editor, viewer): fixed, and
+-- re-created by CREATE EXTENSION, so a dump holds only the rest.
+CREATE TABLE rbac.app_roles (
+    name        text PRIMARY KEY CONSTRAINT app_roles_name_check CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
+    description text,
+    builtin     boolean NOT NULL DEFAULT false
+);
+CREATE TABLE rbac.app_role_actions (
+    role    text NOT NULL REFERENCES rbac.app_roles (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    action  text NOT NULL CONSTRAINT app_role_actions_action_check CHECK (action ~ '^[a-z][a-z0-9_]{0,62}$'),
+    builtin boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (role, action)
+);
+-- The permission of the relationship graph an action needs, where it is
+-- not the default (read→read, write→write, delete→delete,
+-- manage→manage_workspace, any other action→itself).
+CREATE TABLE rbac.action_permissions (
+    action     text PRIMARY KEY CONSTRAINT action_permissions_action_check CHECK (action ~ '^[a-z][a-z0-9_]{0,62}$'),
+    permission text NOT NULL
+);
+-- Who has which role in which Notion workspace.
+CREATE TABLE rbac.role_assignments (
+    subject      text NOT NULL CONSTRAINT role_assignments_subject_check CHECK (rbac._is_subject(subject)),
+    workspace_id text NOT NULL,
+    role         text NOT NULL REFERENCES rbac.app_roles (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    assigned_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    assigned_by  name NOT NULL DEFAULT SESSION_USER,
+    PRIMARY KEY (subject, workspace_id, role)
+);
+CREATE INDEX role_assignments_by_workspace ON rbac.role_assignments (workspace_id, role);
+
+INSERT INTO rbac.app_roles (name, description, builtin) VALUES
+    ('admin', 'Read, write, delete and manage', true),
+    ('editor', 'Read and write', true),
+    ('viewer', 'Read', true);
+INSERT INTO rbac.app_role_actions (role, action, builtin) VALUES
+    ('admin', 'read', true), ('admin', 'write', true), ('admin', 'delete', true), ('admin', 'manage', true),
+    ('editor', 'read', true), ('editor', 'write', true),
+    ('viewer', 'read', true);
+
+CREATE FUNCTION rbac._builtin_fixed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path TO pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF OLD.builtin THEN
+        RAISE EXCEPTION 'a built-in row of rbac.% cannot be changed', TG_TABLE_NAME
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'add a role of your own (INSERT INTO rbac.app_roles / rbac.app_role_actions)';
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.builtin THEN
+        RAISE EXCEPTION 'only CREATE EXTENSION makes built-in rows' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+CREATE FUNCTION rbac._builtin_insert() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path TO pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Only the install script (which runs before this trigger exists)
+    -- makes built-in rows.
+    NEW.builtin := false;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER app_roles_builtin BEFORE UPDATE OR DELETE ON rbac.app_roles
+    FOR EACH ROW EXECUTE FUNCTION rbac._builtin_fixed();
+CREATE TRIGGER app_role_actions_builtin BEFORE UPDATE OR DELETE ON rbac.app_role_actions
+    FOR EACH ROW EXECUTE FUNCTION rbac._builtin_fixed();
+CREATE TRIGGER app_roles_builtin_insert BEFORE INSERT ON rbac.app_roles
+    FOR EACH ROW EXECUTE FUNCTION rbac._builtin_insert();
+CREATE TRIGGER app_role_actions_builtin_insert BEFORE INSERT ON rbac.app_role_actions
+    FOR EACH ROW EXECUTE FUNCTION rbac._builtin_insert();
+
+-- The audit log: insert-only. Writers only append (through the extension's
+-- functions and triggers); the chain of hashes is kept beside it by one
+-- chainer at a time (the background worker, or rbac.verify_audit_log), in
+-- the order entries are chained — so writers never wait on each other and
+-- no isolation level can fork the chain.
+-- Ids are random (a restore, whose own writes are audited as it goes,
+-- never collides with the entries it brings back); entries are ordered by
+-- time and by their place in the chain.
+CREATE TABLE rbac.audit_log (
+    id            uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    logged_at     timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    db_role       name NOT NULL DEFAULT SESSION_USER,
+    subject       text,
+    workspace_id  text,
+    action        text NOT NULL,
+    resource_type text,
+    resource_id   text,
+    result        text NOT NULL CONSTRAINT audit_log_result_check CHECK (result IN ('success', 'denied', 'error')),
+    metadata      jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_log_by_time ON rbac.audit_log (logged_at);
+-- seq: position in the chain; hash = sha256(prev_hash || the entry's
+-- canonical text, rbac._audit_text); the first entry's prev_hash is 32 zero
+-- bytes, or, after a purge, the hash of the last purged entry (recorded in
+-- the purge's own entry).
+CREATE TABLE rbac.audit_chain (
+    seq       bigint PRIMARY KEY,
+    entry_id  uuid NOT NULL UNIQUE REFERENCES rbac.audit_log (id),
+    prev_hash bytea NOT NULL,
+    hash      bytea NOT NULL
+);
+
+-- What is hashed: every column but the id, in a form that does not
+-- depend on session settings (time as microseconds since the epoch).
+CREATE FUNCTION rbac._audit_text(e rbac.audit_log) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path TO pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_array(e.id, (extract(epoch FROM e.logged_at) * 1000000)::bigint, e.db_role::text, e.subject,
+                             e.workspace_id, e.action, e.resource_type, e.resource_id, e.result, e.metadata)::text
+$$;
+
+-- Nobody updates or deletes audit rows, not even their owner (privileges
+-- stop everyone else; this stops superusers who forget, and anyone short of
+-- disabling triggers — which rbac.verify_audit_log then detects).
+CREATE FUNCTION rbac._audit_immutable() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path TO pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'rbac.% is append-only', TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'old entries are removed with rbac.purge_audit_log(before), which keeps the chain verifiable';
+END
+$$;
+CREATE TRIGGER audit_log_immutable BEFORE UPDATE OR DELETE ON rbac.audit_log
+    FOR EACH ROW EXECUTE FUNCTION rbac._audit_immutable();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON rbac.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_immutable();
+CREATE TRIGGER audit_chain_immutable BEFORE UPDATE OR DELETE ON rbac.audit_chain
+    FOR EACH ROW EXECUTE FUNCTION rbac._audit_immutable();
+CREATE TRIGGER audit_chain_no_truncate BEFORE TRUNCATE ON rbac.audit_chain
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_immutable();
+
+-- Appends an entry (and writes it to the server log as one JSON line when
+-- notion_rbac.audit_server_log is on). In a read-only transaction or on a
+-- standby the entry goes to the server log only. Never raises for the
+-- audit's sake: the audited operation must not fail because of it.
+CREATE FUNCTION rbac._audit(p_action text, p_result text, p_resource_type text DEFAULT NULL,
+                            p_resource_id text DEFAULT NULL, p_workspace_id text DEFAULT NULL,
+                            p_metadata jsonb DEFAULT '{}', p_subject text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_subject text := coalesce(p_subject, rbac.current_subject());
+    v_line jsonb;
+BEGIN
+    v_line := jsonb_build_object('audit', 'notion_rbac', 'at', clock_timestamp(), 'db_role', session_user::text,
+                                 'subject', v_subject, 'workspace_id', p_workspace_id, 'action', p_action,
+                                 'resource_type', p_resource_type, 'resource_id', p_resource_id,
+                                 'result', p_result, 'metadata', coalesce(p_metadata, '{}'));
+    IF coalesce(current_setting('notion_rbac.audit_server_log', true), 'on') = 'on' THEN
+        RAISE LOG USING MESSAGE = v_line::text;
+    END IF;
+    IF pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' THEN
+        IF coalesce(current_setting('notion_rbac.audit_server_log', true), 'on') <> 'on' THEN
+            RAISE LOG USING MESSAGE = v_line::text;
+        END IF;
+        RETURN;
+    END IF;
+    INSERT INTO rbac.audit_log (subject, workspace_id, action, resource_type, resource_id, result, metadata)
+    VALUES (v_subject, p_workspace_id, p_action, p_resource_type, p_resource_id, p_result, coalesce(p_metadata, '{}'));
+END
+$$;
+
+-- Statement-level audits of bulk tables: one entry per statement with the
+-- row count (never one per tuple).
+CREATE FUNCTION rbac._audit_rows() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        SELECT count(*) INTO n FROM old_rows;
+    ELSE
+        SELECT count(*) INTO n FROM new_rows;
+    END IF;
+    IF n > 0 THEN
+        PERFORM rbac._audit(TG_ARGV[0], 'success', TG_TABLE_NAME, NULL, NULL,
+                            jsonb_build_object('rows', n, 'operation', lower(TG_OP)));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER tuples_audit_insert AFTER INSERT ON rbac.tuples REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('tuples_written');
+CREATE TRIGGER tuples_audit_update AFTER UPDATE ON rbac.tuples REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('tuples_written');
+CREATE TRIGGER tuples_audit_delete AFTER DELETE ON rbac.tuples REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('tuples_deleted');
+CREATE TRIGGER attributes_audit_insert AFTER INSERT ON rbac.attributes REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('attributes_written');
+CREATE TRIGGER attributes_audit_update AFTER UPDATE ON rbac.attributes REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('attributes_written');
+CREATE TRIGGER attributes_audit_delete AFTER DELETE ON rbac.attributes REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('attributes_deleted');
+CREATE TRIGGER schemas_audit_insert AFTER INSERT ON rbac.schemas REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('schema_written');
+CREATE TRIGGER app_roles_audit_insert AFTER INSERT ON rbac.app_roles REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_changed');
+CREATE TRIGGER app_roles_audit_update AFTER UPDATE ON rbac.app_roles REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_changed');
+CREATE TRIGGER app_roles_audit_delete AFTER DELETE ON rbac.app_roles REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_deleted');
+CREATE TRIGGER app_role_actions_audit_insert AFTER INSERT ON rbac.app_role_actions REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_changed');
+CREATE TRIGGER app_role_actions_audit_delete AFTER DELETE ON rbac.app_role_actions REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_changed');
+CREATE TRIGGER action_permissions_audit_insert AFTER INSERT ON rbac.action_permissions REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_changed');
+CREATE TRIGGER action_permissions_audit_update AFTER UPDATE ON rbac.action_permissions REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_changed');
+CREATE TRIGGER role_assignments_audit_insert AFTER INSERT ON rbac.role_assignments REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_assigned');
+CREATE TRIGGER role_assignments_audit_delete AFTER DELETE ON rbac.role_assignments REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_unassigned');
+
+-- Chains entries not chained yet, oldest first, one chainer at a time
+-- (a lock on rbac.audit_chain that only the extension can take). Returns
+-- how many. Needs READ COMMITTED: it must see the chain's latest tail.
+CREATE FUNCTION rbac._audit_chain_pending(p_limit integer DEFAULT 10000) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_seq bigint;
+    v_hash bytea;
+    v_n bigint := 0;
+    e rbac.audit_log;
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RETURN 0;
+    END IF;
+    LOCK TABLE rbac.audit_chain IN EXCLUSIVE MODE;
+    SELECT c.seq, c.hash INTO v_seq, v_hash FROM rbac.audit_chain c ORDER BY c.seq DESC LIMIT 1;
+    v_seq := coalesce(v_seq, 0);
+    v_hash := coalesce(v_hash, decode(repeat('00', 32), 'hex'));
+    -- Entries still unchained sit near the end: look back a day from the
+    -- newest chained one (rbac.verify_audit_log reports any older straggler;
+    -- a transaction open longer than that is chained by it).
+    FOR e IN SELECT l.* FROM rbac.audit_log l
+              WHERE l.logged_at > coalesce((SELECT max(x.logged_at) FROM rbac.audit_chain c
+                                              JOIN rbac.audit_log x ON x.id = c.entry_id), '-infinity') - interval '1 day'
+                AND NOT EXISTS (SELECT FROM rbac.audit_chain c WHERE c.entry_id = l.id)
+              ORDER BY l.logged_at, l.id LIMIT p_limit LOOP
+        v_seq := v_seq + 1;
+        INSERT INTO rbac.audit_chain (seq, entry_id, prev_hash, hash)
+        VALUES (v_seq, e.id, v_hash, sha256(v_hash || convert_to(rbac._audit_text(e), 'UTF8')));
+        v_hash := sha256(v_hash || convert_to(rbac._audit_text(e), 'UTF8'));
+        v_n := v_n + 1;
+    END LOOP;
+    RETURN v_n;
+END
+$$;
+
+-- Checks the whole chain (chaining what is pending first, when it can) and
+-- reports every place it is broken: an entry deleted, altered or moved,
+-- chain rows removed, entries removed at the start without
+-- rbac.purge_audit_log, entries never chained. One row 'ok' when intact.
+CREATE FUNCTION rbac.verify_audit_log()
+RETURNS TABLE (status text, seq bigint, entry_id uuid, detail text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    v_prev_seq bigint;
+    v_prev_hash bytea;
+    v_count bigint := 0;
+    v_bad bigint := 0;
+    v_zero bytea := decode(repeat('00', 32), 'hex');
+BEGIN
+    PERFORM rbac._audit_chain_pending();
+    FOR c IN SELECT ch.seq, ch.entry_id, ch.prev_hash, ch.hash, l AS entry, l.id IS NOT NULL AS present
+               FROM rbac.audit_chain ch LEFT JOIN rbac.audit_log l ON l.id = ch.entry_id
+              ORDER BY ch.seq LOOP
+        v_count := v_count + 1;
+        IF v_prev_seq IS NULL THEN
+            -- The start: genesis, or the anchor a purge recorded in the chain.
+            IF NOT (c.seq = 1 AND c.prev_hash = v_zero)
+               AND NOT EXISTS (SELECT FROM rbac.audit_log p
+                                WHERE p.action = 'audit_purged'
+                                  AND (p.metadata ->> 'through_seq')::bigint = c.seq - 1
+                                  AND p.metadata ->> 'anchor_hash' = encode(c.prev_hash, 'hex')) THEN
+                v_bad := v_bad + 1;
+                status := 'tampered'; seq := c.seq; entry_id := c.entry_id;
+                detail := format('the chain starts at %s without a purge that ends at %s: earlier entries were removed', c.seq, c.seq - 1);
+                RETURN NEXT;
+            END IF;
+        ELSE
+            IF c.seq <> v_prev_seq + 1 THEN
+                v_bad := v_bad + 1;
+                status := 'tampered'; seq := c.seq; entry_id := c.entry_id;
+                detail := format('chain positions %s to %s are missing', v_prev_seq + 1, c.seq - 1);
+                RETURN NEXT;
+            ELSIF c.prev_hash <> v_prev_hash THEN
+                v_bad := v_bad + 1;
+                status := 'tampered'; seq := c.seq; entry_id := c.entry_id;
+                detail := 'does not follow the previous entry (chain rows altered or reordered)';
+                RETURN NEXT;
+            END IF;
+        END IF;
+        IF NOT c.present THEN
+            v_bad := v_bad + 1;
+            status := 'tampered'; seq := c.seq; entry_id := c.entry_id;
+            detail := 'the entry was deleted';
+            RETURN NEXT;
+        ELSIF c.hash <> sha256(c.prev_hash || convert_to(rbac._audit_text(c.entry), 'UTF8')) THEN
+            v_bad := v_bad + 1;
+            status := 'tampered'; seq := c.seq; entry_id := c.entry_id;
+            detail := 'the entry was altered after it was chained';
+            RETURN NEXT;
+        END IF;
+        v_prev_seq := c.seq;
+        v_prev_hash := c.hash;
+    END LOOP;
+    FOR c IN SELECT l.id FROM rbac.audit_log l
+              WHERE NOT EXISTS (SELECT FROM rbac.audit_chain ch WHERE ch.entry_id = l.id)
+                AND l.logged_at < clock_timestamp() - interval '1 minute'
+              ORDER BY l.logged_at, l.id LIMIT 100 LOOP
+        v_bad := v_bad + 1;
+        status := 'unchained'; seq := NULL; entry_id := c.id;
+        detail := 'older than a minute and not chained (is the background worker running?)';
+        RETURN NEXT;
+    END LOOP;
+    IF v_bad = 0 THEN
+        status := 'ok'; seq := v_prev_seq; entry_id := NULL;
+        detail := format('%s entries verified', v_count);
+        RETURN NEXT;
+    END IF;
+END
+$$;
+
+-- Removes entries logged before p_before (a prefix of the chain; the newest
+-- entry always stays) and records the purge as an entry carrying the hash
+-- the remaining chain starts from, so the log stays verifiable. Returns
+-- how many entries went.
+CREATE FUNCTION rbac.purge_audit_log(p_before timestamptz) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+-- The append-only triggers do not fire in this function (superuser-only
+-- setting, held for the function's duration).
+SET session_replication_role TO replica
+AS $$
+DECLARE
+    v_through bigint;
+    v_anchor bytea;
+    v_ids uuid[];
+BEGIN
+    PERFORM rbac._audit_chain_pending();
+    LOCK TABLE rbac.audit_chain IN EXCLUSIVE MODE;
+    SELECT coalesce(min(ch.seq) - 1, max(ch.seq) - 1) INTO v_through
+      FROM rbac.audit_chain ch JOIN rbac.audit_log l ON l.id = ch.entry_id
+     WHERE l.logged_at >= p_before;
+    IF v_through IS NULL THEN
+        SELECT max(ch.seq) - 1 INTO v_through FROM rbac.audit_chain ch;
+    END IF;
+    v_through := least(v_through, (SELECT max(ch.seq) - 1 FROM rbac.audit_chain ch));
+    IF v_through IS NULL OR v_through < (SELECT min(ch.seq) FROM rbac.audit_chain ch) THEN
+        RETURN 0;
+    END IF;
+    SELECT ch.hash INTO v_anchor FROM rbac.audit_chain ch WHERE ch.seq = v_through;
+    SELECT array_agg(ch.entry_id) INTO v_ids FROM rbac.audit_chain ch WHERE ch.seq <= v_through;
+    DELETE FROM rbac.audit_chain ch WHERE ch.seq <= v_through;
+    DELETE FROM rbac.audit_log l WHERE l.id = ANY (v_ids);
+    PERFORM rbac._audit('audit_purged', 'success', 'audit_log', NULL, NULL,
+                        jsonb_build_object('before', p_before, 'entries', cardinality(v_ids),
+                                           'through_seq', v_through, 'anchor_hash', encode(v_anchor, 'hex')));
+    RETURN cardinality(v_ids);
+END
+$$;
+
+-- rbac.authorize: the subject's role in the object's workspace allows the
+-- action AND the graph grants the permission mapped from it. Denials are
+-- audited (<action>_denied).
+CREATE FUNCTION rbac.authorize(p_subject text, p_action text, p_object text) RETURNS boolean
+LANGUAGE plpgsql STRICT SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_type text := split_part(p_object, ':', 1);
+    v_id text := substr(p_object, length(split_part(p_object, ':', 1)) + 2);
+    v_workspace text;
+    v_permission text;
+    v_reason text;
+BEGIN
+    IF v_type = 'workspace' THEN
+        v_workspace := v_id;
+    ELSE
+        SELECT t.subject_id INTO v_workspace FROM rbac.tuples t
+         WHERE t.entity_type = v_type AND t.entity_id = v_id AND t.relation = 'workspace'
+           AND t.subject_type = 'workspace' AND t.subject_relation = ''
+         ORDER BY t.subject_id LIMIT 1;
+    END IF;
+    SELECT ap.permission INTO v_permission FROM rbac.action_permissions ap WHERE ap.action = p_action;
+    v_permission := coalesce(v_permission, CASE p_action WHEN 'manage' THEN 'manage_workspace' ELSE p_action END);
+    IF v_workspace IS NULL THEN
+        v_reason := 'the object belongs to no workspace (no workspace relation)';
+    ELSIF NOT EXISTS (SELECT FROM rbac.role_assignments ra JOIN rbac.app_role_actions a ON a.role = ra.role
+                       WHERE ra.subject = p_subject AND ra.workspace_id = v_workspace AND a.action = p_action) THEN
+        v_reason := 'no role of the subject in the workspace allows the action';
+    ELSIF NOT rbac."check"(p_subject, v_permission, p_object) THEN
+        v_reason := format('the relationship graph does not grant %s', v_permission);
+    ELSE
+        RETURN true;
+    END IF;
+    PERFORM rbac._audit(p_action || '_denied', 'denied', v_type, v_id, v_workspace,
+                        jsonb_build_object('reason', v_reason, 'permission', v_permission), p_subject);
+    RETURN false;
+END
+$$;
+
+-- Recent denials, newest first, for psql.
+CREATE VIEW rbac.recent_denials AS
+    SELECT l.logged_at, l.subject, l.workspace_id, l.action, l.resource_type, l.resource_id,
+           l.metadata ->> 'reason' AS reason, l.db_role
+      FROM rbac.audit_log l
+     WHERE l.result = 'denied' AND l.logged_at > pg_catalog.now() - interval '7 days'
+     ORDER BY l.logged_at DESC;
+
+SELECT pg_catalog.pg_extension_config_dump('rbac.app_roles', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('rbac.app_role_actions', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('rbac.action_permissions', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.role_assignments', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.audit_chain', '');
+
+REVOKE ALL ON ALL TABLES IN SCHEMA rbac FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA rbac FROM PUBLIC;
+-- Application roles and the audit log. Administrators manage roles and
+-- assignments and read the log; nobody writes the log directly (the
+-- extension's functions and triggers append to it); rbac.authorize is for
+-- the roles that run checks.
+GRANT SELECT, INSERT, UPDATE, DELETE ON rbac.app_roles, rbac.app_role_actions, rbac.action_permissions,
+    rbac.role_assignments TO rbac_admin;
+GRANT SELECT ON rbac.audit_log, rbac.audit_chain, rbac.recent_denials TO rbac_admin;
+GRANT EXECUTE ON FUNCTION rbac.verify_audit_log(), rbac.purge_audit_log(timestamptz) TO rbac_admin;
+GRANT EXECUTE ON FUNCTION rbac.authorize(text, text, text) TO rbac_reader;
+
+COMMENT ON TABLE rbac.app_roles IS 'Application roles (built in: admin, editor, viewer; add your own)';
+COMMENT ON TABLE rbac.app_role_actions IS 'The actions each application role allows';
+COMMENT ON TABLE rbac.action_permissions IS 'Overrides of the permission an action needs in the relationship graph (default: the action''s name; manage: manage_workspace)';
+COMMENT ON TABLE rbac.role_assignments IS 'Application roles of subjects in Notion workspaces';
+COMMENT ON TABLE rbac.audit_log IS 'Audit entries: append-only; chained by hash in rbac.audit_chain (rbac.verify_audit_log)';
+COMMENT ON TABLE rbac.audit_chain IS 'The hash chain over rbac.audit_log: position, entry, previous hash, hash';
+COMMENT ON VIEW rbac.recent_denials IS 'Denied decisions of the last 7 days, newest first, with the reason';
+COMMENT ON FUNCTION rbac.authorize(text, text, text) IS 'Does the subject''s role in the object''s workspace allow the action, and does the graph grant its permission? Denials are audited';
+COMMENT ON FUNCTION rbac.verify_audit_log() IS 'Check the audit log''s hash chain: every entry deleted, altered, moved or unchained is reported';
+COMMENT ON FUNCTION rbac.purge_audit_log(timestamptz) IS 'Remove audit entries logged before a time, recording the purge so that the chain stays verifiable';

@@ -51,6 +51,10 @@ pub static HTTP_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(30_000);
 /// Attempts of a job before a transient failure becomes its final one.
 pub static MAX_JOB_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(8);
 
+/// Whether every audit entry is also written to the server log as one
+/// JSON line (read by `rbac._audit` through current_setting).
+pub static AUDIT_SERVER_LOG: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 /// How often every active workspace is synced, in seconds (0: only on
 /// demand, `rbac.sync_now`).
 pub static SYNC_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(900);
@@ -164,6 +168,14 @@ pub fn define() {
         1,
         100,
         GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"notion_rbac.audit_server_log",
+        c"Also write every audit entry to the server log as one JSON line.",
+        c"On a hot standby or in a read-only transaction entries go to the server log only, whatever this says.",
+        &AUDIT_SERVER_LOG,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(

@@ -18,6 +18,8 @@
 //! - [`worker`]   — the background worker: OAuth code exchange, calls with
 //!   a workspace's token (refresh on 401, deauthorization), revocation.
 //! - [`guc`]      — configuration parameters (`notion_rbac.*`).
+//! - [`audit`]    — audit entries written from Rust (the log and its chain
+//!   are SQL: `sql/audit.sql`).
 //! - [`errors`]   — core errors → `ereport` with SQLSTATE, detail and hint.
 //! - `sql_type`   — glue for Rust values the extension converts itself.
 //! - `../sql/`    — hand-written SQL: `bootstrap.sql` (tables, triggers,
@@ -30,6 +32,7 @@ use pgrx::prelude::*;
 pgrx::pg_module_magic!(name, version);
 
 pub mod api;
+pub mod audit;
 pub mod errors;
 pub mod guc;
 mod sql_type;
@@ -47,6 +50,8 @@ pgrx::extension_sql_file!("../sql/worker.sql", name = "worker", requires = ["oau
 // The login-role mapping of rbac.current_subject(): its CHECK needs the
 // subject parser.
 pgrx::extension_sql_file!("../sql/identity.sql", name = "identity", requires = ["bootstrap", api::identity::is_subject]);
+// Application roles and the audit log (role assignments check subjects).
+pgrx::extension_sql_file!("../sql/audit.sql", name = "audit", requires = ["identity", "worker"]);
 // Privileges: runs last, after every function exists.
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

@@ -326,5 +326,12 @@ fn rotate_token_keys() -> i64 {
         )
         .report(PgLogLevel::WARNING);
     }
+    crate::audit::record(
+        "token_keys_rotated",
+        if failed.is_empty() { "success" } else { "error" },
+        (None, None),
+        None,
+        serde_json::json!({ "rotated": rotated, "failed": failed.len(), "newest_key": keys.newest_id().as_str() }),
+    );
     rotated
 }

@@ -79,19 +79,21 @@ fn load_tokens(bot_id: &str, any_status: bool) -> Result<Option<Tokens>, String>
 /// Revokes the workspace here: status, reason, tokens erased (`erase`),
 /// queued jobs cancelled. Returns whether it was active.
 pub fn deauthorize(bot_id: &str, reason: &str, erase: bool) -> bool {
-    let was_active = Spi::get_one_with_args::<bool>(
-        "WITH old AS (SELECT status FROM rbac.workspaces WHERE bot_id = $1 FOR UPDATE), \
-              upd AS (UPDATE rbac.workspaces SET status = 'revoked', \
-                        revoked_at = coalesce(revoked_at, pg_catalog.now()), \
-                        revoked_reason = coalesce(revoked_reason, $2), \
-                        access_token = CASE WHEN $3 THEN NULL ELSE access_token END, \
-                        refresh_token = CASE WHEN $3 THEN NULL ELSE refresh_token END \
-                       WHERE bot_id = $1 RETURNING 1) \
-         SELECT coalesce((SELECT (SELECT status FROM old) = 'active' FROM upd), false)",
+    let before = Spi::get_one_with_args::<String>(
+        "SELECT (SELECT status FROM rbac.workspaces WHERE bot_id = $1 FOR UPDATE)",
+        &[bot_id.into()],
+    )
+    .unwrap_or_else(|e| spi_error("reading the workspace", e));
+    let was_active = before.as_deref() == Some("active");
+    Spi::run_with_args(
+        "UPDATE rbac.workspaces SET status = 'revoked', revoked_at = coalesce(revoked_at, pg_catalog.now()), \
+                revoked_reason = coalesce(revoked_reason, $2), \
+                access_token = CASE WHEN $3 THEN NULL ELSE access_token END, \
+                refresh_token = CASE WHEN $3 THEN NULL ELSE refresh_token END \
+          WHERE bot_id = $1",
         &[bot_id.into(), reason.into(), erase.into()],
     )
-    .unwrap_or_else(|e| spi_error("revoking the workspace", e))
-    .unwrap_or(false);
+    .unwrap_or_else(|e| spi_error("revoking the workspace", e));
     Spi::run_with_args(
         "UPDATE rbac.workspace_jobs SET status = 'cancelled', finished_at = pg_catalog.now(), \
                 last_error = 'cancelled: the workspace was revoked' \
@@ -99,7 +101,14 @@ pub fn deauthorize(bot_id: &str, reason: &str, erase: bool) -> bool {
         &[bot_id.into()],
     )
     .unwrap_or_else(|e| spi_error("cancelling the workspace's jobs", e));
-    remove_synced(bot_id);
+    let removed = remove_synced(bot_id);
+    if was_active {
+        crate::audit::record_for_bot(
+            "workspace_deauthorized",
+            bot_id,
+            serde_json::json!({ "reason": reason, "synced_tuples_removed": removed }),
+        );
+    }
     was_active
 }
 

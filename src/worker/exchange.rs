@@ -159,9 +159,26 @@ pub fn record(job: &Exchange, answer: Answer) {
         Answer::Refused(e, after) => refused(&e, after, job.claim.attempt),
         Answer::NoAnswer(e) => Outcome::Retry { error: e.to_string(), after: None },
     };
+    let reason = match &outcome {
+        Outcome::Failed(why) => Some(why.clone()),
+        _ => None,
+    };
     if let Some(status) = jobs::finish(&job.claim, outcome) {
         pgrx::log!("notion_rbac worker: OAuth job {} {status}", job.claim.id);
+        if let (Some(reason), "failed") = (reason, status) {
+            crate::audit::record(
+                "oauth_exchange_failed",
+                "error",
+                (Some("oauth_job"), Some(&job.claim.id.to_string())),
+                None,
+                serde_json::json!({ "reason": reason }),
+            );
+        }
     }
+}
+
+fn owner_user_for_audit(owner: &oauth::Owner) -> Option<String> {
+    owner.user_id().map(str::to_owned)
 }
 
 /// What a refusal means for the job. Texts come from Notion's error code
@@ -249,5 +266,13 @@ fn store_workspace(claim: &Claimed, token: &TokenResponse) -> Option<String> {
         &[bot.into(), claim.id.into()],
     )
     .unwrap_or_else(|e| spi_error("queueing the first sync", e));
+    crate::audit::record(
+        "workspace_authorized",
+        "success",
+        (Some("workspace"), Some(&token.workspace_id)),
+        Some(&token.workspace_id),
+        serde_json::json!({ "bot_id": bot, "workspace_name": token.workspace_name, "oauth_job": claim.id,
+                            "authorized_by": owner_user_for_audit(&token.owner) }),
+    );
     Some(bot.to_owned())
 }

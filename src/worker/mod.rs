@@ -143,6 +143,11 @@ pub extern "C-unwind" fn notion_rbac_worker_main(_arg: pg_sys::Datum) {
             }
             ready = true;
         }
+        // The audit chain: entries appended since the last turn, in one go.
+        BackgroundWorker::transaction(|| {
+            Spi::get_one::<i64>("SELECT rbac._audit_chain_pending()")
+                .unwrap_or_else(|e| pgrx::error!("{WORKER_TYPE}: chaining audit entries failed: {e}"))
+        });
         let scheduled = BackgroundWorker::transaction(jobs::schedule_syncs);
         if scheduled > 0 {
             pgrx::log!("{WORKER_TYPE}: queued {scheduled} periodic sync(s)");

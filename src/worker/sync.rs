@@ -247,6 +247,7 @@ fn reconcile(bot_id: &str, planned: &HashMap<Part, BTreeSet<SyncTuple>>) -> Opti
     }
     let parts: Vec<String> = planned.keys().map(|p| p.as_str().to_owned()).collect();
     let [part, et, eid, rel, st, sid] = columns(planned);
+    let parts_listed = parts.clone();
     let desired = "desired AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) \
                    AS d(part, entity_type, entity_id, relation, subject_type, subject_id))";
     let same = |a: &str, b: &str| {
@@ -294,7 +295,7 @@ fn reconcile(bot_id: &str, planned: &HashMap<Part, BTreeSet<SyncTuple>>) -> Opti
             tg = same("t", "g"),
             og = same("o", "g"),
         ),
-        args(Some(parts)),
+        args(Some(parts_listed)),
     );
     // Seen and not stored: inserted, and owned (a tuple that was there by
     // hand stays unowned, so the sync never removes it).
@@ -333,5 +334,10 @@ fn reconcile(bot_id: &str, planned: &HashMap<Part, BTreeSet<SyncTuple>>) -> Opti
     Spi::run_with_args("UPDATE rbac.workspaces SET last_synced_at = pg_catalog.now() WHERE bot_id = $1", &[bot_id.into()])
         .unwrap_or_else(|e| spi_error("recording the sync", e));
     let total = planned.values().map(BTreeSet::len).sum::<usize>() as i64;
+    crate::audit::record_for_bot(
+        "notion_sync",
+        bot_id,
+        serde_json::json!({ "added": added, "removed": removed, "unchanged": total - added, "parts": parts }),
+    );
     Some((added, removed, total - added))
 }

@@ -597,11 +597,11 @@ def t_deauthorize():
     first = int(wait_for("its first sync", lambda: sync_job(bot), 10))
     wait_workspace_job(first, timeout=60)
     synced = int(one("SELECT count(*) FROM rbac.notion_synced WHERE bot_id = :'b'", b=bot))
-    rows = sql("SELECT rbac.deauthorize(:'b'), (SELECT status FROM rbac.workspaces WHERE bot_id = :'b'), "
-               "(SELECT count(*) FROM rbac.notion_synced WHERE bot_id = :'b')", b=bot)[0]
-    jid = int(rows[0])
-    check(f"rbac.deauthorize revokes the workspace and removes its {synced} synced tuples in one statement",
-          synced > 0 and rows[1] == "revoked" and rows[2] == "0", (synced, rows))
+    rows = sql("BEGIN; SELECT rbac.deauthorize(:'b'); SELECT status FROM rbac.workspaces WHERE bot_id = :'b'; "
+               "SELECT count(*) FROM rbac.notion_synced WHERE bot_id = :'b'; COMMIT;", b=bot)
+    jid = int(rows[0][0])
+    check(f"rbac.deauthorize revokes the workspace and removes its {synced} synced tuples in its transaction",
+          synced > 0 and rows[1][0] == "revoked" and rows[2][0] == "0", (synced, rows))
     w = wait_workspace_job(jid)
     fb = fake("GET", f"/_fake/bots/{bot}")
     check("the worker revokes the token at Notion and erases it here",
@@ -681,6 +681,23 @@ def t_restart_after_error():
     check("after an ERROR the worker exits, is restarted, and works again", new != pid and j["status"] == "succeeded", j)
 
 
+def t_audit_trail():
+    actions = {r[0]: int(r[1]) for r in sql("SELECT action, count(*) FROM rbac.audit_log GROUP BY action")}
+    wanted = ["workspace_authorized", "workspace_deauthorized", "notion_sync", "oauth_exchange_failed", "tuples_written",
+              "tuples_deleted"]
+    check("the worker's events are audited: " + ", ".join(f"{a} {actions.get(a, 0)}" for a in wanted),
+          all(actions.get(a, 0) > 0 for a in wanted), actions)
+    wait_for("the worker to chain the audit log", lambda: one(
+        "SELECT count(*) FROM rbac.audit_log l WHERE NOT EXISTS (SELECT FROM rbac.audit_chain c WHERE c.entry_id = l.id)") == "0",
+        20, 0.5)
+    check("the background worker chains the audit log, and it verifies",
+          [r[0] for r in sql("SELECT status FROM rbac.verify_audit_log()")] == ["ok"])
+    with open(SERVER_LOG, encoding="utf-8", errors="replace") as f:
+        lines = [l for l in f if '"audit": "notion_rbac"' in l]
+    check(f"every entry also reaches the server log as one JSON line ({len(lines)} lines)",
+          len(lines) >= sum(actions.values()), (len(lines), sum(actions.values())))
+
+
 def t_no_secrets_in_log():
     with open(SERVER_LOG, encoding="utf-8", errors="replace") as f:
         text = f.read()
@@ -700,7 +717,7 @@ def main():
              t_sync_restricted, t_sync_rate_limited, t_sync_periodic, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
              t_invalid_client, t_redirect_mismatch, t_transient_retry, t_html_502, t_retry_after, t_refresh_on_401,
              t_refresh_failure_revokes, t_deauthorize, t_sighup, t_sigterm, t_restart_after_error, t_kill9_mid_exchange,
-             t_no_secrets_in_log]
+             t_audit_trail, t_no_secrets_in_log]
     for step in steps:
         run(step.__name__[2:].replace("_", " "), step)
     print(f"1..{len(RESULTS)}")

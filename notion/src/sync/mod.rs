@@ -168,10 +168,16 @@ fn next_cursor(v: &Value) -> Option<String> {
     }
 }
 
+/// One request: method, path (with query), JSON body; the answer's body.
+pub type Fetch<'a, E> = dyn FnMut(Method, &str, Option<Vec<u8>>) -> Result<Vec<u8>, Fetched<E>> + 'a;
+
+/// One page of a listing, from its cursor.
+type Page<'a, E> = dyn FnMut(Option<&str>, &mut Listing) -> Result<Vec<u8>, Fetched<E>> + 'a;
+
 /// Lists everything a sync needs through `fetch` (which performs one
 /// request and counts nothing itself).
 pub fn collect<E>(
-    fetch: &mut dyn FnMut(Method, &str, Option<Vec<u8>>) -> Result<Vec<u8>, Fetched<E>>,
+    fetch: &mut Fetch<'_, E>,
     malformed: &dyn Fn(String) -> E,
 ) -> Result<Listing, E> {
     let mut listing = Listing::default();
@@ -263,7 +269,7 @@ pub fn collect<E>(
 /// Fetches every page of a list; None when the list is restricted. An
 /// expired cursor restarts the listing (once).
 fn paginate<E>(
-    page: &mut dyn FnMut(Option<&str>, &mut Listing) -> Result<Vec<u8>, Fetched<E>>,
+    page: &mut Page<'_, E>,
     listing: &mut Listing,
     malformed: &dyn Fn(String) -> E,
 ) -> Result<Option<Vec<Value>>, E> {
