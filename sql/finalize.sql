@@ -94,6 +94,11 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON rbac.app_roles, rbac.app_role_actions, r
 GRANT SELECT ON rbac.audit_log, rbac.audit_chain, rbac.recent_denials TO rbac_admin;
 GRANT EXECUTE ON FUNCTION rbac.verify_audit_log(), rbac.purge_audit_log(timestamptz) TO rbac_admin;
 GRANT EXECUTE ON FUNCTION rbac.authorize(text, text, text) TO rbac_reader;
+-- Permission-aware Notion requests: application servers ask, the worker
+-- calls; answers only for the role that asked (and administrators).
+GRANT EXECUTE ON FUNCTION rbac.notion_request(text, text, text, text, jsonb), rbac.notion_response(bigint, interval)
+    TO rbac_app, rbac_admin;
+GRANT SELECT ON rbac.notion_requests TO rbac_admin;
 
 -- The token type's binary form is the extension's own envelope layout
 -- (src/token.rs); comparing tokens (=, <>, <, DISTINCT, UNION) is for
@@ -176,3 +181,6 @@ COMMENT ON VIEW rbac.recent_denials IS 'Denied decisions of the last 7 days, new
 COMMENT ON FUNCTION rbac.authorize(text, text, text) IS 'Does the subject''s role in the object''s workspace allow the action, and does the graph grant its permission? Denials are audited';
 COMMENT ON FUNCTION rbac.verify_audit_log() IS 'Check the audit log''s hash chain: every entry deleted, altered, moved or unchained is reported';
 COMMENT ON FUNCTION rbac.purge_audit_log(timestamptz) IS 'Remove audit entries logged before a time, recording the purge so that the chain stays verifiable';
+COMMENT ON TABLE rbac.notion_requests IS 'Permission-aware Notion requests: who asked for what, the authorized object, and Notion''s answer';
+COMMENT ON FUNCTION rbac.notion_request(text, text, text, text, jsonb) IS 'Authorize a subject for the object a Notion request names and queue the call for the worker; returns the request id';
+COMMENT ON FUNCTION rbac.notion_response(bigint, interval) IS 'The answer to a Notion request (status, HTTP status, body, error code and what it means), waiting up to the given time';

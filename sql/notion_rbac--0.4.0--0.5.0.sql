@@ -9,7 +9,10 @@
 -- (rbac.app_roles, rbac.app_role_actions, rbac.action_permissions,
 -- rbac.role_assignments, rbac.authorize) and the hash-chained audit log
 -- (rbac.audit_log, rbac.audit_chain, rbac.verify_audit_log,
--- rbac.purge_audit_log, rbac.recent_denials; notion_rbac.audit_server_log). New: rbac.workspace_jobs, rbac.worker_jobs,
+-- rbac.purge_audit_log, rbac.recent_denials; notion_rbac.audit_server_log).
+-- Permission-aware Notion requests (rbac.notion_request,
+-- rbac.notion_response, rbac.notion_requests;
+-- notion_rbac.response_retention). New: rbac.workspace_jobs, rbac.worker_jobs,
 -- rbac.deauthorize, rbac.verify_workspace, rbac.worker_status; settings
 -- notion_rbac.database_name, notion_rbac.http_timeout,
 -- notion_rbac.max_job_attempts. OAuth jobs gain retry times; workspaces
@@ -639,3 +642,85 @@ COMMENT ON VIEW rbac.recent_denials IS 'Denied decisions of the last 7 days, new
 COMMENT ON FUNCTION rbac.authorize(text, text, text) IS 'Does the subject''s role in the object''s workspace allow the action, and does the graph grant its permission? Denials are audited';
 COMMENT ON FUNCTION rbac.verify_audit_log() IS 'Check the audit log''s hash chain: every entry deleted, altered, moved or unchained is reported';
 COMMENT ON FUNCTION rbac.purge_audit_log(timestamptz) IS 'Remove audit entries logged before a time, recording the purge so that the chain stays verifiable';
+
+-- Permission-aware Notion requests (rbac.notion_request): applications
+-- never hold a token; the worker makes the call once the subject is
+-- authorized, and keeps the answer for notion_rbac.response_retention.
+CREATE TABLE rbac.notion_requests (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    bot_id          text NOT NULL REFERENCES rbac.workspaces (bot_id) ON DELETE CASCADE,
+    subject         text NOT NULL,
+    method          text NOT NULL CHECK (method IN ('GET', 'POST', 'PATCH', 'DELETE')),
+    path            text NOT NULL,
+    body            jsonb,
+    object          text NOT NULL,
+    action          text NOT NULL,
+    status          text NOT NULL DEFAULT 'queued'
+                    CHECK (status IN ('denied', 'queued', 'running', 'succeeded', 'failed')),
+    attempts        integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    http_status     integer,
+    response        jsonb,
+    error_code      text,
+    error           text,
+    requested_by    name NOT NULL DEFAULT SESSION_USER,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    finished_at     timestamptz
+);
+CREATE INDEX notion_requests_queued ON rbac.notion_requests (next_attempt_at) WHERE status = 'queued';
+CREATE INDEX notion_requests_finished ON rbac.notion_requests (finished_at);
+
+-- The answer to a request, for the role that made it (or an
+-- administrator): waits up to p_wait for the worker (READ COMMITTED).
+CREATE FUNCTION rbac.notion_response(p_id bigint, p_wait interval DEFAULT '0')
+RETURNS TABLE (status text, http_status integer, body jsonb, error_code text, error text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+AS $$
+DECLARE
+    r rbac.notion_requests;
+    v_until timestamptz := clock_timestamp() + coalesce(p_wait, '0');
+BEGIN
+    IF p_wait > '0' AND current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'waiting for a Notion response needs READ COMMITTED'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'call rbac.notion_response(id) again later, or from a READ COMMITTED transaction';
+    END IF;
+    LOOP
+        SELECT * INTO r FROM rbac.notion_requests n
+         WHERE n.id = p_id AND (n.requested_by = session_user OR pg_has_role(session_user, 'rbac_admin', 'MEMBER'));
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'Notion request % does not exist', p_id USING ERRCODE = 'undefined_object';
+        END IF;
+        EXIT WHEN r.status NOT IN ('queued', 'running') OR clock_timestamp() >= v_until;
+        PERFORM pg_sleep(0.02);
+    END LOOP;
+    status := r.status; http_status := r.http_status; body := r.response;
+    error_code := r.error_code; error := r.error;
+    RETURN NEXT;
+END
+$$;
+
+SELECT pg_catalog.pg_extension_config_dump('rbac.notion_requests', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.notion_requests_id_seq', '');
+
+CREATE FUNCTION rbac."notion_request"(
+	"subject" TEXT,
+	"bot_id" TEXT,
+	"method" TEXT,
+	"path" TEXT,
+	"body" jsonb DEFAULT NULL
+) RETURNS bigint
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, rbac, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'notion_request_wrapper';
+REVOKE ALL ON ALL TABLES IN SCHEMA rbac FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA rbac FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA rbac FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rbac.notion_request(text, text, text, text, jsonb), rbac.notion_response(bigint, interval)
+    TO rbac_app, rbac_admin;
+GRANT SELECT ON rbac.notion_requests TO rbac_admin;
+COMMENT ON TABLE rbac.notion_requests IS 'Permission-aware Notion requests: who asked for what, the authorized object, and Notion''s answer';
+COMMENT ON FUNCTION rbac.notion_request(text, text, text, text, jsonb) IS 'Authorize a subject for the object a Notion request names and queue the call for the worker; returns the request id';
+COMMENT ON FUNCTION rbac.notion_response(bigint, interval) IS 'The answer to a Notion request (status, HTTP status, body, error code and what it means), waiting up to the given time';

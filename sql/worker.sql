@@ -85,3 +85,64 @@ CREATE VIEW rbac.sync_status AS
                           ORDER BY j.next_attempt_at LIMIT 1) q ON true;
 
 SELECT pg_catalog.pg_extension_config_dump('rbac.notion_synced', '');
+
+-- Permission-aware Notion requests (rbac.notion_request): applications
+-- never hold a token; the worker makes the call once the subject is
+-- authorized, and keeps the answer for notion_rbac.response_retention.
+CREATE TABLE rbac.notion_requests (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    bot_id          text NOT NULL REFERENCES rbac.workspaces (bot_id) ON DELETE CASCADE,
+    subject         text NOT NULL,
+    method          text NOT NULL CHECK (method IN ('GET', 'POST', 'PATCH', 'DELETE')),
+    path            text NOT NULL,
+    body            jsonb,
+    object          text NOT NULL,
+    action          text NOT NULL,
+    status          text NOT NULL DEFAULT 'queued'
+                    CHECK (status IN ('denied', 'queued', 'running', 'succeeded', 'failed')),
+    attempts        integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    http_status     integer,
+    response        jsonb,
+    error_code      text,
+    error           text,
+    requested_by    name NOT NULL DEFAULT SESSION_USER,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    finished_at     timestamptz
+);
+CREATE INDEX notion_requests_queued ON rbac.notion_requests (next_attempt_at) WHERE status = 'queued';
+CREATE INDEX notion_requests_finished ON rbac.notion_requests (finished_at);
+
+-- The answer to a request, for the role that made it (or an
+-- administrator): waits up to p_wait for the worker (READ COMMITTED).
+CREATE FUNCTION rbac.notion_response(p_id bigint, p_wait interval DEFAULT '0')
+RETURNS TABLE (status text, http_status integer, body jsonb, error_code text, error text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+AS $$
+DECLARE
+    r rbac.notion_requests;
+    v_until timestamptz := clock_timestamp() + coalesce(p_wait, '0');
+BEGIN
+    IF p_wait > '0' AND current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'waiting for a Notion response needs READ COMMITTED'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'call rbac.notion_response(id) again later, or from a READ COMMITTED transaction';
+    END IF;
+    LOOP
+        SELECT * INTO r FROM rbac.notion_requests n
+         WHERE n.id = p_id AND (n.requested_by = session_user OR pg_has_role(session_user, 'rbac_admin', 'MEMBER'));
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'Notion request % does not exist', p_id USING ERRCODE = 'undefined_object';
+        END IF;
+        EXIT WHEN r.status NOT IN ('queued', 'running') OR clock_timestamp() >= v_until;
+        PERFORM pg_sleep(0.02);
+    END LOOP;
+    status := r.status; http_status := r.http_status; body := r.response;
+    error_code := r.error_code; error := r.error;
+    RETURN NEXT;
+END
+$$;
+
+SELECT pg_catalog.pg_extension_config_dump('rbac.notion_requests', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.notion_requests_id_seq', '');

@@ -55,6 +55,9 @@ pub static MAX_JOB_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(8);
 /// JSON line (read by `rbac._audit` through current_setting).
 pub static AUDIT_SERVER_LOG: GucSetting<bool> = GucSetting::<bool>::new(true);
 
+/// How long answers to `rbac.notion_request` are kept, in seconds.
+pub static RESPONSE_RETENTION: GucSetting<i32> = GucSetting::<i32>::new(3600);
+
 /// How often every active workspace is synced, in seconds (0: only on
 /// demand, `rbac.sync_now`).
 pub static SYNC_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(900);
@@ -179,6 +182,16 @@ pub fn define() {
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
+        c"notion_rbac.response_retention",
+        c"How long the answers to rbac.notion_request are kept for rbac.notion_response.",
+        c"The background worker deletes older answers (and denied requests).",
+        &RESPONSE_RETENTION,
+        1,
+        30 * 86_400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
         c"notion_rbac.sync_interval",
         c"How often the background worker syncs every active workspace's Notion access into tuples (0: only rbac.sync_now).",
         c"A sync is queued when the last one ended longer ago than this; rbac.sync_status shows when the next is due.",
@@ -247,4 +260,9 @@ pub fn max_job_attempts() -> i32 {
 /// The current `notion_rbac.sync_interval` (zero: periodic syncs off).
 pub fn sync_interval() -> std::time::Duration {
     std::time::Duration::from_secs(SYNC_INTERVAL.get().max(0) as u64)
+}
+
+/// The current `notion_rbac.response_retention`.
+pub fn response_retention() -> std::time::Duration {
+    std::time::Duration::from_secs(RESPONSE_RETENTION.get().max(1) as u64)
 }

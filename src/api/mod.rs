@@ -9,7 +9,8 @@
 //! - `schema`, `tuples` — writing and reading models, tuples, attributes;
 //! - `validate`        — Permify validation files;
 //! - `oauth`           — the OAuth flow (configure, start, callback, status);
-//! - `workspaces`      — installed workspaces: deauthorize, verify, worker status;
+//! - `workspaces`      — installed workspaces: deauthorize, verify, sync, worker status;
+//! - `requests`        — permission-aware Notion requests (`notion_request`);
 //! - `meta`            — version and read-cache statistics.
 
 pub mod check;
@@ -18,6 +19,7 @@ pub mod identity;
 pub mod lookup;
 pub mod meta;
 pub mod oauth;
+pub mod requests;
 pub mod schema;
 pub mod tuples;
 pub mod validate;

@@ -20,7 +20,7 @@ fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
 }
 
 /// Refuses a NULL argument (22004) naming it.
-fn required<'a>(value: Option<&'a str>, name: &str) -> &'a str {
+pub(crate) fn required<'a>(value: Option<&'a str>, name: &str) -> &'a str {
     value.unwrap_or_else(|| {
         pgrx::ereport!(
             ERROR,

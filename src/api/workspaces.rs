@@ -22,7 +22,7 @@ fn unknown_workspace(bot_id: &str) -> ! {
 /// Refuses an unknown (42704) or revoked (22023) workspace. Locks its row:
 /// a concurrent `rbac.deauthorize` waits, so no job is queued for a
 /// workspace revoked meanwhile.
-fn require_active(bot_id: &str) {
+pub(crate) fn require_active(bot_id: &str) {
     let status = Spi::get_one_with_args::<String>(
         "SELECT (SELECT status FROM rbac.workspaces WHERE bot_id = $1 FOR UPDATE)",
         &[bot_id.into()],

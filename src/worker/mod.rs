@@ -35,6 +35,7 @@ use notion_rbac_notion::http::Transport;
 pub mod bot;
 pub mod exchange;
 pub mod jobs;
+pub mod request;
 pub mod sync;
 pub mod wake;
 
@@ -148,6 +149,7 @@ pub extern "C-unwind" fn notion_rbac_worker_main(_arg: pg_sys::Datum) {
             Spi::get_one::<i64>("SELECT rbac._audit_chain_pending()")
                 .unwrap_or_else(|e| pgrx::error!("{WORKER_TYPE}: chaining audit entries failed: {e}"))
         });
+        BackgroundWorker::transaction(request::expire);
         let scheduled = BackgroundWorker::transaction(jobs::schedule_syncs);
         if scheduled > 0 {
             pgrx::log!("{WORKER_TYPE}: queued {scheduled} periodic sync(s)");
@@ -180,6 +182,10 @@ fn work_once(context: &Context) -> bool {
         }
         jobs::Claim::Settled => return true,
         jobs::Claim::Nothing => {}
+    }
+    // Applications wait on these: before the background jobs.
+    if request::run_one(context) {
+        return true;
     }
     match BackgroundWorker::transaction(jobs::claim_workspace_job) {
         Some(job) => {

@@ -449,6 +449,58 @@ def t_full_flow():
     state["used_code"] = params["code"]
 
 
+def as_app(role, text, **variables):
+    """SQL as an application server's role (a member of rbac_app)."""
+    return sql(f"SET SESSION AUTHORIZATION {role};\n" + text, **variables)
+
+
+def t_notion_requests():
+    bot, workspace = state["bot"], state["workspace"]
+    member, page = state["members"][0], state["pages"][0]
+    unshared = "3c000000-0000-4000-8000-000000000020"
+    sql("CREATE ROLE app_server LOGIN; GRANT rbac_app TO app_server; CREATE ROLE other_app LOGIN; GRANT rbac_app TO other_app")
+    sql("INSERT INTO rbac.role_assignments (subject, workspace_id, role) VALUES (:'s', :'w', 'viewer')", s="user:" + member, w=workspace)
+    rid = as_app("app_server", "SELECT rbac.notion_request(:'s', :'b', 'GET', :'p')", s="user:" + member, b=bot,
+                 p=f"/v1/pages/{page}")[0][0]
+    r = as_app("app_server", "SELECT status, http_status, body ->> 'id', error_code FROM rbac.notion_response(:n, '10s')", n=rid)[0]
+    check("rbac.notion_request: an authorized subject's GET of a page is made by the worker with the token; the app gets the page",
+          r[0] == "succeeded" and r[1] == "200" and r[2] == page, r)
+    try:
+        as_app("other_app", "SELECT * FROM rbac.notion_response(:n)", n=rid)
+        hidden = False
+    except RuntimeError as e:
+        hidden = "does not exist" in str(e)
+    check("an answer is readable only by the role that asked (and administrators)", hidden)
+    since = log_seq()
+    rid = as_app("app_server", "SELECT rbac.notion_request(:'s', :'b', 'PATCH', :'p', '{\"properties\": {}}')",
+                 s="user:" + member, b=bot, p=f"/v1/pages/{page}")[0][0]
+    r = as_app("app_server", "SELECT status, error FROM rbac.notion_response(:n)", n=rid)[0]
+    sent = [e for e in fake("GET", f"/_fake/log?since={since}")["entries"] if e["method"] == "PATCH"]
+    check("a viewer's PATCH is denied before Notion is asked, audited with the reason",
+          r[0] == "denied" and not sent and one("SELECT count(*) FROM rbac.recent_denials WHERE subject = :'s' "
+                                              "AND action = 'write_denied'", s="user:" + member) != "0", (r, sent))
+    # A page the model says the member may read but Notion has not shared
+    # with the integration: Notion's object_not_found, explained.
+    sql("SELECT rbac.write_tuples(ARRAY[:'t'])", t=f"page:{unshared}#workspace@workspace:{workspace}")
+    rid = as_app("app_server", "SELECT rbac.notion_request(:'s', :'b', 'GET', :'p')", s="user:" + member, b=bot,
+                 p=f"/v1/pages/{unshared}")[0][0]
+    r = as_app("app_server", "SELECT status, http_status, error_code, error FROM rbac.notion_response(:n, '10s')", n=rid)[0]
+    check("object_not_found comes back as such, with what to do (share it via Connections)",
+          r[0] == "failed" and r[1] == "404" and r[2] == "object_not_found" and "Connections" in r[3], r)
+    client = state["client"]
+    caps = client["capabilities"]
+    fake("POST", f"/_fake/clients/{client['client_id']}", {"capabilities": [c for c in caps if c != "read_comments"]})
+    try:
+        rid = as_app("app_server", "SELECT rbac.notion_request(:'s', :'b', 'GET', :'p')", s="user:" + member, b=bot,
+                     p=f"/v1/comments?block_id={page}")[0][0]
+        r = as_app("app_server", "SELECT status, http_status, error_code, error FROM rbac.notion_response(:n, '10s')", n=rid)[0]
+    finally:
+        fake("POST", f"/_fake/clients/{client['client_id']}", {"capabilities": caps})
+    check("restricted_resource (a capability the integration lacks) comes back as such",
+          r[0] == "failed" and r[1] == "403" and r[2] == "restricted_resource" and "capability" in r[3], r)
+    check("every request is audited", int(one("SELECT count(*) FROM rbac.audit_log WHERE action = 'notion_request'")) >= 3)
+
+
 def t_denied():
     fake("POST", "/_fake/consent", {"mode": "deny"})
     try:
@@ -714,7 +766,7 @@ def t_no_secrets_in_log():
 
 def main():
     steps = [t_idle_without_extension, t_setup, t_full_flow, t_first_sync, t_sync_diff, t_sync_failure_keeps_tuples,
-             t_sync_restricted, t_sync_rate_limited, t_sync_periodic, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
+             t_sync_restricted, t_sync_rate_limited, t_sync_periodic, t_notion_requests, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
              t_invalid_client, t_redirect_mismatch, t_transient_retry, t_html_502, t_retry_after, t_refresh_on_401,
              t_refresh_failure_revokes, t_deauthorize, t_sighup, t_sigterm, t_restart_after_error, t_kill9_mid_exchange,
              t_audit_trail, t_no_secrets_in_log]

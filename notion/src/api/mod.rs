@@ -7,6 +7,8 @@
 
 use std::time::{Duration, SystemTime};
 
+pub mod target;
+
 use zeroize::Zeroizing;
 
 use crate::http::retry::parse_retry_after;

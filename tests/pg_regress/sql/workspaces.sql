@@ -31,6 +31,17 @@ SELECT rbac.sync_now('bot-ws') = rbac.sync_now('bot-ws') AS one_queued_sync;
 SELECT bot_id, state, last_started_at, objects_seen, next_run_at IS NOT NULL AS next_run_known FROM rbac.sync_status;
 SELECT try($$SELECT rbac.sync_now('bot-nope')$$);
 
+-- Permission-aware requests: arguments checked, only requests the model
+-- can authorize, denials recorded and never sent.
+SELECT try($$SELECT rbac.notion_request(NULL, 'bot-ws', 'GET', '/v1/pages/x')$$);
+SELECT try($$SELECT rbac.notion_request('user:a', 'bot-ws', 'PUT', '/v1/pages/3c000000-0000-4000-8000-0000000000aa')$$);
+SELECT try($$SELECT rbac.notion_request('user:a', 'bot-ws', 'GET', '/v1/users')$$);
+SELECT try($$SELECT rbac.notion_request('user:a', 'bot-ws', 'GET', '/v1/pages/not-an-id')$$);
+SELECT try($$SELECT rbac.notion_request('user:a', 'bot-nope', 'GET', '/v1/pages/3c000000-0000-4000-8000-0000000000aa')$$);
+SELECT rbac.notion_request('user:a', 'bot-ws', 'GET', '/v1/pages/3C0000000000400080000000000000AA') AS denied_request \gset
+SELECT * FROM rbac.notion_response(:denied_request);
+SELECT subject, object, action, status FROM rbac.notion_requests;
+
 -- Deauthorize: revoked in this transaction, queued work cancelled, a
 -- revoke call queued; the tokens stay until that call has been made.
 SELECT rbac.deauthorize('bot-ws') > 0 AS revoke_queued;

@@ -1,0 +1,142 @@
+//! Running permission-aware Notion requests (`rbac.notion_requests`): the
+//! call goes through [`bot::call`] (per-token budget, refresh on 401,
+//! deauthorization); the answer — or Notion's error code with what it
+//! means for the person who asked — is kept for `rbac.notion_response`.
+//! A request that may have reached Notion is not repeated unless it is
+//! idempotent or Notion refused it unprocessed (429/529).
+
+use std::time::Duration;
+
+use notion_rbac_notion::api::target;
+use notion_rbac_notion::http::retry;
+use pgrx::bgworkers::BackgroundWorker;
+use pgrx::prelude::*;
+
+use super::bot::{self, CallError};
+use super::Context;
+
+fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
+    pgrx::error!("notion_rbac worker: {what} failed: {e}")
+}
+
+struct Claimed {
+    id: i64,
+    attempt: i32,
+    bot_id: String,
+    method: String,
+    path: String,
+    body: Option<serde_json::Value>,
+}
+
+fn claim() -> Option<Claimed> {
+    crate::store::write_returning(
+        "UPDATE rbac.notion_requests SET status = 'running', attempts = attempts + 1 \
+          WHERE id = (SELECT id FROM rbac.notion_requests WHERE status = 'queued' AND next_attempt_at <= pg_catalog.now() \
+                       ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+          RETURNING id, attempts, bot_id, method, path, body",
+        &[],
+        |row| {
+            if row.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(Claimed {
+                id: row.get::<i64>(1)?.unwrap_or_default(),
+                attempt: row.get::<i32>(2)?.unwrap_or_default(),
+                bot_id: row.get::<String>(3)?.unwrap_or_default(),
+                method: row.get::<String>(4)?.unwrap_or_default(),
+                path: row.get::<String>(5)?.unwrap_or_default(),
+                body: row.get::<pgrx::JsonB>(6)?.map(|j| j.0),
+            }))
+        },
+    )
+    .unwrap_or_else(|e| spi_error("claiming a Notion request", e))
+}
+
+/// How a request ended.
+enum Ended {
+    Answer(serde_json::Value),
+    Refused { status: Option<i32>, code: String, message: String },
+    Again { error: String, after: Option<Duration> },
+}
+
+/// Runs one queued request if there is one; false when there was none.
+pub fn run_one(context: &Context) -> bool {
+    let Some(job) = BackgroundWorker::transaction(claim) else { return false };
+    let ended = perform(context, &job);
+    let job = std::panic::AssertUnwindSafe(job);
+    BackgroundWorker::transaction(move || record(&job, ended));
+    true
+}
+
+fn perform(context: &Context, job: &Claimed) -> Ended {
+    let client = match BackgroundWorker::transaction(|| super::exchange::client()) {
+        Ok(c) => c,
+        Err(why) => return Ended::Refused { status: None, code: "configuration".into(), message: why },
+    };
+    let Some(method) = crate::api::requests::method(&job.method) else {
+        return Ended::Refused { status: None, code: "invalid_request".into(), message: "unknown method".into() };
+    };
+    let body = job.body.as_ref().map(|b| b.to_string().into_bytes());
+    match bot::call(context, &client, &job.bot_id, method, &job.path, body) {
+        Ok(answer) => Ended::Answer(serde_json::from_slice(&answer).unwrap_or(serde_json::Value::Null)),
+        Err(CallError::Api(e)) => Ended::Refused {
+            status: Some(i32::from(e.status)),
+            code: e.code.clone().unwrap_or_else(|| format!("http_{}", e.status)),
+            message: e.message.clone().unwrap_or_default(),
+        },
+        Err(CallError::Revoked(why)) => Ended::Refused { status: Some(401), code: "unauthorized".into(), message: why },
+        Err(CallError::Retry { error, after, throttled }) if throttled || method.is_idempotent() => {
+            Ended::Again { error, after }
+        }
+        Err(CallError::Retry { error, .. }) => Ended::Refused {
+            status: None,
+            code: "no_answer".into(),
+            message: format!("{error}; not repeated, since Notion may have acted on it"),
+        },
+        Err(CallError::Failed(why)) => Ended::Refused { status: None, code: "failed".into(), message: why },
+    }
+}
+
+fn record(job: &Claimed, ended: Ended) {
+    let (status, http, response, code, error, delay) = match ended {
+        Ended::Answer(v) => ("succeeded", Some(200), Some(v), None, None, 0.0),
+        Ended::Refused { status, code, message } => {
+            let error = format!("{}: {message}", target::explain(&code));
+            ("failed", status, None, Some(code), Some(error), 0.0)
+        }
+        Ended::Again { error, after } if job.attempt < crate::guc::max_job_attempts() => {
+            let wait = after.unwrap_or_default().max(retry::backoff(job.attempt as u32, Duration::from_secs(300), retry::jitter()));
+            ("queued", None, None, None, Some(error), wait.as_secs_f64())
+        }
+        Ended::Again { error, .. } => ("failed", None, None, Some("no_answer".to_owned()), Some(error), 0.0),
+    };
+    Spi::run_with_args(
+        "UPDATE rbac.notion_requests SET status = $2, http_status = $3, response = $4, error_code = $5, error = $6, \
+                next_attempt_at = pg_catalog.now() + make_interval(secs => $7), \
+                finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE pg_catalog.now() END \
+          WHERE id = $1 AND status = 'running' AND attempts = $8",
+        &[
+            job.id.into(),
+            status.into(),
+            http.into(),
+            response.map(pgrx::JsonB).into(),
+            code.into(),
+            error.into(),
+            delay.into(),
+            job.attempt.into(),
+        ],
+    )
+    .unwrap_or_else(|e| spi_error("recording a Notion response", e));
+}
+
+/// Deletes answers older than `notion_rbac.response_retention`.
+pub fn expire() -> i64 {
+    Spi::get_one_with_args::<i64>(
+        "WITH gone AS (DELETE FROM rbac.notion_requests WHERE status IN ('succeeded', 'failed', 'denied') \
+                         AND finished_at < pg_catalog.now() - make_interval(secs => $1) RETURNING 1) \
+         SELECT count(*) FROM gone",
+        &[crate::guc::response_retention().as_secs_f64().into()],
+    )
+    .unwrap_or_else(|e| spi_error("expiring Notion responses", e))
+    .unwrap_or(0)
+}
