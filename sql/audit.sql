@@ -438,3 +438,21 @@ SELECT pg_catalog.pg_extension_config_dump('rbac.action_permissions', '');
 SELECT pg_catalog.pg_extension_config_dump('rbac.role_assignments', '');
 SELECT pg_catalog.pg_extension_config_dump('rbac.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('rbac.audit_chain', '');
+
+-- Installations as administrators see them: no token material, only
+-- whether tokens are held and which key encrypts them.
+CREATE VIEW rbac.workspaces_overview AS
+    SELECT w.bot_id, w.workspace_id, w.workspace_name, w.owner_type, w.owner_user_id, w.status,
+           w.authorized_at, w.refreshed_at, w.last_used_at, w.last_synced_at, w.revoked_at, w.revoked_reason,
+           w.access_token IS NOT NULL AS holds_access_token, w.refresh_token IS NOT NULL AS holds_refresh_token,
+           pg_catalog.split_part(w.access_token::text, ':', 3) AS token_key,
+           (SELECT count(*) FROM rbac.role_assignments ra WHERE ra.workspace_id = w.workspace_id) AS role_assignments,
+           (SELECT count(*) FROM rbac.notion_synced s WHERE s.bot_id = w.bot_id) AS synced_tuples
+      FROM rbac.workspaces w;
+
+-- Who may do what where: each assignment with the actions its role allows.
+CREATE VIEW rbac.assignments AS
+    SELECT ra.workspace_id, ra.subject, ra.role,
+           (SELECT array_agg(a.action ORDER BY a.action) FROM rbac.app_role_actions a WHERE a.role = ra.role) AS actions,
+           ra.assigned_at, ra.assigned_by
+      FROM rbac.role_assignments ra;

@@ -91,7 +91,8 @@ GRANT EXECUTE ON FUNCTION rbac._is_subject(text) TO rbac_admin;
 -- the roles that run checks.
 GRANT SELECT, INSERT, UPDATE, DELETE ON rbac.app_roles, rbac.app_role_actions, rbac.action_permissions,
     rbac.role_assignments TO rbac_admin;
-GRANT SELECT ON rbac.audit_log, rbac.audit_chain, rbac.recent_denials TO rbac_admin;
+GRANT SELECT ON rbac.audit_log, rbac.audit_chain, rbac.recent_denials, rbac.workspaces_overview, rbac.assignments
+    TO rbac_admin;
 GRANT EXECUTE ON FUNCTION rbac.verify_audit_log(), rbac.purge_audit_log(timestamptz) TO rbac_admin;
 GRANT EXECUTE ON FUNCTION rbac.authorize(text, text, text) TO rbac_reader;
 -- Permission-aware Notion requests: application servers ask, the worker
@@ -184,3 +185,5 @@ COMMENT ON FUNCTION rbac.purge_audit_log(timestamptz) IS 'Remove audit entries l
 COMMENT ON TABLE rbac.notion_requests IS 'Permission-aware Notion requests: who asked for what, the authorized object, and Notion''s answer';
 COMMENT ON FUNCTION rbac.notion_request(text, text, text, text, jsonb) IS 'Authorize a subject for the object a Notion request names and queue the call for the worker; returns the request id';
 COMMENT ON FUNCTION rbac.notion_response(bigint, interval) IS 'The answer to a Notion request (status, HTTP status, body, error code and what it means), waiting up to the given time';
+COMMENT ON VIEW rbac.workspaces_overview IS 'Installations without token material: status, times, whether tokens are held and their key, assignments, synced tuples';
+COMMENT ON VIEW rbac.assignments IS 'Role assignments with the actions each role allows';

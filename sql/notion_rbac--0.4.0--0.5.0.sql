@@ -724,3 +724,26 @@ GRANT SELECT ON rbac.notion_requests TO rbac_admin;
 COMMENT ON TABLE rbac.notion_requests IS 'Permission-aware Notion requests: who asked for what, the authorized object, and Notion''s answer';
 COMMENT ON FUNCTION rbac.notion_request(text, text, text, text, jsonb) IS 'Authorize a subject for the object a Notion request names and queue the call for the worker; returns the request id';
 COMMENT ON FUNCTION rbac.notion_response(bigint, interval) IS 'The answer to a Notion request (status, HTTP status, body, error code and what it means), waiting up to the given time';
+
+-- Installations as administrators see them: no token material, only
+-- whether tokens are held and which key encrypts them.
+CREATE VIEW rbac.workspaces_overview AS
+    SELECT w.bot_id, w.workspace_id, w.workspace_name, w.owner_type, w.owner_user_id, w.status,
+           w.authorized_at, w.refreshed_at, w.last_used_at, w.last_synced_at, w.revoked_at, w.revoked_reason,
+           w.access_token IS NOT NULL AS holds_access_token, w.refresh_token IS NOT NULL AS holds_refresh_token,
+           pg_catalog.split_part(w.access_token::text, ':', 3) AS token_key,
+           (SELECT count(*) FROM rbac.role_assignments ra WHERE ra.workspace_id = w.workspace_id) AS role_assignments,
+           (SELECT count(*) FROM rbac.notion_synced s WHERE s.bot_id = w.bot_id) AS synced_tuples
+      FROM rbac.workspaces w;
+
+-- Who may do what where: each assignment with the actions its role allows.
+CREATE VIEW rbac.assignments AS
+    SELECT ra.workspace_id, ra.subject, ra.role,
+           (SELECT array_agg(a.action ORDER BY a.action) FROM rbac.app_role_actions a WHERE a.role = ra.role) AS actions,
+           ra.assigned_at, ra.assigned_by
+      FROM rbac.role_assignments ra;
+
+REVOKE ALL ON rbac.workspaces_overview, rbac.assignments FROM PUBLIC;
+GRANT SELECT ON rbac.workspaces_overview, rbac.assignments TO rbac_admin;
+COMMENT ON VIEW rbac.workspaces_overview IS 'Installations without token material: status, times, whether tokens are held and their key, assignments, synced tuples';
+COMMENT ON VIEW rbac.assignments IS 'Role assignments with the actions each role allows';
