@@ -91,8 +91,11 @@ GRANT EXECUTE ON FUNCTION rbac._is_subject(text) TO rbac_admin;
 -- the roles that run checks.
 GRANT SELECT, INSERT, UPDATE, DELETE ON rbac.app_roles, rbac.app_role_actions, rbac.action_permissions,
     rbac.role_assignments TO rbac_admin;
-GRANT SELECT ON rbac.audit_log, rbac.audit_chain, rbac.recent_denials, rbac.workspaces_overview, rbac.assignments
-    TO rbac_admin;
+GRANT SELECT ON rbac.audit_log, rbac.audit_chain, rbac.recent_denials, rbac.workspaces_overview, rbac.assignments,
+    rbac.audit_delivery_status TO rbac_admin;
+-- Delivery to Notion: administrators configure it and may re-queue failures.
+GRANT SELECT, INSERT, UPDATE, DELETE ON rbac.audit_delivery TO rbac_admin;
+GRANT SELECT, UPDATE (status, next_attempt_at) ON rbac.audit_outbox TO rbac_admin;
 GRANT EXECUTE ON FUNCTION rbac.verify_audit_log(), rbac.purge_audit_log(timestamptz) TO rbac_admin;
 GRANT EXECUTE ON FUNCTION rbac.authorize(text, text, text) TO rbac_reader;
 -- Permission-aware Notion requests: application servers ask, the worker
@@ -187,3 +190,6 @@ COMMENT ON FUNCTION rbac.notion_request(text, text, text, text, jsonb) IS 'Autho
 COMMENT ON FUNCTION rbac.notion_response(bigint, interval) IS 'The answer to a Notion request (status, HTTP status, body, error code and what it means), waiting up to the given time';
 COMMENT ON VIEW rbac.workspaces_overview IS 'Installations without token material: status, times, whether tokens are held and their key, assignments, synced tuples';
 COMMENT ON VIEW rbac.assignments IS 'Role assignments with the actions each role allows';
+COMMENT ON TABLE rbac.audit_delivery IS 'Per installation: the Notion database audit entries about its workspace are sent to';
+COMMENT ON TABLE rbac.audit_outbox IS 'Audit entries waiting to be sent to Notion, sending (checked for before any resend), sent or failed';
+COMMENT ON VIEW rbac.audit_delivery_status IS 'Delivery of audit entries to Notion per installation: backlog, failures, last sent, last error';

@@ -557,6 +557,7 @@ BEGIN
     SELECT ch.hash INTO v_anchor FROM rbac.audit_chain ch WHERE ch.seq = v_through;
     SELECT array_agg(ch.entry_id) INTO v_ids FROM rbac.audit_chain ch WHERE ch.seq <= v_through;
     DELETE FROM rbac.audit_chain ch WHERE ch.seq <= v_through;
+    DELETE FROM rbac.audit_outbox o WHERE o.entry_id = ANY (v_ids);
     DELETE FROM rbac.audit_log l WHERE l.id = ANY (v_ids);
     PERFORM rbac._audit('audit_purged', 'success', 'audit_log', NULL, NULL,
                         jsonb_build_object('before', p_before, 'entries', cardinality(v_ids),
@@ -747,3 +748,77 @@ REVOKE ALL ON rbac.workspaces_overview, rbac.assignments FROM PUBLIC;
 GRANT SELECT ON rbac.workspaces_overview, rbac.assignments TO rbac_admin;
 COMMENT ON VIEW rbac.workspaces_overview IS 'Installations without token material: status, times, whether tokens are held and their key, assignments, synced tuples';
 COMMENT ON VIEW rbac.assignments IS 'Role assignments with the actions each role allows';
+
+CREATE FUNCTION rbac."_wake_worker"() RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_wake_worker_wrapper';
+-- Delivery of audit entries to a Notion database, per installation (the
+-- seed's audit database: properties Action (title), User (text), Result
+-- (select), Resource (text), Timestamp (date)). Entries about the
+-- installation's workspace are queued in the outbox as they are written;
+-- the worker sends them.
+CREATE TABLE rbac.audit_delivery (
+    bot_id      text PRIMARY KEY REFERENCES rbac.workspaces (bot_id) ON DELETE CASCADE,
+    database_id text NOT NULL,
+    enabled     boolean NOT NULL DEFAULT true,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+-- 'sending' is written (and committed) before the page is created: a
+-- worker that finds one after a restart first looks for the page in the
+-- database, so an entry is never sent twice.
+CREATE TABLE rbac.audit_outbox (
+    entry_id        uuid NOT NULL REFERENCES rbac.audit_log (id),
+    bot_id          text NOT NULL REFERENCES rbac.workspaces (bot_id) ON DELETE CASCADE,
+    status          text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sending', 'sent', 'failed')),
+    attempts        integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    notion_page_id  text,
+    last_error      text,
+    sent_at         timestamptz,
+    PRIMARY KEY (entry_id, bot_id)
+);
+CREATE INDEX audit_outbox_due ON rbac.audit_outbox (next_attempt_at) WHERE status IN ('queued', 'sending');
+
+CREATE FUNCTION rbac._audit_enqueue() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.workspace_id IS NOT NULL THEN
+        INSERT INTO rbac.audit_outbox (entry_id, bot_id)
+        SELECT NEW.id, d.bot_id FROM rbac.audit_delivery d JOIN rbac.workspaces w ON w.bot_id = d.bot_id
+         WHERE d.enabled AND w.status = 'active' AND w.workspace_id = NEW.workspace_id;
+        IF FOUND THEN
+            PERFORM rbac._wake_worker();
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER audit_log_deliver AFTER INSERT ON rbac.audit_log
+    FOR EACH ROW EXECUTE FUNCTION rbac._audit_enqueue();
+
+-- Delivery per installation: backlog, failures, last sent.
+CREATE VIEW rbac.audit_delivery_status AS
+    SELECT d.bot_id, d.database_id, d.enabled,
+           count(o.entry_id) FILTER (WHERE o.status IN ('queued', 'sending')) AS backlog,
+           count(o.entry_id) FILTER (WHERE o.status = 'failed') AS failed,
+           count(o.entry_id) FILTER (WHERE o.status = 'sent') AS sent,
+           max(o.sent_at) AS last_sent_at,
+           (SELECT f.last_error FROM rbac.audit_outbox f WHERE f.bot_id = d.bot_id AND f.last_error IS NOT NULL
+             ORDER BY f.next_attempt_at DESC LIMIT 1) AS last_error
+      FROM rbac.audit_delivery d LEFT JOIN rbac.audit_outbox o ON o.bot_id = d.bot_id
+     GROUP BY d.bot_id, d.database_id, d.enabled;
+
+SELECT pg_catalog.pg_extension_config_dump('rbac.audit_delivery', '');
+SELECT pg_catalog.pg_extension_config_dump('rbac.audit_outbox', '');
+
+REVOKE ALL ON ALL TABLES IN SCHEMA rbac FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA rbac FROM PUBLIC;
+GRANT SELECT ON rbac.audit_delivery_status TO rbac_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON rbac.audit_delivery TO rbac_admin;
+GRANT SELECT, UPDATE (status, next_attempt_at) ON rbac.audit_outbox TO rbac_admin;
+COMMENT ON TABLE rbac.audit_delivery IS 'Per installation: the Notion database audit entries about its workspace are sent to';
+COMMENT ON TABLE rbac.audit_outbox IS 'Audit entries waiting to be sent to Notion, sending (checked for before any resend), sent or failed';
+COMMENT ON VIEW rbac.audit_delivery_status IS 'Delivery of audit entries to Notion per installation: backlog, failures, last sent, last error';

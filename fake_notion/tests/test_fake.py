@@ -57,8 +57,8 @@ ARCHIVE_TOGGLE = "6f000000-0000-4000-8000-000000000001"
 
 # What the fixture promises (README.md documents these numbers).
 MEMBERS, GUESTS, FIXTURE_BOTS = 153, 2, 2
-VISIBLE_PAGES, VISIBLE_DATABASES, VISIBLE_DATA_SOURCES = 252, 3, 4
-SEARCHABLE = 255  # visible pages minus the trashed one, plus data sources
+VISIBLE_PAGES, VISIBLE_DATABASES, VISIBLE_DATA_SOURCES = 252, 4, 5
+SEARCHABLE = 256  # visible pages minus the trashed one, plus data sources
 
 SERVER = {}
 

@@ -156,3 +156,12 @@ fn worker_status() -> TableIterator<
         failed.unwrap_or(0),
     ))
 }
+
+/// Wakes the background worker when the calling transaction commits (for
+/// triggers that queue its work). Internal: granted to no one.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _wake_worker() {
+    if crate::worker::wake::preloaded() {
+        crate::worker::wake::at_commit("delivering audit entries");
+    }
+}

@@ -128,7 +128,8 @@ pub fn next_due() -> Option<Duration> {
         "SELECT extract(epoch FROM least( \
             (SELECT min(next_attempt_at) FROM rbac.oauth_jobs WHERE status = 'queued'), \
             (SELECT min(next_attempt_at) FROM rbac.workspace_jobs WHERE status = 'queued'), \
-            (SELECT min(next_attempt_at) FROM rbac.notion_requests WHERE status = 'queued')) \
+            (SELECT min(next_attempt_at) FROM rbac.notion_requests WHERE status = 'queued'), \
+            (SELECT min(next_attempt_at) FROM rbac.audit_outbox WHERE status IN ('queued', 'sending'))) \
           - pg_catalog.clock_timestamp())::float8",
     )
     .unwrap_or_else(|e| spi_error("reading the job queue", e))?;

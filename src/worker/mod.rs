@@ -22,7 +22,9 @@
 //! Modules: [`wake`] (what SQL functions call), [`jobs`] (claiming and
 //! finishing jobs), [`exchange`] (OAuth code exchange), [`bot`] (calls with
 //! a workspace's token: refresh on 401, deauthorization, verify, revoke),
-//! [`sync`] (Notion access into tuples; the per-token request budget).
+//! [`sync`] (Notion access into tuples; the per-token request budget),
+//! [`request`] (permission-aware Notion requests), [`deliver`] (audit
+//! entries to a Notion database, through an outbox).
 
 use std::time::Duration;
 
@@ -33,6 +35,7 @@ use pgrx::prelude::*;
 use notion_rbac_notion::http::Transport;
 
 pub mod bot;
+pub mod deliver;
 pub mod exchange;
 pub mod jobs;
 pub mod request;
@@ -185,6 +188,9 @@ fn work_once(context: &Context) -> bool {
     }
     // Applications wait on these: before the background jobs.
     if request::run_one(context) {
+        return true;
+    }
+    if deliver::run_one(context) {
         return true;
     }
     match BackgroundWorker::transaction(jobs::claim_workspace_job) {
