@@ -247,3 +247,41 @@ BEGIN
     RETURN NEXT;
 END $$;
 SELECT :'label' AS dataset, 'u30' AS uid, * FROM bench.time_many('u30');
+
+-- Application roles: rbac.authorize (the subject's role in the object's
+-- workspace, then the graph's permission; a denial writes an audit entry)
+-- against rbac.check on the same page queries, interleaved, read cache off.
+-- Every user of the mix is a viewer in its own workspace: the allowed
+-- queries pass the role and reach the graph; the other-workspace users are
+-- denied by the role (and audited).
+INSERT INTO rbac.role_assignments (subject, workspace_id, role)
+SELECT DISTINCT subject, 'w' || (substr(subject, 7)::int % 10), 'viewer' FROM bench.queries WHERE kind = 'page'
+ON CONFLICT DO NOTHING;
+CREATE FUNCTION bench.time_authorize(rounds int)
+RETURNS TABLE (fn text, calls bigint, allowed bigint, p50_us numeric, p95_us numeric, mean_us numeric)
+LANGUAGE plpgsql AS $$
+DECLARE q record; t0 timestamptz; a boolean; c boolean;
+        ta float8[] := '{}'; tc float8[] := '{}'; aa boolean[] := '{}'; ac boolean[] := '{}';
+BEGIN
+    PERFORM set_config('notion_rbac.cache_rows', '0', true);
+    PERFORM set_config('notion_rbac.audit_server_log', 'off', true);
+    FOR i IN 1..rounds LOOP
+        FOR q IN SELECT * FROM bench.queries WHERE kind = 'page' ORDER BY qid LOOP
+            t0 := clock_timestamp();
+            c := rbac.check(q.subject, q.action, q.object);
+            IF i > 1 THEN tc := tc || extract(epoch FROM clock_timestamp() - t0) * 1e6; ac := ac || c; END IF;
+            t0 := clock_timestamp();
+            a := rbac.authorize(q.subject, q.action, q.object);
+            IF i > 1 THEN ta := ta || extract(epoch FROM clock_timestamp() - t0) * 1e6; aa := aa || a; END IF;
+        END LOOP;
+    END LOOP;
+    RETURN QUERY
+    SELECT x.fn, count(*), count(*) FILTER (WHERE x.ok),
+           round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x.us)::numeric, 1),
+           round(percentile_cont(0.95) WITHIN GROUP (ORDER BY x.us)::numeric, 1),
+           round(avg(x.us)::numeric, 1)
+      FROM (SELECT 'rbac.check' AS fn, u.us, u.ok FROM unnest(tc, ac) AS u(us, ok)
+            UNION ALL SELECT 'rbac.authorize', u.us, u.ok FROM unnest(ta, aa) AS u(us, ok)) x
+     GROUP BY x.fn ORDER BY x.fn DESC;
+END $$;
+SELECT :'label' AS dataset, * FROM bench.time_authorize(3);

@@ -173,7 +173,18 @@ fn oauth_callback(state: Option<&str>, code: Option<&str>, error: default!(Optio
             }
         }
     };
-    oauth::verify_state(state, stored.as_ref(), now_epoch(), None).or_raise();
+    if let Err(refused) = oauth::verify_state(state, stored.as_ref(), now_epoch(), None) {
+        // The error rolls this transaction back, and the audit row with it;
+        // the entry's JSON line in the server log stays (never the state).
+        crate::audit::record(
+            "oauth_state_refused",
+            "denied",
+            (Some("oauth_state"), None),
+            None,
+            serde_json::json!({ "reason": refused.message }),
+        );
+        raise(refused);
+    }
     let outcome = oauth::classify_callback(code, error).or_raise();
     let (status, code_value, err): (&str, Option<encrypted_token>, Option<String>) = match outcome {
         oauth::CallbackOutcome::Code(secret) => {

@@ -804,6 +804,18 @@ def t_audit_trail():
           len(lines) >= sum(actions.values()), (len(lines), sum(actions.values())))
 
 
+def t_state_failures_logged():
+    try:
+        one("SELECT rbac.oauth_callback(:'s', 'some-code')", s="A" * 43)
+        refused = False
+    except RuntimeError as e:
+        refused = "state" in str(e)
+    with open(SERVER_LOG, encoding="utf-8", errors="replace") as f:
+        lines = [l for l in f if '"action": "oauth_state_refused"' in l]
+    check("a refused OAuth state is audited to the server log (its transaction, and the audit row, roll back)",
+          refused and len(lines) >= 1 and "A" * 43 not in "".join(lines), len(lines))
+
+
 def t_no_secrets_in_log():
     with open(SERVER_LOG, encoding="utf-8", errors="replace") as f:
         text = f.read()
@@ -823,7 +835,7 @@ def main():
              t_sync_restricted, t_sync_rate_limited, t_sync_periodic, t_notion_requests, t_audit_delivery, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
              t_invalid_client, t_redirect_mismatch, t_transient_retry, t_html_502, t_retry_after, t_refresh_on_401,
              t_refresh_failure_revokes, t_deauthorize, t_sighup, t_sigterm, t_restart_after_error, t_kill9_mid_exchange,
-             t_audit_trail, t_no_secrets_in_log]
+             t_audit_trail, t_state_failures_logged, t_no_secrets_in_log]
     for step in steps:
         run(step.__name__[2:].replace("_", " "), step)
     print(f"1..{len(RESULTS)}")
