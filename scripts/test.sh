@@ -281,6 +281,10 @@ SQL
     expect "check on the standby (allowed)" t "SELECT rbac.check('user:a', 'view', 'doc:2')"
     expect "check on the standby (denied)" f "SELECT rbac.check('user:b', 'view', 'doc:2')"
     expect "lookup on the standby" "1,2" "SELECT string_agg(id, ',' ORDER BY id) FROM rbac.lookup_resources('user:a', 'view', 'doc') id"
+    expect "a denial on the standby is answered, its audit entry going to the server log only" f \
+        "SELECT rbac.authorize('user:b', 'view', 'doc:2')"
+    if grep -q '"action": "view_denied"' "$standby/server.log"; then p=$((p + 1)); echo "ok: the standby's audit line is in its server log"
+    else f=$((f + 1)); echo "FAILED: no audit line for the denial in the standby's server log"; fi
     got=$(cluster_psql -At -v VERBOSITY=verbose -d postgres -c "SELECT rbac.write_tuples(ARRAY['doc:3#viewer@user:a'])" 2>&1)
     if echo "$got" | grep -q "ERROR:  25006"; then p=$((p + 1)); echo "ok: writes are refused on the standby (25006)"
     else f=$((f + 1)); echo "FAILED: writes on the standby: $got"; fi
@@ -389,6 +393,16 @@ layer_stress() {
         p=1; echo "ok: $reads reader transactions, every check equal to plain SQL"
     else
         f=1; echo "FAILED: stress (exit $rc, $reads reader transactions)"; grep -m5 -i "error\|abort" "$out"
+    fi
+    # The writers' audit entries, written by concurrent transactions, form
+    # one linear chain that verifies.
+    local audited verified
+    audited=$(cluster_psql -qAt -d postgres -c "SELECT count(*) FROM rbac.audit_log WHERE action LIKE 'tuples_%'")
+    verified=$(cluster_psql -qAt -d postgres -c "SELECT string_agg(status, ',') FROM rbac.verify_audit_log()")
+    if [ "${audited:-0}" -gt 100 ] && [ "$verified" = ok ]; then
+        p=$((p + 1)); echo "ok: $audited audit entries of concurrent writers chain linearly and verify"
+    else
+        f=$((f + 1)); echo "FAILED: audit chain under concurrent writers: $audited entries, verification '$verified'"
     fi
     record stress "$p" "$f"
 }
