@@ -14,17 +14,6 @@ fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
     pgrx::error!("notion_rbac: {what} failed: {e}")
 }
 
-/// Parses an HTTP method name.
-pub fn method(name: &str) -> Option<Method> {
-    match name.to_ascii_uppercase().as_str() {
-        "GET" => Some(Method::Get),
-        "POST" => Some(Method::Post),
-        "PATCH" => Some(Method::Patch),
-        "DELETE" => Some(Method::Delete),
-        _ => None,
-    }
-}
-
 /// Queues `method path [body]` to Notion on behalf of `subject`, through
 /// the installation `bot_id`, if `rbac.authorize` allows the subject the
 /// action on the object the path names (table in the README). Returns the
@@ -44,7 +33,7 @@ fn notion_request(
     let (subject, bot_id, method, path) =
         (required(subject, "subject"), required(bot_id, "bot_id"), required(method, "method"), required(path, "path"));
     crate::store::require_writable("make a Notion request");
-    let Some(m) = self::method(method) else {
+    let Some(m) = Method::parse(method) else {
         raise(Error::new(ErrorKind::InvalidArgument, "method must be GET, POST, PATCH or DELETE"));
     };
     if path.len() > 2048 {

@@ -23,8 +23,8 @@ use notion_rbac_notion::token::SecretString;
 use pgrx::bgworkers::BackgroundWorker;
 use pgrx::prelude::*;
 
-use super::jobs::{self, Outcome, WorkspaceJob, WorkspaceJobKind};
-use super::Context;
+use super::jobs::Outcome;
+use super::{in_transaction, Context};
 use crate::token::{encrypted_token, try_open, try_seal};
 
 fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
@@ -48,6 +48,12 @@ pub enum CallError {
     Api(ApiError),
     /// Anything else that ends the job (configuration, keys).
     Failed(String),
+}
+
+impl From<super::budget::Held> for CallError {
+    fn from(held: super::budget::Held) -> CallError {
+        CallError::Retry { error: held.why.to_owned(), after: held.after, throttled: held.throttled }
+    }
 }
 
 impl CallError {
@@ -141,13 +147,6 @@ fn advisory(lock: bool, bot_id: &str) {
     });
 }
 
-fn in_transaction<R>(f: impl FnOnce() -> R) -> R {
-    let f = std::panic::AssertUnwindSafe(f);
-    BackgroundWorker::transaction(move || {
-        let f = f;
-        (f.0)()
-    })
-}
 
 /// Sends `method path` with the bot's token; refreshes once on a 401.
 pub fn call(
@@ -162,7 +161,7 @@ pub fn call(
     let Some(tokens) = in_transaction(|| load_tokens(bot_id, false)).map_err(CallError::Failed)? else {
         return Err(CallError::Revoked("not active".into()));
     };
-    super::sync::pace(context, bot_id)?;
+    super::budget::pace(context, bot_id)?;
     let error = match send(context, &endpoint.bearer(method, path, &tokens.access, body.clone()))? {
         Ok(answer) => return Ok(answer),
         Err(error) => error,
@@ -175,7 +174,7 @@ pub fn call(
     let refreshed = refresh(context, client, bot_id, &tokens);
     advisory(false, bot_id);
     let fresh = refreshed?;
-    super::sync::pace(context, bot_id)?;
+    super::budget::pace(context, bot_id)?;
     match send(context, &endpoint.bearer(method, path, &fresh.access, body))? {
         Ok(body) => Ok(body),
         Err(e) if e.class == ErrorClass::Unauthorized => {
@@ -282,37 +281,8 @@ fn store_pair(bot_id: &str, access: &SecretString, refresh: Option<&SecretString
     Ok(())
 }
 
-/// Runs a claimed workspace job and records its outcome.
-pub fn run(context: &Context, job: WorkspaceJob) {
-    let client = in_transaction(super::exchange::client);
-    let outcome = match client {
-        Err(why) => Outcome::Failed(why),
-        Ok(client) => match job.kind {
-            WorkspaceJobKind::Verify => verify(context, &client, &job.bot_id),
-            WorkspaceJobKind::Revoke => revoke(context, &client.endpoint, &client.credentials, &job.bot_id),
-            WorkspaceJobKind::Sync => super::sync::run(context, &client, &job.bot_id),
-        },
-    };
-    let claim = job.claim;
-    let bot = job.bot_id.clone();
-    let kind = job.kind;
-    in_transaction(move || {
-        let status = jobs::finish(&claim, outcome);
-        // However a revoke ends, the tokens are not used again.
-        if kind == WorkspaceJobKind::Revoke && matches!(status, Some("succeeded" | "failed")) {
-            Spi::run_with_args(
-                "UPDATE rbac.workspaces SET access_token = NULL, refresh_token = NULL WHERE bot_id = $1 AND status = 'revoked'",
-                &[bot.as_str().into()],
-            )
-            .unwrap_or_else(|e| spi_error("erasing revoked tokens", e));
-        }
-        if let Some(status) = status {
-            pgrx::log!("notion_rbac worker: {} job {} for bot {bot} {status}", kind.as_str(), claim.id);
-        }
-    });
-}
-
-fn verify(context: &Context, client: &super::exchange::Client, bot_id: &str) -> Outcome {
+/// The `verify` job: `GET /v1/users/me` with the token.
+pub fn verify(context: &Context, client: &super::exchange::Client, bot_id: &str) -> Outcome {
     match call(context, client, bot_id, Method::Get, api::USERS_ME_PATH, None) {
         Ok(body) => match api::parse_bot_info(&body) {
             Ok(info) => {
@@ -339,7 +309,7 @@ fn verify(context: &Context, client: &super::exchange::Client, bot_id: &str) -> 
 
 /// Tells Notion to revoke the token. An answer that the token is already
 /// dead counts as done.
-fn revoke(context: &Context, endpoint: &Endpoint, credentials: &ClientCredentials, bot_id: &str) -> Outcome {
+pub fn revoke(context: &Context, endpoint: &Endpoint, credentials: &ClientCredentials, bot_id: &str) -> Outcome {
     let tokens = match in_transaction(|| load_tokens(bot_id, true)) {
         Ok(Some(t)) => t,
         Ok(None) => return Outcome::Succeeded(Some(serde_json::json!({ "revoked": false, "reason": "no token left" }))),

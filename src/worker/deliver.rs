@@ -101,7 +101,7 @@ pub fn run_one(context: &Context) -> bool {
 }
 
 fn perform(context: &Context, item: &Item) -> Ended {
-    let client = match BackgroundWorker::transaction(|| super::exchange::client()) {
+    let client = match BackgroundWorker::transaction(super::exchange::client) {
         Ok(c) => c,
         Err(why) => return Ended::Failed(why),
     };
@@ -128,9 +128,12 @@ fn perform(context: &Context, item: &Item) -> Ended {
     }
 }
 
+/// One call with the installation's token.
+type Call<'a> = dyn Fn(Method, &str, Option<Value>) -> Result<Vec<u8>, CallError> + 'a;
+
 /// The page of this entry, if an earlier attempt created it.
 fn find_existing(
-    call: &dyn Fn(Method, &str, Option<Value>) -> Result<Vec<u8>, CallError>,
+    call: &Call<'_>,
     item: &Item,
 ) -> Result<Option<String>, CallError> {
     let database = call(Method::Get, &format!("/v1/databases/{}", item.database_id), None)?;

@@ -35,12 +35,14 @@ use pgrx::prelude::*;
 use notion_rbac_notion::http::Transport;
 
 pub mod bot;
+pub mod budget;
 pub mod deliver;
 pub mod exchange;
 pub mod jobs;
 pub mod request;
 pub mod sync;
 pub mod wake;
+pub mod workspace_job;
 
 /// Name and type of the worker (`pg_stat_activity.backend_type`).
 pub const WORKER_TYPE: &str = "notion_rbac worker";
@@ -90,6 +92,15 @@ impl Context {
         self.requests.set(self.requests.get().wrapping_add(1));
         self.transport.send(request, crate::guc::http_timeout(), &stopping)
     }
+}
+
+/// Runs `f` in a transaction of its own (the worker's unit of work).
+pub fn in_transaction<R>(f: impl FnOnce() -> R) -> R {
+    let f = std::panic::AssertUnwindSafe(f);
+    BackgroundWorker::transaction(move || {
+        let f = f;
+        (f.0)()
+    })
 }
 
 /// Shows what the worker is doing in `pg_stat_activity.query` / `state`.
@@ -196,7 +207,7 @@ fn work_once(context: &Context) -> bool {
     match BackgroundWorker::transaction(jobs::claim_workspace_job) {
         Some(job) => {
             report(Some(&format!("{} of workspace {} (job {})", job.kind.as_str(), job.bot_id, job.claim.id)));
-            bot::run(context, job);
+            workspace_job::run(context, job);
             true
         }
         None => false,

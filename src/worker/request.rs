@@ -69,11 +69,11 @@ pub fn run_one(context: &Context) -> bool {
 }
 
 fn perform(context: &Context, job: &Claimed) -> Ended {
-    let client = match BackgroundWorker::transaction(|| super::exchange::client()) {
+    let client = match BackgroundWorker::transaction(super::exchange::client) {
         Ok(c) => c,
         Err(why) => return Ended::Refused { status: None, code: "configuration".into(), message: why },
     };
-    let Some(method) = crate::api::requests::method(&job.method) else {
+    let Some(method) = notion_rbac_notion::http::Method::parse(&job.method) else {
         return Ended::Refused { status: None, code: "invalid_request".into(), message: "unknown method".into() };
     };
     let body = job.body.as_ref().map(|b| b.to_string().into_bytes());

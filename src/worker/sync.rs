@@ -2,7 +2,7 @@
 //!
 //! Listing (users, search, the blocks objects sit in) happens with no
 //! transaction open, through [`bot::call`] (refresh on 401, deauthorization)
-//! with the per-bot request budget of [`pace`]; planning is the pure
+//! with the per-token request budget (`budget`); planning is the pure
 //! `notion_rbac_notion::sync`. The result is reconciled in one
 //! transaction: tuples the sync owns (`rbac.notion_synced`) that are no
 //! longer seen are deleted (unless another installation owns them too),
@@ -16,60 +16,19 @@ use std::time::{Duration, Instant};
 use notion_rbac_notion::api::ErrorClass;
 use notion_rbac_notion::http::{retry, Method};
 use notion_rbac_notion::sync::{self as plan, Fetched, Part, SyncTuple};
-use pgrx::bgworkers::BackgroundWorker;
 use pgrx::prelude::*;
 
 use super::bot::{self, CallError};
 use super::exchange::Client;
 use super::jobs::Outcome;
-use super::Context;
+use super::{in_transaction, Context};
 
 /// Transient failures of one request retried within a sync before the
 /// sync gives up (and its job is retried later).
 const RETRIES_PER_REQUEST: u32 = 4;
-/// Longest wait for a `Retry-After` within a sync; beyond it the job is
-/// re-queued to run after the wait instead of holding the worker.
-const LONGEST_WAIT: Duration = Duration::from_secs(60);
 
 fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
     pgrx::error!("notion_rbac worker: {what} failed: {e}")
-}
-
-/// Sleeps `d` on the latch (other wake-ups are ignored). False if the
-/// worker was asked to stop.
-pub fn pause(d: Duration) -> bool {
-    let until = Instant::now() + d;
-    loop {
-        let now = Instant::now();
-        if now >= until {
-            return true;
-        }
-        if super::stopping() || !BackgroundWorker::wait_latch(Some((until - now).min(Duration::from_secs(1)))) {
-            return false;
-        }
-    }
-}
-
-/// Waits until the bot's request budget allows another request (one
-/// `not_before` per token, set from Retry-After: every job of the token
-/// shares it). Err with the remaining wait when that is too long to hold
-/// the worker for.
-pub fn pace(context: &Context, bot_id: &str) -> Result<(), CallError> {
-    let not_before = context.not_before.borrow().get(bot_id).copied();
-    let Some(at) = not_before else { return Ok(()) };
-    let now = Instant::now();
-    if at <= now {
-        return Ok(());
-    }
-    let wait = at - now;
-    if wait > LONGEST_WAIT {
-        return Err(CallError::Retry { error: "Notion asked to wait (Retry-After)".into(), after: Some(wait), throttled: true });
-    }
-    if pause(wait) {
-        Ok(())
-    } else {
-        Err(CallError::Retry { error: "the worker is stopping".into(), after: None, throttled: false })
-    }
 }
 
 /// What a sync reports.
@@ -142,7 +101,7 @@ fn fetch_one(
 ) -> Result<Vec<u8>, Fetched<CallError>> {
     let mut failures = 0;
     loop {
-        pace(context, bot_id).map_err(Fetched::Fail)?;
+        super::budget::pace(context, bot_id).map_err(|held| Fetched::Fail(held.into()))?;
         match bot::call(context, client, bot_id, method, path, body.clone()) {
             Ok(answer) => return Ok(answer),
             Err(CallError::Api(e)) => {
@@ -168,7 +127,7 @@ fn fetch_one(
                 if throttled {
                     // Every request of this token waits, not just this one.
                     context.not_before.borrow_mut().insert(bot_id.to_owned(), Instant::now() + wait);
-                } else if !pause(wait) {
+                } else if !super::budget::pause(wait) {
                     return Err(Fetched::Fail(CallError::Retry { error, after: None, throttled: false }));
                 }
             }
@@ -177,13 +136,6 @@ fn fetch_one(
     }
 }
 
-fn in_transaction<R>(f: impl FnOnce() -> R) -> R {
-    let f = std::panic::AssertUnwindSafe(f);
-    BackgroundWorker::transaction(move || {
-        let f = f;
-        (f.0)()
-    })
-}
 
 /// The workspace id of an active installation, once the active model
 /// allows every relation the sync writes.

@@ -48,6 +48,17 @@ impl Method {
         }
     }
 
+    /// Parses a method name (any case).
+    pub fn parse(name: &str) -> Option<Method> {
+        match name.to_ascii_uppercase().as_str() {
+            "GET" => Some(Method::Get),
+            "POST" => Some(Method::Post),
+            "PATCH" => Some(Method::Patch),
+            "DELETE" => Some(Method::Delete),
+            _ => None,
+        }
+    }
+
     /// GET and DELETE may be repeated without changing anything twice.
     pub fn is_idempotent(self) -> bool {
         matches!(self, Method::Get | Method::Delete)
