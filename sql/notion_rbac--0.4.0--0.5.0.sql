@@ -531,7 +531,7 @@ $$;
 -- the remaining chain starts from, so the log stays verifiable. Returns
 -- how many entries went.
 CREATE FUNCTION rbac.purge_audit_log(p_before timestamptz) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql STRICT SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 -- The append-only triggers do not fire in this function (superuser-only
 -- setting, held for the function's duration).

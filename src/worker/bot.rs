@@ -24,12 +24,9 @@ use pgrx::bgworkers::BackgroundWorker;
 use pgrx::prelude::*;
 
 use super::jobs::Outcome;
-use super::{in_transaction, Context};
+use super::{in_transaction, spi_error, Context};
 use crate::token::{encrypted_token, try_open, try_seal};
 
-fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
-    pgrx::error!("notion_rbac worker: {what} failed: {e}")
-}
 
 /// A workspace's tokens, decrypted, with the client that refreshes them.
 struct Tokens {

@@ -18,11 +18,8 @@ use pgrx::prelude::*;
 use serde_json::{json, Value};
 
 use super::bot::{self, CallError};
-use super::Context;
+use super::{spi_error, Context};
 
-fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
-    pgrx::error!("notion_rbac worker: {what} failed: {e}")
-}
 
 /// A claimed outbox row with what the page needs.
 struct Item {

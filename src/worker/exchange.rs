@@ -17,7 +17,7 @@ use notion_rbac_notion::token::SecretString;
 use pgrx::prelude::*;
 
 use super::jobs::{self, Claim, Claimed, Outcome, Table};
-use super::Context;
+use super::{spi_error, Context};
 use crate::token::{encrypted_token, try_open, try_seal};
 
 /// A claimed exchange, ready to send.
@@ -26,9 +26,6 @@ pub struct Exchange {
     request: Request,
 }
 
-fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
-    pgrx::error!("notion_rbac worker: {what} failed: {e}")
-}
 
 /// Claims the next due exchange and prepares its request (decrypting the
 /// code and the client secret). A job that cannot start — no OAuth
@@ -177,10 +174,6 @@ pub fn record(job: &Exchange, answer: Answer) {
     }
 }
 
-fn owner_user_for_audit(owner: &oauth::Owner) -> Option<String> {
-    owner.user_id().map(str::to_owned)
-}
-
 /// What a refusal means for the job. Texts come from Notion's error code
 /// and description, never from the request.
 fn refused(e: &OauthError, after: Option<std::time::Duration>, attempt: i32) -> Outcome {
@@ -272,7 +265,7 @@ fn store_workspace(claim: &Claimed, token: &TokenResponse) -> Option<String> {
         (Some("workspace"), Some(&token.workspace_id)),
         Some(&token.workspace_id),
         serde_json::json!({ "bot_id": bot, "workspace_name": token.workspace_name, "oauth_job": claim.id,
-                            "authorized_by": owner_user_for_audit(&token.owner) }),
+                            "authorized_by": token.owner.user_id() }),
     );
     Some(bot.to_owned())
 }

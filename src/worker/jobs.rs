@@ -13,6 +13,8 @@ use std::time::Duration;
 use notion_rbac_notion::http::retry;
 use pgrx::prelude::*;
 
+use super::spi_error;
+
 /// Which table a job lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
@@ -90,9 +92,6 @@ pub struct WorkspaceJob {
     pub bot_id: String,
 }
 
-fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
-    pgrx::error!("notion_rbac worker: {what} failed: {e}")
-}
 
 /// Whether the extension is installed in this database at this library's
 /// version (an older installation lacks the worker's tables and columns).

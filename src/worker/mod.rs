@@ -94,6 +94,12 @@ impl Context {
     }
 }
 
+/// An SPI failure in the worker: an ERROR (the worker exits and is
+/// restarted; the job it held is re-queued).
+pub fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
+    pgrx::error!("notion_rbac worker: {what} failed: {e}")
+}
+
 /// Runs `f` in a transaction of its own (the worker's unit of work).
 pub fn in_transaction<R>(f: impl FnOnce() -> R) -> R {
     let f = std::panic::AssertUnwindSafe(f);

@@ -13,11 +13,8 @@ use pgrx::bgworkers::BackgroundWorker;
 use pgrx::prelude::*;
 
 use super::bot::{self, CallError};
-use super::Context;
+use super::{spi_error, Context};
 
-fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
-    pgrx::error!("notion_rbac worker: {what} failed: {e}")
-}
 
 struct Claimed {
     id: i64,

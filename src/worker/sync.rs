@@ -21,15 +21,12 @@ use pgrx::prelude::*;
 use super::bot::{self, CallError};
 use super::exchange::Client;
 use super::jobs::Outcome;
-use super::{in_transaction, Context};
+use super::{in_transaction, spi_error, Context};
 
 /// Transient failures of one request retried within a sync before the
 /// sync gives up (and its job is retried later).
 const RETRIES_PER_REQUEST: u32 = 4;
 
-fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
-    pgrx::error!("notion_rbac worker: {what} failed: {e}")
-}
 
 /// What a sync reports.
 #[derive(Default)]

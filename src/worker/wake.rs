@@ -73,6 +73,11 @@ fn warn(message: String, hint: String) {
 /// if there is no worker to wake).
 pub fn at_commit(what: &str) {
     warn_without_worker(what);
+    // One lookup per transaction: a transaction queueing many jobs (or
+    // audit entries to deliver) wakes the worker once.
+    if !PENDING.with(|p| p.get()).is_null() {
+        return;
+    }
     let Some(pid) = worker_pid() else { return };
     // SAFETY: looks the pid up in the proc array; a stale entry only means a
     // spurious wake of whichever process holds it now.

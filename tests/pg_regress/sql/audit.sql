@@ -99,7 +99,8 @@ SELECT pg_temp.verify() AS start_removed;
 ROLLBACK TO SAVEPOINT s;
 RESET session_replication_role;
 
--- Purging keeps the chain verifiable, and is itself an entry.
+-- Purging keeps the chain verifiable, and is itself an entry; no time, no purge.
+SELECT rbac.purge_audit_log(NULL) IS NULL AS null_purges_nothing;
 SELECT rbac.purge_audit_log(clock_timestamp()) > 0 AS purged;
 SELECT pg_temp.verify() AS after_purge;
 SELECT action, metadata ? 'anchor_hash' AS has_anchor FROM rbac.audit_log WHERE action = 'audit_purged';
