@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/cluster.sh
 source scripts/cluster.sh
 SCALES=${BENCH_SCALES:-"0.1 1.0"}
+# BENCH_PARTS="checks rls" picks the parts: checks and lookups over the
+# Notion-shaped graph, and row-level security over an application table.
+PARTS=${BENCH_PARTS:-"checks rls"}
 VERSION=${PG:-18}
 
 scripts/setup.sh
@@ -40,6 +43,7 @@ echo "notion_rbac: release build, shared_preload_libraries, one connection, time
 
 for scale in $SCALES; do
     label="scale $scale"
+    case " $PARTS " in *" checks "*) ;; *) continue ;; esac
     db="bench_$(echo "$scale" | tr . _)"
     cluster_psql -q -d postgres -c "CREATE DATABASE $db" >/dev/null
     cluster_psql -q -d "$db" -c "CREATE EXTENSION notion_rbac" >/dev/null
@@ -52,3 +56,19 @@ for scale in $SCALES; do
     rm -f "$WORK/cluster/tuples.tsv"
     cluster_psql -q -d postgres -c "DROP DATABASE $db" >/dev/null
 done
+
+# Row-level security: an application table of 1M × scale rows under
+# rbac.protect, a plain-SQL policy and no policy (bench/rls.sql).
+case " $PARTS " in *" rls "*)
+    for scale in $SCALES; do
+        db="bench_rls_$(echo "$scale" | tr . _)"
+        cluster_psql -q -d postgres -c "CREATE DATABASE $db" >/dev/null
+        cluster_psql -q -d "$db" -c "CREATE EXTENSION notion_rbac" >/dev/null
+        cluster_psql -q -d "$db" -v schema="$(cat bench/model.perm)" <<<"SELECT rbac.write_schema(:'schema');" >/dev/null
+        echo
+        echo "==> row-level security, scale $scale"
+        cluster_psql -q -d "$db" -v scale="$scale" -v label="scale $scale" -v tsv="$WORK/cluster/rls.tsv" -f bench/rls.sql
+        rm -f "$WORK/cluster/rls.tsv"
+        cluster_psql -q -d postgres -c "DROP DATABASE $db" >/dev/null
+    done ;;
+esac

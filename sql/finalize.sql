@@ -83,6 +83,14 @@ GRANT USAGE ON SCHEMA rbac TO rbac_app;
 GRANT EXECUTE ON FUNCTION rbac.set_subject(text, text) TO rbac_app;
 GRANT EXECUTE ON FUNCTION rbac.current_subject() TO rbac_reader, rbac_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON rbac.login_subjects TO rbac_admin;
+-- Row-level security from the model: the policies' function is for every
+-- role that queries a protected table; protecting tables is for
+-- administrators (who must also own the table).
+GRANT EXECUTE ON FUNCTION rbac.permitted(text, text, text), rbac.permitted(text, text, bigint), rbac.permitted(text, text, uuid),
+    rbac.permitted_stats() TO rbac_reader;
+GRANT EXECUTE ON FUNCTION rbac.protect(regclass, text, name, text, text, text, text, boolean), rbac.unprotect(regclass)
+    TO rbac_admin;
+GRANT SELECT ON rbac.protected_tables TO rbac_admin;
 GRANT EXECUTE ON FUNCTION rbac._is_subject(text) TO rbac_admin;
 
 -- Application roles and the audit log. Administrators manage roles and
@@ -193,3 +201,7 @@ COMMENT ON VIEW rbac.assignments IS 'Role assignments with the actions each role
 COMMENT ON TABLE rbac.audit_delivery IS 'Per installation: the Notion database audit entries about its workspace are sent to';
 COMMENT ON TABLE rbac.audit_outbox IS 'Audit entries waiting to be sent to Notion, sending (checked for before any resend), sent or failed';
 COMMENT ON VIEW rbac.audit_delivery_status IS 'Delivery of audit entries to Notion per installation: backlog, failures, last sent, last error';
+COMMENT ON FUNCTION rbac.permitted(text, text, text) IS 'Does rbac.current_subject() have the action on entity_type:id? The function of rbac.protect''s policies (per-row checks, or one lookup once that is cheaper)';
+COMMENT ON FUNCTION rbac.permitted(text, text, bigint) IS 'rbac.permitted for integer ids (compared with the tuples'' ids in their text form)';
+COMMENT ON FUNCTION rbac.permitted(text, text, uuid) IS 'rbac.permitted for uuid ids (compared with the tuples'' ids in their lower-case hyphenated form)';
+COMMENT ON FUNCTION rbac.permitted_stats() IS 'What rbac.permitted did in this backend: rows answered by their own check, lookups finished and given up, rows answered from a lookup';

@@ -52,6 +52,9 @@ pgrx::extension_sql_file!("../sql/worker.sql", name = "worker", requires = ["oau
 pgrx::extension_sql_file!("../sql/identity.sql", name = "identity", requires = ["bootstrap", api::identity::is_subject]);
 // Application roles and the audit log (role assignments check subjects).
 pgrx::extension_sql_file!("../sql/audit.sql", name = "audit", requires = ["identity", "worker"]);
+// rbac.protect / unprotect and the view of protected tables (their
+// policies call rbac.permitted).
+pgrx::extension_sql_file!("../sql/protect.sql", name = "protect", requires = ["identity", "permitted_functions"]);
 // Privileges: runs last, after every function exists.
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
@@ -69,6 +72,7 @@ pub extern "C-unwind" fn _PG_init() {
     notion_rbac_core::interrupt::set_hook(poll_interrupts);
     // The request subject ends with its transaction and reverts with it.
     api::identity::register_callbacks();
+    api::permitted::register_callbacks();
     // SAFETY: reading a flag PostgreSQL sets while it loads preloaded libraries.
     let preloading = unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress };
     worker::wake::init(preloading);

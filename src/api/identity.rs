@@ -98,9 +98,22 @@ unsafe extern "C-unwind" fn on_subxact(
     });
 }
 
+/// Whether the subject set for this request is `expected` (as
+/// [`explicit`] would return it), without copying it.
+pub(crate) fn explicit_is(expected: Option<&Option<String>>) -> bool {
+    IDENTITY.with(|cell| {
+        let id = cell.borrow();
+        let now: Option<Option<&str>> = match id.pending.last() {
+            Some(s) => Some(s.subject.as_deref()),
+            None => id.session.as_deref().map(Some),
+        };
+        now == expected.map(Option::as_deref)
+    })
+}
+
 /// The subject set for this request, if any was set (explicitly cleared:
 /// `Some(None)`).
-fn explicit() -> Option<Option<String>> {
+pub(crate) fn explicit() -> Option<Option<String>> {
     IDENTITY.with(|cell| {
         let id = cell.borrow();
         match id.pending.last() {

@@ -9,6 +9,7 @@
 //! - `schema`, `tuples` — writing and reading models, tuples, attributes;
 //! - `validate`        — Permify validation files;
 //! - `oauth`           — the OAuth flow (configure, start, callback, status);
+//! - `permitted`       — the per-row function of `rbac.protect`'s policies;
 //! - `workspaces`      — installed workspaces: deauthorize, verify, sync, worker status;
 //! - `requests`        — permission-aware Notion requests (`notion_request`);
 //! - `meta`            — version and read-cache statistics.
@@ -19,6 +20,7 @@ pub mod identity;
 pub mod lookup;
 pub mod meta;
 pub mod oauth;
+pub mod permitted;
 pub mod requests;
 pub mod schema;
 pub mod tuples;

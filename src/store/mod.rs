@@ -17,7 +17,7 @@ pub mod schema;
 pub mod snapshot_key;
 pub mod source;
 
-pub use reads::read;
+pub use reads::{read, read_active};
 
 use std::ffi::CStr;
 

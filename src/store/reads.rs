@@ -2,12 +2,14 @@
 //! source reading in the caller's snapshot, through the backend's read
 //! cache when the snapshot allows it (see [`super::read_cache`]).
 
+use std::rc::Rc;
+
 use notion_rbac_core::model::Schema;
 use pgrx::pg_sys;
 
 use super::index_scan::lock_for_reading;
 use super::read_cache::{ReadCache, CACHE};
-use super::schema;
+use super::schema::{self, ActiveSchema};
 use super::snapshot_key::{local_transaction_id, SnapshotKey};
 use super::source::IndexSource;
 use crate::guc;
@@ -16,6 +18,13 @@ use crate::guc;
 /// caller's snapshot, through the backend's read cache when the snapshot
 /// allows it (see the module comment).
 pub fn read<R>(f: impl FnOnce(&Schema, &mut IndexSource) -> R) -> R {
+    read_active(|active, source| f(&active.schema, source))
+}
+
+/// [`read`], handing over the active schema itself: for callers that keep
+/// results keyed by it across calls (they hold the `Rc`, so the schema
+/// stays alive, and compare it with `Rc::ptr_eq`).
+pub fn read_active<R>(f: impl FnOnce(&Rc<ActiveSchema>, &mut IndexSource) -> R) -> R {
     let limit = guc::cache_rows();
     let key = SnapshotKey::current();
     CACHE.with(|cell| {
@@ -43,7 +52,7 @@ pub fn read<R>(f: impl FnOnce(&Schema, &mut IndexSource) -> R) -> R {
             }
         };
         let mut source = IndexSource::new(&active.schema, cache);
-        f(&active.schema, &mut source)
+        f(&active, &mut source)
     })
 }
 

@@ -100,3 +100,145 @@ pub(super) unsafe fn local_transaction_id() -> u32 {
 pub(super) unsafe fn local_transaction_id() -> u32 {
     unsafe { (*pg_sys::MyProc).vxid.lxid }
 }
+
+/// The active snapshot of the current statement as raw values, compared
+/// without allocating: for memos that live one statement (the per-row
+/// function of `rbac.protect`'s policies compares it on every row, where
+/// building a [`SnapshotKey`] would cost an allocation and a sort).
+///
+/// Equal values see the same data by the same rule as [`SnapshotKey`]
+/// (`xmax`, the in-progress lists, the caller's own writes by command id and
+/// subtransaction, the user). The epoch is left out: a value never outlives
+/// its statement (the statement's start time and the local transaction id
+/// are part of it), and no statement sees 2^32 transactions go by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StatementSnapshot {
+    statement_start: i64,
+    lxid: u32,
+    user: pg_sys::Oid,
+    xid: u32,
+    subxact: u32,
+    curcid: u32,
+    xmin: u32,
+    xmax: u32,
+    recovery: bool,
+    suboverflowed: bool,
+    xip: Vec<u32>,
+    subxip: Vec<u32>,
+}
+
+impl StatementSnapshot {
+    /// The active snapshot, or `None` if there is none (or it is not MVCC).
+    pub(crate) fn active() -> Option<StatementSnapshot> {
+        let mut s = StatementSnapshot {
+            statement_start: 0,
+            lxid: 0,
+            user: pg_sys::InvalidOid,
+            xid: 0,
+            subxact: 0,
+            curcid: 0,
+            xmin: 0,
+            xmax: 0,
+            recovery: false,
+            suboverflowed: false,
+            xip: Vec::new(),
+            subxip: Vec::new(),
+        };
+        s.refresh().then_some(s)
+    }
+
+    /// Whether the active snapshot is still the one recorded (no
+    /// allocation).
+    pub(crate) fn is_active(&self) -> bool {
+        // SAFETY: as in `refresh`.
+        unsafe {
+            let Some(snap) = active_mvcc() else { return false };
+            let (xid, subxact) = own_ids();
+            self.statement_start == raw::GetCurrentStatementStartTimestamp()
+                && self.lxid == local_transaction_id()
+                && self.user == raw::GetUserId()
+                && (self.xid, self.subxact) == (xid, subxact)
+                && self.curcid == snap.curcid
+                && self.xmin == u32::from(snap.xmin)
+                && self.xmax == u32::from(snap.xmax)
+                && self.recovery == snap.takenDuringRecovery
+                && self.suboverflowed == snap.suboverflowed
+                && same_ids(&self.xip, raw_ids(snap.xip.cast(), snap.xcnt as usize))
+                && same_ids(&self.subxip, raw_ids(snap.subxip.cast(), snap.subxcnt.max(0) as usize))
+        }
+    }
+
+    fn refresh(&mut self) -> bool {
+        // SAFETY: reads of the active snapshot (valid for the duration of
+        // the calling statement) and of backend-local transaction state.
+        unsafe {
+            let Some(snap) = active_mvcc() else { return false };
+            let (xid, subxact) = own_ids();
+            self.statement_start = raw::GetCurrentStatementStartTimestamp();
+            self.lxid = local_transaction_id();
+            self.user = raw::GetUserId();
+            (self.xid, self.subxact) = (xid, subxact);
+            self.curcid = snap.curcid;
+            self.xmin = u32::from(snap.xmin);
+            self.xmax = u32::from(snap.xmax);
+            self.recovery = snap.takenDuringRecovery;
+            self.suboverflowed = snap.suboverflowed;
+            self.xip = raw_ids(snap.xip.cast(), snap.xcnt as usize).to_vec();
+            self.subxip = raw_ids(snap.subxip.cast(), snap.subxcnt.max(0) as usize).to_vec();
+            true
+        }
+    }
+}
+
+/// The active snapshot if it is an MVCC one.
+/// SAFETY: the reference is valid for the calling statement only.
+unsafe fn active_mvcc() -> Option<&'static pg_sys::SnapshotData> {
+    unsafe {
+        if !raw::ActiveSnapshotSet() {
+            return None;
+        }
+        let snap = &*raw::GetActiveSnapshot();
+        (snap.snapshot_type == pg_sys::SnapshotType::SNAPSHOT_MVCC).then_some(snap)
+    }
+}
+
+/// The caller's transaction id and subtransaction, once it has written.
+/// SAFETY: backend-local transaction state.
+unsafe fn own_ids() -> (u32, u32) {
+    unsafe {
+        let xid = u32::from(raw::GetTopTransactionIdIfAny());
+        if xid == 0 { (0, 0) } else { (xid, raw::GetCurrentSubTransactionId()) }
+    }
+}
+
+/// Element by element, not `==`: slice equality calls `memcmp` even for
+/// empty slices, whose pointer is a dangling 0x4; glibc's AVX-512 `memcmp`
+/// then issues a masked load from that unmapped address, which the CPU
+/// suppresses in microcode at a cost of hundreds of cycles — measured as
+/// 70% of a policy's per-row time on a table scan.
+fn same_ids(a: &[u32], b: &[u32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// SAFETY: `ptr` points to `n` ids (or `n` is 0).
+unsafe fn raw_ids<'a>(ptr: *const u32, n: usize) -> &'a [u32] {
+    if n == 0 || ptr.is_null() { &[] } else { unsafe { std::slice::from_raw_parts(ptr, n) } }
+}
+
+/// PostgreSQL's getters of backend-local state, called without pgrx's
+/// error guard. The guard (a `sigsetjmp` and a swap of the error stack
+/// around every call) exists for functions that may raise an ERROR; these
+/// only read variables and never raise, and [`StatementSnapshot::is_active`]
+/// calls them on every row a policy filters, where the guard would cost
+/// more than the reads.
+mod raw {
+    use pgrx::pg_sys;
+    unsafe extern "C" {
+        pub(super) fn ActiveSnapshotSet() -> bool;
+        pub(super) fn GetActiveSnapshot() -> pg_sys::Snapshot;
+        pub(super) fn GetUserId() -> pg_sys::Oid;
+        pub(super) fn GetTopTransactionIdIfAny() -> pg_sys::TransactionId;
+        pub(super) fn GetCurrentSubTransactionId() -> pg_sys::SubTransactionId;
+        pub(super) fn GetCurrentStatementStartTimestamp() -> pg_sys::TimestampTz;
+    }
+}

@@ -18,12 +18,12 @@ mod rules;
 pub mod source;
 
 pub use check::{
-    CheckOptions, Checker, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FIXPOINT_SIZE, DEFAULT_MAX_STACK_BYTES,
+    CheckOptions, Checker, Kept, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FIXPOINT_SIZE, DEFAULT_MAX_STACK_BYTES,
 };
 pub use context::Context;
 pub use lookup::{lookup_resources, lookup_subjects};
 pub use memory::MemorySource;
-pub use source::{ReverseHit, TupleSource};
+pub use source::{Deadline, ReverseHit, TupleSource};
 
 use crate::error::Result;
 use crate::model::Schema;

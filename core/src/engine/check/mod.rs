@@ -424,6 +424,13 @@ pub(crate) fn undefined_member(entity: &EntityDef, name: &str) -> Error {
     )
 }
 
+/// What a [`Checker`] learnt, kept between calls (see [`Checker::keep`]).
+#[derive(Default)]
+pub struct Kept {
+    memo: Memo,
+    strata: Strata,
+}
+
 /// Evaluates checks against one schema, source and context, reusing its
 /// memo and buffers across calls (see [`Checker::check_many_objects`]).
 /// The memo never changes an answer (see "Memo" in the module docs).
@@ -547,6 +554,28 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
             .iter()
             .map(|s| self.check(entity, name, s))
             .collect()
+    }
+
+    /// Ends this checker, keeping what it learnt (its memo and schema
+    /// analyses) for [`Checker::resume`]: for callers that check one
+    /// object per call against data that does not change between calls,
+    /// but cannot hold a borrow of the source from one call to the next
+    /// (a row-level-security policy runs once per row).
+    pub fn keep(self) -> Kept {
+        Kept { memo: self.memo, strata: self.strata }
+    }
+
+    /// A checker that starts with what an earlier one kept. The caller
+    /// guarantees that `source` reads the same data as the earlier one's,
+    /// and that `schema` and `opts` are the same (the memo is keyed by the
+    /// schema's entity definitions' addresses; the caller keeps the schema
+    /// alive and unchanged). Every call's results are kept for the next.
+    pub fn resume(schema: &'a Schema, source: &'a mut S, ctx: &'a Context, opts: CheckOptions, kept: Kept) -> Self {
+        let mut checker = Checker::new(schema, source, ctx, opts);
+        checker.memo = kept.memo;
+        checker.strata = kept.strata;
+        checker.memo_all = true;
+        checker
     }
 
     /// Keeps the memo entries of every call's own entity for later calls:

@@ -1,0 +1,167 @@
+-- Row-level security from the model: rbac.protect(table, entity type, id
+-- column) enables RLS on an application table and creates one policy per
+-- command, each calling rbac.permitted(action, entity type, id) for
+-- rbac.current_subject(). rbac.unprotect(table) removes exactly what it
+-- created. What protect did is kept where it cannot drift from the table:
+-- in the comments of the policies it created (dumped and restored with the
+-- table), which rbac.protected_tables reads.
+
+CREATE FUNCTION rbac.protect(
+    tbl regclass,
+    entity_type text,
+    id_column name,
+    select_action text DEFAULT 'read',
+    update_action text DEFAULT 'write',
+    delete_action text DEFAULT 'delete',
+    insert_action text DEFAULT NULL,
+    force boolean DEFAULT true
+) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel record;
+    col record;
+    id_expr text;
+    cmd record;
+    enabled boolean;
+    forced boolean;
+BEGIN
+    IF tbl IS NULL OR entity_type IS NULL OR id_column IS NULL THEN
+        RAISE EXCEPTION 'rbac.protect: the table, entity type and id column must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relkind, c.relrowsecurity, c.relforcerowsecurity, pg_has_role(c.relowner, 'USAGE') AS owns
+      INTO rel FROM pg_class c WHERE c.oid = tbl;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'rbac.protect: % is not a table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT rel.owns THEN
+        RAISE EXCEPTION 'rbac.protect: must be the owner of table %', tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Policies and row-level security are changed by the table''s owner.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_policy p JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_policy'::regclass
+                WHERE p.polrelid = tbl AND d.description LIKE 'rbac.protect {%') THEN
+        RAISE EXCEPTION 'rbac.protect: % is already protected', tbl
+            USING ERRCODE = 'duplicate_object', HINT = 'Call rbac.unprotect(' || quote_literal(tbl::text) || ') first to change how.';
+    END IF;
+    SELECT a.atttypid::regtype AS type INTO col
+      FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = id_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'rbac.protect: table % has no column %', tbl, id_column USING ERRCODE = 'undefined_column';
+    END IF;
+    -- Ids are compared in their text form: exactly the id a tuple names
+    -- (page:42, page:3f2e…). Text, integer and uuid columns are passed as
+    -- they are (rbac.permitted has a form for each, and compares without
+    -- making text of every row); other types are cast to text.
+    id_expr := CASE WHEN col.type IN ('text'::regtype, 'character varying'::regtype, 'smallint'::regtype,
+                                      'integer'::regtype, 'bigint'::regtype, 'uuid'::regtype)
+                    THEN quote_ident(id_column) ELSE format('(%I)::text', id_column) END;
+    FOR cmd IN
+        SELECT * FROM (VALUES ('select', select_action), ('insert', insert_action),
+                              ('update', update_action), ('delete', delete_action)) v(command, action)
+    LOOP
+        IF cmd.action IS NOT NULL THEN
+            -- Unknown entity types and actions are refused now, not at the
+            -- first query (the probe's subject and id need not exist).
+            BEGIN
+                PERFORM rbac.check('user:_', cmd.action, entity_type || ':_');
+            EXCEPTION WHEN undefined_object OR invalid_text_representation THEN
+                RAISE EXCEPTION 'rbac.protect: % action %: %', upper(cmd.command), quote_literal(cmd.action), SQLERRM
+                    USING ERRCODE = 'undefined_object', HINT = 'Name a permission, relation, attribute or rule of the entity in the active schema.';
+            END;
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = tbl AND polname = 'rbac_' || cmd.command) THEN
+            RAISE EXCEPTION 'rbac.protect: table % already has a policy named %', tbl, 'rbac_' || cmd.command
+                USING ERRCODE = 'duplicate_object';
+        END IF;
+    END LOOP;
+    enabled := NOT rel.relrowsecurity;
+    forced := force AND NOT rel.relforcerowsecurity;
+    FOR cmd IN
+        SELECT * FROM (VALUES ('select', select_action), ('insert', insert_action),
+                              ('update', update_action), ('delete', delete_action)) v(command, action)
+    LOOP
+        EXECUTE format('CREATE POLICY %I ON %s FOR %s TO PUBLIC %s', 'rbac_' || cmd.command, tbl, upper(cmd.command),
+            CASE
+                WHEN cmd.action IS NULL AND cmd.command = 'insert' THEN 'WITH CHECK (true)'
+                WHEN cmd.action IS NULL THEN 'USING (true)'
+                WHEN cmd.command = 'insert' THEN format('WITH CHECK (rbac.permitted(%L, %L, %s))', cmd.action, entity_type, id_expr)
+                WHEN cmd.command = 'update' THEN format('USING (rbac.permitted(%1$L, %2$L, %3$s)) WITH CHECK (rbac.permitted(%1$L, %2$L, %3$s))', cmd.action, entity_type, id_expr)
+                ELSE format('USING (rbac.permitted(%L, %L, %s))', cmd.action, entity_type, id_expr)
+            END);
+        EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', 'rbac_' || cmd.command, tbl,
+            'rbac.protect ' || jsonb_build_object('entity_type', entity_type, 'id_column', id_column,
+                'action', cmd.action, 'enabled_rls', enabled, 'forced_rls', forced)::text);
+    END LOOP;
+    IF enabled THEN
+        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+    END IF;
+    IF forced THEN
+        EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION rbac.protect(regclass, text, name, text, text, text, text, boolean) IS
+'Enables row-level security on a table: SELECT needs select_action (read), UPDATE update_action (write), DELETE delete_action (delete), INSERT insert_action (NULL: any row) on entity_type:<id_column> for rbac.current_subject(); a NULL action leaves that command unrestricted. force (default) applies the policies to the table''s owner too, and so to views the owner created.';
+
+CREATE FUNCTION rbac.unprotect(tbl regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pol record;
+    enabled boolean := false;
+    forced boolean := false;
+    n int := 0;
+BEGIN
+    IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+        RAISE EXCEPTION 'rbac.unprotect: must be the owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    FOR pol IN
+        SELECT p.polname, substr(d.description, 14)::jsonb AS info
+          FROM pg_policy p JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_policy'::regclass
+         WHERE p.polrelid = tbl AND d.description LIKE 'rbac.protect {%'
+    LOOP
+        EXECUTE format('DROP POLICY %I ON %s', pol.polname, tbl);
+        enabled := enabled OR coalesce((pol.info->>'enabled_rls')::boolean, false);
+        forced := forced OR coalesce((pol.info->>'forced_rls')::boolean, false);
+        n := n + 1;
+    END LOOP;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'rbac.unprotect: % is not protected', tbl
+            USING ERRCODE = 'undefined_object', HINT = 'rbac.protected_tables lists the protected tables.';
+    END IF;
+    IF forced THEN
+        EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', tbl);
+    END IF;
+    IF enabled THEN
+        IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = tbl) THEN
+            -- Other policies were added since: turning RLS off would void them.
+            RAISE NOTICE 'row-level security on % stays enabled: the table has other policies', tbl;
+        ELSE
+            EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', tbl);
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION rbac.unprotect(regclass) IS
+'Removes the policies rbac.protect created on a table, and row-level security if rbac.protect enabled it (and no other policy remains).';
+
+CREATE VIEW rbac.protected_tables AS
+SELECT p.polrelid::regclass AS table_name,
+       upper(substr(p.polname, 6)) AS command,
+       info->>'action' AS action,
+       info->>'entity_type' AS entity_type,
+       (info->>'id_column')::name AS id_column,
+       c.relrowsecurity AS rls_enabled,
+       c.relforcerowsecurity AS rls_forced,
+       coalesce(pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)) AS policy
+  FROM pg_policy p
+  JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_policy'::regclass AND d.objsubid = 0
+  JOIN pg_class c ON c.oid = p.polrelid
+  CROSS JOIN LATERAL (SELECT substr(d.description, 14)::jsonb) AS i(info)
+ WHERE d.description LIKE 'rbac.protect {%';
+COMMENT ON VIEW rbac.protected_tables IS
+'Tables protected by rbac.protect: one row per command, with the action it needs and the policy expression.';

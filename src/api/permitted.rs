@@ -1,0 +1,500 @@
+//! `rbac.permitted(action, entity_type, id)`: the function in the policies
+//! `rbac.protect` creates — does the current subject have `action` on
+//! `entity_type:id`? Exactly `rbac.check(rbac.current_subject(), action,
+//! entity_type || ':' || id)`, at a cost that suits every query shape.
+//!
+//! A policy runs it once per row the scan reaches, and the plan decides how
+//! many rows that is: one for a point lookup, a few hundred for a top-N by
+//! an indexed column, the whole table for a count. Neither pure strategy
+//! serves all three — one check per row makes a count over a million rows
+//! cost a million checks; computing the subject's whole visible set first
+//! makes a point lookup by a user who sees 100,000 pages cost a lookup of
+//! 100,000. So each statement starts with per-row checks and, like a
+//! ski-rental, tries the lookup once the checks have cost as much as the
+//! lookup is allowed to (the time spent so far; doubling after every
+//! attempt that did not finish in time). Once a lookup finishes, every
+//! further row is a hash probe. The work is never worse than about three
+//! times the better of the two strategies, and answers are exact either way:
+//! the lookup is `rbac.lookup_resources` in the same snapshot, which equals
+//! the check for every id (the differential layer proves that).
+//!
+//! State lives for one statement and one snapshot
+//! ([`StatementSnapshot`]): a later statement, a new snapshot (READ
+//! COMMITTED inside a function), a changed subject or own writes start a
+//! new memo.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use notion_rbac_core::engine::{self, Checker, Context, Deadline, Kept};
+use notion_rbac_core::tuple::{self, ObjectRef, SubjectRef};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use rustc_hash::FxHashSet;
+
+use super::check::options;
+use super::identity;
+use crate::errors::OrRaise;
+use crate::store;
+use crate::store::schema::ActiveSchema;
+use crate::store::snapshot_key::StatementSnapshot;
+
+/// Per-row checks may cost this much before the first lookup attempt.
+const FIRST_ATTEMPT: Duration = Duration::from_millis(1);
+
+/// Memos kept at once (a statement joining protected tables has one per
+/// table and action).
+const MEMOS: usize = 4;
+
+struct Memo {
+    snapshot: StatementSnapshot,
+    /// The subject as `rbac.set_subject` left it (None: not set).
+    explicit: Option<Option<String>>,
+    action: String,
+    entity_type: String,
+    /// The subject the rows are checked for (None: nobody, nothing visible).
+    subject: Option<SubjectRef>,
+    /// Time spent in per-row checks and failed lookup attempts.
+    spent: Duration,
+    /// Try the lookup once `spent` reaches this (None: never again).
+    next_attempt: Option<Duration>,
+    /// Every visible id, once a lookup finished.
+    visible: Option<Visible>,
+    /// The per-row checks' memo (an ancestor's permission decided for one
+    /// row answers its siblings), with the schema it is keyed by.
+    kept: Option<(Rc<ActiveSchema>, Kept)>,
+}
+
+thread_local! {
+    static STATE: RefCell<Vec<Memo>> = const { RefCell::new(Vec::new()) };
+    static STATS: std::cell::Cell<Stats> = const { std::cell::Cell::new(Stats { checks: 0, lookups: 0, abandoned: 0, probes: 0 }) };
+}
+
+/// What the function did in this backend (`rbac.permitted_stats()`).
+#[derive(Clone, Copy)]
+struct Stats {
+    /// Rows answered by a check of their own.
+    checks: u64,
+    /// Lookups finished (each then answers the statement's other rows).
+    lookups: u64,
+    /// Lookups given up because they took longer than allowed.
+    abandoned: u64,
+    /// Rows answered from a finished lookup.
+    probes: u64,
+}
+
+fn count(f: impl FnOnce(&mut Stats)) {
+    STATS.with(|c| {
+        let mut s = c.get();
+        f(&mut s);
+        c.set(s);
+    });
+}
+
+/// What `rbac.permitted` did in this backend since it started: rows
+/// answered by their own check, lookups finished and given up, and rows
+/// answered from a finished lookup. For seeing which strategy a query used.
+#[pg_extern(volatile, parallel_restricted)]
+fn permitted_stats() -> TableIterator<
+    'static,
+    (name!(row_checks, i64), name!(lookups, i64), name!(lookups_abandoned, i64), name!(lookup_probes, i64)),
+> {
+    let s = STATS.with(std::cell::Cell::get);
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    TableIterator::once((n(s.checks), n(s.lookups), n(s.abandoned), n(s.probes)))
+}
+
+/// Drops every memo at the end of each transaction (they are per statement
+/// anyway; this frees a large visible set at once).
+pub(crate) fn register_callbacks() {
+    // SAFETY: a plain function pointer with no argument, registered once.
+    unsafe { pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut()) };
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+    use pg_sys::XactEvent::*;
+    if matches!(event, XACT_EVENT_COMMIT | XACT_EVENT_ABORT | XACT_EVENT_PREPARE | XACT_EVENT_PARALLEL_COMMIT | XACT_EVENT_PARALLEL_ABORT) {
+        STATE.with(|s| s.borrow_mut().clear());
+    }
+}
+
+/// Does the current subject (`rbac.current_subject()`) have `action` on
+/// `entity_type:id`? The function of `rbac.protect`'s policies; false when
+/// no subject is set. Unknown entity types and actions are errors, as in
+/// `rbac.check`. (SQL: `rbac.permitted(text, text, text)`, entered through
+/// [`notion_rbac_permitted_text`].)
+#[pg_extern(sql = false, stable, strict, parallel_restricted)]
+fn permitted(action: &str, entity_type: &str, id: &str) -> bool {
+    answer(action, entity_type, RowId::Text(id))
+}
+
+/// `rbac.permitted` for integer ids (`page:42`), without making text of
+/// every row's id.
+#[pg_extern(sql = false, stable, strict, parallel_restricted)]
+fn permitted_bigint(action: &str, entity_type: &str, id: i64) -> bool {
+    answer(action, entity_type, RowId::Int(id))
+}
+
+/// `rbac.permitted` for uuid ids (Notion's page ids, in their canonical
+/// lower-case hyphenated form), without making text of every row's id.
+#[pg_extern(sql = false, stable, strict, parallel_restricted)]
+fn permitted_uuid(action: &str, entity_type: &str, id: pgrx::Uuid) -> bool {
+    answer(action, entity_type, RowId::Uuid(u128::from_be_bytes(*id.as_bytes())))
+}
+
+// The SQL functions enter through the C functions below: once a statement
+// has its visible set, a row costs a hash probe, and pgrx's general call
+// path (an error guard, a memory-context switch and argument conversion
+// per call — about 0.2 µs, measured: twice the probe and more than a
+// sequential scan's own cost per row) would dominate a count over a large
+// table. The fast path reads the arguments in place, touches no PostgreSQL
+// function that can raise an error and cannot panic; anything else — the
+// first row of a statement, per-row checks, lookups, compressed or
+// out-of-line arguments — goes through the pgrx-wrapped functions above.
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION rbac.permitted(action text, entity_type text, id text) RETURNS boolean
+STRICT STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'notion_rbac_permitted_text';
+CREATE FUNCTION rbac.permitted(action text, entity_type text, id bigint) RETURNS boolean
+STRICT STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'notion_rbac_permitted_int8';
+CREATE FUNCTION rbac.permitted(action text, entity_type text, id uuid) RETURNS boolean
+STRICT STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'notion_rbac_permitted_uuid';
+"#,
+    name = "permitted_functions",
+    requires = ["bootstrap"]
+);
+
+static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_finfo_notion_rbac_permitted_text() -> &'static pg_sys::Pg_finfo_record {
+    &V1
+}
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_finfo_notion_rbac_permitted_int8() -> &'static pg_sys::Pg_finfo_record {
+    &V1
+}
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_finfo_notion_rbac_permitted_uuid() -> &'static pg_sys::Pg_finfo_record {
+    &V1
+}
+
+/// # Safety
+/// Called by PostgreSQL as `rbac.permitted(text, text, text)` (strict).
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn notion_rbac_permitted_text(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: three non-null arguments of the declared types.
+    unsafe {
+        let fast = fast_args(fcinfo).and_then(|(action, entity_type, id)| {
+            let id = std::str::from_utf8(plain_text(id)?).ok()?;
+            fast_answer(action, entity_type, RowId::Text(id))
+        });
+        match fast {
+            Some(answer) => pg_sys::Datum::from(answer),
+            None => permitted_wrapper(fcinfo),
+        }
+    }
+}
+
+/// # Safety
+/// Called by PostgreSQL as `rbac.permitted(text, text, bigint)` (strict).
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn notion_rbac_permitted_int8(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: as above; a bigint is passed by value.
+    unsafe {
+        let fast = fast_args(fcinfo)
+            .and_then(|(action, entity_type, id)| fast_answer(action, entity_type, RowId::Int(id.value() as i64)));
+        match fast {
+            Some(answer) => pg_sys::Datum::from(answer),
+            None => permitted_bigint_wrapper(fcinfo),
+        }
+    }
+}
+
+/// # Safety
+/// Called by PostgreSQL as `rbac.permitted(text, text, uuid)` (strict).
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn notion_rbac_permitted_uuid(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: as above; a uuid is passed by reference to its 16 bytes.
+    unsafe {
+        let fast = fast_args(fcinfo).and_then(|(action, entity_type, id)| {
+            let bytes = *id.cast_mut_ptr::<[u8; 16]>();
+            fast_answer(action, entity_type, RowId::Uuid(u128::from_be_bytes(bytes)))
+        });
+        match fast {
+            Some(answer) => pg_sys::Datum::from(answer),
+            None => permitted_uuid_wrapper(fcinfo),
+        }
+    }
+}
+
+/// The action and entity type in place, and the id's datum.
+/// SAFETY: `fcinfo` of a strict three-argument call whose first two are text.
+unsafe fn fast_args<'a>(fcinfo: pg_sys::FunctionCallInfo) -> Option<(&'a [u8], &'a [u8], pg_sys::Datum)> {
+    unsafe {
+        let args = (*fcinfo).args.as_slice(3);
+        Some((plain_text(args[0].value)?, plain_text(args[1].value)?, args[2].value))
+    }
+}
+
+/// The bytes of a text datum stored inline and uncompressed (the usual
+/// form of constants and short values); None for anything that needs
+/// detoasting.
+/// SAFETY: `d` points to a varlena.
+unsafe fn plain_text<'a>(d: pg_sys::Datum) -> Option<&'a [u8]> {
+    use pgrx::varlena::{vardata_any, varatt_is_1b, varatt_is_1b_e, varatt_is_4b_u, varsize_any_exhdr};
+    unsafe {
+        let p = d.cast_mut_ptr::<pg_sys::varlena>();
+        let plain = varatt_is_4b_u(p) || (varatt_is_1b(p) && !varatt_is_1b_e(p));
+        plain.then(|| std::slice::from_raw_parts(vardata_any(p).cast::<u8>(), varsize_any_exhdr(p)))
+    }
+}
+
+/// The answer from the statement's visible set (or its missing subject),
+/// if it has one. Calls nothing that can raise an error and cannot panic.
+fn fast_answer(action: &[u8], entity_type: &[u8], id: RowId<'_>) -> Option<bool> {
+    STATE
+        .try_with(|cell| {
+            let mut memos = cell.try_borrow_mut().ok()?;
+            let i = memos.iter().position(|m| m.action.as_bytes() == action && m.entity_type.as_bytes() == entity_type)?;
+            let memo = &mut memos[i];
+            if !(memo.snapshot.is_active() && identity::explicit_is(memo.explicit.as_ref())) {
+                return None;
+            }
+            match (&memo.subject, &mut memo.visible) {
+                (None, _) => Some(false),
+                (_, Some(visible)) => {
+                    count(|s| s.probes += 1);
+                    Some(visible.contains(id))
+                }
+                _ => None,
+            }
+        })
+        .ok()
+        .flatten()
+}
+
+/// A row's id as the policy passes it. Typed ids are compared with the
+/// tuples' ids in their text form (`42`, `3f2e…-…`): a stored id matches a
+/// typed one exactly when it is that value's canonical text.
+#[derive(Clone, Copy)]
+enum RowId<'a> {
+    Text(&'a str),
+    Int(i64),
+    Uuid(u128),
+}
+
+impl RowId<'_> {
+    fn to_text(self) -> String {
+        match self {
+            RowId::Text(s) => s.to_owned(),
+            RowId::Int(n) => n.to_string(),
+            RowId::Uuid(u) => {
+                let h = format!("{u:032x}");
+                format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+            }
+        }
+    }
+}
+
+/// The ids a finished lookup found, with typed views built on first use.
+struct Visible {
+    text: FxHashSet<Box<str>>,
+    ints: Option<FxHashSet<i64>>,
+    uuids: Option<FxHashSet<u128>>,
+}
+
+impl Visible {
+    fn new(ids: Vec<String>) -> Visible {
+        Visible { text: ids.into_iter().map(String::into_boxed_str).collect(), ints: None, uuids: None }
+    }
+
+    fn contains(&mut self, id: RowId<'_>) -> bool {
+        match id {
+            RowId::Text(s) => self.text.contains(s),
+            RowId::Int(n) => {
+                let text = &self.text;
+                self.ints
+                    .get_or_insert_with(|| text.iter().filter_map(|s| canonical_int(s)).collect())
+                    .contains(&n)
+            }
+            RowId::Uuid(u) => {
+                let text = &self.text;
+                self.uuids
+                    .get_or_insert_with(|| text.iter().filter_map(|s| canonical_uuid(s)).collect())
+                    .contains(&u)
+            }
+        }
+    }
+}
+
+/// `s` as an integer if it is exactly an integer's text (no sign `+`, no
+/// leading zeros): only then can a bigint id equal it.
+fn canonical_int(s: &str) -> Option<i64> {
+    let n: i64 = s.parse().ok()?;
+    (n.to_string() == s).then_some(n)
+}
+
+/// `s` as a uuid if it is exactly a uuid's text as PostgreSQL writes it
+/// (lower case, hyphenated).
+fn canonical_uuid(s: &str) -> Option<u128> {
+    let b = s.as_bytes();
+    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+        return None;
+    }
+    let hex: String = s.chars().filter(|&c| c != '-').collect();
+    if hex.len() != 32 || !hex.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+        return None;
+    }
+    u128::from_str_radix(&hex, 16).ok()
+}
+
+fn answer(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
+    let found = STATE.with(|cell| {
+        let mut memos = cell.borrow_mut();
+        let i = position(&memos, action, entity_type)?;
+        let memo = &mut memos[i];
+        match (&memo.subject, &mut memo.visible) {
+            (None, _) => Some(false),
+            (_, Some(visible)) => {
+                count(|s| s.probes += 1);
+                Some(visible.contains(id))
+            }
+            _ => None,
+        }
+    });
+    if let Some(answer) = found {
+        return answer;
+    }
+    check_row(action, entity_type, id)
+}
+
+/// The memo for this statement's snapshot, subject, action and type.
+fn position(memos: &[Memo], action: &str, entity_type: &str) -> Option<usize> {
+    let i = memos.iter().position(|m| m.action == action && m.entity_type == entity_type)?;
+    let memo = &memos[i];
+    (memo.snapshot.is_active() && identity::explicit_is(memo.explicit.as_ref())).then_some(i)
+}
+
+/// The slow path: a new memo if needed, one check, and a lookup attempt
+/// when the checks so far have earned it.
+fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
+    let i = STATE.with(|cell| position(&cell.borrow(), action, entity_type));
+    let i = match i {
+        Some(i) => i,
+        None => new_memo(action, entity_type),
+    };
+    let (subject, due) = STATE.with(|cell| {
+        let memos = cell.borrow();
+        let m = &memos[i];
+        (m.subject.clone(), m.next_attempt.is_some_and(|at| m.spent >= at))
+    });
+    let Some(subject) = subject else { return false };
+    if due && try_lookup(i, &subject, action, entity_type) {
+        count(|s| s.probes += 1);
+        return STATE.with(|cell| cell.borrow_mut()[i].visible.as_mut().is_some_and(|v| v.contains(id)));
+    }
+    let started = Instant::now();
+    let object = ObjectRef { ty: entity_type.to_owned(), id: id.to_text() };
+    let kept = STATE.with(|cell| cell.borrow_mut()[i].kept.take());
+    let (allowed, kept) = store::read_active(|active, source| {
+        let ctx = Context::default();
+        let kept = match kept {
+            Some((schema, kept)) if Rc::ptr_eq(&schema, active) => kept,
+            _ => Kept::default(),
+        };
+        let mut checker = Checker::resume(&active.schema, source, &ctx, options(), kept);
+        let allowed = checker.check(&object, action, &subject);
+        // A failed check's memo is dropped with it (the statement ends).
+        let kept = allowed.is_ok().then(|| (Rc::clone(active), checker.keep()));
+        (allowed, kept)
+    });
+    let allowed = allowed.or_raise();
+    STATE.with(|cell| {
+        let mut memos = cell.borrow_mut();
+        memos[i].spent += started.elapsed();
+        memos[i].kept = kept;
+    });
+    count(|s| s.checks += 1);
+    allowed
+}
+
+fn new_memo(action: &str, entity_type: &str) -> usize {
+    let subject = current_subject().map(|s| tuple::parse_subject(&s).or_raise());
+    let Some(snapshot) = StatementSnapshot::active() else {
+        pgrx::error!("rbac.permitted needs an active MVCC snapshot")
+    };
+    let memo = Memo {
+        snapshot,
+        explicit: identity::explicit(),
+        action: action.to_owned(),
+        entity_type: entity_type.to_owned(),
+        subject,
+        spent: Duration::ZERO,
+        next_attempt: Some(FIRST_ATTEMPT),
+        visible: None,
+        kept: None,
+    };
+    STATE.with(|cell| {
+        let mut memos = cell.borrow_mut();
+        // Replace a memo of the same action and type (an earlier
+        // statement's), else the oldest once full.
+        if let Some(i) = memos.iter().position(|m| m.action == action && m.entity_type == entity_type) {
+            memos[i] = memo;
+            return i;
+        }
+        if memos.len() == MEMOS {
+            memos.remove(0);
+        }
+        memos.push(memo);
+        memos.len() - 1
+    })
+}
+
+/// `rbac.current_subject()` through SQL: it is SECURITY DEFINER (the
+/// login-role mapping is not readable by the roles querying the table).
+fn current_subject() -> Option<String> {
+    store::read_rows(c"SELECT rbac.current_subject()", &[], |col| store::from_datum::<String>(col(1)))
+        .into_iter()
+        .next()
+        .flatten()
+}
+
+/// Tries the whole lookup within the time the memo has spent; true if it
+/// finished (the memo then holds the visible set).
+fn try_lookup(i: usize, subject: &SubjectRef, action: &str, entity_type: &str) -> bool {
+    let budget = STATE.with(|cell| cell.borrow()[i].spent).max(FIRST_ATTEMPT);
+    let started = Instant::now();
+    let outcome = store::read(|schema, source| {
+        let mut limited = Deadline::new(source, started + budget);
+        let found = engine::lookup_resources(schema, &mut limited, subject, action, entity_type, &Context::default(), options());
+        (found, limited.passed())
+    });
+    STATE.with(|cell| {
+        let mut memos = cell.borrow_mut();
+        let m = &mut memos[i];
+        match outcome {
+            (Ok(ids), _) => {
+                count(|s| s.lookups += 1);
+                m.kept = None;
+                m.visible = Some(Visible::new(ids));
+                true
+            }
+            (Err(_), true) => {
+                count(|s| s.abandoned += 1);
+                m.spent += started.elapsed();
+                m.next_attempt = Some(m.spent * 2);
+                false
+            }
+            // Any other failure (a depth limit met elsewhere in the graph,
+            // say): per-row checks stay the reference, and report their own
+            // errors.
+            (Err(_), false) => {
+                m.next_attempt = None;
+                false
+            }
+        }
+    })
+}
