@@ -484,6 +484,9 @@ layer_differential() {
     p=$(echo "$out" | grep -cE '^universe [0-9]+: [0-9]+ assertions .*, 0 failed, 0 check_many mismatches$')
     f=$(echo "$out" | grep -E '^universe ' | grep -cvE ', 0 failed, 0 check_many mismatches$')
     echo "$out" | grep -q "ERROR" && f=$((f + 1))
+    # The row-level-security comparisons must have used both strategies.
+    echo "$out" | grep -E '^rls: ' || true
+    echo "$out" | grep -qE '^rls: [1-9][0-9]* row checks, [1-9][0-9]* lookups' || { echo "differential: row-level security did not use both strategies"; f=$((f + 1)); }
     assertions=$(echo "$out" | awk '/^universe/ { s += $3 } END { print s + 0 }')
     echo "differential: $p universes agree, $assertions assertions compared"
     record differential "$p" "$f"

@@ -1,7 +1,9 @@
 -- notion_rbac 0.5.0 -> 0.6.0
 --
 -- Row-level security from the model: rbac.protect / rbac.unprotect, the
--- policies' function rbac.permitted and the view rbac.protected_tables.
+-- policies' function rbac.permitted (text, bigint and uuid ids),
+-- rbac.permitted_stats and the view rbac.protected_tables. Explanations:
+-- rbac.explain, rbac.explain_text and rbac.expand.
 
 \echo Use "ALTER EXTENSION notion_rbac UPDATE TO '0.6.0'" to load this file. \quit
 
@@ -21,6 +23,38 @@ CREATE FUNCTION rbac."permitted_stats"() RETURNS TABLE (
 STRICT VOLATILE PARALLEL RESTRICTED
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'permitted_stats_wrapper';
+
+CREATE FUNCTION rbac."explain"(
+	"subject" TEXT,
+	"action" TEXT,
+	"object" TEXT,
+	"context" jsonb DEFAULT NULL,
+	"max_nodes" INT DEFAULT 200
+) RETURNS jsonb
+STABLE PARALLEL RESTRICTED
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'explain_wrapper';
+
+CREATE FUNCTION rbac."explain_text"(
+	"subject" TEXT,
+	"action" TEXT,
+	"object" TEXT,
+	"context" jsonb DEFAULT NULL,
+	"max_nodes" INT DEFAULT 200
+) RETURNS TEXT
+STABLE PARALLEL RESTRICTED
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'explain_text_wrapper';
+
+CREATE FUNCTION rbac."expand"(
+	"object" TEXT,
+	"action" TEXT,
+	"context" jsonb DEFAULT NULL,
+	"max_nodes" INT DEFAULT 1000
+) RETURNS jsonb
+STABLE PARALLEL RESTRICTED
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'expand_wrapper';
 
 CREATE FUNCTION rbac.protect(
     tbl regclass,
@@ -186,6 +220,8 @@ REVOKE ALL ON ALL TABLES IN SCHEMA rbac FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA rbac FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rbac.permitted(text, text, text), rbac.permitted(text, text, bigint), rbac.permitted(text, text, uuid),
     rbac.permitted_stats() TO rbac_reader;
+GRANT EXECUTE ON FUNCTION rbac.explain(text, text, text, jsonb, integer), rbac.explain_text(text, text, text, jsonb, integer),
+    rbac.expand(text, text, jsonb, integer) TO rbac_reader;
 GRANT EXECUTE ON FUNCTION rbac.protect(regclass, text, name, text, text, text, text, boolean), rbac.unprotect(regclass)
     TO rbac_admin;
 GRANT SELECT ON rbac.protected_tables TO rbac_admin;
@@ -193,3 +229,6 @@ COMMENT ON FUNCTION rbac.permitted(text, text, text) IS 'Does rbac.current_subje
 COMMENT ON FUNCTION rbac.permitted(text, text, bigint) IS 'rbac.permitted for integer ids (compared with the tuples'' ids in their text form)';
 COMMENT ON FUNCTION rbac.permitted(text, text, uuid) IS 'rbac.permitted for uuid ids (compared with the tuples'' ids in their lower-case hyphenated form)';
 COMMENT ON FUNCTION rbac.permitted_stats() IS 'What rbac.permitted did in this backend: rows answered by their own check, lookups finished and given up, rows answered from a lookup';
+COMMENT ON FUNCTION rbac.explain(text, text, text, jsonb, integer) IS 'Why a check is true (one granting path: tuples, walks, attributes, rules) or false (each branch tried and why it failed), as jsonb, at most max_nodes nodes';
+COMMENT ON FUNCTION rbac.explain_text(text, text, text, jsonb, integer) IS 'rbac.explain as indented lines for psql';
+COMMENT ON FUNCTION rbac.expand(text, text, jsonb, integer) IS 'The userset tree of a permission on an object (union, intersection, exclusion, walks, subjects), as Permify''s expand';

@@ -77,6 +77,48 @@ pub fn run(file_text: &str) -> Result<Vec<AssertionResult>> {
     Ok(runner.rows)
 }
 
+/// One check assertion of a validation file, with everything needed to
+/// evaluate it again (for tests of functions that must agree with `check`).
+pub struct CheckCase<'a> {
+    pub schema: &'a Schema,
+    pub source: &'a mut MemorySource,
+    pub entity: &'a tuple::ObjectRef,
+    pub permission: &'a str,
+    pub subject: &'a tuple::SubjectRef,
+    pub ctx: &'a Context,
+    pub opts: CheckOptions,
+}
+
+/// Loads a validation file as [`run`] does and calls `f` for every check
+/// assertion whose entity, subject and request parse.
+pub fn for_each_check(file_text: &str, mut f: impl FnMut(CheckCase<'_>)) -> Result<()> {
+    let file: FileShape = serde_saphyr::from_str(file_text)
+        .map_err(|e| Error::new(ErrorKind::InvalidValidationFile, format!("the validation file could not be decoded: {e}")))?;
+    let schema = lang::compile(file.schema.as_deref().unwrap_or(""))?;
+    let tuples = load(file.relationships.unwrap_or_default(), "relationship", tuple::parse_tuple)?;
+    let attributes = load(file.attributes.unwrap_or_default(), "attribute", tuple::parse_attribute)?;
+    let mut source = MemorySource::from_data(tuples, attributes);
+    for scenario in file.scenarios.unwrap_or_default() {
+        for entry in scenario.checks.unwrap_or_default() {
+            let Ok(entity) = tuple::parse_object(&entry.entity) else { continue };
+            let Ok(subject) = tuple::parse_subject(&entry.subject) else { continue };
+            let Ok(req) = request(entry.depth, entry.context) else { continue };
+            for (permission, _) in entry.assertions.map(|a| a.0).unwrap_or_default() {
+                f(CheckCase {
+                    schema: &schema,
+                    source: &mut source,
+                    entity: &entity,
+                    permission: &permission,
+                    subject: &subject,
+                    ctx: &req.ctx,
+                    opts: req.opts,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Parses every line with `parse`; the first failure names the line.
 fn load<T>(lines: Vec<String>, what: &str, parse: impl Fn(&str) -> Result<T>) -> Result<Vec<T>> {
     lines

@@ -4,6 +4,7 @@
 //!
 //! - `check`, `lookup` — checks (single and batched) and lookups;
 //! - `context`         — the request-context argument (`jsonb`) they take;
+//! - `explain`         — why a check is true or false, and expand trees;
 //! - `identity`        — the subject of the current request (`set_subject`,
 //!   `current_subject`), for row-level security policies;
 //! - `schema`, `tuples` — writing and reading models, tuples, attributes;
@@ -16,6 +17,7 @@
 
 pub mod check;
 pub mod context;
+pub mod explain;
 pub mod identity;
 pub mod lookup;
 pub mod meta;

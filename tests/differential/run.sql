@@ -4,7 +4,10 @@
 -- cycles; attributes), every answer of the database engine — rbac.check
 -- (read cache on), rbac.check_many both ways, rbac.lookup_resources,
 -- rbac.lookup_subjects — compared with the in-memory reference engine of
--- rbac.validate() over the same data. Prints one line per universe:
+-- rbac.validate() over the same data; rbac.explain's verdicts and the rows
+-- each subject sees under rbac.protect compared with rbac.check and
+-- rbac.lookup_resources (counted with the check_many mismatches). Prints
+-- one line per universe:
 --   universe <seed>: <n> assertions (<a> checks allowed), <failed> failed, <m> check_many mismatches
 -- Run with: psql -v seeds=N -f run.sql
 \set ON_ERROR_STOP on
@@ -44,6 +47,8 @@ entity doc {
     bad integer;
     many_bad integer;
     granted integer;
+    subject text;
+    rls_subjects text[];
 BEGIN
     PERFORM setseed(seed / 1000.0);
     TRUNCATE rbac.tuples, rbac.attributes;
@@ -100,6 +105,39 @@ BEGIN
            LATERAL rbac.check_many(s, q.p, obj.os) m
      WHERE m.allowed IS DISTINCT FROM rbac.check(s, q.p, m.object);
 
+    -- rbac.explain gives the check's answer for every pair.
+    SELECT many_bad + count(*) INTO many_bad FROM subjects, objects, unnest(perms) p
+     WHERE (rbac.explain(s, p, o)->>'result')::boolean IS DISTINCT FROM rbac.check(s, p, o);
+
+    -- Row-level security: under rbac.protect, each subject sees exactly the
+    -- rows whose id rbac.lookup_resources lists. Every id is in the table
+    -- 150 times (and ids no tuple names too), so that a scan starts with
+    -- per-row checks and switches to one lookup half way (both counted).
+    IF NOT EXISTS (SELECT 1 FROM rbac.protected_tables WHERE table_name = 'public.diff_docs'::regclass) THEN
+        PERFORM rbac.protect('public.diff_docs', 'doc', 'id', update_action => NULL, delete_action => NULL);
+        PERFORM rbac.protect('public.diff_folders', 'folder', 'id', select_action => 'view', update_action => NULL, delete_action => NULL);
+    END IF;
+    SELECT array_agg(s) INTO rls_subjects FROM subjects;
+    PERFORM set_config('role', 'diff_web', true);
+    FOREACH subject IN ARRAY rls_subjects LOOP
+        PERFORM rbac.set_subject(subject);
+        SELECT many_bad
+               + (SELECT count(*) FROM (
+                    (SELECT id, count(*) FROM public.diff_docs GROUP BY id
+                     EXCEPT SELECT d.id, count(*) FROM public.diff_docs d
+                             WHERE d.id IN (SELECT rbac.lookup_resources(subject, 'read', 'doc')) GROUP BY d.id)
+                    UNION ALL
+                    (SELECT d.id, count(*) FROM public.diff_docs d
+                      WHERE d.id IN (SELECT rbac.lookup_resources(subject, 'read', 'doc')) GROUP BY d.id
+                     EXCEPT SELECT id, count(*) FROM public.diff_docs GROUP BY id)) x)
+               + (SELECT count(*) FROM (
+                    (SELECT id FROM public.diff_folders EXCEPT ALL SELECT id FROM rbac.lookup_resources(subject, 'view', 'folder') id)
+                    UNION ALL
+                    (SELECT id FROM rbac.lookup_resources(subject, 'view', 'folder') id EXCEPT ALL SELECT id FROM public.diff_folders)) y)
+          INTO many_bad;
+    END LOOP;
+    PERFORM set_config('role', 'none', true);
+
     -- The database engine's answers become the validation file's expectations.
     SELECT string_agg(format(E'      - entity: "%s"\n        subject: "%s"\n        assertions:\n%s', o, s,
                       (SELECT string_agg(format(E'          %s: %s\n', p, CASE WHEN rbac.check(s, p, o) THEN 'true' ELSE 'false' END), '') FROM unnest(perms) p)), '')
@@ -136,5 +174,20 @@ BEGIN
 END
 $fn$;
 
+-- The application tables protected in every universe, and the role that
+-- queries them (an application server: it sets the subject).
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'diff_web') THEN
+        CREATE ROLE diff_web NOLOGIN IN ROLE rbac_app, rbac_reader;
+    END IF;
+END $$;
+DROP TABLE IF EXISTS public.diff_docs, public.diff_folders;
+CREATE TABLE public.diff_docs AS
+SELECT 'd' || (i % 14) AS id, i AS n FROM generate_series(0, 14 * 150 - 1) i;
+CREATE TABLE public.diff_folders AS SELECT 'f' || i AS id FROM generate_series(0, 9) i;
+GRANT SELECT ON public.diff_docs, public.diff_folders TO diff_web;
+
 -- One transaction per universe (deferred foreign-key checks run at commit).
 SELECT format('SELECT pg_temp.universe(%s)', seed) FROM generate_series(1, :seeds) seed \gexec
+-- Both strategies of the policies' function ran (per-row checks, lookups).
+SELECT format('rls: %s row checks, %s lookups, %s probes', row_checks, lookups, lookup_probes) FROM rbac.permitted_stats();

@@ -12,6 +12,7 @@
 
 pub mod check;
 pub mod context;
+pub mod explain;
 pub mod lookup;
 pub mod memory;
 mod rules;
@@ -21,6 +22,7 @@ pub use check::{
     CheckOptions, Checker, Kept, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FIXPOINT_SIZE, DEFAULT_MAX_STACK_BYTES,
 };
 pub use context::Context;
+pub use explain::{expand, explain};
 pub use lookup::{lookup_resources, lookup_subjects};
 pub use memory::MemorySource;
 pub use source::{Deadline, ReverseHit, TupleSource};
