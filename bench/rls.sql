@@ -68,7 +68,7 @@ UNION ALL
 SELECT 'page', (t * tree_size)::text, 'reader', 'group', 'g' || (t % 40), 'member'
   FROM bench.params, generate_series(0, pages / tree_size - 1) t WHERE t % 10 <> 0 AND t <> 1
 UNION ALL
-SELECT 'page', i::text, 'reader', 'user', 'u' || ((i * 7919) % 1000), ''
+SELECT 'page', i::text, 'reader', 'user', 'u' || ((i::bigint * 7919) % 1000), ''
   FROM bench.params, generate_series(0, pages - 1) i WHERE i % 20 = 7
 UNION ALL
 SELECT 'workspace', 'w' || (u % 10), 'member', 'user', 'u' || u, '' FROM generate_series(0, 999) u;
@@ -115,12 +115,14 @@ BEGIN
 END $$;
 
 -- Keyset pagination: the 20th page starts after the 950th newest visible
--- row; the key is found under each user's own visibility.
+-- row (for a user who sees fewer than 1,000 rows, the last full page); the
+-- key is found under each user's own visibility.
 CREATE TABLE bench.keys (who text PRIMARY KEY, after timestamptz, point bigint);
 INSERT INTO bench.keys
 SELECT who, (SELECT updated_at FROM bench.app a
               WHERE a.id::text IN (SELECT rbac.lookup_resources('user:' || who, 'read', 'page'))
-              ORDER BY updated_at DESC OFFSET 949 LIMIT 1),
+              ORDER BY updated_at DESC
+              OFFSET least(949, (SELECT count(*) FROM rbac.lookup_resources('user:' || who, 'read', 'page')) - 51) LIMIT 1),
        (SELECT min(r::bigint) + 3 FROM rbac.lookup_resources('user:' || who, 'read', 'page') r)
   FROM unnest(ARRAY['wide', 'narrow']) who;
 GRANT SELECT ON bench.keys TO bench_web;

@@ -252,6 +252,38 @@ standby_commit_out_of_order() { # PRIMARY PPORT STANDBY SPORT
 }
 
 # Checks only read, so they must work on a hot standby, where writes fail.
+# Consistency tokens on a lagging standby: replay is paused, a revocation
+# commits on the primary and its token is taken; the standby still answers
+# from before it without the token, refuses with it after
+# notion_rbac.consistency_timeout (naming the paused recovery), and with
+# replay resumed a second into the call, waits and answers from after it.
+standby_consistency_tokens() { # primary pport (the standby is CLUSTER_DIR/CLUSTER_PORT)
+    local primary=$1 pport=$2 token got
+    as_postgres $PG_BIN/psql -X -qAt -h "$primary" -p "$pport" -U postgres -d postgres \
+        -c "SELECT rbac.write_tuples(ARRAY['doc:9#viewer@user:c'])" >/dev/null
+    for _ in $(seq 1 100); do [ "$(cluster_psql -At -d postgres -c "SELECT rbac.check('user:c', 'view', 'doc:9')")" = t ] && break; sleep 0.1; done
+    cluster_psql -qAt -d postgres -c "SELECT pg_wal_replay_pause()" >/dev/null
+    token=$(as_postgres $PG_BIN/psql -X -qAt -h "$primary" -p "$pport" -U postgres -d postgres \
+        -c "SELECT rbac.delete_tuples(ARRAY['doc:9#viewer@user:c'])" -c "SELECT rbac.consistency_token()" | tail -n1)
+    expect "a token after the revocation on the primary" t "SELECT '$token' ~ '^[0-9A-F]+/[0-9A-F]+;[0-9]+:[0-9]+:[0-9,]*\$'"
+    expect "the paused standby still answers from before the revocation without the token" t \
+        "SELECT rbac.check('user:c', 'view', 'doc:9')"
+    got=$(cluster_psql -At -v VERBOSITY=verbose -d postgres -c "SET notion_rbac.consistency_timeout = 300" \
+        -c "SELECT rbac.check('user:c', 'view', 'doc:9', jsonb_build_object('at_least', '$token'))" 2>&1)
+    if echo "$got" | grep -q "ERROR:  55000: this standby has replayed up to" && echo "$got" | grep -q "recovery is paused"; then
+        p=$((p + 1)); echo "ok: with the token, the paused standby refuses after the timeout (55000, recovery paused)"
+    else f=$((f + 1)); echo "FAILED: token on a paused standby: $got"; fi
+    ( sleep 1; cluster_psql -qAt -d postgres -c "SELECT pg_wal_replay_resume()" >/dev/null ) &
+    local resumer=$!
+    got=$(cluster_psql -At -d postgres -c "SELECT rbac.check('user:c', 'view', 'doc:9', jsonb_build_object('at_least', '$token')),
+                   clock_timestamp() - statement_timestamp() > interval '0.5 s'" 2>&1 | tail -n1)
+    wait "$resumer"
+    if [ "$got" = "f|t" ]; then p=$((p + 1)); echo "ok: with the token, the standby waited for the replay and saw the revocation"
+    else f=$((f + 1)); echo "FAILED: token on a lagging standby: '$got'"; fi
+    expect "a lookup with the token excludes the revoked object" "" \
+        "SELECT string_agg(id, ',') FROM rbac.lookup_resources('user:c', 'view', 'doc', jsonb_build_object('at_least', '$token')) id"
+}
+
 layer_standby() {
     banner "standby: checks on a hot standby"
     package_debug || { record standby 0 1; return; }
@@ -309,6 +341,7 @@ SQL
     got=$(standby_commit_out_of_order "$primary" "$pport" "$standby" "$CLUSTER_PORT")
     if [ "$got" = "t t f " ]; then p=$((p + 1)); echo "ok: a revocation committed after a later transaction reaches a cached check"
     else f=$((f + 1)); echo "FAILED: out-of-order commit on the standby: '$got'"; fi
+    standby_consistency_tokens "$primary" "$pport"
     record standby "$p" "$f"
     cluster_stop
     CLUSTER_DIR=$primary cluster_stop

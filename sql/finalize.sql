@@ -89,7 +89,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON rbac.login_subjects TO rbac_admin;
 GRANT EXECUTE ON FUNCTION rbac.permitted(text, text, text), rbac.permitted(text, text, bigint), rbac.permitted(text, text, uuid),
     rbac.permitted_stats() TO rbac_reader;
 GRANT EXECUTE ON FUNCTION rbac.explain(text, text, text, jsonb, integer), rbac.explain_text(text, text, text, jsonb, integer),
-    rbac.expand(text, text, jsonb, integer) TO rbac_reader;
+    rbac.expand(text, text, jsonb, integer), rbac.consistency_token() TO rbac_reader;
 GRANT EXECUTE ON FUNCTION rbac.protect(regclass, text, name, text, text, text, text, boolean), rbac.unprotect(regclass)
     TO rbac_admin;
 GRANT SELECT ON rbac.protected_tables TO rbac_admin;
@@ -210,3 +210,4 @@ COMMENT ON FUNCTION rbac.permitted_stats() IS 'What rbac.permitted did in this b
 COMMENT ON FUNCTION rbac.explain(text, text, text, jsonb, integer) IS 'Why a check is true (one granting path: tuples, walks, attributes, rules) or false (each branch tried and why it failed), as jsonb, at most max_nodes nodes';
 COMMENT ON FUNCTION rbac.explain_text(text, text, text, jsonb, integer) IS 'rbac.explain as indented lines for psql';
 COMMENT ON FUNCTION rbac.expand(text, text, jsonb, integer) IS 'The userset tree of a permission on an object (union, intersection, exclusion, walks, subjects), as Permify''s expand';
+COMMENT ON FUNCTION rbac.consistency_token() IS 'A token naming everything committed so far (call it after COMMIT); pass it as "at_least" in the context of a check, lookup or explanation, here or on a standby';

@@ -3,7 +3,9 @@
 -- Row-level security from the model: rbac.protect / rbac.unprotect, the
 -- policies' function rbac.permitted (text, bigint and uuid ids),
 -- rbac.permitted_stats and the view rbac.protected_tables. Explanations:
--- rbac.explain, rbac.explain_text and rbac.expand.
+-- rbac.explain, rbac.explain_text and rbac.expand. Consistency tokens:
+-- rbac.consistency_token() (and "at_least" in request contexts; setting
+-- notion_rbac.consistency_timeout).
 
 \echo Use "ALTER EXTENSION notion_rbac UPDATE TO '0.6.0'" to load this file. \quit
 
@@ -55,6 +57,11 @@ CREATE FUNCTION rbac."expand"(
 STABLE PARALLEL RESTRICTED
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'expand_wrapper';
+
+CREATE FUNCTION rbac."consistency_token"() RETURNS TEXT
+STRICT VOLATILE PARALLEL RESTRICTED
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'consistency_token_wrapper';
 
 CREATE FUNCTION rbac.protect(
     tbl regclass,
@@ -221,7 +228,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA rbac FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rbac.permitted(text, text, text), rbac.permitted(text, text, bigint), rbac.permitted(text, text, uuid),
     rbac.permitted_stats() TO rbac_reader;
 GRANT EXECUTE ON FUNCTION rbac.explain(text, text, text, jsonb, integer), rbac.explain_text(text, text, text, jsonb, integer),
-    rbac.expand(text, text, jsonb, integer) TO rbac_reader;
+    rbac.expand(text, text, jsonb, integer), rbac.consistency_token() TO rbac_reader;
 GRANT EXECUTE ON FUNCTION rbac.protect(regclass, text, name, text, text, text, text, boolean), rbac.unprotect(regclass)
     TO rbac_admin;
 GRANT SELECT ON rbac.protected_tables TO rbac_admin;
@@ -232,3 +239,4 @@ COMMENT ON FUNCTION rbac.permitted_stats() IS 'What rbac.permitted did in this b
 COMMENT ON FUNCTION rbac.explain(text, text, text, jsonb, integer) IS 'Why a check is true (one granting path: tuples, walks, attributes, rules) or false (each branch tried and why it failed), as jsonb, at most max_nodes nodes';
 COMMENT ON FUNCTION rbac.explain_text(text, text, text, jsonb, integer) IS 'rbac.explain as indented lines for psql';
 COMMENT ON FUNCTION rbac.expand(text, text, jsonb, integer) IS 'The userset tree of a permission on an object (union, intersection, exclusion, walks, subjects), as Permify''s expand';
+COMMENT ON FUNCTION rbac.consistency_token() IS 'A token naming everything committed so far (call it after COMMIT); pass it as "at_least" in the context of a check, lookup or explanation, here or on a standby';

@@ -20,6 +20,11 @@ pub static KEY_FILE: GucSetting<Option<std::ffi::CString>> = GucSetting::<Option
 /// for speed.
 pub static CACHE_ROWS: GucSetting<i32> = GucSetting::<i32>::new(50_000);
 
+/// How long a check, lookup or explanation with a consistency token
+/// (`"at_least"` in its context) waits on a hot standby for the token's
+/// position to be replayed, in milliseconds, before failing.
+pub static CONSISTENCY_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(5000);
+
 /// Most contextual tuples and attributes one call may pass (each is
 /// parsed, held and indexed for the call).
 pub static MAX_CONTEXT_ITEMS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
@@ -89,6 +94,17 @@ pub fn define() {
         1000,
         GucContext::Userset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"notion_rbac.consistency_timeout",
+        c"How long a call with a consistency token waits on a hot standby for the token to be replayed.",
+        c"A check, lookup or explanation whose context holds \"at_least\": rbac.consistency_token() waits \
+          until this standby has replayed that position; after this long it fails with SQLSTATE 55000.",
+        &CONSISTENCY_TIMEOUT,
+        0,
+        3_600_000,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
     );
     GucRegistry::define_int_guc(
         c"notion_rbac.cache_rows",
@@ -210,6 +226,11 @@ pub fn define() {
 /// The current `notion_rbac.cache_rows`.
 pub fn cache_rows() -> usize {
     CACHE_ROWS.get().max(0) as usize
+}
+
+/// The current `notion_rbac.consistency_timeout`.
+pub fn consistency_timeout() -> std::time::Duration {
+    std::time::Duration::from_millis(CONSISTENCY_TIMEOUT.get().max(0) as u64)
 }
 
 /// The current `notion_rbac.max_depth` as the engine's unit.

@@ -178,9 +178,18 @@ crate::sql_type::same_sql_type_as!(ContextArg, JsonB);
 /// for more contextual tuples and attributes than
 /// `notion_rbac.max_context_items`.
 pub(crate) fn context_of(context: Option<ContextArg>) -> Context {
-    let Some(ContextArg(json)) = context else { return Context::default() };
+    let Some(ContextArg(mut json)) = context else { return Context::default() };
     if json.is_null() {
         return Context::default();
+    }
+    // "at_least": a consistency token; the call's read then includes what
+    // it names (see store::consistency). Not part of the engine's context.
+    if let Some(token) = json.as_object_mut().and_then(|o| o.remove("at_least")) {
+        match token {
+            Value::String(t) => crate::store::consistency::require(&t),
+            Value::Null => {}
+            _ => raise(Error::new(ErrorKind::InvalidArgument, "invalid context: \"at_least\" must be a consistency token (text)")),
+        }
     }
     // Counted before anything is parsed.
     let count = |key: &str| json.get(key).and_then(Value::as_array).map_or(0, Vec::len);

@@ -3,6 +3,7 @@
 //! in `notion_rbac_core`, `notion_rbac_notion` and the storage modules.
 //!
 //! - `check`, `lookup` — checks (single and batched) and lookups;
+//! - `consistency`     — consistency tokens (`rbac.consistency_token`);
 //! - `context`         — the request-context argument (`jsonb`) they take;
 //! - `explain`         — why a check is true or false, and expand trees;
 //! - `identity`        — the subject of the current request (`set_subject`,
@@ -16,6 +17,7 @@
 //! - `meta`            — version and read-cache statistics.
 
 pub mod check;
+pub mod consistency;
 pub mod context;
 pub mod explain;
 pub mod identity;

@@ -117,6 +117,9 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut s
     use pg_sys::XactEvent::*;
     if matches!(event, XACT_EVENT_COMMIT | XACT_EVENT_ABORT | XACT_EVENT_PREPARE | XACT_EVENT_PARALLEL_COMMIT | XACT_EVENT_PARALLEL_ABORT) {
         STATE.with(|s| s.borrow_mut().clear());
+        // A consistency token's request for a new snapshot never outlives
+        // the call (and so its transaction) that made it.
+        crate::store::consistency::reset();
     }
 }
 

@@ -7,8 +7,10 @@
 //! per row version), `read_cache` (the exact per-backend cache of reads),
 //! `source` (the engine's `TupleSource` over the tables, through the
 //! cache) and `reads` (the entry point of every check and lookup). Below:
-//! read-only SPI helpers and the write-path guards.
+//! read-only SPI helpers and the write-path guards. `consistency`: tokens
+//! naming committed data, and reads that include it (on standbys too).
 
+pub mod consistency;
 pub mod index_scan;
 pub mod packed;
 pub mod read_cache;

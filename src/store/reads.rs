@@ -25,6 +25,21 @@ pub fn read<R>(f: impl FnOnce(&Schema, &mut IndexSource) -> R) -> R {
 /// results keyed by it across calls (they hold the `Rc`, so the schema
 /// stays alive, and compare it with `Rc::ptr_eq`).
 pub fn read_active<R>(f: impl FnOnce(&Rc<ActiveSchema>, &mut IndexSource) -> R) -> R {
+    // A consistency token the statement's snapshot does not cover: read in
+    // a new snapshot (see `consistency`); popped again below (an error
+    // ends the transaction, which unwinds the stack).
+    if super::consistency::take_fresh() {
+        // SAFETY: PushActiveSnapshot copies the static latest snapshot.
+        unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
+        let out = read_in_active(f);
+        // SAFETY: pops the snapshot pushed above.
+        unsafe { pg_sys::PopActiveSnapshot() };
+        return out;
+    }
+    read_in_active(f)
+}
+
+fn read_in_active<R>(f: impl FnOnce(&Rc<ActiveSchema>, &mut IndexSource) -> R) -> R {
     let limit = guc::cache_rows();
     let key = SnapshotKey::current();
     CACHE.with(|cell| {

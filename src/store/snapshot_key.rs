@@ -81,6 +81,10 @@ impl SnapshotKey {
 
 /// `xid` (of a live snapshot, so within 2^31 of the next id) with the
 /// epoch it belongs to.
+pub(super) fn full_xid(xid: u32) -> u64 {
+    with_epoch(xid)
+}
+
 fn with_epoch(xid: u32) -> u64 {
     // SAFETY: reads the shared next-transaction-id counter under its lock.
     let next = unsafe { pg_sys::ReadNextFullTransactionId() }.value;

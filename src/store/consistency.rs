@@ -1,0 +1,228 @@
+//! Consistency tokens (Zanzibar's zookies, SpiceDB's ZedTokens): after a
+//! write commits, `rbac.consistency_token()` names what had committed; a
+//! check, lookup or explanation given the token (`"at_least"` in its
+//! context) reads data that includes all of it — on the primary and on a
+//! hot standby, which first waits until it has replayed that far.
+//!
+//! A token is `<lsn>;<xmin>:<xmax>:<xip,…>`: the WAL position to wait for
+//! on a standby, and the snapshot taken when it was made (transaction ids
+//! with their epoch, as `pg_current_snapshot()` writes them). A read's
+//! snapshot *covers* the token when every transaction the token saw as
+//! completed is completed for it too — PostgreSQL's visibility rule again,
+//! so whether a snapshot covers a token is exact, not a guess from clocks:
+//! - the statement's own snapshot covers it: read as usual (the answer
+//!   stays consistent with the rest of the caller's statement);
+//! - else, under READ COMMITTED: on a standby wait until the token's
+//!   position is replayed (`notion_rbac.consistency_timeout`, then 55000),
+//!   and read in a new snapshot, which then covers it;
+//! - else (REPEATABLE READ, SERIALIZABLE: the transaction's snapshot is
+//!   fixed and older than the token): 40001, to be retried in a new
+//!   transaction.
+
+use std::cell::Cell;
+use std::time::Instant;
+
+use notion_rbac_core::{Error, ErrorKind};
+use pgrx::pg_sys;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+
+use super::snapshot_key::full_xid;
+use crate::errors::raise;
+use crate::guc;
+
+/// A parsed token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub lsn: u64,
+    pub xmin: u64,
+    pub xmax: u64,
+    /// Sorted.
+    pub xip: Vec<u64>,
+}
+
+impl std::fmt::Display for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let xip: Vec<String> = self.xip.iter().map(u64::to_string).collect();
+        write!(f, "{:X}/{:X};{}:{}:{}", self.lsn >> 32, self.lsn & 0xFFFF_FFFF, self.xmin, self.xmax, xip.join(","))
+    }
+}
+
+fn bad_token(text: &str) -> ! {
+    raise(
+        Error::new(ErrorKind::InvalidArgument, format!("invalid consistency token \"{}\"", text.chars().take(80).collect::<String>()))
+            .with_hint("pass the text rbac.consistency_token() returned, e.g. {\"at_least\": \"0/3000148;752:755:\"}"),
+    )
+}
+
+impl Token {
+    pub fn parse(text: &str) -> Token {
+        let parsed = (|| {
+            let (lsn, snap) = text.split_once(';')?;
+            let (hi, lo) = lsn.split_once('/')?;
+            let lsn = (u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?;
+            let mut parts = snap.splitn(3, ':');
+            let xmin: u64 = parts.next()?.parse().ok()?;
+            let xmax: u64 = parts.next()?.parse().ok()?;
+            let list = parts.next()?;
+            let mut xip = Vec::new();
+            for x in list.split(',').filter(|x| !x.is_empty()) {
+                xip.push(x.parse::<u64>().ok()?);
+            }
+            xip.sort_unstable();
+            (xmin <= xmax && xip.iter().all(|x| (xmin..xmax).contains(x))).then_some(Token { lsn, xmin, xmax, xip })
+        })();
+        parsed.unwrap_or_else(|| bad_token(text))
+    }
+
+    /// The token of this moment: the WAL position (inserted, on a primary;
+    /// replayed, on a standby) and a new snapshot.
+    pub fn now() -> Token {
+        // SAFETY: plain reads of the WAL position and a new snapshot, which
+        // stays valid until the next GetLatestSnapshot call.
+        unsafe {
+            let lsn = if pg_sys::RecoveryInProgress() {
+                pg_sys::GetXLogReplayRecPtr(std::ptr::null_mut())
+            } else {
+                pg_sys::GetXLogInsertRecPtr()
+            };
+            let snap = &*pg_sys::GetLatestSnapshot();
+            let mut xip: Vec<u64> = running(snap).into_iter().map(full_xid).collect();
+            xip.sort_unstable();
+            xip.dedup();
+            Token { lsn, xmin: full_xid(u32::from(snap.xmin)), xmax: full_xid(u32::from(snap.xmax)), xip }
+        }
+    }
+}
+
+/// The transactions a snapshot sees as in progress (on a standby they are
+/// all in `subxip`).
+fn running(snap: &pg_sys::SnapshotData) -> Vec<u32> {
+    // SAFETY: the arrays hold xcnt and subxcnt ids.
+    unsafe {
+        let mut v = Vec::new();
+        if snap.xcnt > 0 && !snap.xip.is_null() {
+            v.extend(std::slice::from_raw_parts(snap.xip.cast::<u32>(), snap.xcnt as usize));
+        }
+        if snap.subxcnt > 0 && !snap.subxip.is_null() {
+            v.extend(std::slice::from_raw_parts(snap.subxip.cast::<u32>(), snap.subxcnt as usize));
+        }
+        v
+    }
+}
+
+/// Whether `snap` sees every transaction `token` saw as completed as
+/// completed too. Exact, except that a snapshot whose list of running
+/// subtransactions overflowed only covers a token older than its `xmin`.
+fn covers(snap: &pg_sys::SnapshotData, token: &Token) -> bool {
+    let xmin = full_xid(u32::from(snap.xmin));
+    if token.xmax <= xmin {
+        return true;
+    }
+    if snap.suboverflowed {
+        return false;
+    }
+    let xmax = full_xid(u32::from(snap.xmax));
+    // Ids in [xmax, token.xmax) are future for the snapshot: each must have
+    // been running for the token too.
+    if xmax < token.xmax {
+        let future = token.xmax - xmax;
+        let also_running = token.xip.iter().filter(|x| **x >= xmax).count() as u64;
+        if future > also_running {
+            return false;
+        }
+    }
+    // Ids the snapshot sees running must not have completed for the token.
+    running(snap).into_iter().map(full_xid).all(|x| x >= token.xmax || token.xip.binary_search(&x).is_ok())
+}
+
+thread_local! {
+    /// Set by [`require`] when the next read must use a new snapshot.
+    static FRESH: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the next read must use a new snapshot (and forget the request).
+pub(super) fn take_fresh() -> bool {
+    FRESH.with(|f| f.replace(false))
+}
+
+/// Makes the next read of this call include everything `token` names (see
+/// the module docs): nothing to do, a wait on a standby and a new
+/// snapshot, or an error.
+pub fn require(text: &str) {
+    let token = Token::parse(text);
+    FRESH.with(|f| f.set(false));
+    // SAFETY: reads of the active snapshot and of transaction state.
+    unsafe {
+        if pg_sys::ActiveSnapshotSet() && covers(&*pg_sys::GetActiveSnapshot(), &token) {
+            return;
+        }
+        if pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 {
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+                "this transaction's snapshot is older than the consistency token",
+                "",
+            )
+            .set_detail(format!("token {token}"))
+            .set_hint("run the call in a new transaction (or under READ COMMITTED, where each statement reads afresh)")
+            .report(PgLogLevel::ERROR);
+        }
+        if pg_sys::RecoveryInProgress() {
+            wait_for_replay(&token);
+        }
+    }
+    FRESH.with(|f| f.set(true));
+}
+
+/// Waits until this standby has replayed `token.lsn`, at most
+/// `notion_rbac.consistency_timeout`.
+fn wait_for_replay(token: &Token) {
+    let timeout = guc::consistency_timeout();
+    let started = Instant::now();
+    loop {
+        // SAFETY: reads of the replay position and the recovery state; the
+        // latch wait is PostgreSQL's own, interruptible.
+        unsafe {
+            let replayed = pg_sys::GetXLogReplayRecPtr(std::ptr::null_mut());
+            if replayed >= token.lsn {
+                return;
+            }
+            if started.elapsed() >= timeout {
+                let paused = pg_sys::GetRecoveryPauseState() != pg_sys::RecoveryPauseState::RECOVERY_NOT_PAUSED;
+                ErrorReport::new(
+                    PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!(
+                        "this standby has replayed up to {:X}/{:X}, not yet the consistency token's {:X}/{:X}",
+                        replayed >> 32,
+                        replayed & 0xFFFF_FFFF,
+                        token.lsn >> 32,
+                        token.lsn & 0xFFFF_FFFF
+                    ),
+                    "",
+                )
+                .set_detail(format!("waited {} ms (notion_rbac.consistency_timeout)", timeout.as_millis()))
+                .set_hint(if paused {
+                    "recovery is paused on this standby (pg_wal_replay_resume() resumes it)"
+                } else {
+                    "retry, send the call to the primary, or raise notion_rbac.consistency_timeout"
+                })
+                .report(PgLogLevel::ERROR);
+            }
+            let rc = pg_sys::WaitLatch(
+                pg_sys::MyLatch,
+                (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
+                5,
+                pg_sys::PG_WAIT_EXTENSION,
+            );
+            if rc & pg_sys::WL_LATCH_SET as i32 != 0 {
+                pg_sys::ResetLatch(pg_sys::MyLatch);
+            }
+            pg_sys::check_for_interrupts!();
+        }
+    }
+}
+
+/// Clears a request left by a call that failed before reading.
+pub(crate) fn reset() {
+    FRESH.with(|f| f.set(false));
+}
