@@ -41,6 +41,32 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 echo "postgres: $(cluster_psql -At -d postgres -c 'SELECT version()')"
 echo "notion_rbac: release build, shared_preload_libraries, one connection, times measured in the server"
 
+# Checks per second with 1 and 2 client connections (pgbench, prepared
+# statements, 10 s each, read cache off and on), next to the same
+# transaction without the check: the check path takes no lock that would
+# serialise backends, so 2 clients on 2 cores do about twice the work
+# (pgbench itself shares those cores).
+throughput() { # db label
+    local db=$1 label=$2 n c cache tps base
+    n=$(cluster_psql -At -d "$db" -c "SELECT max(qid) FROM bench.queries")
+    cp bench/throughput.pgbench bench/throughput_baseline.pgbench "$WORK/cluster/" && chown postgres "$WORK/cluster/"*.pgbench
+    echo
+    echo "throughput ($label): transactions per second, one check each (pgbench -M prepared, 10 s)"
+    printf '%-12s %-8s %12s %14s %10s\n' clients cache "checks/s" "no check, tps" "check share"
+    for cache in 0 50000; do
+        for c in 1 2; do
+            tps=$(PGOPTIONS="-c notion_rbac.cache_rows=$cache" as_postgres "$PG_BIN/pgbench" -n -M prepared -T 10 -c "$c" -j "$c" \
+                -D queries="$n" -f "$WORK/cluster/throughput.pgbench" -h "$CLUSTER_DIR" -p "$CLUSTER_PORT" -U postgres "$db" 2>/dev/null \
+                | awk '/^tps/ { print int($3) }')
+            base=$(as_postgres "$PG_BIN/pgbench" -n -M prepared -T 10 -c "$c" -j "$c" \
+                -D queries="$n" -f "$WORK/cluster/throughput_baseline.pgbench" -h "$CLUSTER_DIR" -p "$CLUSTER_PORT" -U postgres "$db" 2>/dev/null \
+                | awk '/^tps/ { print int($3) }')
+            printf '%-12s %-8s %12s %14s %10s\n' "$c" "$([ "$cache" = 0 ] && echo off || echo on)" "$tps" "$base" \
+                "$(awk -v a="$tps" -v b="$base" 'BEGIN { if (a > 0 && b > 0) printf "%.0f%%", 100 * (1 - a / b) }')"
+        done
+    done
+}
+
 for scale in $SCALES; do
     label="scale $scale"
     case " $PARTS " in *" checks "*) ;; *) continue ;; esac
@@ -54,6 +80,7 @@ for scale in $SCALES; do
     cluster_psql -q -d "$db" -f bench/baseline.sql
     cluster_psql -q -d "$db" -v tsv="$WORK/cluster/tuples.tsv" -v label="$label" -f bench/run.sql
     rm -f "$WORK/cluster/tuples.tsv"
+    throughput "$db" "$label"
     cluster_psql -q -d postgres -c "DROP DATABASE $db" >/dev/null
 done
 
