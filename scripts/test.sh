@@ -412,11 +412,16 @@ layer_stress() {
     banner "stress: checks against plain SQL under concurrent writes"
     layer_cluster stress || return
     local dir="$WORK/stress"
+    # Prepared transactions for the two-phase writer.
+    echo "max_prepared_transactions = 10" >>"$dir/data/postgresql.conf"
+    CLUSTER_DIR=$dir cluster_stop
+    cluster_start || { record stress 0 1; return; }
     cp -r tests/stress "$dir/in" && chown -R postgres:postgres "$dir/in"
     cluster_psql -q -d postgres -f "$dir/in/setup.sql" >/dev/null || { record stress 0 1; return; }
     local out=$WORK/stress.log rc p=0 f=0
     as_postgres $PG_BIN/pgbench -n -h "$dir" -p "$CLUSTER_PORT" -U postgres -c 6 -j 2 \
-        -T "${STRESS_SECONDS:-20}" -f "$dir/in/writer.sql@3" -f "$dir/in/reader.sql@5" -f "$dir/in/reader_rr.sql@2" \
+        -T "${STRESS_SECONDS:-20}" -f "$dir/in/writer.sql@3" -f "$dir/in/writer_sub.sql@1" -f "$dir/in/writer_2pc.sql@1" \
+        -f "$dir/in/unrelated.sql@4" -f "$dir/in/reader.sql@6" -f "$dir/in/reader_rr.sql@2" \
         postgres >"$out" 2>&1
     rc=$?
     grep -E "^(SQL script|number of transactions|pgbench: error)| - [0-9]+ transactions" "$out" | head -20
@@ -426,6 +431,18 @@ layer_stress() {
         p=1; echo "ok: $reads reader transactions, every check equal to plain SQL"
     else
         f=1; echo "FAILED: stress (exit $rc, $reads reader transactions)"; grep -m5 -i "error\|abort" "$out"
+    fi
+    # The comparisons were about the cache across commits: readers answered
+    # from it although other sessions committed all the time.
+    local cache
+    cache=$(cluster_psql -qAt -d postgres -c "SELECT sum(hits) || ' hits, ' || sum(misses) || ' misses, ' || sum(invalidations) || ' invalidations'
+        FROM (SELECT DISTINCT ON (pid) * FROM stress.cache_seen ORDER BY pid, id DESC) s")
+    local commits
+    commits=$(cluster_psql -qAt -d postgres -c "SELECT count(*) FROM stress.unrelated")
+    if [ "$(cluster_psql -qAt -d postgres -c "SELECT sum(hits) > 0 FROM (SELECT DISTINCT ON (pid) * FROM stress.cache_seen ORDER BY pid, id DESC) s")" = t ]; then
+        p=$((p + 1)); echo "ok: read cache in use across $commits unrelated commits: $cache"
+    else
+        f=$((f + 1)); echo "FAILED: no cache hits in the readers ($cache)"
     fi
     # The writers' audit entries, written by concurrent transactions, form
     # one linear chain that verifies.

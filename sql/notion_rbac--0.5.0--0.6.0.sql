@@ -5,7 +5,10 @@
 -- rbac.permitted_stats and the view rbac.protected_tables. Explanations:
 -- rbac.explain, rbac.explain_text and rbac.expand. Consistency tokens:
 -- rbac.consistency_token() (and "at_least" in request contexts; setting
--- notion_rbac.consistency_timeout).
+-- notion_rbac.consistency_timeout). The read cache survives commits that
+-- wrote none of the extension's tables: writers record themselves through
+-- rbac._note_write (triggers on rbac.tuples, rbac.attributes, rbac.schemas;
+-- setting notion_rbac.cache_across_commits).
 
 \echo Use "ALTER EXTENSION notion_rbac UPDATE TO '0.6.0'" to load this file. \quit
 
@@ -62,6 +65,51 @@ CREATE FUNCTION rbac."consistency_token"() RETURNS TEXT
 STRICT VOLATILE PARALLEL RESTRICTED
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'consistency_token_wrapper';
+
+CREATE FUNCTION rbac."_note_write"() RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'note_write_wrapper';
+
+-- Writers of the extension's tables record themselves (store/writes.rs):
+-- the read cache is then keyed by the writes a snapshot sees, and commits
+-- elsewhere leave it alone. Statement triggers fire in every replication
+-- role (ENABLE ALWAYS: also with session_replication_role = replica); row
+-- triggers fire where statement triggers do not, in logical replication
+-- apply (ENABLE REPLICA). If any of them is disabled, the cache falls back
+-- to keying by the whole snapshot.
+CREATE FUNCTION rbac._note_write_statement() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM rbac._note_write();
+    RETURN NULL;
+END
+$$;
+CREATE FUNCTION rbac._note_write_row() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM rbac._note_write();
+    RETURN coalesce(NEW, OLD);
+END
+$$;
+CREATE TRIGGER tuples_note_write BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON rbac.tuples
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._note_write_statement();
+ALTER TABLE rbac.tuples ENABLE ALWAYS TRIGGER tuples_note_write;
+CREATE TRIGGER tuples_note_write_replica BEFORE INSERT OR UPDATE OR DELETE ON rbac.tuples
+    FOR EACH ROW EXECUTE FUNCTION rbac._note_write_row();
+ALTER TABLE rbac.tuples ENABLE REPLICA TRIGGER tuples_note_write_replica;
+CREATE TRIGGER attributes_note_write BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON rbac.attributes
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._note_write_statement();
+ALTER TABLE rbac.attributes ENABLE ALWAYS TRIGGER attributes_note_write;
+CREATE TRIGGER attributes_note_write_replica BEFORE INSERT OR UPDATE OR DELETE ON rbac.attributes
+    FOR EACH ROW EXECUTE FUNCTION rbac._note_write_row();
+ALTER TABLE rbac.attributes ENABLE REPLICA TRIGGER attributes_note_write_replica;
+CREATE TRIGGER schemas_note_write BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON rbac.schemas
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._note_write_statement();
+ALTER TABLE rbac.schemas ENABLE ALWAYS TRIGGER schemas_note_write;
+CREATE TRIGGER schemas_note_write_replica BEFORE INSERT OR UPDATE OR DELETE ON rbac.schemas
+    FOR EACH ROW EXECUTE FUNCTION rbac._note_write_row();
+ALTER TABLE rbac.schemas ENABLE REPLICA TRIGGER schemas_note_write_replica;
 
 CREATE FUNCTION rbac.protect(
     tbl regclass,

@@ -25,6 +25,10 @@ pub static CACHE_ROWS: GucSetting<i32> = GucSetting::<i32>::new(50_000);
 /// position to be replayed, in milliseconds, before failing.
 pub static CONSISTENCY_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(5000);
 
+/// Whether cached reads survive commits that wrote none of the extension's
+/// tables (see `store::writes`); off: every commit starts the cache afresh.
+pub static CACHE_ACROSS_COMMITS: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 /// Most contextual tuples and attributes one call may pass (each is
 /// parsed, held and indexed for the call).
 pub static MAX_CONTEXT_ITEMS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
@@ -105,6 +109,16 @@ pub fn define() {
         3_600_000,
         GucContext::Userset,
         GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_bool_guc(
+        c"notion_rbac.cache_across_commits",
+        c"Whether cached reads survive commits that wrote none of the extension's tables.",
+        c"With the library preloaded, the read cache is keyed by the writes to rbac.tuples, rbac.attributes and \
+          rbac.schemas a snapshot sees; off, by the whole snapshot (any commit starts it afresh). Answers are \
+          exact either way.",
+        &CACHE_ACROSS_COMMITS,
+        GucContext::Suset,
+        GucFlags::default(),
     );
     GucRegistry::define_int_guc(
         c"notion_rbac.cache_rows",
@@ -226,6 +240,11 @@ pub fn define() {
 /// The current `notion_rbac.cache_rows`.
 pub fn cache_rows() -> usize {
     CACHE_ROWS.get().max(0) as usize
+}
+
+/// The current `notion_rbac.cache_across_commits`.
+pub fn cache_across_commits() -> bool {
+    CACHE_ACROSS_COMMITS.get()
 }
 
 /// The current `notion_rbac.consistency_timeout`.

@@ -55,6 +55,9 @@ pgrx::extension_sql_file!("../sql/audit.sql", name = "audit", requires = ["ident
 // rbac.protect / unprotect and the view of protected tables (their
 // policies call rbac.permitted).
 pgrx::extension_sql_file!("../sql/protect.sql", name = "protect", requires = ["identity", "permitted_functions"]);
+// The triggers that record writers of the extension's tables (their
+// functions call rbac._note_write).
+pgrx::extension_sql_file!("../sql/writes.sql", name = "writes", requires = ["bootstrap", store::writes::note_write]);
 // Privileges: runs last, after every function exists.
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
@@ -76,6 +79,9 @@ pub extern "C-unwind" fn _PG_init() {
     // SAFETY: reading a flag PostgreSQL sets while it loads preloaded libraries.
     let preloading = unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress };
     worker::wake::init(preloading);
+    // The registry of writers that lets cached reads survive unrelated
+    // commits (shared memory: preloading only), and its relcache callback.
+    store::writes::init(preloading);
     if preloading {
         // The worker can only be registered from the postmaster.
         worker::register();

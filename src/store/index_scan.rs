@@ -106,6 +106,39 @@ unsafe fn open_cached(name: &'static CStr) -> pg_sys::Relation {
     unsafe { pg_sys::relation_open(oid, lock) }
 }
 
+/// Whether `oid` is one of the extension's tables this backend has opened
+/// (for the relcache callback of `writes`: no catalog access there).
+pub(crate) fn is_extension_table(oid: Oid) -> bool {
+    OIDS.try_with(|o| o.try_borrow().is_ok_and(|o| o.iter().any(|(_, t)| *t == oid))).unwrap_or(true)
+}
+
+/// Runs `decide(trigger name, tgenabled)` over the triggers of `rbac.<table>`;
+/// true if it said Some(true) for at least two triggers and never
+/// Some(false) (the callers watch two triggers per table).
+pub(crate) fn with_triggers(table: &'static CStr, decide: impl Fn(&str, u8) -> Option<bool>) -> bool {
+    // SAFETY: the relation is open while its trigger descriptor is read,
+    // then closed keeping the lock.
+    unsafe {
+        let rel = open_cached(table);
+        let mut found = 0;
+        let mut ok = true;
+        let desc = (*rel).trigdesc;
+        if !desc.is_null() {
+            for i in 0..(*desc).numtriggers as usize {
+                let t = &*(*desc).triggers.add(i);
+                let name = CStr::from_ptr(t.tgname).to_str().unwrap_or("");
+                match decide(name, t.tgenabled as u8) {
+                    Some(true) => found += 1,
+                    Some(false) => ok = false,
+                    None => {}
+                }
+            }
+        }
+        pg_sys::relation_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        ok && found >= 2
+    }
+}
+
 /// Raises 42501 unless the current user may SELECT from `heap`.
 /// SAFETY: `heap` is an open relation.
 unsafe fn require_select(heap: pg_sys::Relation, table: &CStr) {

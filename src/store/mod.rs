@@ -7,7 +7,9 @@
 //! per row version), `read_cache` (the exact per-backend cache of reads),
 //! `source` (the engine's `TupleSource` over the tables, through the
 //! cache) and `reads` (the entry point of every check and lookup). Below:
-//! read-only SPI helpers and the write-path guards. `consistency`: tokens
+//! read-only SPI helpers and the write-path guards. `writes`: which
+//! writes to the extension's tables a snapshot sees (the cache key that
+//! unrelated commits leave alone). `consistency`: tokens
 //! naming committed data, and reads that include it (on standbys too).
 
 pub mod consistency;
@@ -18,6 +20,7 @@ pub mod reads;
 pub mod schema;
 pub mod snapshot_key;
 pub mod source;
+pub mod writes;
 
 pub use reads::{read, read_active};
 

@@ -40,8 +40,14 @@ pub(super) struct SnapshotKey {
     recovery: bool,
     user: pg_sys::Oid,
     /// (transaction id, command id, subtransaction id) once the caller's
-    /// transaction has written something.
+    /// transaction has written something (with the writes basis: something
+    /// in the extension's tables).
     own: Option<(u32, u32, u32)>,
+    /// The writes basis (see `writes`): (registry generation, this
+    /// backend's epoch, the registered writers the snapshot sees). When
+    /// set, `xmax`, `xip`, `subxip` and `suboverflowed` are left empty:
+    /// other commits do not change the key.
+    writes: Option<(u64, u64, Vec<u64>)>,
 }
 
 impl SnapshotKey {
@@ -66,6 +72,18 @@ impl SnapshotKey {
             let xid = pg_sys::GetTopTransactionIdIfAny();
             let own = (xid != pg_sys::InvalidTransactionId)
                 .then(|| (u32::from(xid), snap.curcid, pg_sys::GetCurrentSubTransactionId()));
+            if let Some(writes) = super::writes::basis(snap) {
+                return Some(SnapshotKey {
+                    xmax: 0,
+                    xip: Vec::new(),
+                    subxip: Vec::new(),
+                    suboverflowed: false,
+                    recovery: false,
+                    user: pg_sys::GetUserId(),
+                    own: own.filter(|_| super::writes::wrote_in_this_transaction()),
+                    writes: Some(writes),
+                });
+            }
             Some(SnapshotKey {
                 xmax: with_epoch(u32::from(snap.xmax)),
                 xip: ids(snap.xip.cast(), snap.xcnt as usize),
@@ -74,6 +92,7 @@ impl SnapshotKey {
                 recovery: snap.takenDuringRecovery,
                 user: pg_sys::GetUserId(),
                 own,
+                writes: None,
             })
         }
     }
@@ -96,12 +115,12 @@ fn with_epoch(xid: u32) -> u64 {
 /// This backend's local transaction id (new for every transaction).
 /// SAFETY: reads this backend's PGPROC.
 #[cfg(not(any(feature = "pg17", feature = "pg18")))]
-pub(super) unsafe fn local_transaction_id() -> u32 {
+pub(crate) unsafe fn local_transaction_id() -> u32 {
     unsafe { (*pg_sys::MyProc).lxid }
 }
 
 #[cfg(any(feature = "pg17", feature = "pg18"))]
-pub(super) unsafe fn local_transaction_id() -> u32 {
+pub(crate) unsafe fn local_transaction_id() -> u32 {
     unsafe { (*pg_sys::MyProc).vxid.lxid }
 }
 

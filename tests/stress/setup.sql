@@ -59,3 +59,8 @@ SELECT rbac.write_tuples(ARRAY(
     UNION ALL SELECT format('doc:d%s#viewer@user:u%s', i, i % 6 + 1) FROM generate_series(1, 12, 3) i
     UNION ALL SELECT format('group:g%s#member@user:u%s', i, i + 2) FROM generate_series(1, 4) i
     UNION ALL SELECT format('doc:d%s#viewer@group:g%s#member', i * 3, i) FROM generate_series(1, 4) i)) > 0 AS seeded;
+-- Writes elsewhere: with the library preloaded the read cache survives
+-- these commits (its key is the writes to rbac's tables a snapshot sees).
+CREATE TABLE stress.unrelated (id bigserial PRIMARY KEY, x int);
+-- Each reader backend's read-cache counters, after its checks.
+CREATE TABLE stress.cache_seen (id bigserial PRIMARY KEY, pid int, hits bigint, misses bigint, invalidations bigint);

@@ -1,0 +1,82 @@
+-- The read cache survives commits that wrote none of the extension's
+-- tables (the writes a snapshot sees are its key), stays exact when they
+-- do — through every write path — and falls back to keying by the whole
+-- snapshot when a recording trigger is disabled.
+CREATE TABLE regress_unrelated (x int);
+SELECT rbac.write_tuples(ARRAY['doc:k1#owner@user:k', 'doc:k2#owner@user:k']);
+SELECT rbac.check('user:k', 'owner', 'doc:k1') AS warm;
+SELECT hits AS h0, invalidations AS i0 FROM rbac.cache_stats() \gset
+INSERT INTO regress_unrelated VALUES (1);
+INSERT INTO regress_unrelated VALUES (2);
+SELECT rbac.check('user:k', 'owner', 'doc:k1') AS after_unrelated_commits;
+SELECT invalidations - :i0 AS invalidations, hits > :h0 AS answered_from_cache FROM rbac.cache_stats();
+
+-- A write to the tuples: the next check reads afresh and sees it.
+SELECT rbac.delete_tuples(ARRAY['doc:k1#owner@user:k']);
+SELECT rbac.check('user:k', 'owner', 'doc:k1') AS after_revocation;
+SELECT invalidations - :i0 > 0 AS invalidated FROM rbac.cache_stats();
+
+-- Every write path records itself: COPY, TRUNCATE, writes in a
+-- subtransaction, writes with session_replication_role = replica.
+SELECT rbac.check('user:k', 'owner', 'doc:k2') AS before_copy;
+COPY rbac.tuples FROM STDIN;
+doc	k3	owner	user	k	
+\.
+SELECT rbac.check('user:k', 'owner', 'doc:k3') AS after_copy;
+BEGIN;
+SAVEPOINT s;
+SELECT rbac.write_tuples(ARRAY['doc:k4#owner@user:k']);
+RELEASE SAVEPOINT s;
+COMMIT;
+SELECT rbac.check('user:k', 'owner', 'doc:k4') AS after_subtransaction;
+BEGIN;
+SAVEPOINT s;
+SELECT rbac.write_tuples(ARRAY['doc:k5#owner@user:k']);
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT rbac.check('user:k', 'owner', 'doc:k5') AS rolled_back_subtransaction;
+SET session_replication_role = replica;
+SELECT rbac.delete_tuples(ARRAY['doc:k4#owner@user:k']);
+RESET session_replication_role;
+SELECT rbac.check('user:k', 'owner', 'doc:k4') AS after_replica_role_delete;
+CREATE TEMP TABLE keep AS SELECT * FROM rbac.tuples;
+SELECT rbac.check('user:k', 'owner', 'doc:k2') AS before_truncate;
+TRUNCATE rbac.tuples;
+SELECT rbac.check('user:k', 'owner', 'doc:k2') AS after_truncate;
+INSERT INTO rbac.tuples SELECT * FROM keep;
+SELECT rbac.check('user:k', 'owner', 'doc:k2') AS restored;
+
+-- A recording trigger disabled: writes would go unrecorded, so every
+-- commit starts the cache afresh again until it is enabled.
+ALTER TABLE rbac.tuples DISABLE TRIGGER tuples_note_write;
+SELECT rbac.check('user:k', 'owner', 'doc:k2');
+SELECT invalidations AS i1 FROM rbac.cache_stats() \gset
+INSERT INTO regress_unrelated VALUES (3);
+SELECT rbac.check('user:k', 'owner', 'doc:k2');
+SELECT invalidations - :i1 AS invalidations_while_disabled FROM rbac.cache_stats();
+DELETE FROM rbac.tuples WHERE entity_id = 'k2';
+SELECT rbac.check('user:k', 'owner', 'doc:k2') AS unrecorded_delete_seen;
+ALTER TABLE rbac.tuples ENABLE ALWAYS TRIGGER tuples_note_write;
+INSERT INTO rbac.tuples VALUES ('doc', 'k2', 'owner', 'user', 'k', '');
+SELECT rbac.check('user:k', 'owner', 'doc:k2') AS enabled_again;
+SELECT invalidations AS i2 FROM rbac.cache_stats() \gset
+INSERT INTO regress_unrelated VALUES (4);
+SELECT rbac.check('user:k', 'owner', 'doc:k2');
+SELECT invalidations - :i2 AS invalidations_when_enabled FROM rbac.cache_stats();
+
+-- Off (superusers only): keyed by the whole snapshot.
+SET notion_rbac.cache_across_commits = off;
+SELECT rbac.check('user:k', 'owner', 'doc:k2');
+SELECT invalidations AS i3 FROM rbac.cache_stats() \gset
+INSERT INTO regress_unrelated VALUES (5);
+SELECT rbac.check('user:k', 'owner', 'doc:k2');
+SELECT invalidations - :i3 AS invalidations_when_off FROM rbac.cache_stats();
+RESET notion_rbac.cache_across_commits;
+CREATE ROLE regress_cache_user NOLOGIN;
+SET ROLE regress_cache_user;
+SELECT try($$SET notion_rbac.cache_across_commits = off$$);
+RESET ROLE;
+DROP ROLE regress_cache_user;
+
+DELETE FROM rbac.tuples WHERE entity_id IN ('k2', 'k3');
+DROP TABLE regress_unrelated;
