@@ -67,6 +67,27 @@ throughput() { # db label
     done
 }
 
+# Distinct checks in transactions of their own while other connections
+# commit ~200 times a second to an unrelated table and write a tuple ~once
+# a second (bench/steady.sql): the read cache keyed by the whole snapshot
+# against the cache keyed by the writes to rbac's tables.
+steady_state() { # db label
+    local db=$1 label=$2 pids=()
+    cluster_psql -q -d "$db" -c "CREATE TABLE bench.noise (id bigserial PRIMARY KEY, x int)"
+    cp bench/noise.pgbench bench/tuple_writer.pgbench "$WORK/cluster/" && chown postgres "$WORK/cluster/"*.pgbench
+    echo
+    echo "steady state ($label): distinct checks, one per transaction, while others commit (~200/s unrelated, ~1/s a tuple)"
+    as_postgres "$PG_BIN/pgbench" -n -R 200 -T 600 -f "$WORK/cluster/noise.pgbench" -h "$CLUSTER_DIR" -p "$CLUSTER_PORT" -U postgres "$db" \
+        >/dev/null 2>&1 & pids+=($!)
+    as_postgres "$PG_BIN/pgbench" -n -R 1 -T 600 -f "$WORK/cluster/tuple_writer.pgbench" -h "$CLUSTER_DIR" -p "$CLUSTER_PORT" -U postgres "$db" \
+        >/dev/null 2>&1 & pids+=($!)
+    sleep 2
+    cluster_psql -q -d "$db" -v label="$label" -f bench/steady.sql
+    kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true
+    pkill -f "$WORK/cluster/(noise|tuple_writer).pgbench" 2>/dev/null || true
+    cluster_psql -qAt -d postgres -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$db'" >/dev/null
+}
+
 for scale in $SCALES; do
     label="scale $scale"
     case " $PARTS " in *" checks "*) ;; *) continue ;; esac
@@ -81,6 +102,7 @@ for scale in $SCALES; do
     cluster_psql -q -d "$db" -v tsv="$WORK/cluster/tuples.tsv" -v label="$label" -f bench/run.sql
     rm -f "$WORK/cluster/tuples.tsv"
     throughput "$db" "$label"
+    steady_state "$db" "$label"
     cluster_psql -q -d postgres -c "DROP DATABASE $db" >/dev/null
 done
 

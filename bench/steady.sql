@@ -1,0 +1,52 @@
+-- Steady state: distinct checks of the mix, each in a transaction of its
+-- own, while one connection commits to an unrelated table about 200 times
+-- a second and another writes a tuple about once a second (scripts/bench.sh
+-- runs both with pgbench). Timed twice in the same run: with the read
+-- cache keyed by the whole snapshot (any commit starts it afresh; the key
+-- before 0.6.0) and by the writes to rbac's tables a snapshot sees. Every
+-- answer is compared with the answer computed before the run (the tuple
+-- writer only touches a group none of the queries depends on).
+\set ON_ERROR_STOP 1
+\pset footer off
+SET notion_rbac.cache_rows = 0;
+CREATE TABLE bench.expected AS SELECT qid, rbac.check(subject, action, object) AS allowed FROM bench.queries;
+RESET notion_rbac.cache_rows;
+CREATE UNLOGGED TABLE bench.steady (mode text, round int, qid bigint, us float8, allowed boolean);
+CREATE UNLOGGED TABLE bench.steady_cache (mode text, hits bigint, misses bigint, invalidations bigint);
+
+CREATE PROCEDURE bench.time_steady(mode text, rounds int)
+LANGUAGE plpgsql AS $$
+DECLARE q record; t0 timestamptz; r boolean;
+BEGIN
+    PERFORM set_config('notion_rbac.cache_across_commits', CASE mode WHEN 'whole snapshot' THEN 'off' ELSE 'on' END, false);
+    INSERT INTO bench.steady_cache SELECT mode || ' before', hits, misses, invalidations FROM rbac.cache_stats();
+    COMMIT;
+    FOR i IN 1..rounds LOOP
+        FOR q IN SELECT * FROM bench.queries ORDER BY (qid * 2654435761 + i * 7919) % 1000003 LOOP
+            t0 := clock_timestamp();
+            r := rbac.check(q.subject, q.action, q.object);
+            INSERT INTO bench.steady VALUES (mode, i, q.qid, extract(epoch FROM clock_timestamp() - t0) * 1e6, r);
+            COMMIT;
+        END LOOP;
+    END LOOP;
+    INSERT INTO bench.steady_cache SELECT mode || ' after', hits, misses, invalidations FROM rbac.cache_stats();
+    COMMIT;
+END $$;
+
+CALL bench.time_steady('whole snapshot', 3);
+CALL bench.time_steady('writes to rbac tables', 3);
+
+SELECT :'label' AS dataset, s.mode AS cache_key, count(*) AS checks,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY us)::numeric, 1) AS p50_us,
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY us)::numeric, 1) AS p95_us,
+       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY us)::numeric, 1) AS p99_us,
+       round(100.0 * (a.hits - b.hits) / nullif((a.hits - b.hits) + (a.misses - b.misses), 0), 1) AS hit_rate_pct,
+       a.invalidations - b.invalidations AS cache_restarts,
+       count(*) FILTER (WHERE s.allowed IS DISTINCT FROM e.allowed) AS wrong_answers
+  FROM bench.steady s JOIN bench.expected e USING (qid)
+  JOIN bench.steady_cache b ON b.mode = s.mode || ' before'
+  JOIN bench.steady_cache a ON a.mode = s.mode || ' after'
+ GROUP BY s.mode, a.hits, b.hits, a.misses, b.misses, a.invalidations, b.invalidations
+ ORDER BY s.mode;
+SELECT :'label' AS dataset, (SELECT count(*) FROM bench.noise) AS unrelated_commits_during_the_run,
+       (SELECT count(*) FROM bench.steady) AS timed_checks;
