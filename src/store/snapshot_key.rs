@@ -24,7 +24,7 @@
 use pgrx::pg_sys;
 
 /// Which data a snapshot sees, as far as reads are concerned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Eq)]
 pub(super) struct SnapshotKey {
     /// `xmax` with its epoch: a 32-bit id repeats after 2^32 transactions,
     /// which a long-lived idle backend could otherwise outlive.
@@ -48,6 +48,29 @@ pub(super) struct SnapshotKey {
     /// set, `xmax`, `xip`, `subxip` and `suboverflowed` are left empty:
     /// other commits do not change the key.
     writes: Option<(u64, u64, Vec<u64>)>,
+}
+
+/// Field by field; empty lists are compared without `memcmp` (see
+/// [`same_ids`]): with the writes basis they are always empty, and every
+/// call compares its key with the cache's.
+impl PartialEq for SnapshotKey {
+    fn eq(&self, other: &Self) -> bool {
+        fn same<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+            a.len() == b.len() && (a.is_empty() || a == b)
+        }
+        self.xmax == other.xmax
+            && self.user == other.user
+            && self.own == other.own
+            && self.suboverflowed == other.suboverflowed
+            && self.recovery == other.recovery
+            && same(&self.xip, &other.xip)
+            && same(&self.subxip, &other.subxip)
+            && match (&self.writes, &other.writes) {
+                (None, None) => true,
+                (Some((g1, e1, v1)), Some((g2, e2, v2))) => g1 == g2 && e1 == e2 && same(v1, v2),
+                _ => false,
+            }
+    }
 }
 
 impl SnapshotKey {

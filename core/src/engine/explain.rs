@@ -64,6 +64,24 @@ struct Explainer<'c, 'a, S: TupleSource + ?Sized> {
     path: Vec<(String, String, String)>,
 }
 
+/// The stored and contextual subjects of `ty:id#relation`.
+fn subjects_of<S: TupleSource + ?Sized>(
+    checker: &mut Checker<'_, S>,
+    ctx: &Context,
+    ty: &str,
+    id: &str,
+    relation: &str,
+) -> Result<Vec<SubjectRef>> {
+    let mut out = Vec::new();
+    checker.source().subjects(&ObjectRef { ty: ty.to_owned(), id: id.to_owned() }, relation, &mut out)?;
+    for t in &ctx.tuples {
+        if t.entity.ty == ty && t.entity.id == id && t.relation == relation && !out.contains(&t.subject) {
+            out.push(t.subject.clone());
+        }
+    }
+    Ok(out)
+}
+
 fn cut(node: &str, result: bool) -> Json {
     json!({"node": node, "result": result, "truncated": true})
 }
@@ -73,16 +91,8 @@ impl<S: TupleSource + ?Sized> Explainer<'_, '_, S> {
         self.checker.check(&ObjectRef { ty: ty.to_owned(), id: id.to_owned() }, name, self.subject)
     }
 
-    /// The stored and contextual subjects of `ty:id#relation`.
     fn subjects(&mut self, ty: &str, id: &str, relation: &str) -> Result<Vec<SubjectRef>> {
-        let mut out = Vec::new();
-        self.checker.source().subjects(&ObjectRef { ty: ty.to_owned(), id: id.to_owned() }, relation, &mut out)?;
-        for t in &self.ctx.tuples {
-            if t.entity.ty == ty && t.entity.id == id && t.relation == relation && !out.contains(&t.subject) {
-                out.push(t.subject.clone());
-            }
-        }
-        Ok(out)
+        subjects_of(&mut self.checker, self.ctx, ty, id, relation)
     }
 
     /// A node `ty:id#name` whose truth is `result`. None: true, but no
@@ -433,13 +443,7 @@ struct Expander<'c, 'a, S: TupleSource + ?Sized> {
 
 impl<S: TupleSource + ?Sized> Expander<'_, '_, S> {
     fn subjects(&mut self, ty: &str, id: &str, relation: &str) -> Result<Vec<SubjectRef>> {
-        let mut out = Vec::new();
-        self.checker.source().subjects(&ObjectRef { ty: ty.to_owned(), id: id.to_owned() }, relation, &mut out)?;
-        for t in &self.ctx.tuples {
-            if t.entity.ty == ty && t.entity.id == id && t.relation == relation && !out.contains(&t.subject) {
-                out.push(t.subject.clone());
-            }
-        }
+        let mut out = subjects_of(&mut self.checker, self.ctx, ty, id, relation)?;
         out.sort_by_key(|s| s.to_string());
         Ok(out)
     }
