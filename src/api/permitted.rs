@@ -66,6 +66,21 @@ struct Memo {
     kept: Option<(Rc<ActiveSchema>, Kept)>,
 }
 
+impl Memo {
+    /// The answer without a check: false when there is no subject, the
+    /// visible set's when a lookup finished, None otherwise. Cannot raise.
+    fn probe(&mut self, id: RowId<'_>) -> Option<bool> {
+        match (&self.subject, &mut self.visible) {
+            (None, _) => Some(false),
+            (_, Some(visible)) => {
+                count(|s| s.probes += 1);
+                Some(visible.contains(id))
+            }
+            _ => None,
+        }
+    }
+}
+
 thread_local! {
     static STATE: RefCell<Vec<Memo>> = const { RefCell::new(Vec::new()) };
     static STATS: std::cell::Cell<Stats> = const { std::cell::Cell::new(Stats { checks: 0, lookups: 0, abandoned: 0, probes: 0 }) };
@@ -266,14 +281,7 @@ fn fast_answer(action: &[u8], entity_type: &[u8], id: RowId<'_>) -> Option<bool>
             if !(memo.snapshot.is_active() && identity::explicit_is(memo.explicit.as_ref())) {
                 return None;
             }
-            match (&memo.subject, &mut memo.visible) {
-                (None, _) => Some(false),
-                (_, Some(visible)) => {
-                    count(|s| s.probes += 1);
-                    Some(visible.contains(id))
-                }
-                _ => None,
-            }
+            memo.probe(id)
         })
         .ok()
         .flatten()
@@ -358,15 +366,7 @@ fn answer(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
     let found = STATE.with(|cell| {
         let mut memos = cell.borrow_mut();
         let i = position(&memos, action, entity_type)?;
-        let memo = &mut memos[i];
-        match (&memo.subject, &mut memo.visible) {
-            (None, _) => Some(false),
-            (_, Some(visible)) => {
-                count(|s| s.probes += 1);
-                Some(visible.contains(id))
-            }
-            _ => None,
-        }
+        memos[i].probe(id)
     });
     if let Some(answer) = found {
         return answer;

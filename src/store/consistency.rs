@@ -27,7 +27,7 @@ use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
-use super::snapshot_key::full_xid;
+use super::xid::full_xid;
 use crate::errors::raise;
 use crate::guc;
 

@@ -21,6 +21,7 @@ pub mod schema;
 pub mod snapshot_key;
 pub mod source;
 pub mod writes;
+pub mod xid;
 
 pub use reads::{read, read_active};
 

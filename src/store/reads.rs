@@ -10,7 +10,8 @@ use pgrx::pg_sys;
 use super::index_scan::lock_for_reading;
 use super::read_cache::{ReadCache, CACHE};
 use super::schema::{self, ActiveSchema};
-use super::snapshot_key::{local_transaction_id, SnapshotKey};
+use super::snapshot_key::SnapshotKey;
+use super::xid::local_transaction_id;
 use super::source::IndexSource;
 use crate::guc;
 

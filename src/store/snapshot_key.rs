@@ -23,6 +23,8 @@
 
 use pgrx::pg_sys;
 
+use super::xid::{full_xid, local_transaction_id};
+
 /// Which data a snapshot sees, as far as reads are concerned.
 #[derive(Debug, Clone, Eq)]
 pub(super) struct SnapshotKey {
@@ -108,7 +110,7 @@ impl SnapshotKey {
                 });
             }
             Some(SnapshotKey {
-                xmax: with_epoch(u32::from(snap.xmax)),
+                xmax: full_xid(u32::from(snap.xmax)),
                 xip: ids(snap.xip.cast(), snap.xcnt as usize),
                 subxip: ids(snap.subxip.cast(), snap.subxcnt.max(0) as usize),
                 suboverflowed: snap.suboverflowed,
@@ -119,32 +121,6 @@ impl SnapshotKey {
             })
         }
     }
-}
-
-/// `xid` (of a live snapshot, so within 2^31 of the next id) with the
-/// epoch it belongs to.
-pub(super) fn full_xid(xid: u32) -> u64 {
-    with_epoch(xid)
-}
-
-fn with_epoch(xid: u32) -> u64 {
-    // SAFETY: reads the shared next-transaction-id counter under its lock.
-    let next = unsafe { pg_sys::ReadNextFullTransactionId() }.value;
-    let (epoch, next_xid) = (next >> 32, next as u32);
-    let epoch = if xid > next_xid { epoch.saturating_sub(1) } else { epoch };
-    (epoch << 32) | u64::from(xid)
-}
-
-/// This backend's local transaction id (new for every transaction).
-/// SAFETY: reads this backend's PGPROC.
-#[cfg(not(any(feature = "pg17", feature = "pg18")))]
-pub(crate) unsafe fn local_transaction_id() -> u32 {
-    unsafe { (*pg_sys::MyProc).lxid }
-}
-
-#[cfg(any(feature = "pg17", feature = "pg18"))]
-pub(crate) unsafe fn local_transaction_id() -> u32 {
-    unsafe { (*pg_sys::MyProc).vxid.lxid }
 }
 
 /// The active snapshot of the current statement as raw values, compared

@@ -43,7 +43,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
 
-use super::snapshot_key::full_xid;
+use super::xid::{full_xid, local_transaction_id};
 
 /// Writers the registry holds at most; beyond that (long-running
 /// transactions holding the horizon back while many others write) keys use
@@ -180,7 +180,7 @@ fn note_write() {
     }
     // SAFETY: assigns (or returns) the current subtransaction's id, as the
     // write about to happen would.
-    let (xid, lxid) = unsafe { (u32::from(pg_sys::GetCurrentTransactionId()), super::snapshot_key::local_transaction_id()) };
+    let (xid, lxid) = unsafe { (u32::from(pg_sys::GetCurrentTransactionId()), local_transaction_id()) };
     if REGISTERED.with(Cell::get) == (lxid, xid) {
         return;
     }
@@ -229,7 +229,7 @@ fn note_write() {
 /// writer of the extension's tables (its own writes then count by command).
 pub(super) fn wrote_in_this_transaction() -> bool {
     // SAFETY: reads this backend's PGPROC.
-    let lxid = unsafe { super::snapshot_key::local_transaction_id() };
+    let lxid = unsafe { local_transaction_id() };
     REGISTERED.with(|r| r.get().0 == lxid && r.get().1 != 0)
 }
 
