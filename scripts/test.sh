@@ -428,14 +428,15 @@ layer_stress() {
     local reads
     reads=$(awk '/reader/ {r=1} r && /- [0-9]+ transactions/ {s+=$2; r=0} END {print s+0}' "$out")
     if [ "$rc" -eq 0 ] && ! grep -q "stress: \|aborted" "$out" && [ "$reads" -gt 100 ]; then
-        p=1; echo "ok: $reads reader transactions, every check equal to plain SQL"
+        p=1; echo "ok: $reads reader transactions, every check and lookup equal to plain SQL"
     else
         f=1; echo "FAILED: stress (exit $rc, $reads reader transactions)"; grep -m5 -i "error\|abort" "$out"
     fi
     # The comparisons were about the cache across commits: readers answered
     # from it although other sessions committed all the time.
     local cache
-    cache=$(cluster_psql -qAt -d postgres -c "SELECT sum(hits) || ' hits, ' || sum(misses) || ' misses, ' || sum(invalidations) || ' invalidations'
+    cache=$(cluster_psql -qAt -d postgres -c "SELECT sum(hits) || ' hits, ' || sum(misses) || ' misses, ' || sum(invalidations) || ' invalidations, '
+            || sum(kept_hits) || ' lookups answered from a kept answer'
         FROM (SELECT DISTINCT ON (pid) * FROM stress.cache_seen ORDER BY pid, id DESC) s")
     local commits
     commits=$(cluster_psql -qAt -d postgres -c "SELECT count(*) FROM stress.unrelated")

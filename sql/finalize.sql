@@ -148,7 +148,7 @@ COMMENT ON TABLE rbac.oauth_states IS 'Pending OAuth authorization states (store
 COMMENT ON TABLE rbac.oauth_jobs IS 'OAuth code exchanges queued for the background worker (codes encrypted)';
 COMMENT ON TYPE rbac.encrypted_token IS 'An AES-256-GCM encrypted secret bound to its table, column and row; prints as enc:v1:...';
 COMMENT ON FUNCTION rbac.version() IS 'The extension version';
-COMMENT ON FUNCTION rbac.cache_stats() IS 'This backend''s read cache: rows, limit, hits, misses, invalidations, evictions';
+COMMENT ON FUNCTION rbac.cache_stats() IS 'This backend''s read cache: rows, limit, hits, misses, invalidations, evictions; ids of lookup answers kept beside it, statements that found one kept and that did not';
 COMMENT ON FUNCTION rbac.schema() IS 'The source of the active authorization model';
 COMMENT ON FUNCTION rbac.write_schema(text) IS 'Compile a Permify schema and make it the active model; returns its version';
 COMMENT ON FUNCTION rbac.write_tuples(text[]) IS 'Add tuples written in Permify syntax (page:plan#writer@user:frank); returns how many were new';
@@ -206,7 +206,7 @@ COMMENT ON VIEW rbac.audit_delivery_status IS 'Delivery of audit entries to Noti
 COMMENT ON FUNCTION rbac.permitted(text, text, text) IS 'Does rbac.current_subject() have the action on entity_type:id? The function of rbac.protect''s policies (per-row checks, or one lookup once that is cheaper)';
 COMMENT ON FUNCTION rbac.permitted(text, text, bigint) IS 'rbac.permitted for integer ids (compared with the tuples'' ids in their text form)';
 COMMENT ON FUNCTION rbac.permitted(text, text, uuid) IS 'rbac.permitted for uuid ids (compared with the tuples'' ids in their lower-case hyphenated form)';
-COMMENT ON FUNCTION rbac.permitted_stats() IS 'What rbac.permitted did in this backend: rows answered by their own check, lookups finished and given up, rows answered from a lookup';
+COMMENT ON FUNCTION rbac.permitted_stats() IS 'What rbac.permitted did in this backend: rows answered by their own check, lookups finished and given up, rows answered from a lookup, statements that reused a visible set kept from an earlier one';
 COMMENT ON FUNCTION rbac.explain(text, text, text, jsonb, integer) IS 'Why a check is true (one granting path: tuples, walks, attributes, rules) or false (each branch tried and why it failed), as jsonb, at most max_nodes nodes';
 COMMENT ON FUNCTION rbac.explain_text(text, text, text, jsonb, integer) IS 'rbac.explain as indented lines for psql';
 COMMENT ON FUNCTION rbac.expand(text, text, jsonb, integer) IS 'The userset tree of a permission on an object (union, intersection, exclusion, walks, subjects), as Permify''s expand';

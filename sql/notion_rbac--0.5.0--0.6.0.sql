@@ -8,7 +8,10 @@
 -- notion_rbac.consistency_timeout). The read cache survives commits that
 -- wrote none of the extension's tables: writers record themselves through
 -- rbac._note_write (triggers on rbac.tuples, rbac.attributes, rbac.schemas;
--- setting notion_rbac.cache_across_commits).
+-- setting notion_rbac.cache_across_commits). Lookup answers (visible sets
+-- of rbac.permitted, results of rbac.lookup_resources) are kept beside the
+-- read cache for later statements that see the same data
+-- (notion_rbac.cache_lookup_ids; rbac.cache_stats gains three columns).
 
 \echo Use "ALTER EXTENSION notion_rbac UPDATE TO '0.6.0'" to load this file. \quit
 
@@ -19,11 +22,33 @@ STRICT STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'notion_rbac_
 CREATE FUNCTION rbac.permitted(action text, entity_type text, id uuid) RETURNS boolean
 STRICT STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'notion_rbac_permitted_uuid';
 
+-- rbac.cache_stats shows the lookup answers kept beside the read cache
+-- (notion_rbac.cache_lookup_ids).
+DROP FUNCTION rbac.cache_stats();
+CREATE FUNCTION rbac.cache_stats() RETURNS TABLE (
+	"rows" bigint,
+	"row_limit" bigint,
+	"hits" bigint,
+	"misses" bigint,
+	"invalidations" bigint,
+	"evictions" bigint,
+	"kept_lookup_ids" bigint,
+	"kept_lookup_hits" bigint,
+	"kept_lookup_misses" bigint
+)
+STRICT VOLATILE PARALLEL RESTRICTED
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'cache_stats_wrapper';
+REVOKE ALL ON FUNCTION rbac.cache_stats() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rbac.cache_stats() TO rbac_reader;
+COMMENT ON FUNCTION rbac.cache_stats() IS 'This backend''s read cache: rows, limit, hits, misses, invalidations, evictions; ids of lookup answers kept beside it, statements that found one kept and that did not';
+
 CREATE FUNCTION rbac."permitted_stats"() RETURNS TABLE (
 	"row_checks" bigint,
 	"lookups" bigint,
 	"lookups_abandoned" bigint,
-	"lookup_probes" bigint
+	"lookup_probes" bigint,
+	"lookups_reused" bigint
 )
 STRICT VOLATILE PARALLEL RESTRICTED
 LANGUAGE c
@@ -283,7 +308,7 @@ GRANT SELECT ON rbac.protected_tables TO rbac_admin;
 COMMENT ON FUNCTION rbac.permitted(text, text, text) IS 'Does rbac.current_subject() have the action on entity_type:id? The function of rbac.protect''s policies (per-row checks, or one lookup once that is cheaper)';
 COMMENT ON FUNCTION rbac.permitted(text, text, bigint) IS 'rbac.permitted for integer ids (compared with the tuples'' ids in their text form)';
 COMMENT ON FUNCTION rbac.permitted(text, text, uuid) IS 'rbac.permitted for uuid ids (compared with the tuples'' ids in their lower-case hyphenated form)';
-COMMENT ON FUNCTION rbac.permitted_stats() IS 'What rbac.permitted did in this backend: rows answered by their own check, lookups finished and given up, rows answered from a lookup';
+COMMENT ON FUNCTION rbac.permitted_stats() IS 'What rbac.permitted did in this backend: rows answered by their own check, lookups finished and given up, rows answered from a lookup, statements that reused a visible set kept from an earlier one';
 COMMENT ON FUNCTION rbac.explain(text, text, text, jsonb, integer) IS 'Why a check is true (one granting path: tuples, walks, attributes, rules) or false (each branch tried and why it failed), as jsonb, at most max_nodes nodes';
 COMMENT ON FUNCTION rbac.explain_text(text, text, text, jsonb, integer) IS 'rbac.explain as indented lines for psql';
 COMMENT ON FUNCTION rbac.expand(text, text, jsonb, integer) IS 'The userset tree of a permission on an object (union, intersection, exclusion, walks, subjects), as Permify''s expand';

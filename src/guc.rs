@@ -20,6 +20,13 @@ pub static KEY_FILE: GucSetting<Option<std::ffi::CString>> = GucSetting::<Option
 /// for speed.
 pub static CACHE_ROWS: GucSetting<i32> = GucSetting::<i32>::new(50_000);
 
+/// Ids of lookup answers each backend may keep beside its read cache (0:
+/// none): the visible sets of `rbac.permitted` and the results of
+/// `rbac.lookup_resources`, reused under the read cache's rule (same
+/// snapshot key). About 40 bytes an id (up to some 40 MB per backend at
+/// the default, only when that many are looked up).
+pub static CACHE_LOOKUP_IDS: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
+
 /// How long a check, lookup or explanation with a consistency token
 /// (`"at_least"` in its context) waits on a hot standby for the token's
 /// position to be replayed, in milliseconds, before failing.
@@ -118,6 +125,18 @@ pub fn define() {
           exact either way.",
         &CACHE_ACROSS_COMMITS,
         GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"notion_rbac.cache_lookup_ids",
+        c"Ids of lookup answers each backend may keep between statements (0 keeps none).",
+        c"The visible sets rbac.permitted computes and the results of rbac.lookup_resources are reused by later \
+          statements whose snapshot sees exactly the same data (the read cache's rule), so a protected table \
+          queried again costs hash probes; the kept answers are dropped when they would exceed this many ids.",
+        &CACHE_LOOKUP_IDS,
+        0,
+        10_000_000,
+        GucContext::Userset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
@@ -240,6 +259,11 @@ pub fn define() {
 /// The current `notion_rbac.cache_rows`.
 pub fn cache_rows() -> usize {
     CACHE_ROWS.get().max(0) as usize
+}
+
+/// The current `notion_rbac.cache_lookup_ids`.
+pub fn cache_lookup_ids() -> usize {
+    CACHE_LOOKUP_IDS.get().max(0) as usize
 }
 
 /// The current `notion_rbac.cache_across_commits`.

@@ -3,6 +3,8 @@
 //! `rbac.check` is true; their cost grows with the answer, not with the
 //! number of stored tuples.
 
+use std::rc::Rc;
+
 use notion_rbac_core::engine;
 use notion_rbac_core::tuple;
 use pgrx::prelude::*;
@@ -28,8 +30,19 @@ fn lookup_resources(
     };
     let ctx = context_of(context);
     let subject = tuple::parse_subject(subject).or_raise();
+    // Without a context the answer depends on the stored data alone: kept
+    // for later calls whose snapshot sees the same data (the read cache's
+    // rule; nothing is kept when the cache is off).
+    let key = ctx.is_empty().then(|| format!("lookup_resources\0{subject}\0{action}\0{entity_type}"));
     let ids = store::read(|schema, source| {
-        engine::lookup_resources(schema, source, &subject, action, entity_type, &ctx, options())
+        if let Some(kept) = key.as_deref().and_then(|k| source.cache().recall::<Vec<String>>(k)) {
+            return Ok(Vec::clone(&kept));
+        }
+        let ids = engine::lookup_resources(schema, source, &subject, action, entity_type, &ctx, options())?;
+        if let Some(k) = key.as_deref() {
+            source.cache().remember(k, Rc::new(ids.clone()), ids.len());
+        }
+        Ok(ids)
     })
     .or_raise();
     SetOfIterator::new(ids)

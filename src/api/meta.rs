@@ -11,7 +11,9 @@ fn version() -> &'static str {
 /// This backend's read cache (see `notion_rbac.cache_rows`): rows held, the
 /// limit, hits and misses of tuple reads, and how often the cache was
 /// emptied because a snapshot saw other data (`invalidations`: a commit
-/// happened) or because it was full (`evictions`).
+/// happened) or because it was full (`evictions`); the ids of lookup
+/// answers kept beside it (`notion_rbac.cache_lookup_ids`) and how often a
+/// statement found one kept, or not.
 #[pg_extern(volatile, parallel_restricted)]
 fn cache_stats() -> TableIterator<
     'static,
@@ -22,9 +24,22 @@ fn cache_stats() -> TableIterator<
         name!(misses, i64),
         name!(invalidations, i64),
         name!(evictions, i64),
+        name!(kept_lookup_ids, i64),
+        name!(kept_lookup_hits, i64),
+        name!(kept_lookup_misses, i64),
     ),
 > {
-    let (rows, limit, s) = crate::store::read_cache::stats();
+    let (rows, limit, kept_ids, s) = crate::store::read_cache::stats();
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    TableIterator::once((n(rows as u64), n(limit as u64), n(s.hits), n(s.misses), n(s.invalidations), n(s.evictions)))
+    TableIterator::once((
+        n(rows as u64),
+        n(limit as u64),
+        n(s.hits),
+        n(s.misses),
+        n(s.invalidations),
+        n(s.evictions),
+        n(kept_ids as u64),
+        n(s.answer_hits),
+        n(s.answer_misses),
+    ))
 }

@@ -21,7 +21,15 @@
 //! State lives for one statement and one snapshot
 //! ([`StatementSnapshot`]): a later statement, a new snapshot (READ
 //! COMMITTED inside a function), a changed subject or own writes start a
-//! new memo.
+//! new memo. Two things outlive it. A finished lookup's visible set is
+//! kept beside the read cache and reused by later statements whose
+//! snapshot sees the same data (the read cache's key: commits that wrote
+//! none of the extension's tables keep it; see `store::read_cache`), so a
+//! listing queried again, or its next page, costs hash probes. And what a
+//! lookup cost (or the budget it did not finish in) is remembered per
+//! subject, action and type, so the next statement rents until that price
+//! before it buys: a repeated top-N stops paying for attempts that cannot
+//! finish; a hint that has become too high costs at most itself, once.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -43,6 +51,28 @@ use crate::store::snapshot_key::StatementSnapshot;
 /// Per-row checks may cost this much before the first lookup attempt.
 const FIRST_ATTEMPT: Duration = Duration::from_millis(1);
 
+/// What earlier statements learned of one lookup's cost (by subject,
+/// action and type): when it finished, how long it took; when attempts were
+/// given up, the longest budget that was not enough. A statement makes its
+/// first attempt only once its checks have cost that much — the ski-rental
+/// with a known price — so a query that repeats (a top-N, a page of a
+/// listing) stops paying for attempts that cannot finish. A hint for the
+/// strategy only: answers never depend on it.
+#[derive(Clone, Copy, Default)]
+struct CostHint {
+    took: Option<Duration>,
+    not_within: Duration,
+}
+
+impl CostHint {
+    fn first_attempt(self) -> Duration {
+        self.took.unwrap_or(self.not_within).max(FIRST_ATTEMPT)
+    }
+}
+
+/// Cost hints kept at most (all are dropped when full).
+const COST_HINTS: usize = 256;
+
 /// Memos kept at once (a statement joining protected tables has one per
 /// table and action).
 const MEMOS: usize = 4;
@@ -59,8 +89,9 @@ struct Memo {
     spent: Duration,
     /// Try the lookup once `spent` reaches this (None: never again).
     next_attempt: Option<Duration>,
-    /// Every visible id, once a lookup finished.
-    visible: Option<Visible>,
+    /// Every visible id, once a lookup finished (or was found kept from an
+    /// earlier statement that saw the same data: see `recall`).
+    visible: Option<Rc<RefCell<Visible>>>,
     /// The per-row checks' memo (an ancestor's permission decided for one
     /// row answers its siblings), with the schema it is keyed by.
     kept: Option<(Rc<ActiveSchema>, Kept)>,
@@ -74,7 +105,7 @@ impl Memo {
             (None, _) => Some(false),
             (_, Some(visible)) => {
                 count(|s| s.probes += 1);
-                Some(visible.contains(id))
+                Some(visible.try_borrow_mut().ok()?.contains(id))
             }
             _ => None,
         }
@@ -83,7 +114,8 @@ impl Memo {
 
 thread_local! {
     static STATE: RefCell<Vec<Memo>> = const { RefCell::new(Vec::new()) };
-    static STATS: std::cell::Cell<Stats> = const { std::cell::Cell::new(Stats { checks: 0, lookups: 0, abandoned: 0, probes: 0 }) };
+    static COSTS: RefCell<rustc_hash::FxHashMap<String, CostHint>> = RefCell::new(rustc_hash::FxHashMap::default());
+    static STATS: std::cell::Cell<Stats> = const { std::cell::Cell::new(Stats { checks: 0, lookups: 0, abandoned: 0, probes: 0, reused: 0 }) };
 }
 
 /// What the function did in this backend (`rbac.permitted_stats()`).
@@ -97,6 +129,8 @@ struct Stats {
     abandoned: u64,
     /// Rows answered from a finished lookup.
     probes: u64,
+    /// Statements whose visible set was kept from an earlier one.
+    reused: u64,
 }
 
 fn count(f: impl FnOnce(&mut Stats)) {
@@ -108,16 +142,23 @@ fn count(f: impl FnOnce(&mut Stats)) {
 }
 
 /// What `rbac.permitted` did in this backend since it started: rows
-/// answered by their own check, lookups finished and given up, and rows
-/// answered from a finished lookup. For seeing which strategy a query used.
+/// answered by their own check, lookups finished and given up, rows
+/// answered from a finished lookup, and statements that found the visible
+/// set kept by an earlier one. For seeing which strategy a query used.
 #[pg_extern(volatile, parallel_restricted)]
 fn permitted_stats() -> TableIterator<
     'static,
-    (name!(row_checks, i64), name!(lookups, i64), name!(lookups_abandoned, i64), name!(lookup_probes, i64)),
+    (
+        name!(row_checks, i64),
+        name!(lookups, i64),
+        name!(lookups_abandoned, i64),
+        name!(lookup_probes, i64),
+        name!(lookups_reused, i64),
+    ),
 > {
     let s = STATS.with(std::cell::Cell::get);
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    TableIterator::once((n(s.checks), n(s.lookups), n(s.abandoned), n(s.probes)))
+    TableIterator::once((n(s.checks), n(s.lookups), n(s.abandoned), n(s.probes), n(s.reused)))
 }
 
 /// Drops every memo at the end of each transaction (they are per statement
@@ -387,7 +428,11 @@ fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
     let i = STATE.with(|cell| position(&cell.borrow(), action, entity_type));
     let i = match i {
         Some(i) => i,
-        None => new_memo(action, entity_type),
+        None => {
+            let i = new_memo(action, entity_type);
+            recall(i, action, entity_type);
+            i
+        }
     };
     let (subject, due) = STATE.with(|cell| {
         let memos = cell.borrow();
@@ -395,9 +440,12 @@ fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
         (m.subject.clone(), m.next_attempt.is_some_and(|at| m.spent >= at))
     });
     let Some(subject) = subject else { return false };
+    if let Some(answer) = STATE.with(|cell| cell.borrow_mut()[i].probe(id)) {
+        return answer;
+    }
     if due && try_lookup(i, &subject, action, entity_type) {
         count(|s| s.probes += 1);
-        return STATE.with(|cell| cell.borrow_mut()[i].visible.as_mut().is_some_and(|v| v.contains(id)));
+        return STATE.with(|cell| cell.borrow()[i].visible.as_ref().is_some_and(|v| v.borrow_mut().contains(id)));
     }
     let started = Instant::now();
     let object = ObjectRef { ty: entity_type.to_owned(), id: id.to_text() };
@@ -429,6 +477,7 @@ fn new_memo(action: &str, entity_type: &str) -> usize {
     let Some(snapshot) = StatementSnapshot::active() else {
         pgrx::error!("rbac.permitted needs an active MVCC snapshot")
     };
+    let first_attempt = subject.as_ref().map_or(FIRST_ATTEMPT, |s| cost_hint(s, action, entity_type).first_attempt());
     let memo = Memo {
         snapshot,
         explicit: identity::explicit(),
@@ -436,7 +485,7 @@ fn new_memo(action: &str, entity_type: &str) -> usize {
         entity_type: entity_type.to_owned(),
         subject,
         spent: Duration::ZERO,
-        next_attempt: Some(FIRST_ATTEMPT),
+        next_attempt: Some(first_attempt),
         visible: None,
         kept: None,
     };
@@ -471,21 +520,32 @@ fn try_lookup(i: usize, subject: &SubjectRef, action: &str, entity_type: &str) -
     let budget = STATE.with(|cell| cell.borrow()[i].spent).max(FIRST_ATTEMPT);
     let started = Instant::now();
     let outcome = store::read(|schema, source| {
-        let mut limited = Deadline::new(source, started + budget);
+        let mut limited = Deadline::new(&mut *source, started + budget);
         let found = engine::lookup_resources(schema, &mut limited, subject, action, entity_type, &Context::default(), options());
-        (found, limited.passed())
+        let passed = limited.passed();
+        // Kept for later statements that see the same data (the read
+        // cache's rule; a cache of one call keeps nothing).
+        let found = found.map(|ids| {
+            let n = ids.len();
+            let visible = Rc::new(RefCell::new(Visible::new(ids)));
+            source.cache().remember(&answer_key(subject, action, entity_type), Rc::clone(&visible), n);
+            visible
+        });
+        (found, passed)
     });
     STATE.with(|cell| {
         let mut memos = cell.borrow_mut();
         let m = &mut memos[i];
         match outcome {
-            (Ok(ids), _) => {
+            (Ok(visible), _) => {
+                learn(subject, action, entity_type, |h| h.took = Some(started.elapsed()));
                 count(|s| s.lookups += 1);
                 m.kept = None;
-                m.visible = Some(Visible::new(ids));
+                m.visible = Some(visible);
                 true
             }
             (Err(_), true) => {
+                learn(subject, action, entity_type, |h| h.not_within = h.not_within.max(budget));
                 count(|s| s.abandoned += 1);
                 m.spent += started.elapsed();
                 m.next_attempt = Some(m.spent * 2);
@@ -500,4 +560,37 @@ fn try_lookup(i: usize, subject: &SubjectRef, action: &str, entity_type: &str) -
             }
         }
     })
+}
+
+/// The key of a visible set among the read cache's kept answers.
+fn answer_key(subject: &SubjectRef, action: &str, entity_type: &str) -> String {
+    format!("permitted\0{subject}\0{action}\0{entity_type}")
+}
+
+/// A new memo starts from the visible set an earlier statement computed,
+/// when the read cache still holds it (its snapshot saw the same data, and
+/// the cache took this statement's table locks and privilege checks).
+fn recall(i: usize, action: &str, entity_type: &str) {
+    let Some(subject) = STATE.with(|cell| cell.borrow()[i].subject.clone()) else { return };
+    let key = answer_key(&subject, action, entity_type);
+    if let Some(visible) = store::read(|_, source| source.cache().recall::<RefCell<Visible>>(&key)) {
+        count(|s| s.reused += 1);
+        STATE.with(|cell| cell.borrow_mut()[i].visible = Some(visible));
+    }
+}
+
+fn cost_hint(subject: &SubjectRef, action: &str, entity_type: &str) -> CostHint {
+    let key = answer_key(subject, action, entity_type);
+    COSTS.with(|c| c.borrow().get(&key).copied().unwrap_or_default())
+}
+
+fn learn(subject: &SubjectRef, action: &str, entity_type: &str, f: impl FnOnce(&mut CostHint)) {
+    let key = answer_key(subject, action, entity_type);
+    COSTS.with(|c| {
+        let mut costs = c.borrow_mut();
+        if costs.len() >= COST_HINTS && !costs.contains_key(&key) {
+            costs.clear();
+        }
+        f(costs.entry(key).or_default());
+    });
 }

@@ -15,6 +15,7 @@
 //! kept with it, which saves its version probe. `notion_rbac.cache_rows`
 //! bounds the size (0 turns the cache off).
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -51,6 +52,10 @@ pub struct ReadCache {
     pub reverse: FxHashMap<Box<str>, Vec<Packed>>,
     /// `type\0id\0attribute` → stored value.
     pub attributes: FxHashMap<Box<str>, Option<Value>>,
+    /// Answers computed from this snapshot's reads (lookups), by their
+    /// maker's key, with their size in ids; see [`ReadCache::remember`].
+    answers: FxHashMap<Box<str>, (Rc<dyn Any>, usize)>,
+    answer_ids: usize,
     /// Cached rows (tuples, probes, values), bounded by `limit`.
     rows: usize,
     limit: usize,
@@ -66,6 +71,9 @@ pub struct CacheStats {
     pub invalidations: u64,
     /// Times the cache was emptied because it reached its row limit.
     pub evictions: u64,
+    /// Lookup answers found kept, and not.
+    pub answer_hits: u64,
+    pub answer_misses: u64,
 }
 
 impl ReadCache {
@@ -85,6 +93,40 @@ impl ReadCache {
         }
         self.rows += rows;
         true
+    }
+
+    /// An answer [`ReadCache::remember`]ed under `key` in this snapshot
+    /// view, if it is still kept.
+    pub fn recall<T: 'static>(&mut self, key: &str) -> Option<Rc<T>> {
+        if guc::cache_lookup_ids() == 0 {
+            return None;
+        }
+        let found = self.answers.get(key).and_then(|(a, _)| Rc::clone(a).downcast::<T>().ok());
+        match found {
+            Some(_) => self.stats.answer_hits += 1,
+            None => self.stats.answer_misses += 1,
+        }
+        found
+    }
+
+    /// Keeps `answer` (derived from reads in this snapshot view alone, so
+    /// valid as long as the cached reads are: it goes when the key changes)
+    /// under `key`; `ids` is its size against `notion_rbac.cache_lookup_ids`.
+    /// Earlier answers are all dropped when it would not fit beside them;
+    /// an answer larger than the whole bound is not kept.
+    pub fn remember<T: 'static>(&mut self, key: &str, answer: Rc<T>, ids: usize) {
+        let bound = guc::cache_lookup_ids();
+        if ids > bound || self.key.is_none() {
+            return;
+        }
+        if self.answer_ids + ids > bound {
+            self.answers.clear();
+            self.answer_ids = 0;
+        }
+        if let Some((_, old)) = self.answers.insert(key.into(), (answer, ids)) {
+            self.answer_ids -= old;
+        }
+        self.answer_ids += ids;
     }
 
     pub fn hit(&mut self) {
@@ -114,6 +156,8 @@ impl ReadCache {
                 self.stats.invalidations += 1;
             }
             self.clear_reads();
+            self.answers.clear();
+            self.answer_ids = 0;
             self.schema = None;
             self.guarded = None;
             self.key = Some(key);
@@ -138,10 +182,11 @@ thread_local! {
     pub(super) static CACHE: RefCell<ReadCache> = RefCell::new(ReadCache::default());
 }
 
-/// The cache's state for `rbac.cache_stats()`: (rows, limit, counters).
-pub fn stats() -> (usize, usize, CacheStats) {
+/// The cache's state for `rbac.cache_stats()`: (rows, limit, ids of kept
+/// answers, counters).
+pub fn stats() -> (usize, usize, usize, CacheStats) {
     CACHE.with(|c| match c.try_borrow() {
-        Ok(c) => (c.rows, guc::cache_rows(), c.stats),
-        Err(_) => (0, guc::cache_rows(), CacheStats::default()),
+        Ok(c) => (c.rows, guc::cache_rows(), c.answer_ids, c.stats),
+        Err(_) => (0, guc::cache_rows(), 0, CacheStats::default()),
     })
 }

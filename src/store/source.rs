@@ -98,6 +98,15 @@ impl<'a> IndexSource<'a> {
     }
 }
 
+impl IndexSource<'_> {
+    /// The read cache this source reads through: for answers derived from
+    /// its reads ([`ReadCache::recall`], [`ReadCache::remember`]); a cache
+    /// of one call when caching is off, which keeps nothing past the call.
+    pub fn cache(&mut self) -> &mut ReadCache {
+        self.cache
+    }
+}
+
 fn open_pkey() -> IndexScan {
     IndexScan::open(
         c"tuples",

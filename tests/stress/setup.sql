@@ -53,6 +53,19 @@ BEGIN
     END IF;
     RETURN 1;
 END $$;
+-- The same for a lookup: every doc u can view, by rbac.lookup_resources
+-- (whose answer later statements reuse while they see the same data) and
+-- by plain SQL, in one snapshot.
+CREATE FUNCTION stress.compare_lookup(u int) RETURNS int LANGUAGE plpgsql STABLE AS $$
+DECLARE engine text[]; plain text[];
+BEGIN
+    engine := ARRAY(SELECT r FROM rbac.lookup_resources('user:u' || u, 'view', 'doc') r ORDER BY r COLLATE "C");
+    plain := ARRAY(SELECT 'd' || i FROM generate_series(1, 12) i WHERE stress.sql_view('u' || u, 'd' || i) ORDER BY ('d' || i) COLLATE "C");
+    IF engine IS DISTINCT FROM plain THEN
+        RAISE EXCEPTION 'stress: rbac.lookup_resources(user:u%, view, doc) = %, plain SQL = %', u, engine, plain;
+    END IF;
+    RETURN 1;
+END $$;
 -- A starting graph: a chain of parents, some grants and groups.
 SELECT rbac.write_tuples(ARRAY(
     SELECT format('doc:d%s#parent@doc:d%s', i, i / 2) FROM generate_series(2, 12) i
@@ -63,4 +76,4 @@ SELECT rbac.write_tuples(ARRAY(
 -- these commits (its key is the writes to rbac's tables a snapshot sees).
 CREATE TABLE stress.unrelated (id bigserial PRIMARY KEY, x int);
 -- Each reader backend's read-cache counters, after its checks.
-CREATE TABLE stress.cache_seen (id bigserial PRIMARY KEY, pid int, hits bigint, misses bigint, invalidations bigint);
+CREATE TABLE stress.cache_seen (id bigserial PRIMARY KEY, pid int, hits bigint, misses bigint, invalidations bigint, kept_hits bigint);

@@ -105,7 +105,7 @@ ROLLBACK;
 -- shape returns exactly what rbac.lookup_resources says.
 BEGIN;
 SELECT rbac.set_subject('user:carol');
-SELECT row_checks AS c0, lookups AS l0 FROM rbac.permitted_stats() \gset
+SELECT row_checks AS c0, lookups AS l0, lookups_reused AS r0 FROM rbac.permitted_stats() \gset
 SELECT count(*) AS carol_count,
        count(*) = (SELECT count(*) FROM rbac.lookup_resources('user:carol', 'read', 'doc') r(id)
                     WHERE r.id::int IN (SELECT id FROM regress_protect.docs)) AS equals_lookup
@@ -114,11 +114,20 @@ SELECT (SELECT array_agg(id ORDER BY id) FROM regress_protect.docs)
      = (SELECT array_agg(d.id ORDER BY d.id) FROM regress_protect.docs d
          WHERE EXISTS (SELECT 1 FROM rbac.lookup_resources('user:carol', 'read', 'doc') r(id) WHERE r.id = d.id::text))
        AS same_rows;
-SELECT lookups > :l0 AS count_used_a_lookup FROM rbac.permitted_stats();
+-- (its own, or one kept from an earlier statement that saw the same data)
+SELECT lookups > :l0 OR lookups_reused > :r0 AS count_used_a_lookup FROM rbac.permitted_stats();
+-- Later statements that see the same data reuse the count's visible set.
+SELECT row_checks AS c0, lookups AS l0, lookups_reused AS r0 FROM rbac.permitted_stats() \gset
+SELECT array_agg(id) AS newest_five FROM (SELECT id FROM regress_protect.docs ORDER BY updated_at DESC LIMIT 5) t;
+SELECT id FROM regress_protect.docs WHERE id = 150;
+SELECT row_checks - :c0 AS rows_checked, lookups - :l0 AS lookups, lookups_reused - :r0 AS reused FROM rbac.permitted_stats();
+-- Without kept lookups, top-N and point queries check their rows.
+SET LOCAL notion_rbac.cache_lookup_ids = 0;
 SELECT row_checks AS c0, lookups AS l0 FROM rbac.permitted_stats() \gset
 SELECT array_agg(id) AS newest_five FROM (SELECT id FROM regress_protect.docs ORDER BY updated_at DESC LIMIT 5) t;
 SELECT id FROM regress_protect.docs WHERE id = 150;
 SELECT row_checks - :c0 BETWEEN 6 AND 10 AS a_few_rows_checked, lookups - :l0 AS lookups FROM rbac.permitted_stats();
+RESET notion_rbac.cache_lookup_ids;
 SELECT count(*) AS outside FROM regress_protect.docs WHERE id = 5;
 -- A revocation in the same transaction is seen by the next statement.
 RESET ROLE;
