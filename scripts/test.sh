@@ -567,7 +567,7 @@ layer_fuzz() {
     inputs=$(echo "$out" | awk '/^inputs / {print $2}')
     functions=$(echo "$out" | awk '/^functions / {print $2}')
     findings=$(echo "$out" | awk '/^findings / {print $2}')
-    if [ "$rc" -eq 0 ] && [ "${inputs:-0}" -ge $((rounds * 500)) ] && [ "${functions:-0}" -ge 28 ] && [ "${findings:-1}" -eq 0 ]; then
+    if [ "$rc" -eq 0 ] && [ "${inputs:-0}" -ge $((rounds * 500)) ] && [ "${functions:-0}" -ge 30 ] && [ "${findings:-1}" -eq 0 ]; then
         p=$((p + 1)); echo "ok: $inputs inputs across $functions functions, no finding"
     else
         f=$((f + 1)); echo "FAILED: fuzz (psql exit $rc, ${inputs:-0} inputs, ${functions:-0} functions, ${findings:-?} findings)"

@@ -87,6 +87,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON rbac.login_subjects TO rbac_admin;
 -- role that queries a protected table; protecting tables is for
 -- administrators (who must also own the table).
 GRANT EXECUTE ON FUNCTION rbac.permitted(text, text, text), rbac.permitted(text, text, bigint), rbac.permitted(text, text, uuid),
+    rbac.permitted_ids(text, text), rbac.permitted_ids_bigint(text, text), rbac.permitted_ids_uuid(text, text),
     rbac.permitted_stats() TO rbac_reader;
 GRANT EXECUTE ON FUNCTION rbac.explain(text, text, text, jsonb, integer), rbac.explain_text(text, text, text, jsonb, integer),
     rbac.expand(text, text, jsonb, integer), rbac.consistency_token() TO rbac_reader;
@@ -206,6 +207,10 @@ COMMENT ON VIEW rbac.audit_delivery_status IS 'Delivery of audit entries to Noti
 COMMENT ON FUNCTION rbac.permitted(text, text, text) IS 'Does rbac.current_subject() have the action on entity_type:id? The function of rbac.protect''s policies (per-row checks, or one lookup once that is cheaper)';
 COMMENT ON FUNCTION rbac.permitted(text, text, bigint) IS 'rbac.permitted for integer ids (compared with the tuples'' ids in their text form)';
 COMMENT ON FUNCTION rbac.permitted(text, text, uuid) IS 'rbac.permitted for uuid ids (compared with the tuples'' ids in their lower-case hyphenated form)';
+COMMENT ON FUNCTION rbac.permitted_ids(text, text) IS 'Every id of entity_type on which rbac.current_subject() has the action, in the statement''s snapshot (the array of the index condition the planner may add for rbac.permitted)';
+COMMENT ON FUNCTION rbac.permitted_ids_bigint(text, text) IS 'rbac.permitted_ids for bigint id columns';
+COMMENT ON FUNCTION rbac.permitted_ids_uuid(text, text) IS 'rbac.permitted_ids for uuid id columns';
+COMMENT ON FUNCTION rbac.permitted_support(internal) IS 'Planner support of rbac.permitted: selectivity, and an index condition on the id column for a subject who sees little';
 COMMENT ON FUNCTION rbac.permitted_stats() IS 'What rbac.permitted did in this backend: rows answered by their own check, lookups finished and given up, rows answered from a lookup, statements that reused a visible set kept from an earlier one';
 COMMENT ON FUNCTION rbac.explain(text, text, text, jsonb, integer) IS 'Why a check is true (one granting path: tuples, walks, attributes, rules) or false (each branch tried and why it failed), as jsonb, at most max_nodes nodes';
 COMMENT ON FUNCTION rbac.explain_text(text, text, text, jsonb, integer) IS 'rbac.explain as indented lines for psql';

@@ -12,15 +12,44 @@
 -- of rbac.permitted, results of rbac.lookup_resources) are kept beside the
 -- read cache for later statements that see the same data
 -- (notion_rbac.cache_lookup_ids; rbac.cache_stats gains three columns).
+-- rbac.permitted has a planner support function (rbac.permitted_support):
+-- selectivity, and for a subject who sees little an index condition on the
+-- id column over rbac.permitted_ids / _bigint / _uuid.
 
 \echo Use "ALTER EXTENSION notion_rbac UPDATE TO '0.6.0'" to load this file. \quit
 
+CREATE FUNCTION rbac.permitted_support(internal) RETURNS internal
+STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'notion_rbac_permitted_support';
 CREATE FUNCTION rbac.permitted(action text, entity_type text, id text) RETURNS boolean
-STRICT STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'notion_rbac_permitted_text';
+STRICT STABLE PARALLEL RESTRICTED LANGUAGE c SUPPORT rbac.permitted_support
+AS 'MODULE_PATHNAME', 'notion_rbac_permitted_text';
 CREATE FUNCTION rbac.permitted(action text, entity_type text, id bigint) RETURNS boolean
-STRICT STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'notion_rbac_permitted_int8';
+STRICT STABLE PARALLEL RESTRICTED LANGUAGE c SUPPORT rbac.permitted_support
+AS 'MODULE_PATHNAME', 'notion_rbac_permitted_int8';
 CREATE FUNCTION rbac.permitted(action text, entity_type text, id uuid) RETURNS boolean
-STRICT STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'notion_rbac_permitted_uuid';
+STRICT STABLE PARALLEL RESTRICTED LANGUAGE c SUPPORT rbac.permitted_support
+AS 'MODULE_PATHNAME', 'notion_rbac_permitted_uuid';
+CREATE FUNCTION rbac."permitted_ids"(
+	"action" TEXT,
+	"entity_type" TEXT
+) RETURNS TEXT[]
+STRICT STABLE PARALLEL RESTRICTED
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'permitted_ids_wrapper';
+CREATE FUNCTION rbac."permitted_ids_bigint"(
+	"action" TEXT,
+	"entity_type" TEXT
+) RETURNS bigint[]
+STRICT STABLE PARALLEL RESTRICTED
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'permitted_ids_bigint_wrapper';
+CREATE FUNCTION rbac."permitted_ids_uuid"(
+	"action" TEXT,
+	"entity_type" TEXT
+) RETURNS uuid[]
+STRICT STABLE PARALLEL RESTRICTED
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'permitted_ids_uuid_wrapper';
 
 -- rbac.cache_stats shows the lookup answers kept beside the read cache
 -- (notion_rbac.cache_lookup_ids).
@@ -299,6 +328,7 @@ COMMENT ON VIEW rbac.protected_tables IS
 REVOKE ALL ON ALL TABLES IN SCHEMA rbac FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA rbac FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rbac.permitted(text, text, text), rbac.permitted(text, text, bigint), rbac.permitted(text, text, uuid),
+    rbac.permitted_ids(text, text), rbac.permitted_ids_bigint(text, text), rbac.permitted_ids_uuid(text, text),
     rbac.permitted_stats() TO rbac_reader;
 GRANT EXECUTE ON FUNCTION rbac.explain(text, text, text, jsonb, integer), rbac.explain_text(text, text, text, jsonb, integer),
     rbac.expand(text, text, jsonb, integer), rbac.consistency_token() TO rbac_reader;
@@ -308,6 +338,10 @@ GRANT SELECT ON rbac.protected_tables TO rbac_admin;
 COMMENT ON FUNCTION rbac.permitted(text, text, text) IS 'Does rbac.current_subject() have the action on entity_type:id? The function of rbac.protect''s policies (per-row checks, or one lookup once that is cheaper)';
 COMMENT ON FUNCTION rbac.permitted(text, text, bigint) IS 'rbac.permitted for integer ids (compared with the tuples'' ids in their text form)';
 COMMENT ON FUNCTION rbac.permitted(text, text, uuid) IS 'rbac.permitted for uuid ids (compared with the tuples'' ids in their lower-case hyphenated form)';
+COMMENT ON FUNCTION rbac.permitted_ids(text, text) IS 'Every id of entity_type on which rbac.current_subject() has the action, in the statement''s snapshot (the array of the index condition the planner may add for rbac.permitted)';
+COMMENT ON FUNCTION rbac.permitted_ids_bigint(text, text) IS 'rbac.permitted_ids for bigint id columns';
+COMMENT ON FUNCTION rbac.permitted_ids_uuid(text, text) IS 'rbac.permitted_ids for uuid id columns';
+COMMENT ON FUNCTION rbac.permitted_support(internal) IS 'Planner support of rbac.permitted: selectivity, and an index condition on the id column for a subject who sees little';
 COMMENT ON FUNCTION rbac.permitted_stats() IS 'What rbac.permitted did in this backend: rows answered by their own check, lookups finished and given up, rows answered from a lookup, statements that reused a visible set kept from an earlier one';
 COMMENT ON FUNCTION rbac.explain(text, text, text, jsonb, integer) IS 'Why a check is true (one granting path: tuples, walks, attributes, rules) or false (each branch tried and why it failed), as jsonb, at most max_nodes nodes';
 COMMENT ON FUNCTION rbac.explain_text(text, text, text, jsonb, integer) IS 'rbac.explain as indented lines for psql';

@@ -12,6 +12,7 @@
 //! - `validate`        — Permify validation files;
 //! - `oauth`           — the OAuth flow (configure, start, callback, status);
 //! - `permitted`       — the per-row function of `rbac.protect`'s policies;
+//! - `permitted_plan`  — its planner support: selectivity, index condition;
 //! - `workspaces`      — installed workspaces: deauthorize, verify, sync, worker status;
 //! - `requests`        — permission-aware Notion requests (`notion_request`);
 //! - `meta`            — version and read-cache statistics.
@@ -25,6 +26,7 @@ pub mod lookup;
 pub mod meta;
 pub mod oauth;
 pub mod permitted;
+pub mod permitted_plan;
 pub mod requests;
 pub mod schema;
 pub mod tuples;

@@ -59,9 +59,11 @@ const FIRST_ATTEMPT: Duration = Duration::from_millis(1);
 /// listing) stops paying for attempts that cannot finish. A hint for the
 /// strategy only: answers never depend on it.
 #[derive(Clone, Copy, Default)]
-struct CostHint {
+pub(super) struct CostHint {
     took: Option<Duration>,
     not_within: Duration,
+    /// How many ids the last finished lookup found.
+    pub(super) size: Option<usize>,
 }
 
 impl CostHint {
@@ -215,14 +217,17 @@ fn permitted_uuid(action: &str, entity_type: &str, id: pgrx::Uuid) -> bool {
 pgrx::extension_sql!(
     r#"
 CREATE FUNCTION rbac.permitted(action text, entity_type text, id text) RETURNS boolean
-STRICT STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'notion_rbac_permitted_text';
+STRICT STABLE PARALLEL RESTRICTED LANGUAGE c SUPPORT rbac.permitted_support
+AS 'MODULE_PATHNAME', 'notion_rbac_permitted_text';
 CREATE FUNCTION rbac.permitted(action text, entity_type text, id bigint) RETURNS boolean
-STRICT STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'notion_rbac_permitted_int8';
+STRICT STABLE PARALLEL RESTRICTED LANGUAGE c SUPPORT rbac.permitted_support
+AS 'MODULE_PATHNAME', 'notion_rbac_permitted_int8';
 CREATE FUNCTION rbac.permitted(action text, entity_type text, id uuid) RETURNS boolean
-STRICT STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'notion_rbac_permitted_uuid';
+STRICT STABLE PARALLEL RESTRICTED LANGUAGE c SUPPORT rbac.permitted_support
+AS 'MODULE_PATHNAME', 'notion_rbac_permitted_uuid';
 "#,
     name = "permitted_functions",
-    requires = ["bootstrap"]
+    requires = ["bootstrap", "permitted_support"]
 );
 
 static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
@@ -363,21 +368,25 @@ impl Visible {
         Visible { text: ids.into_iter().map(String::into_boxed_str).collect(), ints: None, uuids: None }
     }
 
+    fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    fn ints(&mut self) -> &FxHashSet<i64> {
+        let text = &self.text;
+        self.ints.get_or_insert_with(|| text.iter().filter_map(|s| canonical_int(s)).collect())
+    }
+
+    fn uuids(&mut self) -> &FxHashSet<u128> {
+        let text = &self.text;
+        self.uuids.get_or_insert_with(|| text.iter().filter_map(|s| canonical_uuid(s)).collect())
+    }
+
     fn contains(&mut self, id: RowId<'_>) -> bool {
         match id {
             RowId::Text(s) => self.text.contains(s),
-            RowId::Int(n) => {
-                let text = &self.text;
-                self.ints
-                    .get_or_insert_with(|| text.iter().filter_map(|s| canonical_int(s)).collect())
-                    .contains(&n)
-            }
-            RowId::Uuid(u) => {
-                let text = &self.text;
-                self.uuids
-                    .get_or_insert_with(|| text.iter().filter_map(|s| canonical_uuid(s)).collect())
-                    .contains(&u)
-            }
+            RowId::Int(n) => self.ints().contains(&n),
+            RowId::Uuid(u) => self.uuids().contains(&u),
         }
     }
 }
@@ -538,7 +547,11 @@ fn try_lookup(i: usize, subject: &SubjectRef, action: &str, entity_type: &str) -
         let m = &mut memos[i];
         match outcome {
             (Ok(visible), _) => {
-                learn(subject, action, entity_type, |h| h.took = Some(started.elapsed()));
+                let size = visible.borrow().len();
+                learn(subject, action, entity_type, |h| {
+                    h.took = Some(started.elapsed());
+                    h.size = Some(size);
+                });
                 count(|s| s.lookups += 1);
                 m.kept = None;
                 m.visible = Some(visible);
@@ -579,7 +592,7 @@ fn recall(i: usize, action: &str, entity_type: &str) {
     }
 }
 
-fn cost_hint(subject: &SubjectRef, action: &str, entity_type: &str) -> CostHint {
+pub(super) fn cost_hint(subject: &SubjectRef, action: &str, entity_type: &str) -> CostHint {
     let key = answer_key(subject, action, entity_type);
     COSTS.with(|c| c.borrow().get(&key).copied().unwrap_or_default())
 }
@@ -593,4 +606,121 @@ fn learn(subject: &SubjectRef, action: &str, entity_type: &str, f: impl FnOnce(&
         }
         f(costs.entry(key).or_default());
     });
+}
+
+/// The statement's visible set for `action` on `entity_type` (None: no
+/// subject, nothing visible): kept, or found by a whole lookup in the
+/// statement's snapshot, then shared with the policy's per-row function.
+fn visible_set(action: &str, entity_type: &str) -> Option<Rc<RefCell<Visible>>> {
+    let i = match STATE.with(|cell| position(&cell.borrow(), action, entity_type)) {
+        Some(i) => i,
+        None => {
+            let i = new_memo(action, entity_type);
+            recall(i, action, entity_type);
+            i
+        }
+    };
+    let (subject, visible) = STATE.with(|cell| {
+        let m = &cell.borrow()[i];
+        (m.subject.clone(), m.visible.clone())
+    });
+    let subject = subject?;
+    if visible.is_some() {
+        return visible;
+    }
+    let started = Instant::now();
+    let visible = store::read(|schema, source| {
+        let ids = engine::lookup_resources(schema, source, &subject, action, entity_type, &Context::default(), options())?;
+        let n = ids.len();
+        let visible = Rc::new(RefCell::new(Visible::new(ids)));
+        source.cache().remember(&answer_key(&subject, action, entity_type), Rc::clone(&visible), n);
+        Ok(visible)
+    })
+    .or_raise();
+    let size = visible.borrow().len();
+    learn(&subject, action, entity_type, |h| {
+        h.took = Some(started.elapsed());
+        h.size = Some(size);
+    });
+    count(|s| s.lookups += 1);
+    STATE.with(|cell| {
+        let mut memos = cell.borrow_mut();
+        memos[i].kept = None;
+        memos[i].visible = Some(Rc::clone(&visible));
+    });
+    Some(visible)
+}
+
+/// Every id of `entity_type` on which the current subject has `action`, as
+/// text, sorted: the array of the index condition the planner may add to a
+/// protected table's scan (see `permitted_plan`); empty without a subject.
+#[pg_extern(stable, strict, parallel_restricted)]
+fn permitted_ids(action: &str, entity_type: &str) -> Vec<String> {
+    let mut ids: Vec<String> =
+        visible_set(action, entity_type).map_or_else(Vec::new, |v| v.borrow().text.iter().map(|s| s.to_string()).collect());
+    ids.sort_unstable();
+    ids
+}
+
+/// [`permitted_ids`] for bigint id columns (the ids that are an integer's
+/// canonical text).
+#[pg_extern(stable, strict, parallel_restricted)]
+fn permitted_ids_bigint(action: &str, entity_type: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = visible_set(action, entity_type).map_or_else(Vec::new, |v| v.borrow_mut().ints().iter().copied().collect());
+    ids.sort_unstable();
+    ids
+}
+
+/// [`permitted_ids`] for uuid id columns (the ids that are a uuid's
+/// canonical text).
+#[pg_extern(stable, strict, parallel_restricted)]
+fn permitted_ids_uuid(action: &str, entity_type: &str) -> Vec<pgrx::Uuid> {
+    let mut ids: Vec<u128> = visible_set(action, entity_type).map_or_else(Vec::new, |v| v.borrow_mut().uuids().iter().copied().collect());
+    ids.sort_unstable();
+    ids.into_iter().map(|u| pgrx::Uuid::from_bytes(u.to_be_bytes())).collect()
+}
+
+/// For the planner (see `permitted_plan`): how many ids `subject` can act
+/// on — what its last finished lookup found, or, when this backend knows
+/// nothing yet, a lookup tried within `budget` in the planning snapshot
+/// (a finished one is kept beside the read cache, so the execution of the
+/// same statement finds it there when no write to rbac's tables came in
+/// between). None when it would take longer.
+pub(super) fn estimate_visible(subject: &SubjectRef, action: &str, entity_type: &str, budget: Duration) -> Option<usize> {
+    let hint = cost_hint(subject, action, entity_type);
+    if hint.size.is_some() {
+        return hint.size;
+    }
+    // SAFETY: reads whether this backend has an active snapshot.
+    if hint.not_within >= budget || !unsafe { pg_sys::ActiveSnapshotSet() } {
+        return None;
+    }
+    let started = Instant::now();
+    let (found, passed) = store::read(|schema, source| {
+        let mut limited = Deadline::new(&mut *source, started + budget);
+        let found = engine::lookup_resources(schema, &mut limited, subject, action, entity_type, &Context::default(), options());
+        let passed = limited.passed();
+        let found = found.map(|ids| {
+            let n = ids.len();
+            source.cache().remember(&answer_key(subject, action, entity_type), Rc::new(RefCell::new(Visible::new(ids))), n);
+            n
+        });
+        (found, passed)
+    });
+    match (found, passed) {
+        (Ok(n), _) => {
+            count(|s| s.lookups += 1);
+            learn(subject, action, entity_type, |h| {
+                h.took = Some(started.elapsed());
+                h.size = Some(n);
+            });
+            Some(n)
+        }
+        (Err(_), true) => {
+            count(|s| s.abandoned += 1);
+            learn(subject, action, entity_type, |h| h.not_within = h.not_within.max(budget));
+            None
+        }
+        (Err(_), false) => None,
+    }
 }

@@ -122,7 +122,7 @@ DECLARE
                         'delete_tuples', 'write_attributes', 'delete_attributes', 'read_tuples', 'read_attributes',
                         'validate', 'encrypt_token', 'decrypt_token', 'token_key_id', 'encrypted_token_in',
                         'encrypted_token_cmp', 'generate_token_key', 'rotate_token_keys', 'oauth_configure',
-                        'oauth_start', 'oauth_callback', 'oauth_status'];
+                        'oauth_start', 'oauth_callback', 'oauth_status', 'permitted', 'permitted_ids'];
     call_fn text; q text; call_state text; msg text; t0 timestamptz; call_ms float8; before text; probe record; ok boolean;
 BEGIN
     FOR i IN 1..n LOOP
@@ -138,6 +138,8 @@ BEGIN
             WHEN 'schema' THEN 'SELECT length(rbac.schema())'
             WHEN 'version' THEN 'SELECT rbac.version()'
             WHEN 'cache_stats' THEN 'SELECT count(*) FROM rbac.cache_stats()'
+            WHEN 'permitted' THEN format('SELECT rbac.permitted(%L, %L, %L::text)', fuzz_pick('name'), fuzz_pick('type'), fuzz_pick('word'))
+            WHEN 'permitted_ids' THEN format('SELECT cardinality(rbac.permitted_ids(%L, %L))', fuzz_pick('name'), fuzz_pick('type'))
             WHEN 'write_tuples' THEN format('SELECT rbac.write_tuples(%L::text[])', fuzz_array('tuple'))
             WHEN 'delete_tuples' THEN format('SELECT rbac.delete_tuples(%L::text[])', fuzz_array('tuple'))
             WHEN 'write_attributes' THEN format('SELECT rbac.write_attributes(%L::text[])', fuzz_array('attribute'))

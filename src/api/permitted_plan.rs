@@ -1,0 +1,256 @@
+//! The planner's side of `rbac.permitted` (its support function): a
+//! selectivity from what the subject's last lookup found, and — for a
+//! subject who sees little of a big table — an index condition
+//! `id = ANY (rbac.permitted_ids…(action, entity_type))` on the id column's
+//! B-tree, so that the scan fetches the visible rows by key instead of
+//! passing every row of the table, or of a sort order, through the policy.
+//!
+//! Why it is exact: the array is the statement's visible set, computed in
+//! the statement's snapshot when the scan starts (the same set the per-row
+//! function probes), and the condition is lossy — the policy's own
+//! `rbac.permitted(...)` stays a filter on every row the index returns. A
+//! row missing from the array is one the subject cannot see.
+//!
+//! Why it is offered only sometimes: PostgreSQL estimates an array that is
+//! not a constant at ten elements, so once offered the planner prefers the
+//! condition whatever the array's real size. It is offered when the
+//! subject's last finished lookup (this backend's cost hint, see
+//! `permitted`; for a subject it knows nothing of, a lookup tried within
+//! [`PLANNING_LOOKUP`] at planning time, whose set the execution then
+//! reuses) found few ids for the table's size ([`small_set`]), for the
+//! subject set by `rbac.set_subject` at planning time. A plan made for one subject
+//! and reused for another (a prepared statement's generic plan under a
+//! pooler) stays exact; it may only be slower.
+
+use std::ffi::CString;
+
+use notion_rbac_core::tuple;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::PgList;
+
+use super::identity;
+use super::permitted::estimate_visible;
+
+/// How long planning may spend on a lookup for a subject this backend
+/// knows nothing of yet (once per subject, action and type).
+const PLANNING_LOOKUP: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The visible set is small for a table of `rows` rows: at most 1% of it,
+/// capped at 10,000 ids (a sorted listing that needs 50 of them passes
+/// about `50 × rows / visible` rows the other way), and at least 1,000.
+fn small_set(visible: usize, rows: f64) -> bool {
+    let bound = (rows / 100.0).clamp(1_000.0, 10_000.0);
+    (visible as f64) <= bound
+}
+
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION rbac.permitted_support(internal) RETURNS internal
+STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'notion_rbac_permitted_support';
+"#,
+    name = "permitted_support",
+    requires = ["bootstrap"]
+);
+
+static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_finfo_notion_rbac_permitted_support() -> &'static pg_sys::Pg_finfo_record {
+    &V1
+}
+
+/// # Safety
+/// Called by the planner as `rbac.permitted`'s support function, with one
+/// planner support request node.
+#[unsafe(no_mangle)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn notion_rbac_permitted_support(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: one non-null `internal` argument, a support request node.
+    unsafe {
+        let req = (*fcinfo).args.as_slice(1)[0].value.cast_mut_ptr::<pg_sys::Node>();
+        let answered = match (*req).type_ {
+            pg_sys::NodeTag::T_SupportRequestSelectivity => selectivity(req.cast()).map(|p| p.cast::<std::ffi::c_void>()),
+            pg_sys::NodeTag::T_SupportRequestIndexCondition => index_condition(req.cast()).map(|p| p.cast::<std::ffi::c_void>()),
+            _ => None,
+        };
+        answered.map_or(pg_sys::Datum::from(0usize), |p| pg_sys::Datum::from(p))
+    }
+}
+
+/// The call's action and entity type (constants in a policy) and its id
+/// argument.
+/// SAFETY: `args` is the argument list of a call of `rbac.permitted`.
+unsafe fn call_parts(args: *mut pg_sys::List) -> Option<(String, String, *mut pg_sys::Node)> {
+    unsafe {
+        let args = PgList::<pg_sys::Node>::from_pg(args);
+        if args.len() != 3 {
+            return None;
+        }
+        let text_const = |n: *mut pg_sys::Node| -> Option<String> {
+            if n.is_null() || (*n).type_ != pg_sys::NodeTag::T_Const {
+                return None;
+            }
+            let c = n.cast::<pg_sys::Const>();
+            if (*c).constisnull || (*c).consttype != pg_sys::TEXTOID {
+                return None;
+            }
+            String::from_datum((*c).constvalue, false)
+        };
+        Some((text_const(args.get_ptr(0)?)?, text_const(args.get_ptr(1)?)?, args.get_ptr(2)?))
+    }
+}
+
+/// How many ids the planning subject (set by `rbac.set_subject`) can act
+/// on, if this backend knows or finds out within [`PLANNING_LOOKUP`].
+fn known_visible(action: &str, entity_type: &str) -> Option<usize> {
+    let Some(Some(subject)) = identity::explicit() else { return None };
+    let subject = tuple::parse_subject(&subject).ok()?;
+    estimate_visible(&subject, action, entity_type, PLANNING_LOOKUP)
+}
+
+/// SAFETY: `req` is a selectivity request for a call of `rbac.permitted`.
+unsafe fn selectivity(req: *mut pg_sys::SupportRequestSelectivity) -> Option<*mut pg_sys::SupportRequestSelectivity> {
+    unsafe {
+        if (*req).is_join {
+            return None;
+        }
+        let (action, entity_type, id) = call_parts((*req).args)?;
+        let mut var = id;
+        if (*var).type_ == pg_sys::NodeTag::T_RelabelType {
+            var = (*var.cast::<pg_sys::RelabelType>()).arg.cast();
+        }
+        if (*var).type_ != pg_sys::NodeTag::T_Var {
+            return None;
+        }
+        let varno = (*var.cast::<pg_sys::Var>()).varno;
+        if varno <= 0 || varno >= (*(*req).root).simple_rel_array_size || (*(*req).root).simple_rel_array.is_null() {
+            return None;
+        }
+        let rel = *(*(*req).root).simple_rel_array.add(varno as usize);
+        if rel.is_null() || (*rel).tuples < 1.0 {
+            return None;
+        }
+        let visible = known_visible(&action, &entity_type)?;
+        (*req).selectivity = (visible as f64 / (*rel).tuples).clamp(1e-9, 1.0);
+        Some(req)
+    }
+}
+
+/// SAFETY: `req` is an index-condition request for a call of
+/// `rbac.permitted`.
+unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> Option<*mut pg_sys::List> {
+    unsafe {
+        let node = (*req).node;
+        if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_FuncExpr || (*req).indexarg != 2 {
+            return None;
+        }
+        let index = (*req).index;
+        if (*index).relam != pg_sys::BTREE_AM_OID {
+            return None;
+        }
+        let call = node.cast::<pg_sys::FuncExpr>();
+        let (action, entity_type, id) = call_parts((*call).args)?;
+        let visible = known_visible(&action, &entity_type)?;
+        if !small_set(visible, (*(*index).rel).tuples) || keyed_already((*index).rel, id, (*req).opfamily) {
+            return None;
+        }
+        let id_type = pg_sys::exprType(id);
+        let (ids_fn, array_type) = match id_type {
+            pg_sys::INT8OID => ("permitted_ids_bigint", pg_sys::INT8ARRAYOID),
+            pg_sys::TEXTOID => ("permitted_ids", pg_sys::TEXTARRAYOID),
+            pg_sys::UUIDOID => ("permitted_ids_uuid", pg_sys::UUIDARRAYOID),
+            _ => return None,
+        };
+        let eq = pg_sys::get_opfamily_member((*req).opfamily, id_type, id_type, pg_sys::BTEqualStrategyNumber as i16);
+        if eq == pg_sys::InvalidOid {
+            return None;
+        }
+        // The ids function sits beside rbac.permitted, in the extension's schema.
+        let schema = pg_sys::get_namespace_name(pg_sys::get_func_namespace((*req).funcid));
+        if schema.is_null() {
+            return None;
+        }
+        let mut name = std::ptr::null_mut();
+        name = pg_sys::lappend(name, pg_sys::makeString(schema).cast());
+        name = pg_sys::lappend(name, pg_sys::makeString(pg_sys::pstrdup(CString::new(ids_fn).ok()?.as_ptr())).cast());
+        let arg_types = [pg_sys::TEXTOID, pg_sys::TEXTOID];
+        let ids_oid = pg_sys::LookupFuncName(name, 2, arg_types.as_ptr(), true);
+        if ids_oid == pg_sys::InvalidOid {
+            return None;
+        }
+        let args = PgList::<pg_sys::Node>::from_pg((*call).args);
+        let mut ids_args = std::ptr::null_mut();
+        ids_args = pg_sys::lappend(ids_args, pg_sys::copyObjectImpl(args.get_ptr(0)?.cast()));
+        ids_args = pg_sys::lappend(ids_args, pg_sys::copyObjectImpl(args.get_ptr(1)?.cast()));
+        let text_collation = if id_type == pg_sys::TEXTOID { pg_sys::DEFAULT_COLLATION_OID } else { pg_sys::InvalidOid };
+        let ids_call = pg_sys::makeFuncExpr(
+            ids_oid,
+            array_type,
+            ids_args,
+            text_collation,
+            pg_sys::DEFAULT_COLLATION_OID,
+            pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
+        );
+
+        let mut saop = PgBox::<pg_sys::ScalarArrayOpExpr>::alloc_node(pg_sys::NodeTag::T_ScalarArrayOpExpr);
+        saop.opno = eq;
+        saop.opfuncid = pg_sys::get_opcode(eq);
+        saop.useOr = true;
+        saop.inputcollid = if id_type == pg_sys::TEXTOID { (*req).indexcollation } else { pg_sys::InvalidOid };
+        let mut saop_args = std::ptr::null_mut();
+        saop_args = pg_sys::lappend(saop_args, pg_sys::copyObjectImpl(id.cast()));
+        saop_args = pg_sys::lappend(saop_args, ids_call.cast());
+        saop.args = saop_args;
+        saop.location = -1;
+
+        // The policy's own call stays as a filter on the rows found.
+        (*req).lossy = true;
+        Some(pg_sys::lappend(std::ptr::null_mut(), saop.into_pg().cast()))
+    }
+}
+
+/// Whether the query already restricts the id column to constants (`id =
+/// 42`, `id IN (…)`): a point query checks its few rows; the visible set
+/// would cost a whole lookup for nothing.
+/// SAFETY: `rel` is the planner's relation of the scanned table and `id`
+/// the policy's id argument.
+unsafe fn keyed_already(rel: *mut pg_sys::RelOptInfo, id: *mut pg_sys::Node, opfamily: pg_sys::Oid) -> bool {
+    unsafe {
+        let is_id = |n: *mut pg_sys::Node| !n.is_null() && pg_sys::equal(n.cast(), id.cast());
+        let is_value = |n: *mut pg_sys::Node| {
+            !n.is_null() && matches!((*n).type_, pg_sys::NodeTag::T_Const | pg_sys::NodeTag::T_Param)
+        };
+        let is_equality = |opno: pg_sys::Oid| pg_sys::get_op_opfamily_strategy(opno, opfamily) == pg_sys::BTEqualStrategyNumber as i32;
+        let strip = |n: *mut pg_sys::Node| {
+            if !n.is_null() && (*n).type_ == pg_sys::NodeTag::T_RelabelType {
+                (*n.cast::<pg_sys::RelabelType>()).arg.cast::<pg_sys::Node>()
+            } else {
+                n
+            }
+        };
+        let id_plain = strip(id);
+        let is_key = |n: *mut pg_sys::Node| is_id(n) || is_id(strip(n)) || (!id_plain.is_null() && pg_sys::equal(strip(n).cast(), id_plain.cast()));
+        PgList::<pg_sys::RestrictInfo>::from_pg((*rel).baserestrictinfo).iter_ptr().any(|ri| {
+            let clause = (*ri).clause.cast::<pg_sys::Node>();
+            if clause.is_null() {
+                return false;
+            }
+            match (*clause).type_ {
+                pg_sys::NodeTag::T_OpExpr => {
+                    let op = clause.cast::<pg_sys::OpExpr>();
+                    let args = PgList::<pg_sys::Node>::from_pg((*op).args);
+                    let (Some(l), Some(r)) = (args.get_ptr(0), args.get_ptr(1)) else { return false };
+                    args.len() == 2 && is_equality((*op).opno) && ((is_key(l) && is_value(r)) || (is_key(r) && is_value(l)))
+                }
+                pg_sys::NodeTag::T_ScalarArrayOpExpr => {
+                    let op = clause.cast::<pg_sys::ScalarArrayOpExpr>();
+                    let args = PgList::<pg_sys::Node>::from_pg((*op).args);
+                    let (Some(l), Some(r)) = (args.get_ptr(0), args.get_ptr(1)) else { return false };
+                    (*op).useOr && is_equality((*op).opno) && is_key(l) && is_value(r)
+                }
+                _ => false,
+            }
+        })
+    }
+}
