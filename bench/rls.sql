@@ -175,6 +175,10 @@ SELECT rbac.set_subject('user:wide', 'session');
 EXPLAIN (COSTS OFF) SELECT id, title, updated_at FROM bench.app ORDER BY updated_at DESC LIMIT 50;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM bench.app;
 EXPLAIN (COSTS OFF) SELECT * FROM bench.app WHERE id = 42;
+\echo plans under rbac.protect (user narrow: the planner drives the primary key by the visible set)
+SELECT rbac.set_subject('user:narrow', 'session');
+EXPLAIN (COSTS OFF) SELECT id, title, updated_at FROM bench.app ORDER BY updated_at DESC LIMIT 50;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM bench.app;
 CALL bench.run_mode('rbac.protect', 15);
 SELECT * FROM rbac.permitted_stats();
 CALL bench.run_mode('rbac.protect, warm', 15);
