@@ -612,6 +612,11 @@ fn learn(subject: &SubjectRef, action: &str, entity_type: &str, f: impl FnOnce(&
 /// subject, nothing visible): kept, or found by a whole lookup in the
 /// statement's snapshot, then shared with the policy's per-row function.
 fn visible_set(action: &str, entity_type: &str) -> Option<Rc<RefCell<Visible>>> {
+    // The planner may evaluate the array for its estimates, in a snapshot
+    // older than the statement's (one that may not see a model written
+    // earlier in the transaction): no model, nothing visible, no error.
+    // The statement itself then fails closed in the same way.
+    store::schema::active()?;
     let i = match STATE.with(|cell| position(&cell.borrow(), action, entity_type)) {
         Some(i) => i,
         None => {
@@ -691,8 +696,14 @@ pub(super) fn estimate_visible(subject: &SubjectRef, action: &str, entity_type: 
     if hint.size.is_some() {
         return hint.size;
     }
+    // Planning must not fail where the query itself would not have: only
+    // with a snapshot, the right to read rbac's tables and a model.
     // SAFETY: reads whether this backend has an active snapshot.
     if hint.not_within >= budget || !unsafe { pg_sys::ActiveSnapshotSet() } {
+        return None;
+    }
+    use crate::store::index_scan::may_read;
+    if !(may_read(c"schemas") && may_read(c"tuples") && may_read(c"attributes")) || store::schema::active().is_none() {
         return None;
     }
     let started = Instant::now();

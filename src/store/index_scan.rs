@@ -173,6 +173,19 @@ pub fn lock_for_reading(table: &'static CStr) {
     }
 }
 
+/// Whether the current user may read `rbac.<table>` (the check
+/// [`lock_for_reading`] makes, without raising an error): for work that is
+/// only worth doing when it cannot fail, such as a lookup at planning time.
+pub fn may_read(table: &'static CStr) -> bool {
+    // SAFETY: as in `lock_for_reading`; the lock is the one a read takes.
+    unsafe {
+        let heap = open_cached(table);
+        let oid = (*heap).rd_id;
+        pg_sys::relation_close(heap, pg_sys::NoLock as pg_sys::LOCKMODE);
+        pg_sys::pg_class_aclcheck(oid, pg_sys::GetUserId(), pg_sys::ACL_SELECT as pg_sys::AclMode) == pg_sys::AclResult::ACLCHECK_OK
+    }
+}
+
 /// An open index scan over one table through one of its indexes, re-keyed
 /// for every lookup.
 pub struct IndexScan {

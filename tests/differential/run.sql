@@ -110,7 +110,8 @@ BEGIN
      WHERE (rbac.explain(s, p, o)->>'result')::boolean IS DISTINCT FROM rbac.check(s, p, o);
 
     -- Row-level security: under rbac.protect, each subject sees exactly the
-    -- rows whose id rbac.lookup_resources lists. Every id is in the table
+    -- rows whose id rbac.lookup_resources lists, and rbac.permitted_ids
+    -- (the planner's index-condition array) lists exactly those ids. Every id is in the table
     -- 150 times (and ids no tuple names too), so that a scan starts with
     -- per-row checks and switches to one lookup half way (both counted).
     IF NOT EXISTS (SELECT 1 FROM rbac.protected_tables WHERE table_name = 'public.diff_docs'::regclass) THEN
@@ -134,6 +135,11 @@ BEGIN
                     (SELECT id FROM public.diff_folders EXCEPT ALL SELECT id FROM rbac.lookup_resources(subject, 'view', 'folder') id)
                     UNION ALL
                     (SELECT id FROM rbac.lookup_resources(subject, 'view', 'folder') id EXCEPT ALL SELECT id FROM public.diff_folders)) y)
+               -- the arrays the planner's index condition uses
+               + (SELECT count(*) FROM (
+                    (SELECT unnest(rbac.permitted_ids('read', 'doc')) EXCEPT ALL SELECT rbac.lookup_resources(subject, 'read', 'doc'))
+                    UNION ALL
+                    (SELECT rbac.lookup_resources(subject, 'read', 'doc') EXCEPT ALL SELECT unnest(rbac.permitted_ids('read', 'doc')))) z)
           INTO many_bad;
     END LOOP;
     PERFORM set_config('role', 'none', true);
