@@ -61,6 +61,25 @@ SELECT count(*) AS dan_tags FROM regress_plans_tags;
 EXPLAIN (COSTS OFF) SELECT id FROM regress_plans_tags WHERE note LIKE 'note%';
 SELECT array_agg(id ORDER BY id) AS dan_tag_ids FROM regress_plans_tags WHERE note LIKE 'note%';
 
+-- uuid and varchar ids too.
+RESET ROLE;
+CREATE TABLE regress_plans_notes (id uuid PRIMARY KEY, n int);
+INSERT INTO regress_plans_notes
+SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, i FROM generate_series(1, 5000) i;
+CREATE TABLE regress_plans_codes (id varchar(20) PRIMARY KEY, n int);
+INSERT INTO regress_plans_codes SELECT 't' || i, i FROM generate_series(1, 5000) i;
+VACUUM ANALYZE regress_plans_notes, regress_plans_codes;
+GRANT SELECT ON regress_plans_notes, regress_plans_codes TO regress_plans_web;
+SELECT rbac.protect('regress_plans_notes', 'doc', 'id');
+SELECT rbac.protect('regress_plans_codes', 'doc', 'id');
+SELECT rbac.write_tuples(ARRAY['doc:00000000-0000-4000-8000-000000000007#reader@user:dan',
+                               'doc:00000000-0000-4000-8000-00000000000a#reader@user:dan']);
+SET ROLE regress_plans_web;
+EXPLAIN (COSTS OFF) SELECT n FROM regress_plans_notes WHERE n > 0;
+SELECT array_agg(n ORDER BY n) AS dan_notes FROM regress_plans_notes WHERE n > 0;
+EXPLAIN (COSTS OFF) SELECT n FROM regress_plans_codes WHERE n > 0;
+SELECT array_agg(n ORDER BY n) AS dan_codes FROM regress_plans_codes WHERE n > 0;
+
 -- A grant committed after planning knowledge was gained: the array is
 -- the statement's visible set, so the new row is there.
 RESET ROLE;
@@ -100,5 +119,7 @@ RESET ROLE;
 
 SELECT rbac.unprotect('regress_plans_docs');
 SELECT rbac.unprotect('regress_plans_tags');
-DROP TABLE regress_plans_docs, regress_plans_tags;
+SELECT rbac.unprotect('regress_plans_notes');
+SELECT rbac.unprotect('regress_plans_codes');
+DROP TABLE regress_plans_docs, regress_plans_tags, regress_plans_notes, regress_plans_codes;
 DROP ROLE regress_plans_web;
