@@ -434,24 +434,16 @@ fn position(memos: &[Memo], action: &str, entity_type: &str) -> Option<usize> {
 /// The slow path: a new memo if needed, one check, and a lookup attempt
 /// when the checks so far have earned it.
 fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
-    let i = STATE.with(|cell| position(&cell.borrow(), action, entity_type));
-    let i = match i {
-        Some(i) => i,
-        None => {
-            let i = new_memo(action, entity_type);
-            recall(i, action, entity_type);
-            i
-        }
-    };
+    let (i, recalled) = memo_for(action, entity_type);
+    if recalled && let Some(answer) = STATE.with(|cell| cell.borrow_mut()[i].probe(id)) {
+        return answer;
+    }
     let (subject, due) = STATE.with(|cell| {
         let memos = cell.borrow();
         let m = &memos[i];
         (m.subject.clone(), m.next_attempt.is_some_and(|at| m.spent >= at))
     });
     let Some(subject) = subject else { return false };
-    if let Some(answer) = STATE.with(|cell| cell.borrow_mut()[i].probe(id)) {
-        return answer;
-    }
     if due && try_lookup(i, &subject, action, entity_type) {
         count(|s| s.probes += 1);
         return STATE.with(|cell| cell.borrow()[i].visible.as_ref().is_some_and(|v| v.borrow_mut().contains(id)));
@@ -528,38 +520,17 @@ fn current_subject() -> Option<String> {
 fn try_lookup(i: usize, subject: &SubjectRef, action: &str, entity_type: &str) -> bool {
     let budget = STATE.with(|cell| cell.borrow()[i].spent).max(FIRST_ATTEMPT);
     let started = Instant::now();
-    let outcome = store::read(|schema, source| {
-        let mut limited = Deadline::new(&mut *source, started + budget);
-        let found = engine::lookup_resources(schema, &mut limited, subject, action, entity_type, &Context::default(), options());
-        let passed = limited.passed();
-        // Kept for later statements that see the same data (the read
-        // cache's rule; a cache of one call keeps nothing).
-        let found = found.map(|ids| {
-            let n = ids.len();
-            let visible = Rc::new(RefCell::new(Visible::new(ids)));
-            source.cache().remember(&answer_key(subject, action, entity_type), Rc::clone(&visible), n);
-            visible
-        });
-        (found, passed)
-    });
+    let outcome = lookup_within(subject, action, entity_type, Some(budget));
     STATE.with(|cell| {
         let mut memos = cell.borrow_mut();
         let m = &mut memos[i];
         match outcome {
-            (Ok(visible), _) => {
-                let size = visible.borrow().len();
-                learn(subject, action, entity_type, |h| {
-                    h.took = Some(started.elapsed());
-                    h.size = Some(size);
-                });
-                count(|s| s.lookups += 1);
+            Lookup::Finished(visible) => {
                 m.kept = None;
                 m.visible = Some(visible);
                 true
             }
-            (Err(_), true) => {
-                learn(subject, action, entity_type, |h| h.not_within = h.not_within.max(budget));
-                count(|s| s.abandoned += 1);
+            Lookup::GaveUp => {
                 m.spent += started.elapsed();
                 m.next_attempt = Some(m.spent * 2);
                 false
@@ -567,7 +538,7 @@ fn try_lookup(i: usize, subject: &SubjectRef, action: &str, entity_type: &str) -
             // Any other failure (a depth limit met elsewhere in the graph,
             // say): per-row checks stay the reference, and report their own
             // errors.
-            (Err(_), false) => {
+            Lookup::Failed(_) => {
                 m.next_attempt = None;
                 false
             }
@@ -580,15 +551,70 @@ fn answer_key(subject: &SubjectRef, action: &str, entity_type: &str) -> String {
     format!("permitted\0{subject}\0{action}\0{entity_type}")
 }
 
-/// A new memo starts from the visible set an earlier statement computed,
-/// when the read cache still holds it (its snapshot saw the same data, and
-/// the cache took this statement's table locks and privilege checks).
-fn recall(i: usize, action: &str, entity_type: &str) {
-    let Some(subject) = STATE.with(|cell| cell.borrow()[i].subject.clone()) else { return };
+/// The statement's memo for `action` on `entity_type`, made if needed; and
+/// whether a new memo found its visible set kept by an earlier statement
+/// (its snapshot saw the same data, and the read cache took this
+/// statement's table locks and privilege checks).
+fn memo_for(action: &str, entity_type: &str) -> (usize, bool) {
+    if let Some(i) = STATE.with(|cell| position(&cell.borrow(), action, entity_type)) {
+        return (i, false);
+    }
+    let i = new_memo(action, entity_type);
+    let Some(subject) = STATE.with(|cell| cell.borrow()[i].subject.clone()) else { return (i, false) };
     let key = answer_key(&subject, action, entity_type);
-    if let Some(visible) = store::read(|_, source| source.cache().recall::<RefCell<Visible>>(&key)) {
-        count(|s| s.reused += 1);
-        STATE.with(|cell| cell.borrow_mut()[i].visible = Some(visible));
+    let Some(visible) = store::read(|_, source| source.cache().recall::<RefCell<Visible>>(&key)) else { return (i, false) };
+    count(|s| s.reused += 1);
+    STATE.with(|cell| cell.borrow_mut()[i].visible = Some(visible));
+    (i, true)
+}
+
+/// How a lookup for a visible set ended.
+enum Lookup {
+    Finished(Rc<RefCell<Visible>>),
+    /// It would have taken longer than allowed.
+    GaveUp,
+    Failed(notion_rbac_core::Error),
+}
+
+/// `lookup_resources` for `subject` in the current snapshot, within
+/// `budget` if given. A finished set is kept beside the read cache for
+/// later statements that see the same data (a cache of one call keeps
+/// nothing); either outcome is learnt as a cost hint and counted.
+fn lookup_within(subject: &SubjectRef, action: &str, entity_type: &str, budget: Option<Duration>) -> Lookup {
+    let started = Instant::now();
+    let (found, gave_up) = store::read(|schema, source| {
+        let (found, gave_up) = match budget {
+            Some(budget) => {
+                let mut limited = Deadline::new(&mut *source, started + budget);
+                let found = engine::lookup_resources(schema, &mut limited, subject, action, entity_type, &Context::default(), options());
+                (found, limited.passed())
+            }
+            None => (engine::lookup_resources(schema, source, subject, action, entity_type, &Context::default(), options()), false),
+        };
+        let found = found.map(|ids| {
+            let n = ids.len();
+            let visible = Rc::new(RefCell::new(Visible::new(ids)));
+            source.cache().remember(&answer_key(subject, action, entity_type), Rc::clone(&visible), n);
+            (visible, n)
+        });
+        (found, gave_up)
+    });
+    match found {
+        Ok((visible, size)) => {
+            count(|s| s.lookups += 1);
+            learn(subject, action, entity_type, |h| {
+                h.took = Some(started.elapsed());
+                h.size = Some(size);
+            });
+            Lookup::Finished(visible)
+        }
+        Err(_) if gave_up => {
+            count(|s| s.abandoned += 1);
+            let budget = budget.unwrap_or_default();
+            learn(subject, action, entity_type, |h| h.not_within = h.not_within.max(budget));
+            Lookup::GaveUp
+        }
+        Err(e) => Lookup::Failed(e),
     }
 }
 
@@ -617,14 +643,7 @@ fn visible_set(action: &str, entity_type: &str) -> Option<Rc<RefCell<Visible>>> 
     // earlier in the transaction): no model, nothing visible, no error.
     // The statement itself then fails closed in the same way.
     store::schema::active()?;
-    let i = match STATE.with(|cell| position(&cell.borrow(), action, entity_type)) {
-        Some(i) => i,
-        None => {
-            let i = new_memo(action, entity_type);
-            recall(i, action, entity_type);
-            i
-        }
-    };
+    let (i, _) = memo_for(action, entity_type);
     let (subject, visible) = STATE.with(|cell| {
         let m = &cell.borrow()[i];
         (m.subject.clone(), m.visible.clone())
@@ -633,21 +652,11 @@ fn visible_set(action: &str, entity_type: &str) -> Option<Rc<RefCell<Visible>>> 
     if visible.is_some() {
         return visible;
     }
-    let started = Instant::now();
-    let visible = store::read(|schema, source| {
-        let ids = engine::lookup_resources(schema, source, &subject, action, entity_type, &Context::default(), options())?;
-        let n = ids.len();
-        let visible = Rc::new(RefCell::new(Visible::new(ids)));
-        source.cache().remember(&answer_key(&subject, action, entity_type), Rc::clone(&visible), n);
-        Ok(visible)
-    })
-    .or_raise();
-    let size = visible.borrow().len();
-    learn(&subject, action, entity_type, |h| {
-        h.took = Some(started.elapsed());
-        h.size = Some(size);
-    });
-    count(|s| s.lookups += 1);
+    let visible = match lookup_within(&subject, action, entity_type, None) {
+        Lookup::Finished(visible) => visible,
+        Lookup::Failed(e) => crate::errors::raise(e),
+        Lookup::GaveUp => unreachable!("a lookup without a budget is never given up"),
+    };
     STATE.with(|cell| {
         let mut memos = cell.borrow_mut();
         memos[i].kept = None;
@@ -706,32 +715,8 @@ pub(super) fn estimate_visible(subject: &SubjectRef, action: &str, entity_type: 
     if !(may_read(c"schemas") && may_read(c"tuples") && may_read(c"attributes")) || store::schema::active().is_none() {
         return None;
     }
-    let started = Instant::now();
-    let (found, passed) = store::read(|schema, source| {
-        let mut limited = Deadline::new(&mut *source, started + budget);
-        let found = engine::lookup_resources(schema, &mut limited, subject, action, entity_type, &Context::default(), options());
-        let passed = limited.passed();
-        let found = found.map(|ids| {
-            let n = ids.len();
-            source.cache().remember(&answer_key(subject, action, entity_type), Rc::new(RefCell::new(Visible::new(ids))), n);
-            n
-        });
-        (found, passed)
-    });
-    match (found, passed) {
-        (Ok(n), _) => {
-            count(|s| s.lookups += 1);
-            learn(subject, action, entity_type, |h| {
-                h.took = Some(started.elapsed());
-                h.size = Some(n);
-            });
-            Some(n)
-        }
-        (Err(_), true) => {
-            count(|s| s.abandoned += 1);
-            learn(subject, action, entity_type, |h| h.not_within = h.not_within.max(budget));
-            None
-        }
-        (Err(_), false) => None,
+    match lookup_within(subject, action, entity_type, Some(budget)) {
+        Lookup::Finished(visible) => Some(visible.borrow().len()),
+        Lookup::GaveUp | Lookup::Failed(_) => None,
     }
 }
