@@ -76,6 +76,9 @@ pub extern "C-unwind" fn _PG_init() {
     // The request subject ends with its transaction and reverts with it.
     api::identity::register_callbacks();
     api::permitted::register_callbacks();
+    // How many rows each plan passes through rbac.permitted (a strategy
+    // hint for it; see api/permitted_scan.rs).
+    api::permitted_scan::register_hook();
     // SAFETY: reading a flag PostgreSQL sets while it loads preloaded libraries.
     let preloading = unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress };
     worker::wake::init(preloading);
@@ -142,6 +145,23 @@ mod tests {
             .unwrap();
         assert_eq!(installed, library, "installed SQL vs library");
         assert_eq!(default, library, "control file default_version vs library");
+    }
+
+    /// rbac.permitted's first lookup attempt in a statement: at the price
+    /// of the last finished lookup, else past the last budget that was not
+    /// enough (doubling), never before a millisecond of checks.
+    #[pg_test]
+    fn permitted_first_attempt_follows_the_hints() {
+        use crate::api::permitted::CostHint;
+        use std::time::Duration;
+        let ms = Duration::from_millis;
+        assert_eq!(CostHint::default().first_attempt(), ms(1));
+        let gave_up = CostHint { took: None, not_within: ms(10), size: None };
+        assert_eq!(gave_up.first_attempt(), ms(20));
+        let finished = CostHint { took: Some(ms(373)), not_within: ms(10), size: Some(100_000) };
+        assert_eq!(finished.first_attempt(), ms(373));
+        let fast = CostHint { took: Some(Duration::from_micros(40)), not_within: Duration::ZERO, size: Some(3) };
+        assert_eq!(fast.first_attempt(), ms(1));
     }
 
     /// A check sees its own transaction's uncommitted writes and deletes

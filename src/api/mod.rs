@@ -13,6 +13,7 @@
 //! - `oauth`           — the OAuth flow (configure, start, callback, status);
 //! - `permitted`       — the per-row function of `rbac.protect`'s policies;
 //! - `permitted_plan`  — its planner support: selectivity, index condition;
+//! - `permitted_scan`  — its executor side: how many rows a plan checks;
 //! - `workspaces`      — installed workspaces: deauthorize, verify, sync, worker status;
 //! - `requests`        — permission-aware Notion requests (`notion_request`);
 //! - `meta`            — version and read-cache statistics.
@@ -27,6 +28,7 @@ pub mod meta;
 pub mod oauth;
 pub mod permitted;
 pub mod permitted_plan;
+pub mod permitted_scan;
 pub mod requests;
 pub mod schema;
 pub mod tuples;
