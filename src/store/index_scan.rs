@@ -292,25 +292,36 @@ impl IndexScan {
     /// tables' NOT NULL columns): one open scan serves reads by any prefix,
     /// which spares opening a scan per prefix length in every call.
     pub fn rekey(&mut self, keys: &[&str]) {
-        assert!(keys.len() <= self.nkeys, "IndexScan::rekey: too many keys");
+        self.rekey_from(keys, None);
+    }
+
+    /// Positions the scan on the rows whose leading index columns equal
+    /// `keys` and whose next column is at least `from` (if given), in index
+    /// order: a scan that can be read on past one key value into the next.
+    pub fn rekey_from(&mut self, keys: &[&str], from: Option<&str>) {
+        let nkeys = keys.len() + usize::from(from.is_some());
+        assert!(nkeys <= self.nkeys, "IndexScan::rekey: too many keys");
         let mut scan_keys: [pg_sys::ScanKeyData; 6] = unsafe { std::mem::zeroed() };
         let old = std::mem::take(&mut self.key_datums);
-        for (i, k) in keys.iter().enumerate() {
-            let datum = (*k).into_datum().expect("text datum");
+        let bounds = keys.iter().map(|k| (*k, pg_sys::BTEqualStrategyNumber, pg_sys::F_TEXTEQ));
+        let bounds = bounds.chain(from.map(|k| (k, pg_sys::BTGreaterEqualStrategyNumber, pg_sys::F_TEXT_GE)));
+        for (i, (k, strategy, procedure)) in bounds.enumerate() {
+            let datum = k.into_datum().expect("text datum");
             self.key_datums.push(datum);
-            // SAFETY: initialises a ScanKeyData we own; F_TEXTEQ with the C
-            // collation ScanKeyInit sets matches the tables' COLLATE "C".
+            // SAFETY: initialises a ScanKeyData we own; text comparisons
+            // with the C collation ScanKeyInit sets match the tables'
+            // COLLATE "C".
             unsafe {
                 pg_sys::ScanKeyInit(
                     &mut scan_keys[i],
                     (i + 1) as pg_sys::AttrNumber,
-                    pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
-                    pg_sys::Oid::from(pg_sys::F_TEXTEQ),
+                    strategy as pg_sys::StrategyNumber,
+                    pg_sys::Oid::from(procedure),
                     datum,
                 );
             }
         }
-        for (i, key) in scan_keys.iter_mut().enumerate().take(self.nkeys).skip(keys.len()) {
+        for (i, key) in scan_keys.iter_mut().enumerate().take(self.nkeys).skip(nkeys) {
             // SAFETY: the form the executor uses for `col IS NOT NULL`.
             unsafe {
                 pg_sys::ScanKeyEntryInitialize(
@@ -431,6 +442,20 @@ impl IndexScan {
                 buf.push_str(s);
             }
         }
+    }
+
+    /// The text column `attnum` of the current row compared bytewise (the
+    /// tables' C collation) with `other`, without copying it; NULL sorts
+    /// first.
+    pub fn text_cmp(&mut self, attnum: i32, other: &str) -> std::cmp::Ordering {
+        // SAFETY: the column is text; the str is only compared.
+        let value = self.datum(attnum).and_then(|d| unsafe { <&str>::from_datum(d, false) });
+        value.map_or(std::cmp::Ordering::Less, |v| v.as_bytes().cmp(other.as_bytes()))
+    }
+
+    /// Whether the text column `attnum` of the current row is `want`.
+    pub fn text_is(&mut self, attnum: i32, want: &str) -> bool {
+        self.text_cmp(attnum, want) == std::cmp::Ordering::Equal
     }
 
     /// The int4 column `attnum` of the current row.

@@ -77,7 +77,8 @@ pub struct IndexSource<'a> {
     /// `tuples_pkey`, for reads by any prefix of its six columns.
     pkey: Option<IndexScan>,
     sets: Option<IndexScan>,
-    reverse: Option<IndexScan>,
+    /// Reverse reads, one walk per (subject type, entity type, relation).
+    walks: Vec<ReverseWalk>,
     attribute: Option<IndexScan>,
     by_attribute: Option<IndexScan>,
 }
@@ -91,7 +92,7 @@ impl<'a> IndexSource<'a> {
             buf: String::new(),
             pkey: None,
             sets: None,
-            reverse: None,
+            walks: Vec::new(),
             attribute: None,
             by_attribute: None,
         }
@@ -125,6 +126,126 @@ fn read_subjects(scan: &mut IndexScan, buf: &mut String) -> Vec<Packed> {
         found.push(Packed::read(scan, &SUBJECT_COLUMNS, buf));
     }
     found
+}
+
+/// Reverse walks kept open at once (a lookup's edges each have one).
+const WALKS: usize = 8;
+
+/// Index rows a walk reads past before it searches the index again: a
+/// descent of `tuples_by_subject` costs about as much as reading a few
+/// dozen rows along a leaf page.
+const WALK_SKIP: usize = 24;
+
+/// Reverse reads — the tuples `entity_type:?#relation@subject_type:id` —
+/// for one (subject type, entity type, relation), through
+/// `tuples_by_subject` (subject type, subject id, entity type, relation,
+/// …). Asked for ascending ids, as a lookup asks for one height's
+/// subjects, it reads on along the index from where the previous read
+/// stopped instead of descending from the root for each id, as long as the
+/// rows in between are few; otherwise, or for an id not above the last,
+/// it searches again. Either way it reads the same rows in the same
+/// snapshot.
+struct ReverseWalk {
+    subject_type: String,
+    entity_type: String,
+    relation: String,
+    scan: IndexScan,
+    /// The subject id whose rows were read last, when the scan is on the
+    /// first row past them and can be read on (not after a read of one
+    /// section alone).
+    last: Option<String>,
+    /// Whether the scan is on an unread row (false: the type's rows ended).
+    on_row: bool,
+    /// Reads in a row that found the next id far; reads so far.
+    far: u8,
+    calls: u32,
+}
+
+impl ReverseWalk {
+    fn new(subject_type: &str, entity_type: &str, relation: &str) -> ReverseWalk {
+        ReverseWalk {
+            subject_type: subject_type.to_owned(),
+            entity_type: entity_type.to_owned(),
+            relation: relation.to_owned(),
+            scan: IndexScan::open(c"tuples", c"tuples_by_subject", &[t::SUBJECT_TYPE, t::SUBJECT_ID, t::ENTITY_TYPE, t::RELATION]),
+            last: None,
+            on_row: false,
+            far: 0,
+            calls: 0,
+        }
+    }
+
+    fn serves(&self, subject_type: &str, entity_type: &str, relation: &str) -> bool {
+        self.subject_type == subject_type && self.entity_type == entity_type && self.relation == relation
+    }
+
+    /// Where the current row is against (`id`, this walk's entity type
+    /// and relation).
+    fn position(&mut self, id: &str) -> std::cmp::Ordering {
+        self.scan
+            .text_cmp(t::SUBJECT_ID, id)
+            .then_with(|| self.scan.text_cmp(t::ENTITY_TYPE, &self.entity_type))
+            .then_with(|| self.scan.text_cmp(t::RELATION, &self.relation))
+    }
+
+    /// The (entity id, subject relation) of every tuple of subject `id`.
+    fn read(&mut self, id: &str, buf: &mut String) -> Vec<Packed> {
+        use std::cmp::Ordering::{Equal, Less};
+        self.calls = self.calls.wrapping_add(1);
+        // Reading on pays while the next id's rows are near; after a few
+        // reads where they were not (a sparse set of ids), search directly,
+        // trying again now and then.
+        let near = self.far < 3 || self.calls % 16 == 0;
+        let resume = near && self.last.as_deref().is_some_and(|last| last < id);
+        if !resume {
+            self.scan.rekey_from(&[&self.subject_type], Some(id));
+            self.on_row = self.scan.next(false);
+        }
+        let (mut skipped, mut searched) = (0, false);
+        while self.on_row && self.position(id) == Less {
+            if skipped == WALK_SKIP {
+                if self.scan.text_is(t::SUBJECT_ID, id) {
+                    // Many rows of this subject come before the section
+                    // (another entity type or relation): read it by key.
+                    return self.read_section(id, buf);
+                }
+                // Far from the previous id: search for this one.
+                self.far = self.far.saturating_add(1);
+                searched = true;
+                self.scan.rekey_from(&[&self.subject_type], Some(id));
+                self.on_row = self.scan.next(false);
+                skipped = 0;
+                continue;
+            }
+            self.on_row = self.scan.next(false);
+            skipped += 1;
+        }
+        if resume && !searched {
+            self.far = 0;
+        }
+        let mut found = Vec::new();
+        while self.on_row && self.position(id) == Equal {
+            found.push(Packed::read(&mut self.scan, &[t::ENTITY_ID, t::SUBJECT_RELATION], buf));
+            self.on_row = self.scan.next(false);
+        }
+        // The rest of `id`'s rows (other entity types and relations) are
+        // passed on the way to the next id.
+        self.last = Some(id.to_owned());
+        found
+    }
+
+    /// Reads the section of (id, entity type, relation) by its full key;
+    /// the scan cannot be read on afterwards.
+    fn read_section(&mut self, id: &str, buf: &mut String) -> Vec<Packed> {
+        self.scan.rekey(&[&self.subject_type, id, &self.entity_type, &self.relation]);
+        let mut found = Vec::new();
+        while self.scan.next(false) {
+            found.push(Packed::read(&mut self.scan, &[t::ENTITY_ID, t::SUBJECT_RELATION], buf));
+        }
+        self.last = None;
+        self.on_row = false;
+        found
+    }
 }
 
 fn reverse_hit(p: &Packed) -> ReverseHit {
@@ -252,14 +373,17 @@ impl TupleSource for IndexSource<'_> {
             return Ok(());
         }
         self.cache.miss();
-        let scan = self.reverse.get_or_insert_with(|| {
-            IndexScan::open(c"tuples", c"tuples_by_subject", &[t::SUBJECT_TYPE, t::SUBJECT_ID, t::ENTITY_TYPE, t::RELATION])
-        });
-        scan.rekey(&[&subject.ty, &subject.id, entity_type, relation]);
-        let mut found = Vec::new();
-        while scan.next(false) {
-            found.push(Packed::read(scan, &[t::ENTITY_ID, t::SUBJECT_RELATION], &mut self.buf));
-        }
+        let walk = match self.walks.iter().position(|w| w.serves(&subject.ty, entity_type, relation)) {
+            Some(i) => &mut self.walks[i],
+            None => {
+                if self.walks.len() == WALKS {
+                    self.walks.remove(0);
+                }
+                self.walks.push(ReverseWalk::new(&subject.ty, entity_type, relation));
+                self.walks.last_mut().expect("just pushed")
+            }
+        };
+        let found = walk.read(&subject.id, &mut self.buf);
         out.extend(found.iter().map(reverse_hit));
         if self.cache.admit(found.len().max(1)) {
             self.cache.reverse.insert(self.key.as_str().into(), found);

@@ -20,12 +20,14 @@ type Height = i64;
 
 /// A monotone priority queue of states by proof height (Dial's
 /// algorithm): heights only grow along edges, so the buckets are emptied in
-/// order and every push and pop is O(1).
+/// order and every push and pop is O(1) (plus one sort per bucket, below).
 #[derive(Default)]
 struct Buckets {
     /// Bucket `i` holds the states of height `i - 1` (the self shortcut is -1).
     buckets: Vec<Vec<usize>>,
     cursor: usize,
+    /// The bucket last put in order by `pop`.
+    sorted: Option<usize>,
 }
 
 impl Buckets {
@@ -40,8 +42,15 @@ impl Buckets {
         self.cursor = self.cursor.min(i);
     }
 
-    fn pop(&mut self) -> Option<(Height, usize)> {
+    /// The next state of least height; the states of one height come in
+    /// `order` (a bucket is sorted once, when the queue reaches it: pushes
+    /// during its draining go to higher buckets).
+    fn pop(&mut self, order: impl Fn(usize, usize) -> std::cmp::Ordering) -> Option<(Height, usize)> {
         while let Some(bucket) = self.buckets.get_mut(self.cursor) {
+            if self.sorted != Some(self.cursor) {
+                bucket.sort_unstable_by(|a, b| order(*b, *a));
+                self.sorted = Some(self.cursor);
+            }
             if let Some(s) = bucket.pop() {
                 let height = Height::try_from(self.cursor).unwrap_or(Height::MAX) - 1;
                 return Some((height, s));
@@ -342,7 +351,17 @@ impl<'p, 'a, 'c, S: TupleSource + ?Sized> Expansion<'p, 'a, 'c, S> {
     fn run_proofs(&mut self) -> Result<()> {
         let plan = self.plan;
         let mut parents = Vec::new();
-        while let Some((height, s)) = self.queue.pop() {
+        // One height's states in the order of their kind and id: their
+        // reverse reads then ask for ascending keys, which a source can
+        // serve by reading on along its index instead of searching it
+        // again for each (see `TupleSource::reverse`).
+        loop {
+            let states = &self.states;
+            let Some((height, s)) =
+                self.queue.pop(|a, b| (states[a].node, &states[a].id).cmp(&(states[b].node, &states[b].id)))
+            else {
+                break;
+            };
             crate::interrupt::poll();
             if self.states[s].settled || self.states[s].best != Some(height) {
                 continue;
