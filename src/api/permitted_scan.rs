@@ -28,6 +28,9 @@ use pgrx::pg_sys;
 pub(crate) struct ScanSize {
     /// The table's row estimate (`pg_class.reltuples`).
     pub(crate) table_rows: f64,
+    /// The planner's estimate of the rows the scan returns: after its
+    /// index conditions and filters, the policy among them.
+    pub(crate) scan_rows: f64,
     /// The scan feeds a constant LIMIT (plus OFFSET) of this many rows.
     pub(crate) limit: Limit,
 }
@@ -44,15 +47,18 @@ pub(crate) enum Limit {
 
 impl ScanSize {
     /// The rows the policy will see when `visible` of the table's rows pass
-    /// it, or None when the plan does not say.
+    /// it, or None when the plan does not say: the scan's own estimate
+    /// before the policy (what its index conditions leave: one row for a
+    /// point query, the table for a count), fewer when a limit stops it.
     pub(crate) fn rows_checked(self, visible: f64) -> Option<f64> {
         if self.table_rows < 1.0 {
             return None;
         }
         let passing = (visible / self.table_rows).clamp(1.0 / self.table_rows, 1.0);
+        let reached = (self.scan_rows / passing).min(self.table_rows);
         match self.limit {
-            Limit::None => Some(self.table_rows),
-            Limit::Rows(n) => Some((n / passing).min(self.table_rows)),
+            Limit::None => Some(reached),
+            Limit::Rows(n) => Some(reached.min(n / passing)),
             Limit::Unknown => None,
         }
     }
@@ -251,8 +257,9 @@ unsafe fn note_scan(stmt: *mut pg_sys::PlannedStmt, plan: *mut pg_sys::Plan, lim
         }
         let table_rows = (*(*rel).rd_rel).reltuples as f64;
         pg_sys::RelationClose(rel);
+        let scan_rows = (*plan).plan_rows;
         for call in calls {
-            found.push((call, ScanSize { table_rows, limit }));
+            found.push((call, ScanSize { table_rows, scan_rows, limit }));
         }
     }
 }

@@ -68,6 +68,13 @@ SELECT array_agg(id) AS newest_by_lookup FROM (
      ORDER BY updated_at DESC LIMIT 3) t;
 SET ROLE regress_strategy_web;
 
+-- A point query passes one row through the policy: one check, no lookup.
+SELECT regress_strategy_touch();
+SELECT row_checks AS c0, lookups AS l0 FROM rbac.permitted_stats() \gset
+SELECT count(*) AS doc_5, (SELECT count(*) FROM regress_strategy_docs WHERE id = 4000) AS doc_4000
+  FROM regress_strategy_docs WHERE id = 5;
+SELECT row_checks - :c0 AS rows_checked, lookups - :l0 AS lookups FROM rbac.permitted_stats();
+
 -- A limit the plan does not state (a parameter): rows are checked first.
 SELECT regress_strategy_touch();
 PREPARE newest(int) AS SELECT array_agg(id) AS newest FROM (SELECT id FROM regress_strategy_docs ORDER BY updated_at DESC LIMIT $1) t;
