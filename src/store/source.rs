@@ -156,9 +156,13 @@ struct ReverseWalk {
     last: Option<String>,
     /// Whether the scan is on an unread row (false: the type's rows ended).
     on_row: bool,
-    /// Reads in a row that found the next id far; reads so far.
+    /// Reads in a row that found the next id too far to read on to;
+    /// reads so far.
     far: u8,
     calls: u32,
+    /// While reading on does not pay, one search in this many is made so
+    /// that the next read can try it again.
+    probe_every: u32,
 }
 
 impl ReverseWalk {
@@ -172,6 +176,7 @@ impl ReverseWalk {
             on_row: false,
             far: 0,
             calls: 0,
+            probe_every: 16,
         }
     }
 
@@ -190,41 +195,56 @@ impl ReverseWalk {
 
     /// The (entity id, subject relation) of every tuple of subject `id`.
     fn read(&mut self, id: &str, buf: &mut String) -> Vec<Packed> {
-        use std::cmp::Ordering::{Equal, Less};
+        use std::cmp::Ordering::Less;
         self.calls = self.calls.wrapping_add(1);
-        // Reading on pays while the next id's rows are near; after a few
-        // reads where they were not (a sparse set of ids), search directly,
-        // trying again now and then.
-        let near = self.far < 3 || self.calls % 16 == 0;
-        let resume = near && self.last.as_deref().is_some_and(|last| last < id);
-        if !resume {
-            self.scan.rekey_from(&[&self.subject_type], Some(id));
-            self.on_row = self.scan.next(false);
+        if self.last.as_deref().is_some_and(|last| last < id) {
+            // Read on to the section of (id, entity type, relation).
+            let mut skipped = 0;
+            while self.on_row && skipped < WALK_SKIP && self.position(id) == Less {
+                self.on_row = self.scan.next(false);
+                skipped += 1;
+            }
+            if !self.on_row || self.position(id) != Less {
+                self.far = 0;
+                self.probe_every = 16;
+                return self.read_here(id, buf);
+            }
+            if self.scan.text_is(t::SUBJECT_ID, id) {
+                // Many rows of this subject come before the section
+                // (another entity type or relation): read it by its key.
+                return self.read_section(id, buf);
+            }
+            self.far = self.far.saturating_add(1);
         }
-        let (mut skipped, mut searched) = (0, false);
+        // Search the index. A search that can be read on afterwards costs
+        // more than one for the section alone (it takes in the rest of its
+        // leaf page), so it is made while reading on pays — and now and
+        // then to find out whether it has started to.
+        if self.far >= 3 && self.calls % self.probe_every != 0 {
+            return self.read_section(id, buf);
+        }
+        if self.far >= 3 {
+            // A trial: the next one is twice as far off if it fails too.
+            self.probe_every = (self.probe_every * 2).min(1024);
+        }
+        self.scan.rekey_from(&[&self.subject_type], Some(id));
+        self.on_row = self.scan.next(false);
+        let mut skipped = 0;
         while self.on_row && self.position(id) == Less {
             if skipped == WALK_SKIP {
-                if self.scan.text_is(t::SUBJECT_ID, id) {
-                    // Many rows of this subject come before the section
-                    // (another entity type or relation): read it by key.
-                    return self.read_section(id, buf);
-                }
-                // Far from the previous id: search for this one.
-                self.far = self.far.saturating_add(1);
-                searched = true;
-                self.scan.rekey_from(&[&self.subject_type], Some(id));
-                self.on_row = self.scan.next(false);
-                skipped = 0;
-                continue;
+                return self.read_section(id, buf);
             }
             self.on_row = self.scan.next(false);
             skipped += 1;
         }
-        if resume && !searched {
-            self.far = 0;
-        }
+        self.read_here(id, buf)
+    }
+
+    /// Reads the section of (id, entity type, relation) the scan is on (if
+    /// it is on it), leaving the scan on the first row past it.
+    fn read_here(&mut self, id: &str, buf: &mut String) -> Vec<Packed> {
         let mut found = Vec::new();
-        while self.on_row && self.position(id) == Equal {
+        while self.on_row && self.position(id) == std::cmp::Ordering::Equal {
             found.push(Packed::read(&mut self.scan, &[t::ENTITY_ID, t::SUBJECT_RELATION], buf));
             self.on_row = self.scan.next(false);
         }
