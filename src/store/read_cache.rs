@@ -58,6 +58,8 @@ pub struct ReadCache {
     answer_ids: usize,
     /// Cached rows (tuples, probes, values), bounded by `limit`.
     rows: usize,
+    /// Rows the current call has added (see `admit`).
+    call_rows: usize,
     limit: usize,
     pub stats: CacheStats,
 }
@@ -82,11 +84,15 @@ impl ReadCache {
     /// cache that fills up under one key is being used for a scan-like
     /// workload where recency matters little); a read larger than the whole
     /// limit is not kept at all.
+    /// One call keeps at most half the limit: the rest of a call that reads
+    /// more (a lookup of 100,000 pages) is scan-like, and would only empty
+    /// the cache again and again, dropping what other calls share.
     #[must_use]
     pub fn admit(&mut self, rows: usize) -> bool {
-        if rows > self.limit {
+        if rows > self.limit || self.call_rows + rows > self.limit / 2 {
             return false;
         }
+        self.call_rows += rows;
         if self.rows + rows > self.limit {
             self.clear_reads();
             self.stats.evictions += 1;
@@ -151,6 +157,7 @@ impl ReadCache {
     /// another snapshot's view.
     pub(super) fn enter(&mut self, key: SnapshotKey, limit: usize) {
         self.limit = limit;
+        self.call_rows = 0;
         if self.key.as_ref() != Some(&key) {
             if self.key.is_some() {
                 self.stats.invalidations += 1;

@@ -150,10 +150,11 @@ struct ReverseWalk {
     entity_type: String,
     relation: String,
     scan: IndexScan,
-    /// The subject id whose rows were read last, when the scan is on the
-    /// first row past them and can be read on (not after a read of one
-    /// section alone).
-    last: Option<String>,
+    /// The subject id whose rows were read last, and whether the scan is
+    /// on the first row past them and can be read on (not after a read of
+    /// one section alone).
+    last: String,
+    positioned: bool,
     /// Whether the scan is on an unread row (false: the type's rows ended).
     on_row: bool,
     /// Reads in a row that found the next id too far to read on to;
@@ -172,7 +173,8 @@ impl ReverseWalk {
             entity_type: entity_type.to_owned(),
             relation: relation.to_owned(),
             scan: IndexScan::open(c"tuples", c"tuples_by_subject", &[t::SUBJECT_TYPE, t::SUBJECT_ID, t::ENTITY_TYPE, t::RELATION]),
-            last: None,
+            last: String::new(),
+            positioned: false,
             on_row: false,
             far: 0,
             calls: 0,
@@ -197,7 +199,7 @@ impl ReverseWalk {
     fn read(&mut self, id: &str, buf: &mut String) -> Vec<Packed> {
         use std::cmp::Ordering::Less;
         self.calls = self.calls.wrapping_add(1);
-        if self.last.as_deref().is_some_and(|last| last < id) {
+        if self.positioned && self.last.as_str() < id {
             // Read on to the section of (id, entity type, relation).
             let mut skipped = 0;
             while self.on_row && skipped < WALK_SKIP && self.position(id) == Less {
@@ -250,7 +252,9 @@ impl ReverseWalk {
         }
         // The rest of `id`'s rows (other entity types and relations) are
         // passed on the way to the next id.
-        self.last = Some(id.to_owned());
+        self.last.clear();
+        self.last.push_str(id);
+        self.positioned = true;
         found
     }
 
@@ -262,7 +266,7 @@ impl ReverseWalk {
         while self.scan.next(false) {
             found.push(Packed::read(&mut self.scan, &[t::ENTITY_ID, t::SUBJECT_RELATION], buf));
         }
-        self.last = None;
+        self.positioned = false;
         self.on_row = false;
         found
     }
