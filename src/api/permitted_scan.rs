@@ -8,9 +8,10 @@
 //! At executor start (a hook; the library is loaded before any plan that
 //! calls `rbac.permitted` runs, because planning calls its support
 //! function) every scan node of the plan whose filter calls
-//! `rbac.permitted` directly is noted with its table's row estimate and the
-//! constant `LIMIT` above it, if rows flow to that limit without a node that
-//! reads all of its input in between (a sort, an aggregate, a hash).
+//! `rbac.permitted` directly is noted with its table's row estimate,
+//! whether it reads the whole table (no index condition), and the constant
+//! `LIMIT` above it, if rows flow to that limit without a node that reads
+//! all of its input in between (a sort, an aggregate, a hash).
 //! `rbac.permitted` finds its own call among the notes by its expression
 //! node (`flinfo->fn_expr`, which points into the executing plan).
 //!
@@ -28,9 +29,12 @@ use pgrx::pg_sys;
 pub(crate) struct ScanSize {
     /// The table's row estimate (`pg_class.reltuples`).
     pub(crate) table_rows: f64,
-    /// The planner's estimate of the rows the scan returns: after its
-    /// index conditions and filters, the policy among them.
-    pub(crate) scan_rows: f64,
+    /// The scan reads the whole table (in some order) up to its limit: a
+    /// sequential scan, or an index scan without an index condition. A
+    /// scan with conditions (a point query, a range) is not sized here:
+    /// the planner's row estimates after a selective condition are clamped
+    /// to one row and say too little.
+    pub(crate) whole_table: bool,
     /// The scan feeds a constant LIMIT (plus OFFSET) of this many rows.
     pub(crate) limit: Limit,
 }
@@ -47,18 +51,16 @@ pub(crate) enum Limit {
 
 impl ScanSize {
     /// The rows the policy will see when `visible` of the table's rows pass
-    /// it, or None when the plan does not say: the scan's own estimate
-    /// before the policy (what its index conditions leave: one row for a
-    /// point query, the table for a count), fewer when a limit stops it.
+    /// it, or None when the plan does not say: the table for a scan of it
+    /// all, fewer when a limit stops the scan.
     pub(crate) fn rows_checked(self, visible: f64) -> Option<f64> {
-        if self.table_rows < 1.0 {
+        if self.table_rows < 1.0 || !self.whole_table {
             return None;
         }
         let passing = (visible / self.table_rows).clamp(1.0 / self.table_rows, 1.0);
-        let reached = (self.scan_rows / passing).min(self.table_rows);
         match self.limit {
-            Limit::None => Some(reached),
-            Limit::Rows(n) => Some(reached.min(n / passing)),
+            Limit::None => Some(self.table_rows),
+            Limit::Rows(n) => Some(self.table_rows.min(n / passing)),
             Limit::Unknown => None,
         }
     }
@@ -257,9 +259,14 @@ unsafe fn note_scan(stmt: *mut pg_sys::PlannedStmt, plan: *mut pg_sys::Plan, lim
         }
         let table_rows = (*(*rel).rd_rel).reltuples as f64;
         pg_sys::RelationClose(rel);
-        let scan_rows = (*plan).plan_rows;
+        let whole_table = match (*plan).type_ {
+            pg_sys::NodeTag::T_SeqScan => true,
+            pg_sys::NodeTag::T_IndexScan => (*(plan as *mut pg_sys::IndexScan)).indexqual.is_null(),
+            pg_sys::NodeTag::T_IndexOnlyScan => (*(plan as *mut pg_sys::IndexOnlyScan)).indexqual.is_null(),
+            _ => false,
+        };
         for call in calls {
-            found.push((call, ScanSize { table_rows, scan_rows, limit }));
+            found.push((call, ScanSize { table_rows, whole_table, limit }));
         }
     }
 }

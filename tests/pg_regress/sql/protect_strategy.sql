@@ -30,6 +30,8 @@ SELECT rbac.protect('regress_strategy_docs', 'doc', 'id');
 -- carol reads doc 1 and, through parents, docs 2..2000 (4% of the table).
 SELECT rbac.write_tuples(ARRAY['doc:1#reader@user:carol']);
 SELECT rbac.write_tuples(array_agg('doc:' || i || '#parent@doc:' || (i / 2))) FROM generate_series(2, 2000) i;
+-- dan reads docs 30001..30005.
+SELECT rbac.write_tuples(array_agg('doc:' || i || '#reader@user:dan')) FROM generate_series(30001, 30005) i;
 -- A committed write to the tuples, so that no statement reuses an earlier
 -- one's visible set.
 CREATE FUNCTION regress_strategy_touch() RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $$
@@ -74,6 +76,15 @@ SELECT row_checks AS c0, lookups AS l0 FROM rbac.permitted_stats() \gset
 SELECT count(*) AS doc_5, (SELECT count(*) FROM regress_strategy_docs WHERE id = 4000) AS doc_4000
   FROM regress_strategy_docs WHERE id = 5;
 SELECT row_checks - :c0 AS rows_checked, lookups - :l0 AS lookups FROM rbac.permitted_stats();
+-- So for dan, who reads 5 of the 50,000 rows (a point query is one row
+-- however few rows the subject sees).
+SELECT rbac.set_subject('user:dan', 'session');
+SELECT count(*) AS dan_count FROM regress_strategy_docs;
+SELECT regress_strategy_touch();
+SELECT row_checks AS c0, lookups AS l0 FROM rbac.permitted_stats() \gset
+SELECT count(*) AS dan_doc_30003 FROM regress_strategy_docs WHERE id = 30003;
+SELECT row_checks - :c0 AS rows_checked, lookups - :l0 AS lookups FROM rbac.permitted_stats();
+SELECT rbac.set_subject('user:carol', 'session');
 
 -- A limit the plan does not state (a parameter): rows are checked first.
 SELECT regress_strategy_touch();
