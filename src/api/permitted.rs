@@ -557,11 +557,14 @@ const ROW_CHECK_PRIOR: Duration = Duration::from_micros(10);
 /// plan will pass so many rows through the policy (see `permitted_scan`)
 /// that checking them would cost more than twice the subject's last
 /// finished lookup; None to rent first (the ski-rental), as when the plan
-/// or the price is unknown.
+/// or the price is unknown. The budget is what the checks were expected to
+/// cost: the lookup may take longer than last time (a colder cache, more
+/// data) and still be the better buy.
 fn buy_at_once(hint: CostHint) -> Option<Duration> {
     let (took, size) = (hint.took?, hint.size?);
     let rows = permitted_scan::scan_size(CALL.get())?.rows_checked(size as f64)?;
-    (ROW_CHECK_PRIOR.as_secs_f64() * rows > 2.0 * took.as_secs_f64()).then(|| (took * 2).max(FIRST_ATTEMPT))
+    let renting = ROW_CHECK_PRIOR.as_secs_f64() * rows;
+    (renting > 2.0 * took.as_secs_f64()).then(|| Duration::from_secs_f64(renting.min(3600.0)).max(FIRST_ATTEMPT))
 }
 
 /// `rbac.current_subject()` through SQL: it is SECURITY DEFINER (the

@@ -116,7 +116,9 @@ unsafe extern "C-unwind" fn executor_start(query: *mut pg_sys::QueryDesc, eflags
     // ends.
     unsafe {
         match PREVIOUS_HOOK {
-            Some(previous) => previous(query, eflags),
+            // Another extension's hook can raise an error: the boundary
+            // turns its longjmp into an unwind pgrx can pass on.
+            Some(previous) => pg_sys::ffi::pg_guard_ffi_boundary(|| previous(query, eflags)),
             None => pg_sys::standard_ExecutorStart(query, eflags),
         }
         if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 || FUNCTIONS.with(|f| f.borrow().is_empty()) {
@@ -187,13 +189,18 @@ unsafe fn walk(stmt: *mut pg_sys::PlannedStmt, plan: *mut pg_sys::Plan, limit: L
     unsafe {
         let tag = (*plan).type_;
         match tag {
-            T_SeqScan | T_SampleScan | T_IndexScan | T_IndexOnlyScan | T_BitmapHeapScan | T_TidScan | T_TidRangeScan => {
+            T_SeqScan | T_SampleScan | T_IndexScan | T_IndexOnlyScan | T_BitmapHeapScan | T_TidScan => {
                 note_scan(stmt, plan, limit, found);
             }
             _ => {}
         }
-        // What the children feed: a limit passes through nodes that stream
-        // their input; any other node may read all of it.
+        // What the children feed. A limit passes through nodes that pass
+        // rows on one for one; nodes that read all of their input before
+        // returning a row (a sort, a hash, a plain or hashed aggregate, a
+        // set operation) need every row; any other node (a join, a
+        // grouping, a window) needs every row when everything above it is
+        // needed, and an unknown number under a limit.
+        let streaming = |limit: Limit| if limit == Limit::None { Limit::None } else { Limit::Unknown };
         let below = match tag {
             T_Limit => {
                 let l = plan as *mut pg_sys::Limit;
@@ -207,8 +214,12 @@ unsafe fn walk(stmt: *mut pg_sys::PlannedStmt, plan: *mut pg_sys::Plan, limit: L
                     }
                 }
             }
-            T_Result | T_SubqueryScan | T_Append | T_MergeAppend | T_Gather | T_GatherMerge | T_LockRows => limit,
-            _ => Limit::None,
+            T_Result | T_SubqueryScan | T_Append | T_MergeAppend | T_Gather | T_GatherMerge | T_LockRows | T_ProjectSet => {
+                limit
+            }
+            T_Sort | T_Hash | T_SetOp => Limit::None,
+            T_Agg if (*(plan as *mut pg_sys::Agg)).aggstrategy != pg_sys::AggStrategy::AGG_SORTED => Limit::None,
+            _ => streaming(limit),
         };
         walk(stmt, (*plan).lefttree, below, found);
         walk(stmt, (*plan).righttree, below, found);
@@ -230,19 +241,23 @@ unsafe fn walk(stmt: *mut pg_sys::PlannedStmt, plan: *mut pg_sys::Plan, limit: L
 }
 
 /// Notes the scan's calls of `rbac.permitted` (top-level filter terms, the
-/// form `rbac.protect`'s policies take).
+/// form `rbac.protect`'s policies take). A scan counts as reading the whole
+/// table for a call only when the call is the filter's first term: terms
+/// evaluated before it (cheap conditions PostgreSQL puts first) may let
+/// few rows reach it.
 /// SAFETY: `plan` is a Scan node of `stmt`.
 unsafe fn note_scan(stmt: *mut pg_sys::PlannedStmt, plan: *mut pg_sys::Plan, limit: Limit, found: &mut Vec<(usize, ScanSize)>) {
     // SAFETY: the scan's range-table entry is in the statement's range
     // table; the relation is open and locked by the executor.
     unsafe {
-        let calls: Vec<usize> = list_ptrs::<pg_sys::Node>((*plan).qual)
+        let calls: Vec<(usize, bool)> = list_ptrs::<pg_sys::Node>((*plan).qual)
             .into_iter()
-            .filter(|e| {
+            .enumerate()
+            .filter(|(_, e)| {
                 (**e).type_ == pg_sys::NodeTag::T_FuncExpr
                     && FUNCTIONS.with(|f| f.borrow().contains(&(*(*e as *mut pg_sys::FuncExpr)).funcid))
             })
-            .map(|e| e as usize)
+            .map(|(i, e)| (e as usize, i == 0))
             .collect();
         if calls.is_empty() {
             return;
@@ -265,8 +280,8 @@ unsafe fn note_scan(stmt: *mut pg_sys::PlannedStmt, plan: *mut pg_sys::Plan, lim
             pg_sys::NodeTag::T_IndexOnlyScan => (*(plan as *mut pg_sys::IndexOnlyScan)).indexqual.is_null(),
             _ => false,
         };
-        for call in calls {
-            found.push((call, ScanSize { table_rows, whole_table, limit }));
+        for (call, first) in calls {
+            found.push((call, ScanSize { table_rows, whole_table: whole_table && first, limit }));
         }
     }
 }

@@ -58,8 +58,10 @@ pub struct ReadCache {
     answer_ids: usize,
     /// Cached rows (tuples, probes, values), bounded by `limit`.
     rows: usize,
-    /// Rows the current call has added (see `admit`).
+    /// Rows the current call has added, and whether other calls share the
+    /// cache (then one call keeps at most half of it: see `admit`).
     call_rows: usize,
+    shared: bool,
     limit: usize,
     pub stats: CacheStats,
 }
@@ -89,7 +91,7 @@ impl ReadCache {
     /// the cache again and again, dropping what other calls share.
     #[must_use]
     pub fn admit(&mut self, rows: usize) -> bool {
-        if rows > self.limit || self.call_rows + rows > self.limit / 2 {
+        if rows > self.limit || (self.shared && self.call_rows + rows > self.limit / 2) {
             return false;
         }
         self.call_rows += rows;
@@ -135,6 +137,12 @@ impl ReadCache {
         self.answer_ids += ids;
     }
 
+    /// Whether this call has used its share of a shared cache: reads it
+    /// makes from now on are not kept.
+    pub fn call_spent(&self) -> bool {
+        self.shared && self.call_rows >= self.limit / 2
+    }
+
     pub fn hit(&mut self) {
         self.stats.hits += 1;
     }
@@ -158,6 +166,7 @@ impl ReadCache {
     pub(super) fn enter(&mut self, key: SnapshotKey, limit: usize) {
         self.limit = limit;
         self.call_rows = 0;
+        self.shared = true;
         if self.key.as_ref() != Some(&key) {
             if self.key.is_some() {
                 self.stats.invalidations += 1;

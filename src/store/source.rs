@@ -287,7 +287,9 @@ impl IndexSource<'_> {
             self.cache.hit();
             return small;
         }
-        if !worth_prefetching(&entity.ty) {
+        // Not when the rows would not be kept (see `ReadCache::admit`):
+        // probes then read less.
+        if !worth_prefetching(&entity.ty) || self.cache.call_spent() {
             return false;
         }
         self.cache.miss();
@@ -307,7 +309,8 @@ impl IndexSource<'_> {
             self.cache.entities.insert(self.key.as_str().into(), small.then_some(rows));
             small
         } else {
-            // Not kept (only with a tiny limit): answer by probes instead.
+            // Not kept (a tiny limit, or this call's share is spent):
+            // answer by probes instead.
             false
         }
     }

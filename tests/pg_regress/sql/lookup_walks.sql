@@ -34,6 +34,14 @@ SELECT rbac.write_tuples(ARRAY['group:inner#member@user:ann', 'group:outer#membe
                                'folder:f1#viewer@group:outer#member', 'folder:f2#viewer@user:bob', 'folder:f7#viewer@user:bob']);
 SELECT rbac.write_tuples(array_agg('folder:f' || (i * 41 + 5) || '#viewer@user:ann')) FROM generate_series(0, 59) i;
 SELECT rbac.write_tuples(array_agg('folder:f' || (i * 97 + 50) || '#viewer@user:carl')) FROM generate_series(0, 30) i;
+-- eve is in groups ga and gb; gb is a viewer of 30 folders, rows that come
+-- before its own group membership in the index, so reading on from ga's
+-- membership to gb's passes more rows than a walk reads past; both are in
+-- outer groups.
+SELECT rbac.write_tuples(ARRAY['group:ga#member@user:eve', 'group:gb#member@user:eve',
+                               'group:outer1#member@group:ga#member', 'group:outer2#member@group:gb#member',
+                               'folder:f2500#viewer@group:outer2#member']);
+SELECT rbac.write_tuples(array_agg('folder:f' || (i * 89 + 7) || '#viewer@group:gb#member')) FROM generate_series(0, 29) i;
 
 -- The same answers in plain SQL: folders a user views directly or through
 -- groups, and every folder below them; the notes in them.
@@ -59,14 +67,14 @@ SELECT who,
          IS NOT DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM regress_walk_folders(who) x) AS folders_equal,
        (SELECT array_agg(x ORDER BY x) FROM rbac.lookup_resources('user:' || who, 'view', 'note') x)
          IS NOT DISTINCT FROM (SELECT array_agg('n' || substr(x, 2) ORDER BY 'n' || substr(x, 2)) FROM regress_walk_folders(who) x) AS notes_equal
-  FROM unnest(ARRAY['ann', 'bob', 'carl', 'dora']) who;
+  FROM unnest(ARRAY['ann', 'bob', 'carl', 'dora', 'eve']) who;
 
 -- The same with the read cache off (every read goes to the index).
 SET notion_rbac.cache_rows = 0;
 SELECT who,
        (SELECT array_agg(x ORDER BY x) FROM rbac.lookup_resources('user:' || who, 'view', 'folder') x)
          IS NOT DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM regress_walk_folders(who) x) AS folders_equal
-  FROM unnest(ARRAY['ann', 'bob', 'carl']) who;
+  FROM unnest(ARRAY['ann', 'bob', 'carl', 'eve']) who;
 RESET notion_rbac.cache_rows;
 
 DROP FUNCTION regress_walk_folders(text);
