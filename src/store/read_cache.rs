@@ -91,7 +91,7 @@ impl ReadCache {
     /// the cache again and again, dropping what other calls share.
     #[must_use]
     pub fn admit(&mut self, rows: usize) -> bool {
-        if rows > self.limit || (self.shared && self.call_rows + rows > self.limit / 2) {
+        if rows > self.limit || (self.shared && self.call_rows + rows > self.call_share()) {
             return false;
         }
         self.call_rows += rows;
@@ -140,7 +140,12 @@ impl ReadCache {
     /// Whether this call has used its share of a shared cache: reads it
     /// makes from now on are not kept.
     pub fn call_spent(&self) -> bool {
-        self.shared && self.call_rows >= self.limit / 2
+        self.shared && self.call_rows >= self.call_share()
+    }
+
+    /// The rows one call may keep in a shared cache.
+    fn call_share(&self) -> usize {
+        self.limit / 2
     }
 
     pub fn hit(&mut self) {

@@ -136,6 +136,11 @@ const WALKS: usize = 8;
 /// dozen rows along a leaf page.
 const WALK_SKIP: usize = 24;
 
+/// While reading on does not pay, a walk searches so that the next read
+/// can try it again once in this many reads at first (doubling after each
+/// trial that fails).
+const PROBE_EVERY: u32 = 16;
+
 /// Reverse reads — the tuples `entity_type:?#relation@subject_type:id` —
 /// for one (subject type, entity type, relation), through
 /// `tuples_by_subject` (subject type, subject id, entity type, relation,
@@ -178,7 +183,7 @@ impl ReverseWalk {
             on_row: false,
             far: 0,
             calls: 0,
-            probe_every: 16,
+            probe_every: PROBE_EVERY,
         }
     }
 
@@ -197,18 +202,12 @@ impl ReverseWalk {
 
     /// The (entity id, subject relation) of every tuple of subject `id`.
     fn read(&mut self, id: &str, buf: &mut String) -> Vec<Packed> {
-        use std::cmp::Ordering::Less;
         self.calls = self.calls.wrapping_add(1);
         if self.positioned && self.last.as_str() < id {
             // Read on to the section of (id, entity type, relation).
-            let mut skipped = 0;
-            while self.on_row && skipped < WALK_SKIP && self.position(id) == Less {
-                self.on_row = self.scan.next(false);
-                skipped += 1;
-            }
-            if !self.on_row || self.position(id) != Less {
+            if self.skip_to(id) {
                 self.far = 0;
-                self.probe_every = 16;
+                self.probe_every = PROBE_EVERY;
                 return self.read_here(id, buf);
             }
             if self.scan.text_is(t::SUBJECT_ID, id) {
@@ -231,15 +230,29 @@ impl ReverseWalk {
         }
         self.scan.rekey_from(&[&self.subject_type], Some(id));
         self.on_row = self.scan.next(false);
-        let mut skipped = 0;
-        while self.on_row && self.position(id) == Less {
-            if skipped == WALK_SKIP {
-                return self.read_section(id, buf);
+        if self.skip_to(id) {
+            self.read_here(id, buf)
+        } else {
+            self.read_section(id, buf)
+        }
+    }
+
+    /// Reads past the rows before the section of (id, entity type,
+    /// relation), at most [`WALK_SKIP`] of them; whether the scan got there
+    /// (or past, or to the end of the type's rows).
+    fn skip_to(&mut self, id: &str) -> bool {
+        for _ in 0..WALK_SKIP {
+            if !self.on_row || self.position(id) != std::cmp::Ordering::Less {
+                return true;
             }
             self.on_row = self.scan.next(false);
-            skipped += 1;
         }
-        self.read_here(id, buf)
+        !self.on_row || self.position(id) != std::cmp::Ordering::Less
+    }
+
+    /// The current row as a reverse hit (entity id, subject relation).
+    fn hit(&mut self, buf: &mut String) -> Packed {
+        Packed::read(&mut self.scan, &[t::ENTITY_ID, t::SUBJECT_RELATION], buf)
     }
 
     /// Reads the section of (id, entity type, relation) the scan is on (if
@@ -247,7 +260,7 @@ impl ReverseWalk {
     fn read_here(&mut self, id: &str, buf: &mut String) -> Vec<Packed> {
         let mut found = Vec::new();
         while self.on_row && self.position(id) == std::cmp::Ordering::Equal {
-            found.push(Packed::read(&mut self.scan, &[t::ENTITY_ID, t::SUBJECT_RELATION], buf));
+            found.push(self.hit(buf));
             self.on_row = self.scan.next(false);
         }
         // The rest of `id`'s rows (other entity types and relations) are
@@ -264,7 +277,7 @@ impl ReverseWalk {
         self.scan.rekey(&[&self.subject_type, id, &self.entity_type, &self.relation]);
         let mut found = Vec::new();
         while self.scan.next(false) {
-            found.push(Packed::read(&mut self.scan, &[t::ENTITY_ID, t::SUBJECT_RELATION], buf));
+            found.push(self.hit(buf));
         }
         self.positioned = false;
         self.on_row = false;
