@@ -36,17 +36,25 @@ END $$;
 CALL bench.time_steady('whole snapshot', 3);
 CALL bench.time_steady('writes to rbac tables', 3);
 
-SELECT :'label' AS dataset, s.mode AS cache_key, count(*) AS checks,
+-- Each check is asked once a round: round 1 is its first ask (reads shared
+-- with earlier checks come from the cache), rounds 2 and 3 ask it again
+-- (answered from the results the first ask kept, while no write to the
+-- tuples intervened).
+SELECT :'label' AS dataset, s.mode AS cache_key,
+       CASE WHEN GROUPING(s.round = 1) = 1 THEN 'all rounds' WHEN s.round = 1 THEN 'round 1 (first ask)'
+            ELSE 'rounds 2-3 (asked again)' END AS checks_of,
+       count(*) AS checks,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY us)::numeric, 1) AS p50_us,
        round(percentile_cont(0.95) WITHIN GROUP (ORDER BY us)::numeric, 1) AS p95_us,
        round(percentile_cont(0.99) WITHIN GROUP (ORDER BY us)::numeric, 1) AS p99_us,
-       round(100.0 * (a.hits - b.hits) / nullif((a.hits - b.hits) + (a.misses - b.misses), 0), 1) AS hit_rate_pct,
+       round(100.0 * (a.hits - b.hits) / nullif((a.hits - b.hits) + (a.misses - b.misses), 0), 1) AS read_hit_rate_pct,
        a.invalidations - b.invalidations AS cache_restarts,
        count(*) FILTER (WHERE s.allowed IS DISTINCT FROM e.allowed) AS wrong_answers
   FROM bench.steady s JOIN bench.expected e USING (qid)
   JOIN bench.steady_cache b ON b.mode = s.mode || ' before'
   JOIN bench.steady_cache a ON a.mode = s.mode || ' after'
- GROUP BY s.mode, a.hits, b.hits, a.misses, b.misses, a.invalidations, b.invalidations
- ORDER BY s.mode;
+ GROUP BY GROUPING SETS ((s.mode, a.hits, b.hits, a.misses, b.misses, a.invalidations, b.invalidations),
+                         (s.mode, a.hits, b.hits, a.misses, b.misses, a.invalidations, b.invalidations, s.round = 1))
+ ORDER BY s.mode, 3;
 SELECT :'label' AS dataset, (SELECT count(*) FROM bench.noise) AS unrelated_commits_during_the_run,
        (SELECT count(*) FROM bench.steady) AS timed_checks;

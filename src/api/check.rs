@@ -30,10 +30,28 @@ fn object_of(text: &str) -> ObjectRef {
     tuple::parse_object(text).or_raise()
 }
 
-fn run_check(subject: &str, action: &str, object: &str, ctx: &Context) -> bool {
-    let subject = subject_of(subject);
+fn run_check(subject_text: &str, action: &str, object: &str, ctx: &Context) -> bool {
+    let subject = subject_of(subject_text);
     let object = object_of(object);
-    store::read(|schema, source| engine::check(schema, source, &object, action, &subject, ctx, options())).or_raise()
+    let opts = options();
+    store::read(|schema, source| {
+        if !ctx.is_empty() {
+            return engine::check(schema, source, &object, action, &subject, ctx, opts);
+        }
+        // Resumes what earlier checks of this subject learnt in the same
+        // snapshot view (see `ReadCache::take_checker`): a repeated check
+        // costs a memo probe.
+        let kept = source.cache().take_checker(subject_text, opts);
+        let mut checker = Checker::resume(schema, source, ctx, opts, kept);
+        let allowed = checker.check(&object, action, &subject);
+        // A failed check's results are dropped with it.
+        if allowed.is_ok() {
+            let kept = checker.keep();
+            source.cache().keep_checker(subject_text, opts, kept);
+        }
+        allowed
+    })
+    .or_raise()
 }
 
 /// Does `subject` (`user:alice`, or a subject set `team:eng#member`) have

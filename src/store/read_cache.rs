@@ -22,6 +22,7 @@ use std::rc::Rc;
 use pgrx::pg_sys;
 use rustc_hash::FxHashMap;
 
+use notion_rbac_core::engine::{CheckOptions, Kept};
 use notion_rbac_core::tuple::Value;
 
 use super::packed::{EntityTuples, Packed};
@@ -56,6 +57,10 @@ pub struct ReadCache {
     /// maker's key, with their size in ids; see [`ReadCache::remember`].
     answers: FxHashMap<Box<str>, (Rc<dyn Any>, usize)>,
     answer_ids: usize,
+    /// What checks learnt, by subject text (see [`ReadCache::take_checker`]).
+    checkers: FxHashMap<Box<str>, (CheckOptions, Kept)>,
+    /// Node results `checkers` hold, bounded by `limit`.
+    checker_results: usize,
     /// Cached rows (tuples, probes, values), bounded by `limit`.
     rows: usize,
     /// Rows the current call has added, and whether other calls share the
@@ -137,6 +142,42 @@ impl ReadCache {
         self.answer_ids += ids;
     }
 
+    /// What earlier checks of `subject` under `opts` learnt in this
+    /// snapshot view: the final results of the nodes they evaluated (see
+    /// `Checker::keep`). A repeated check answers from it without a read,
+    /// and one that meets an earlier one's path (a common ancestor) stops
+    /// there. Derived from this view's reads alone, like a kept answer, so
+    /// it goes when the key changes; the compiled schema its node kinds
+    /// point into is kept under the same key. Give it back with
+    /// [`ReadCache::keep_checker`] after a check that succeeded.
+    pub fn take_checker(&mut self, subject: &str, opts: CheckOptions) -> Kept {
+        match self.checkers.remove(subject) {
+            Some((kept_opts, kept)) => {
+                self.checker_results -= kept.len();
+                if kept_opts == opts { kept } else { Kept::default() }
+            }
+            None => Kept::default(),
+        }
+    }
+
+    /// Keeps what a check of `subject` learnt (see
+    /// [`ReadCache::take_checker`]); within `limit` node results in all
+    /// (every kept checker goes when one would not fit beside them) and
+    /// [`KEPT_SUBJECTS`] subjects. Nothing is kept by a one-call cache.
+    pub fn keep_checker(&mut self, subject: &str, opts: CheckOptions, kept: Kept) {
+        let results = kept.len();
+        if self.key.is_none() || results > self.limit {
+            return;
+        }
+        if self.checker_results + results > self.limit || self.checkers.len() >= KEPT_SUBJECTS {
+            self.checkers.clear();
+            self.checker_results = 0;
+            self.stats.evictions += 1;
+        }
+        self.checker_results += results;
+        self.checkers.insert(subject.into(), (opts, kept));
+    }
+
     /// Whether this call has used its share of a shared cache: reads it
     /// makes from now on are not kept.
     pub fn call_spent(&self) -> bool {
@@ -179,6 +220,8 @@ impl ReadCache {
             self.clear_reads();
             self.answers.clear();
             self.answer_ids = 0;
+            self.checkers.clear();
+            self.checker_results = 0;
             self.schema = None;
             self.guarded = None;
             self.key = Some(key);
@@ -194,6 +237,10 @@ impl ReadCache {
         ReadCache { limit: ONE_CALL_ROWS, ..ReadCache::default() }
     }
 }
+
+/// Subjects whose checks' results a backend keeps at most (see
+/// [`ReadCache::keep_checker`]).
+const KEPT_SUBJECTS: usize = 4096;
 
 /// Bound on the rows a call keeps when it does not use the shared cache.
 const ONE_CALL_ROWS: usize = 200_000;

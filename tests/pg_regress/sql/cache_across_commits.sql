@@ -9,6 +9,7 @@ SELECT hits AS h0, invalidations AS i0 FROM rbac.cache_stats() \gset
 INSERT INTO regress_unrelated VALUES (1);
 INSERT INTO regress_unrelated VALUES (2);
 SELECT rbac.check('user:k', 'owner', 'doc:k1') AS after_unrelated_commits;
+SELECT rbac.check('user:j', 'owner', 'doc:k1') AS other_subject_after_unrelated_commits;
 SELECT invalidations - :i0 AS invalidations, hits > :h0 AS answered_from_cache FROM rbac.cache_stats();
 
 -- A write to the tuples: the next check reads afresh and sees it.

@@ -101,13 +101,14 @@ ROLLBACK;
 
 -- The read cache (notion_rbac.cache_rows) is reused only by checks that see
 -- the same data. Outside a transaction that has written, repeated checks
--- are answered from it...
+-- are answered from it (this one from the results the first one kept,
+-- without a read at all: kept_checks.sql)...
 SELECT rbac.check('user:bob', 'read', 'page:project_plan') AS bob_reads_plan;
 -- (\gset: keeping the counters in a table would commit a write, which
 -- rightly starts the cache afresh)
 SELECT hits AS hits_before, misses AS misses_before FROM rbac.cache_stats() \gset
 SELECT rbac.check('user:bob', 'read', 'page:project_plan') AS bob_reads_plan_again;
-SELECT hits > :hits_before AS answered_from_cache, misses = :misses_before AS no_new_reads, row_limit
+SELECT hits = :hits_before AND misses = :misses_before AS answered_without_reading, row_limit
   FROM rbac.cache_stats();
 -- A commit that wrote none of the extension's tables leaves it as it was
 -- (cache_across_commits.sql has the rest: writes to them start it afresh).

@@ -103,6 +103,11 @@ fn memo_hash(kind: NodeKind, id: &str) -> u64 {
 }
 
 impl Memo {
+    /// Keyed results held.
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Forgets everything if the subject changes.
     pub(super) fn prepare(&mut self, subject: &SubjectRef) {
         self.root_len = 0;

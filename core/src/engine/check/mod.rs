@@ -431,6 +431,18 @@ pub struct Kept {
     strata: Strata,
 }
 
+impl Kept {
+    /// Node results held (a measure of its memory, for callers that bound
+    /// what they keep).
+    pub fn len(&self) -> usize {
+        self.memo.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Evaluates checks against one schema, source and context, reusing its
 /// memo and buffers across calls (see [`Checker::check_many_objects`]).
 /// The memo never changes an answer (see "Memo" in the module docs).

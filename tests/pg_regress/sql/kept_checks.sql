@@ -1,0 +1,103 @@
+-- What rbac.check learnt is kept beside the read cache: a repeated check of
+-- the same subject, in a later statement or transaction whose snapshot
+-- sees the same data, is answered from the results of nodes an earlier
+-- check evaluated, without a read. It is never used after a write to the
+-- tuples (committed, or the caller's own), under other limits, with a
+-- context, or without the privileges a read needs.
+DELETE FROM rbac.tuples;
+DELETE FROM rbac.attributes;
+SELECT rbac.write_schema($$
+entity user {}
+entity group {
+    relation member @user @group#member
+}
+entity doc {
+    relation owner @user
+    relation reader @user @group#member
+    relation parent @doc
+    permission read = reader or owner or parent.read
+}
+$$) > 0 AS model;
+-- A chain d1 <- d2 <- ... <- d12 (d12's parent is d11), read through a
+-- group nested in another.
+SELECT rbac.write_tuples(ARRAY['doc:d1#reader@group:outer#member',
+                               'group:outer#member@group:inner#member',
+                               'group:inner#member@user:ann'])
+       + (SELECT rbac.write_tuples(array_agg(format('doc:d%s#parent@doc:d%s', i, i - 1)))
+            FROM generate_series(2, 12) i) AS written;
+CREATE TABLE regress_kept_unrelated (x int);
+
+-- A first check reads; the same check again reads nothing, after an
+-- unrelated commit too.
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS first_ask;
+SELECT hits AS h0, misses AS m0 FROM rbac.cache_stats() \gset
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS asked_again;
+INSERT INTO regress_kept_unrelated VALUES (1);
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS after_unrelated_commit;
+SELECT hits = :h0 AND misses = :m0 AS answered_without_reading FROM rbac.cache_stats();
+-- A check on the way (d6 is an ancestor of d12) was decided by the first
+-- one: no read either. Another subject reads (through the cached rows).
+SELECT rbac.check('user:ann', 'read', 'doc:d6') AS ancestor;
+SELECT hits = :h0 AND misses = :m0 AS ancestor_without_reading FROM rbac.cache_stats();
+SELECT rbac.check('user:bob', 'read', 'doc:d12') AS bob;
+SELECT hits + misses > :h0 + :m0 AS bob_reads FROM rbac.cache_stats();
+-- Denials are kept too, and never outlive the data they were made from.
+SELECT rbac.check('user:bob', 'read', 'doc:d12') AS bob_again;
+
+-- A committed revocation in the middle of the chain, and a grant.
+SELECT rbac.delete_tuples(ARRAY['doc:d7#parent@doc:d6']) AS revoked;
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS after_revocation,
+       rbac.check('user:ann', 'read', 'doc:d6') AS above_the_cut;
+SELECT rbac.write_tuples(ARRAY['doc:d12#owner@user:bob']) AS granted;
+SELECT rbac.check('user:bob', 'read', 'doc:d12') AS bob_after_grant;
+SELECT rbac.write_tuples(ARRAY['doc:d7#parent@doc:d6']) AS restored;
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS restored_read;
+
+-- The caller's own writes count at once, and a rolled-back savepoint takes
+-- them back.
+BEGIN;
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS in_transaction;
+SELECT rbac.delete_tuples(ARRAY['group:inner#member@user:ann']) AS left_group;
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS after_own_delete;
+SAVEPOINT s;
+SELECT rbac.write_tuples(ARRAY['group:inner#member@user:ann']) AS rejoined;
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS rejoined_in_savepoint;
+ROLLBACK TO SAVEPOINT s;
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS savepoint_rolled_back;
+ROLLBACK;
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS transaction_rolled_back;
+
+-- Other limits do not reuse results found under the defaults: a chain
+-- deeper than notion_rbac.max_depth is an error, asked before or not.
+SET notion_rbac.max_depth = 5;
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS too_deep;
+RESET notion_rbac.max_depth;
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS deep_enough;
+
+-- A context neither reads the kept results nor leaves its own behind.
+SELECT rbac.check('user:cy', 'read', 'doc:d12') AS cy_denied;
+SELECT rbac.check('user:cy', 'read', 'doc:d12', '{"tuples": ["doc:d12#owner@user:cy"]}') AS cy_with_context;
+SELECT rbac.check('user:cy', 'read', 'doc:d12') AS cy_denied_again;
+SELECT rbac.check('user:cy', 'read', 'doc:d3', '{"tuples": ["doc:d1#reader@user:cy"]}') AS cy_above_with_context;
+SELECT rbac.check('user:cy', 'read', 'doc:d3') AS cy_above_without;
+
+-- Nor does a role that may call rbac.check but not read the tuples.
+CREATE ROLE regress_kept_nobody NOLOGIN;
+GRANT USAGE ON SCHEMA rbac TO regress_kept_nobody;
+GRANT EXECUTE ON FUNCTION rbac.check(text, text, text) TO regress_kept_nobody;
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS as_owner;
+SET ROLE regress_kept_nobody;
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS as_nobody;
+RESET ROLE;
+
+-- Turned off with the read cache.
+SET notion_rbac.cache_rows = 0;
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS cache_off;
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS cache_off_again;
+RESET notion_rbac.cache_rows;
+
+REVOKE ALL ON SCHEMA rbac FROM regress_kept_nobody;
+REVOKE ALL ON FUNCTION rbac.check(text, text, text) FROM regress_kept_nobody;
+DROP ROLE regress_kept_nobody;
+DROP TABLE regress_kept_unrelated;
+DELETE FROM rbac.tuples;
