@@ -490,14 +490,30 @@ fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
     let kept = STATE.with(|cell| cell.borrow_mut()[i].kept.take());
     let (allowed, kept) = store::read_active(|active, source| {
         let ctx = Context::default();
-        let kept = match kept {
-            Some((schema, kept)) if Rc::ptr_eq(&schema, active) => kept,
+        let opts = options();
+        // Under the read cache's key, what earlier checks of this subject
+        // learnt — rows of this statement, of an earlier one that saw the
+        // same data, or rbac.check calls — lives in the cache (see
+        // `ReadCache::take_checker`); without the cache, in this memo.
+        let in_cache = source.cache().keeps_checkers();
+        let subject_key = in_cache.then(|| subject.to_string());
+        let kept = match (&subject_key, kept) {
+            (Some(key), _) => source.cache().take_checker(key, opts),
+            (None, Some((schema, kept))) if Rc::ptr_eq(&schema, active) => kept,
             _ => Kept::default(),
         };
-        let mut checker = Checker::resume(&active.schema, source, &ctx, options(), kept);
+        let mut checker = Checker::resume(&active.schema, source, &ctx, opts, kept);
         let allowed = checker.check(&object, action, &subject);
         // A failed check's memo is dropped with it (the statement ends).
-        let kept = allowed.is_ok().then(|| (Rc::clone(active), checker.keep()));
+        let learnt = allowed.is_ok().then(|| checker.keep());
+        let kept = match (subject_key, learnt) {
+            (Some(key), Some(learnt)) => {
+                source.cache().keep_checker(&key, opts, learnt);
+                None
+            }
+            (None, Some(learnt)) => Some((Rc::clone(active), learnt)),
+            _ => None,
+        };
         (allowed, kept)
     });
     let allowed = allowed.or_raise();

@@ -160,13 +160,19 @@ impl ReadCache {
         }
     }
 
+    /// Whether [`ReadCache::keep_checker`] keeps anything: not in a cache
+    /// of one call.
+    pub fn keeps_checkers(&self) -> bool {
+        self.key.is_some()
+    }
+
     /// Keeps what a check of `subject` learnt (see
     /// [`ReadCache::take_checker`]); within `limit` node results in all
     /// (every kept checker goes when one would not fit beside them) and
     /// [`KEPT_SUBJECTS`] subjects. Nothing is kept by a one-call cache.
     pub fn keep_checker(&mut self, subject: &str, opts: CheckOptions, kept: Kept) {
         let results = kept.len();
-        if self.key.is_none() || results > self.limit {
+        if !self.keeps_checkers() || results > self.limit {
             return;
         }
         if self.checker_results + results > self.limit || self.checkers.len() >= KEPT_SUBJECTS {
