@@ -50,3 +50,7 @@ impl Packed {
 
 /// All tuples of one small entity: `relation, subject type, id, relation`.
 pub type EntityTuples = Vec<Packed>;
+
+/// All tuples naming one small subject: `entity type, id, relation,
+/// subject relation`.
+pub type SubjectTuples = Vec<Packed>;

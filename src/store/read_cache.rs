@@ -25,7 +25,7 @@ use rustc_hash::FxHashMap;
 use notion_rbac_core::engine::{CheckOptions, Kept};
 use notion_rbac_core::tuple::Value;
 
-use super::packed::{EntityTuples, Packed};
+use super::packed::{EntityTuples, Packed, SubjectTuples};
 use super::schema::ActiveSchema;
 use super::snapshot_key::SnapshotKey;
 use crate::guc;
@@ -41,6 +41,8 @@ pub struct ReadCache {
     pub(super) guarded: Option<(u32, u32, pg_sys::Oid, bool)>,
     /// Whole small entities by `type\0id` (`None`: known to be large).
     pub entities: FxHashMap<Box<str>, Option<EntityTuples>>,
+    /// Whole small subjects by `type\0id` (`None`: known to be large).
+    pub subject_rows: FxHashMap<Box<str>, Option<SubjectTuples>>,
     /// `type\0id\0relation` → every subject (`type, id, relation`; large
     /// entities only).
     pub subjects: FxHashMap<Box<str>, Vec<Packed>>,
@@ -205,6 +207,7 @@ impl ReadCache {
 
     fn clear_reads(&mut self) {
         self.entities.clear();
+        self.subject_rows.clear();
         self.subjects.clear();
         self.subject_sets.clear();
         self.contains.clear();

@@ -7,7 +7,9 @@
 //! [`ReadCache`] that is only ever shared between calls whose snapshots see
 //! the same data (see [`super::read_cache`]).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::thread::LocalKey;
 
 use notion_rbac_core::engine::{ReverseHit, TupleSource};
 use notion_rbac_core::model::Schema;
@@ -15,7 +17,7 @@ use notion_rbac_core::tuple::{ObjectRef, SubjectRef, Value};
 use notion_rbac_core::{Error, Result};
 
 use super::index_scan::{attributes_col as a, tuples_col as t, IndexScan};
-use super::packed::{EntityTuples, Packed};
+use super::packed::{EntityTuples, Packed, SubjectTuples};
 use super::read_cache::ReadCache;
 
 /// An entity with at most this many tuples is read whole, in one scan, the
@@ -25,24 +27,37 @@ use super::read_cache::ReadCache;
 /// are read relation by relation, with point probes.
 const SMALL_ENTITY: usize = 16;
 
+/// A subject with at most this many tuples naming it (in any relation) is
+/// read whole through `tuples_by_subject` the first time a probe into a
+/// large entity names it: a check asks about one subject throughout, so its
+/// probes into a workspace's admins, a group's members and the like are
+/// then answered from memory, one index scan for all of them.
+const SMALL_SUBJECT: usize = 16;
+
+/// Per type, how often it turned out small or large in this backend (see
+/// [`worth_prefetching`]).
+type Sizes = RefCell<HashMap<String, (u32, u32)>>;
+
 thread_local! {
-    /// Per entity type, how often it turned out small or large in this
-    /// backend: types that are usually large are not prefetched (reading 16
-    /// rows only to give up would cost more than the probes it saves).
-    static TYPE_SIZES: std::cell::RefCell<HashMap<String, (u32, u32)>> = std::cell::RefCell::new(HashMap::new());
+    /// Entity types: types that are usually large are not prefetched
+    /// (reading 16 rows only to give up would cost more than the probes it
+    /// saves).
+    static ENTITY_SIZES: Sizes = RefCell::new(HashMap::new());
+    /// Subject types, the same way.
+    static SUBJECT_SIZES: Sizes = RefCell::new(HashMap::new());
 }
 
-fn worth_prefetching(entity_type: &str) -> bool {
-    TYPE_SIZES.with(|m| match m.borrow().get(entity_type) {
+fn worth_prefetching(sizes: &'static LocalKey<Sizes>, ty: &str) -> bool {
+    sizes.with(|m| match m.borrow().get(ty) {
         Some(&(small, large)) => large <= small / 4 + 1,
         None => true,
     })
 }
 
-fn record_size(entity_type: &str, small: bool) {
-    TYPE_SIZES.with(|m| {
+fn record_size(sizes: &'static LocalKey<Sizes>, ty: &str, small: bool) {
+    sizes.with(|m| {
         let mut m = m.borrow_mut();
-        let e = m.entry(entity_type.to_owned()).or_insert((0, 0));
+        let e = m.entry(ty.to_owned()).or_insert((0, 0));
         // Saturating halving keeps the statistics recent.
         if e.0 + e.1 >= 1024 {
             *e = (e.0 / 2, e.1 / 2);
@@ -77,6 +92,8 @@ pub struct IndexSource<'a> {
     /// `tuples_pkey`, for reads by any prefix of its six columns.
     pkey: Option<IndexScan>,
     sets: Option<IndexScan>,
+    /// `tuples_by_subject`, for reading small subjects whole.
+    by_subject: Option<IndexScan>,
     /// Reverse reads, one walk per (subject type, entity type, relation).
     walks: Vec<ReverseWalk>,
     attribute: Option<IndexScan>,
@@ -92,6 +109,7 @@ impl<'a> IndexSource<'a> {
             buf: String::new(),
             pkey: None,
             sets: None,
+            by_subject: None,
             walks: Vec::new(),
             attribute: None,
             by_attribute: None,
@@ -126,6 +144,19 @@ fn read_subjects(scan: &mut IndexScan, buf: &mut String) -> Vec<Packed> {
         found.push(Packed::read(scan, &SUBJECT_COLUMNS, buf));
     }
     found
+}
+
+/// Reads `columns` of the rows the scan is positioned on, at most `most`
+/// of them: the rows, and whether they were all.
+fn read_at_most(scan: &mut IndexScan, columns: &[i32], most: usize, buf: &mut String) -> (Vec<Packed>, bool) {
+    let mut rows = Vec::new();
+    while scan.next(false) {
+        if rows.len() == most {
+            return (rows, false);
+        }
+        rows.push(Packed::read(scan, columns, buf));
+    }
+    (rows, true)
 }
 
 /// Reverse walks kept open at once (a lookup's edges each have one).
@@ -302,28 +333,49 @@ impl IndexSource<'_> {
         }
         // Not when the rows would not be kept (see `ReadCache::admit`):
         // probes then read less.
-        if !worth_prefetching(&entity.ty) || self.cache.call_spent() {
+        if !worth_prefetching(&ENTITY_SIZES, &entity.ty) || self.cache.call_spent() {
             return false;
         }
         self.cache.miss();
         let scan = self.pkey.get_or_insert_with(open_pkey);
         scan.rekey(&[&entity.ty, &entity.id]);
-        let mut rows = Vec::new();
-        let mut small = true;
-        while scan.next(false) {
-            if rows.len() == SMALL_ENTITY {
-                small = false;
-                break;
-            }
-            rows.push(Packed::read(scan, &[t::RELATION, t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION], &mut self.buf));
-        }
-        record_size(&entity.ty, small);
+        let (rows, small) =
+            read_at_most(scan, &[t::RELATION, t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION], SMALL_ENTITY, &mut self.buf);
+        record_size(&ENTITY_SIZES, &entity.ty, small);
         if self.cache.admit(rows.len().max(1)) {
             self.cache.entities.insert(self.key.as_str().into(), small.then_some(rows));
             small
         } else {
             // Not kept (a tiny limit, or this call's share is spent):
             // answer by probes instead.
+            false
+        }
+    }
+
+    /// Whether `subject` is small (every tuple naming it read whole, on
+    /// first use, into the cache's `subject_rows` under `self.key`). False
+    /// if it is large or not worth trying.
+    fn small_subject(&mut self, subject: &SubjectRef) -> bool {
+        let key = key_of(&mut self.key, &[&subject.ty, &subject.id]);
+        if let Some(small) = self.cache.subject_rows.get(key).map(Option::is_some) {
+            self.cache.hit();
+            return small;
+        }
+        if !worth_prefetching(&SUBJECT_SIZES, &subject.ty) || self.cache.call_spent() {
+            return false;
+        }
+        self.cache.miss();
+        let scan = self.by_subject.get_or_insert_with(|| {
+            IndexScan::open(c"tuples", c"tuples_by_subject", &[t::SUBJECT_TYPE, t::SUBJECT_ID])
+        });
+        scan.rekey(&[&subject.ty, &subject.id]);
+        let (rows, small) =
+            read_at_most(scan, &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION, t::SUBJECT_RELATION], SMALL_SUBJECT, &mut self.buf);
+        record_size(&SUBJECT_SIZES, &subject.ty, small);
+        if self.cache.admit(rows.len().max(1)) {
+            self.cache.subject_rows.insert(self.key.as_str().into(), small.then_some(rows));
+            small
+        } else {
             false
         }
     }
@@ -360,6 +412,10 @@ impl IndexSource<'_> {
     fn entity_rows(&self) -> &EntityTuples {
         self.cache.entities.get(self.key.as_str()).and_then(|e| e.as_ref()).expect("small entity just read")
     }
+
+    fn subject_rows(&self) -> &SubjectTuples {
+        self.cache.subject_rows.get(self.key.as_str()).and_then(|e| e.as_ref()).expect("small subject just read")
+    }
 }
 
 impl TupleSource for IndexSource<'_> {
@@ -375,6 +431,11 @@ impl TupleSource for IndexSource<'_> {
     fn contains(&mut self, entity: &ObjectRef, relation: &str, subject: &SubjectRef) -> Result<bool> {
         if self.small_entity(entity) {
             return Ok(self.entity_rows().iter().any(|r| r.field(0) == relation && r.is_subject(1, subject)));
+        }
+        if self.small_subject(subject) {
+            return Ok(self.subject_rows().iter().any(|r| {
+                r.field(0) == entity.ty && r.field(1) == entity.id && r.field(2) == relation && r.field(3) == subject.relation
+            }));
         }
         let key = key_of(&mut self.key, &[&entity.ty, &entity.id, relation, &subject.ty, &subject.id, &subject.relation]);
         if let Some(&found) = self.cache.contains.get(key) {

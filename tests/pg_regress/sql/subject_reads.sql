@@ -1,0 +1,65 @@
+-- Probes into an entity too large to read whole (more than 16 tuples) are
+-- answered from the subject's own tuples when the subject has few: one
+-- read of tuples_by_subject serves every probe a check makes for it. The
+-- answers must be those of a probe by the full key — the entity type, id,
+-- relation and the subject's relation all count — with the cache on and
+-- off, for small and large subjects.
+DELETE FROM rbac.tuples;
+DELETE FROM rbac.attributes;
+SELECT rbac.write_schema($$
+entity user {}
+entity group {
+    relation member @user
+    relation admin @user
+}
+entity doc {
+    relation reader @user @group#member @group#admin
+    relation editor @user @group#admin
+    permission read = reader or editor
+}
+entity folder {
+    relation reader @user @group#member
+}
+$$) > 0 AS model;
+-- doc:big and folder:big have 20 readers each (large); group:g is the
+-- subject of a few tuples (small), user:many of 20 (large).
+SELECT rbac.write_tuples(array_agg(format('doc:big#reader@user:u%s', i))) AS big_doc FROM generate_series(1, 20) i;
+SELECT rbac.write_tuples(array_agg(format('folder:big#reader@user:u%s', i))) AS big_folder FROM generate_series(1, 20) i;
+SELECT rbac.write_tuples(array_agg(format('doc:d%s#reader@user:many', i))) AS many FROM generate_series(1, 20) i;
+SELECT rbac.write_tuples(ARRAY['doc:big#reader@group:g#admin', 'doc:big#editor@user:u21',
+                               'folder:big#reader@group:g#member', 'doc:big#reader@user:many']) AS others;
+
+CREATE TEMP TABLE probes (subject text, action text, object text);
+INSERT INTO probes VALUES
+    ('group:g#admin', 'reader', 'doc:big'),     -- stored
+    ('group:g#member', 'reader', 'doc:big'),    -- another subject relation
+    ('group:g#admin', 'editor', 'doc:big'),     -- another relation
+    ('group:g#admin', 'reader', 'doc:other'),   -- another id
+    ('group:g#member', 'reader', 'folder:big'), -- stored, another type
+    ('group:g#admin', 'reader', 'folder:big'),
+    ('user:u3', 'reader', 'doc:big'),
+    ('user:u3', 'reader', 'folder:big'),
+    ('user:u21', 'reader', 'doc:big'),
+    ('user:u21', 'editor', 'doc:big'),
+    ('user:u21', 'read', 'doc:big'),
+    ('user:u22', 'read', 'doc:big'),
+    ('user:many', 'reader', 'doc:big'),         -- a large subject
+    ('user:many', 'reader', 'folder:big'),
+    ('user:many', 'reader', 'doc:d7');
+
+-- Each probe with the cache on (in one statement, so probes share the
+-- subject's read) and off, against plain SQL.
+SELECT p.subject, p.action, p.object,
+       rbac.check(p.subject, p.action, p.object) AS allowed,
+       rbac.check(p.subject, p.action, p.object) = EXISTS (
+           SELECT 1 FROM rbac.tuples t
+            WHERE t.entity_type || ':' || t.entity_id = p.object
+              AND (t.relation = p.action OR (p.action = 'read' AND t.relation IN ('reader', 'editor')))
+              AND t.subject_type || ':' || t.subject_id
+                  || CASE WHEN t.subject_relation <> '' THEN '#' || t.subject_relation ELSE '' END = p.subject) AS as_plain_sql
+  FROM probes p;
+SET notion_rbac.cache_rows = 0;
+SELECT count(*) FILTER (WHERE rbac.check(p.subject, p.action, p.object)) AS allowed_with_cache_off FROM probes p;
+RESET notion_rbac.cache_rows;
+
+DELETE FROM rbac.tuples;
