@@ -12,14 +12,14 @@ SET notion_rbac.cache_rows = 0;
 CREATE TABLE bench.expected AS SELECT qid, rbac.check(subject, action, object) AS allowed FROM bench.queries;
 RESET notion_rbac.cache_rows;
 CREATE UNLOGGED TABLE bench.steady (mode text, round int, qid bigint, us float8, allowed boolean);
-CREATE UNLOGGED TABLE bench.steady_cache (mode text, hits bigint, misses bigint, invalidations bigint);
+CREATE UNLOGGED TABLE bench.steady_cache (mode text, hits bigint, misses bigint, invalidations bigint, kept_answers bigint);
 
 CREATE PROCEDURE bench.time_steady(mode text, rounds int)
 LANGUAGE plpgsql AS $$
 DECLARE q record; t0 timestamptz; r boolean;
 BEGIN
     PERFORM set_config('notion_rbac.cache_across_commits', CASE mode WHEN 'whole snapshot' THEN 'off' ELSE 'on' END, false);
-    INSERT INTO bench.steady_cache SELECT mode || ' before', hits, misses, invalidations FROM rbac.cache_stats();
+    INSERT INTO bench.steady_cache SELECT mode || ' before', hits, misses, invalidations, kept_check_answers FROM rbac.cache_stats();
     COMMIT;
     FOR i IN 1..rounds LOOP
         FOR q IN SELECT * FROM bench.queries ORDER BY (qid * 2654435761 + i * 7919) % 1000003 LOOP
@@ -29,7 +29,7 @@ BEGIN
             COMMIT;
         END LOOP;
     END LOOP;
-    INSERT INTO bench.steady_cache SELECT mode || ' after', hits, misses, invalidations FROM rbac.cache_stats();
+    INSERT INTO bench.steady_cache SELECT mode || ' after', hits, misses, invalidations, kept_check_answers FROM rbac.cache_stats();
     COMMIT;
 END $$;
 
@@ -48,13 +48,15 @@ SELECT :'label' AS dataset, s.mode AS cache_key,
        round(percentile_cont(0.95) WITHIN GROUP (ORDER BY us)::numeric, 1) AS p95_us,
        round(percentile_cont(0.99) WITHIN GROUP (ORDER BY us)::numeric, 1) AS p99_us,
        round(100.0 * (a.hits - b.hits) / nullif((a.hits - b.hits) + (a.misses - b.misses), 0), 1) AS read_hit_rate_pct,
+       a.kept_answers - b.kept_answers AS answered_without_read,
        a.invalidations - b.invalidations AS cache_restarts,
        count(*) FILTER (WHERE s.allowed IS DISTINCT FROM e.allowed) AS wrong_answers
   FROM bench.steady s JOIN bench.expected e USING (qid)
   JOIN bench.steady_cache b ON b.mode = s.mode || ' before'
   JOIN bench.steady_cache a ON a.mode = s.mode || ' after'
- GROUP BY GROUPING SETS ((s.mode, a.hits, b.hits, a.misses, b.misses, a.invalidations, b.invalidations),
-                         (s.mode, a.hits, b.hits, a.misses, b.misses, a.invalidations, b.invalidations, s.round = 1))
+ GROUP BY GROUPING SETS ((s.mode, a.hits, b.hits, a.misses, b.misses, a.invalidations, b.invalidations, a.kept_answers, b.kept_answers),
+                         (s.mode, a.hits, b.hits, a.misses, b.misses, a.invalidations, b.invalidations, a.kept_answers, b.kept_answers,
+                          s.round = 1))
  ORDER BY s.mode, 3;
 SELECT :'label' AS dataset, (SELECT count(*) FROM bench.noise) AS unrelated_commits_during_the_run,
        (SELECT count(*) FROM bench.steady) AS timed_checks;

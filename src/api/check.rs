@@ -41,13 +41,14 @@ fn run_check(subject_text: &str, action: &str, object: &str, ctx: &Context) -> b
         // Resumes what earlier checks of this subject learnt in the same
         // snapshot view (see `ReadCache::take_checker`): a repeated check
         // costs a memo probe.
+        let reads_before = source.cache().reads();
         let kept = source.cache().take_checker(subject_text, opts);
         let mut checker = Checker::resume(schema, source, ctx, opts, kept);
         let allowed = checker.check(&object, action, &subject);
         // A failed check's results are dropped with it.
         if allowed.is_ok() {
             let kept = checker.keep();
-            source.cache().keep_checker(subject_text, opts, kept);
+            source.cache().keep_checker(subject_text, opts, kept, reads_before);
         }
         allowed
     })

@@ -13,7 +13,9 @@ fn version() -> &'static str {
 /// emptied because a snapshot saw other data (`invalidations`: a commit
 /// happened) or because it was full (`evictions`); the ids of lookup
 /// answers kept beside it (`notion_rbac.cache_lookup_ids`) and how often a
-/// statement found one kept, or not.
+/// statement found one kept, or not; the node results checks keep beside
+/// it, and the checks (and protected rows) answered from them without a
+/// read.
 #[pg_extern(volatile, parallel_restricted)]
 fn cache_stats() -> TableIterator<
     'static,
@@ -27,9 +29,11 @@ fn cache_stats() -> TableIterator<
         name!(kept_lookup_ids, i64),
         name!(kept_lookup_hits, i64),
         name!(kept_lookup_misses, i64),
+        name!(kept_check_results, i64),
+        name!(kept_check_answers, i64),
     ),
 > {
-    let (rows, limit, kept_ids, s) = crate::store::read_cache::stats();
+    let (rows, limit, kept_ids, kept_results, s) = crate::store::read_cache::stats();
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     TableIterator::once((
         n(rows as u64),
@@ -41,5 +45,7 @@ fn cache_stats() -> TableIterator<
         n(kept_ids as u64),
         n(s.answer_hits),
         n(s.answer_misses),
+        n(kept_results as u64),
+        n(s.kept_check_answers),
     ))
 }

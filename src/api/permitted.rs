@@ -496,6 +496,7 @@ fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
         // same data, or rbac.check calls — lives in the cache (see
         // `ReadCache::take_checker`); without the cache, in this memo.
         let in_cache = source.cache().keeps_checkers();
+        let reads_before = source.cache().reads();
         let subject_key = in_cache.then(|| subject.to_string());
         let kept = match (&subject_key, kept) {
             (Some(key), _) => source.cache().take_checker(key, opts),
@@ -508,7 +509,7 @@ fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
         let learnt = allowed.is_ok().then(|| checker.keep());
         let kept = match (subject_key, learnt) {
             (Some(key), Some(learnt)) => {
-                source.cache().keep_checker(&key, opts, learnt);
+                source.cache().keep_checker(&key, opts, learnt, reads_before);
                 None
             }
             (None, Some(learnt)) => Some((Rc::clone(active), learnt)),

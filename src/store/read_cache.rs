@@ -85,6 +85,9 @@ pub struct CacheStats {
     /// Lookup answers found kept, and not.
     pub answer_hits: u64,
     pub answer_misses: u64,
+    /// Checks and protected rows answered from kept check results without
+    /// a read (see [`ReadCache::take_checker`]).
+    pub kept_check_answers: u64,
 }
 
 impl ReadCache {
@@ -172,7 +175,12 @@ impl ReadCache {
     /// [`ReadCache::take_checker`]); within `limit` node results in all
     /// (every kept checker goes when one would not fit beside them) and
     /// [`KEPT_SUBJECTS`] subjects. Nothing is kept by a one-call cache.
-    pub fn keep_checker(&mut self, subject: &str, opts: CheckOptions, kept: Kept) {
+    /// `reads_before`: [`ReadCache::reads`] before the check, to count it
+    /// among the answers made without a read.
+    pub fn keep_checker(&mut self, subject: &str, opts: CheckOptions, kept: Kept, reads_before: u64) {
+        if self.reads() == reads_before {
+            self.stats.kept_check_answers += 1;
+        }
         let results = kept.len();
         if !self.keeps_checkers() || results > self.limit {
             return;
@@ -199,6 +207,12 @@ impl ReadCache {
 
     pub fn hit(&mut self) {
         self.stats.hits += 1;
+    }
+
+    /// Tuple and attribute reads so far, from the cache or not: a call that
+    /// did not change it answered from what was kept.
+    pub fn reads(&self) -> u64 {
+        self.stats.hits + self.stats.misses
     }
 
     pub fn miss(&mut self) {
@@ -260,10 +274,10 @@ thread_local! {
 }
 
 /// The cache's state for `rbac.cache_stats()`: (rows, limit, ids of kept
-/// answers, counters).
-pub fn stats() -> (usize, usize, usize, CacheStats) {
+/// answers, kept check results, counters).
+pub fn stats() -> (usize, usize, usize, usize, CacheStats) {
     CACHE.with(|c| match c.try_borrow() {
-        Ok(c) => (c.rows, guc::cache_rows(), c.answer_ids, c.stats),
-        Err(_) => (0, guc::cache_rows(), 0, CacheStats::default()),
+        Ok(c) => (c.rows, guc::cache_rows(), c.answer_ids, c.checker_results, c.stats),
+        Err(_) => (0, guc::cache_rows(), 0, 0, CacheStats::default()),
     })
 }

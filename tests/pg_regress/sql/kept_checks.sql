@@ -30,7 +30,7 @@ CREATE TABLE regress_kept_unrelated (x int);
 -- A first check reads; the same check again reads nothing, after an
 -- unrelated commit too.
 SELECT rbac.check('user:ann', 'read', 'doc:d12') AS first_ask;
-SELECT hits AS h0, misses AS m0 FROM rbac.cache_stats() \gset
+SELECT hits AS h0, misses AS m0, kept_check_answers AS k0 FROM rbac.cache_stats() \gset
 SELECT rbac.check('user:ann', 'read', 'doc:d12') AS asked_again;
 INSERT INTO regress_kept_unrelated VALUES (1);
 SELECT rbac.check('user:ann', 'read', 'doc:d12') AS after_unrelated_commit;
@@ -39,6 +39,10 @@ SELECT hits = :h0 AND misses = :m0 AS answered_without_reading FROM rbac.cache_s
 -- one: no read either. Another subject reads (through the cached rows).
 SELECT rbac.check('user:ann', 'read', 'doc:d6') AS ancestor;
 SELECT hits = :h0 AND misses = :m0 AS ancestor_without_reading FROM rbac.cache_stats();
+-- rbac.cache_stats shows them: node results kept, and checks answered from
+-- them alone.
+SELECT kept_check_results >= 12 AS results_kept, kept_check_answers - :k0 AS answered_from_kept
+  FROM rbac.cache_stats();
 SELECT rbac.check('user:bob', 'read', 'doc:d12') AS bob;
 SELECT hits + misses > :h0 + :m0 AS bob_reads FROM rbac.cache_stats();
 -- Denials are kept too, and never outlive the data they were made from.
