@@ -158,7 +158,7 @@ impl ReadCache {
     pub fn take_checker(&mut self, subject: &str, opts: CheckOptions) -> Kept {
         match self.checkers.remove(subject) {
             Some((kept_opts, kept)) => {
-                self.checker_results -= kept.len();
+                self.checker_results -= charge(&kept);
                 if kept_opts == opts { kept } else { Kept::default() }
             }
             None => Kept::default(),
@@ -173,15 +173,15 @@ impl ReadCache {
 
     /// Keeps what a check of `subject` learnt (see
     /// [`ReadCache::take_checker`]); within `limit` node results in all
-    /// (every kept checker goes when one would not fit beside them) and
-    /// [`KEPT_SUBJECTS`] subjects. Nothing is kept by a one-call cache.
+    /// (every kept checker goes when one would not fit beside them; see
+    /// [`charge`]) and [`KEPT_SUBJECTS`] subjects. Nothing is kept by a one-call cache.
     /// `reads_before`: [`ReadCache::reads`] before the check, to count it
     /// among the answers made without a read.
     pub fn keep_checker(&mut self, subject: &str, opts: CheckOptions, kept: Kept, reads_before: u64) {
         if self.reads() == reads_before {
             self.stats.kept_check_answers += 1;
         }
-        let results = kept.len();
+        let results = charge(&kept);
         if !self.keeps_checkers() || results > self.limit {
             return;
         }
@@ -259,6 +259,17 @@ impl ReadCache {
     pub(super) fn one_call() -> ReadCache {
         ReadCache { limit: ONE_CALL_ROWS, ..ReadCache::default() }
     }
+}
+
+/// Node results a kept checker counts for at least: its memo reserves room
+/// for this many on its first result, so many subjects with a check or two
+/// each weigh what they hold (about 100 bytes a result).
+const CHECKER_MIN_CHARGE: usize = 64;
+
+/// What a kept checker counts against the bound (see
+/// [`ReadCache::keep_checker`]).
+fn charge(kept: &Kept) -> usize {
+    kept.len().max(CHECKER_MIN_CHARGE)
 }
 
 /// Subjects whose checks' results a backend keeps at most (see
