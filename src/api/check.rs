@@ -48,7 +48,9 @@ fn run_check(subject_text: &str, action: &str, object: &str, ctx: &Context) -> b
         // A failed check's results are dropped with it.
         if allowed.is_ok() {
             let kept = checker.keep();
-            source.cache().keep_checker(subject_text, opts, kept, reads_before);
+            // What the cache refuses (more than its whole bound) is dropped:
+            // this call is over.
+            drop(source.cache().keep_checker(subject_text, opts, kept, reads_before));
         }
         allowed
     })

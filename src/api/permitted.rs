@@ -498,23 +498,23 @@ fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
         let in_cache = source.cache().keeps_checkers();
         let reads_before = source.cache().reads();
         let subject_key = in_cache.then(|| subject.to_string());
-        let kept = match (&subject_key, kept) {
-            (Some(key), _) => source.cache().take_checker(key, opts),
-            (None, Some((schema, kept))) if Rc::ptr_eq(&schema, active) => kept,
+        // The statement's own memo first: one the cache refused (more than
+        // its whole bound) stays with the statement.
+        let kept = match (kept, &subject_key) {
+            (Some((schema, kept)), _) if Rc::ptr_eq(&schema, active) => kept,
+            (_, Some(key)) => source.cache().take_checker(key, opts),
             _ => Kept::default(),
         };
         let mut checker = Checker::resume(&active.schema, source, &ctx, opts, kept);
         let allowed = checker.check(&object, action, &subject);
         // A failed check's memo is dropped with it (the statement ends).
         let learnt = allowed.is_ok().then(|| checker.keep());
-        let kept = match (subject_key, learnt) {
-            (Some(key), Some(learnt)) => {
-                source.cache().keep_checker(&key, opts, learnt, reads_before);
-                None
-            }
-            (None, Some(learnt)) => Some((Rc::clone(active), learnt)),
-            _ => None,
+        let learnt = match (subject_key, learnt) {
+            (Some(key), Some(learnt)) => source.cache().keep_checker(&key, opts, learnt, reads_before),
+            (None, learnt) => learnt,
+            (Some(_), None) => None,
         };
+        let kept = learnt.map(|learnt| (Rc::clone(active), learnt));
         (allowed, kept)
     });
     let allowed = allowed.or_raise();

@@ -176,22 +176,30 @@ impl ReadCache {
     /// (every kept checker goes when one would not fit beside them; see
     /// [`charge`]) and [`KEPT_SUBJECTS`] subjects. Nothing is kept by a one-call cache.
     /// `reads_before`: [`ReadCache::reads`] before the check, to count it
-    /// among the answers made without a read.
-    pub fn keep_checker(&mut self, subject: &str, opts: CheckOptions, kept: Kept, reads_before: u64) {
+    /// among the answers made without a read. Hands back what it did not
+    /// keep (more than the whole bound, or a cache of one call).
+    pub fn keep_checker(&mut self, subject: &str, opts: CheckOptions, kept: Kept, reads_before: u64) -> Option<Kept> {
         if self.reads() == reads_before {
             self.stats.kept_check_answers += 1;
         }
         let results = charge(&kept);
         if !self.keeps_checkers() || results > self.limit {
-            return;
+            return Some(kept);
         }
         if self.checker_results + results > self.limit || self.checkers.len() >= KEPT_SUBJECTS {
-            self.checkers.clear();
-            self.checker_results = 0;
+            self.clear_checkers();
             self.stats.evictions += 1;
         }
         self.checker_results += results;
-        self.checkers.insert(subject.into(), (opts, kept));
+        if let Some((_, old)) = self.checkers.insert(subject.into(), (opts, kept)) {
+            self.checker_results -= charge(&old);
+        }
+        None
+    }
+
+    fn clear_checkers(&mut self) {
+        self.checkers.clear();
+        self.checker_results = 0;
     }
 
     /// Whether this call has used its share of a shared cache: reads it
@@ -243,14 +251,20 @@ impl ReadCache {
             self.clear_reads();
             self.answers.clear();
             self.answer_ids = 0;
-            self.checkers.clear();
-            self.checker_results = 0;
+            self.clear_checkers();
             self.schema = None;
             self.guarded = None;
             self.key = Some(key);
-        } else if self.rows > limit {
-            self.clear_reads();
-            self.stats.evictions += 1;
+        } else {
+            // A lowered bound applies at once.
+            if self.rows > limit {
+                self.clear_reads();
+                self.stats.evictions += 1;
+            }
+            if self.checker_results > limit {
+                self.clear_checkers();
+                self.stats.evictions += 1;
+            }
         }
     }
 

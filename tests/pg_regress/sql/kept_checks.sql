@@ -72,11 +72,22 @@ ROLLBACK;
 SELECT rbac.check('user:ann', 'read', 'doc:d12') AS transaction_rolled_back;
 
 -- Other limits do not reuse results found under the defaults: a chain
--- deeper than notion_rbac.max_depth is an error, asked before or not.
+-- deeper than notion_rbac.max_depth is an error, asked before or not; so is
+-- a ring that settling cannot hold within notion_rbac.max_fixpoint_size
+-- (its exact answer, false, was found and kept under the default).
 SET notion_rbac.max_depth = 5;
 SELECT rbac.check('user:ann', 'read', 'doc:d12') AS too_deep;
 RESET notion_rbac.max_depth;
 SELECT rbac.check('user:ann', 'read', 'doc:d12') AS deep_enough;
+SELECT rbac.write_tuples(array_agg(format('doc:r%s#parent@doc:r%s', i, (i + 1) % 2000))) AS ring
+  FROM generate_series(0, 1999) i;
+SELECT rbac.check('user:ann', 'read', 'doc:r0') AS ring_grants_nothing;
+SELECT rbac.check('user:ann', 'read', 'doc:r0') AS ring_again;
+SET notion_rbac.max_fixpoint_size = 1000;
+SELECT rbac.check('user:ann', 'read', 'doc:r0') AS ring_too_large;
+RESET notion_rbac.max_fixpoint_size;
+SELECT rbac.delete_tuples(array_agg(format('doc:r%s#parent@doc:r%s', i, (i + 1) % 2000))) AS ring_removed
+  FROM generate_series(0, 1999) i;
 
 -- A context neither reads the kept results nor leaves its own behind.
 SELECT rbac.check('user:cy', 'read', 'doc:d12') AS cy_denied;
@@ -94,10 +105,13 @@ SET ROLE regress_kept_nobody;
 SELECT rbac.check('user:ann', 'read', 'doc:d12') AS as_nobody;
 RESET ROLE;
 
--- Turned off with the read cache.
+-- Turned off with the read cache: nothing is kept or answered from them.
+SELECT rbac.check('user:ann', 'read', 'doc:d12') AS cache_on;
+SELECT kept_check_answers AS k1 FROM rbac.cache_stats() \gset
 SET notion_rbac.cache_rows = 0;
 SELECT rbac.check('user:ann', 'read', 'doc:d12') AS cache_off;
 SELECT rbac.check('user:ann', 'read', 'doc:d12') AS cache_off_again;
+SELECT kept_check_results AS kept_with_cache_off, kept_check_answers - :k1 AS answered_from_kept FROM rbac.cache_stats();
 RESET notion_rbac.cache_rows;
 
 -- Row-level security shares them: rows rbac.permitted checked in one
