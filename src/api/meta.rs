@@ -14,7 +14,7 @@ fn version() -> &'static str {
 /// happened) or because it was full (`evictions`); the ids of lookup
 /// answers kept beside it (`notion_rbac.cache_lookup_ids`) and how often a
 /// statement found one kept, or not; the node results checks keep beside
-/// it (as the bound counts them: a subject counts for at least 64), and
+/// it (as the bound counts them: 8 more a subject), and
 /// the checks (and protected rows) answered from them without a read.
 #[pg_extern(volatile, parallel_restricted)]
 fn cache_stats() -> TableIterator<

@@ -16,6 +16,7 @@
 //! bounds the size (0 turns the cache off).
 
 use std::any::Any;
+use std::hash::{Hash, Hasher};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -173,8 +174,8 @@ impl ReadCache {
 
     /// Keeps what a check of `subject` learnt (see
     /// [`ReadCache::take_checker`]); within `limit` node results in all
-    /// (every kept checker goes when one would not fit beside them; see
-    /// [`charge`]) and [`KEPT_SUBJECTS`] subjects. Nothing is kept by a one-call cache.
+    /// (see [`charge`]; about half the kept checkers go when one would not
+    /// fit beside them) and [`KEPT_SUBJECTS`] subjects. Nothing is kept by a one-call cache.
     /// `reads_before`: [`ReadCache::reads`] before the check, to count it
     /// among the answers made without a read. Hands back what it did not
     /// keep (more than the whole bound, or a cache of one call).
@@ -182,19 +183,46 @@ impl ReadCache {
         if self.reads() == reads_before {
             self.stats.kept_check_answers += 1;
         }
-        let results = charge(&kept);
-        if !self.keeps_checkers() || results > self.limit {
+        if !self.keeps_checkers() {
             return Some(kept);
         }
-        if self.checker_results + results > self.limit || self.checkers.len() >= KEPT_SUBJECTS {
-            self.clear_checkers();
-            self.stats.evictions += 1;
+        let mut kept = kept;
+        kept.trim();
+        let results = charge(&kept);
+        if results > self.limit {
+            return Some(kept);
+        }
+        while !self.checkers.is_empty()
+            && (self.checker_results + results > self.limit || self.checkers.len() >= KEPT_SUBJECTS)
+        {
+            self.evict_checkers();
         }
         self.checker_results += results;
         if let Some((_, old)) = self.checkers.insert(subject.into(), (opts, kept)) {
             self.checker_results -= charge(&old);
         }
         None
+    }
+
+    /// Drops about half the kept checkers, chosen by a hash of the subject
+    /// salted with the evictions so far. Unlike dropping them all (as the
+    /// rows are) or the oldest, this keeps part of a working set a little
+    /// larger than the bound, even one asked in a cycle.
+    fn evict_checkers(&mut self) {
+        self.stats.evictions += 1;
+        let salt = self.stats.evictions;
+        let mut freed = 0;
+        self.checkers.retain(|subject, (_, kept)| {
+            let mut h = rustc_hash::FxHasher::default();
+            (salt, subject).hash(&mut h);
+            // The top bit: FxHash mixes its high bits best.
+            let keep = h.finish() >> 63 == 0;
+            if !keep {
+                freed += charge(kept);
+            }
+            keep
+        });
+        self.checker_results -= freed;
     }
 
     fn clear_checkers(&mut self) {
@@ -275,15 +303,16 @@ impl ReadCache {
     }
 }
 
-/// Node results a kept checker counts for at least: its memo reserves room
-/// for this many on its first result, so many subjects with a check or two
-/// each weigh what they hold (about 100 bytes a result).
-const CHECKER_MIN_CHARGE: usize = 64;
+/// What a kept checker counts for besides its results: the subject's map
+/// entry, key and the memo's fixed part (about 700 bytes), in results'
+/// worth (about 85 bytes each).
+const CHECKER_OVERHEAD: usize = 8;
 
 /// What a kept checker counts against the bound (see
-/// [`ReadCache::keep_checker`]).
+/// [`ReadCache::keep_checker`]): its memo is trimmed of room reserved up
+/// front before it is kept, so its results are what it holds.
 fn charge(kept: &Kept) -> usize {
-    kept.len().max(CHECKER_MIN_CHARGE)
+    kept.len() + CHECKER_OVERHEAD
 }
 
 /// Subjects whose checks' results a backend keeps at most (see

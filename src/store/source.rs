@@ -34,9 +34,9 @@ const SMALL_ENTITY: usize = 16;
 /// then answered from memory, one index scan for all of them.
 const SMALL_SUBJECT: usize = 16;
 
-/// Per type, how often it turned out small or large in this backend (see
-/// [`worth_prefetching`]).
-type Sizes = RefCell<HashMap<String, (u32, u32)>>;
+/// Per type, how often it turned out small or large in this backend, and
+/// the reads of it not tried since (see [`worth_prefetching`]).
+type Sizes = RefCell<HashMap<String, (u32, u32, u32)>>;
 
 thread_local! {
     /// Entity types: types that are usually large are not prefetched
@@ -47,20 +47,28 @@ thread_local! {
     static SUBJECT_SIZES: Sizes = RefCell::new(HashMap::new());
 }
 
+/// A type found usually large is still tried once in this many reads, so
+/// that the statistics follow data that changes (or a backend whose first
+/// checks met the few large ones).
+const RETRY_EVERY: u32 = 64;
+
 fn worth_prefetching(sizes: &'static LocalKey<Sizes>, ty: &str) -> bool {
-    sizes.with(|m| match m.borrow().get(ty) {
-        Some(&(small, large)) => large <= small / 4 + 1,
-        None => true,
+    sizes.with(|m| match m.borrow_mut().get_mut(ty) {
+        Some((small, large, skipped)) if *large > *small / 4 + 1 => {
+            *skipped = skipped.wrapping_add(1);
+            *skipped % RETRY_EVERY == 0
+        }
+        _ => true,
     })
 }
 
 fn record_size(sizes: &'static LocalKey<Sizes>, ty: &str, small: bool) {
     sizes.with(|m| {
         let mut m = m.borrow_mut();
-        let e = m.entry(ty.to_owned()).or_insert((0, 0));
+        let e = m.entry(ty.to_owned()).or_insert((0, 0, 0));
         // Saturating halving keeps the statistics recent.
         if e.0 + e.1 >= 1024 {
-            *e = (e.0 / 2, e.1 / 2);
+            *e = (e.0 / 2, e.1 / 2, e.2);
         }
         if small { e.0 += 1 } else { e.1 += 1 }
     });

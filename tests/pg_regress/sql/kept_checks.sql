@@ -105,6 +105,15 @@ SET ROLE regress_kept_nobody;
 SELECT rbac.check('user:ann', 'read', 'doc:d12') AS as_nobody;
 RESET ROLE;
 
+-- Bounded with the read cache (notion_rbac.cache_rows node results): more
+-- subjects than fit push out about half of those kept, answers unchanged.
+SET notion_rbac.cache_rows = 300;
+SELECT count(*) FILTER (WHERE rbac.check(s, 'read', 'doc:d12')) AS allowed,
+       count(*) FILTER (WHERE rbac.check(s, 'read', 'doc:d12')) AS allowed_again
+  FROM (SELECT 'user:s' || i AS s FROM generate_series(1, 40) i UNION ALL SELECT 'user:ann') subjects;
+SELECT kept_check_results BETWEEN 1 AND 300 AS within_bound FROM rbac.cache_stats();
+RESET notion_rbac.cache_rows;
+
 -- Turned off with the read cache: nothing is kept or answered from them.
 SELECT rbac.check('user:ann', 'read', 'doc:d12') AS cache_on;
 SELECT kept_check_answers AS k1 FROM rbac.cache_stats() \gset

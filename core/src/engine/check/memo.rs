@@ -108,6 +108,19 @@ impl Memo {
         self.entries.len()
     }
 
+    /// Gives back the room reserved up front (see [`KEYED_CAPACITY`]) that
+    /// few results use: for memos kept between calls, where memory counts
+    /// more than a reallocation. Room left by doubling (at most as much as
+    /// is used) stays, so a memo that keeps growing is not copied again.
+    pub(super) fn trim(&mut self) {
+        let len = self.entries.len();
+        if self.entries.capacity() > 2 * len + 16 {
+            self.entries.shrink_to(len + len / 2);
+            self.index.shrink_to(len + len / 2);
+            self.ids.shrink_to(self.ids.len() + self.ids.len() / 2);
+        }
+    }
+
     /// Forgets everything if the subject changes.
     pub(super) fn prepare(&mut self, subject: &SubjectRef) {
         self.root_len = 0;

@@ -441,6 +441,12 @@ impl Kept {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Gives back memory reserved for results not there (see
+    /// [`Memo::trim`]): before keeping this for long.
+    pub fn trim(&mut self) {
+        self.memo.trim();
+    }
 }
 
 /// Evaluates checks against one schema, source and context, reusing its
