@@ -100,11 +100,26 @@ fn check_many_objects(
         return TableIterator::new(objects.into_iter().map(|o| (o, None)).collect::<Vec<_>>());
     };
     let ctx = context_of(context);
-    let subject = subject_of(subject);
+    let subject_text = subject;
+    let subject = subject_of(subject_text);
     let parsed: Vec<Option<ObjectRef>> = objects.iter().map(|o| o.as_deref().map(object_of)).collect();
     let present: Vec<ObjectRef> = parsed.iter().flatten().cloned().collect();
+    let opts = options();
     let results = store::read(|schema, source| {
-        Checker::new(schema, source, &ctx, options()).check_many_objects(&present, action, &subject)
+        if !ctx.is_empty() {
+            return Checker::new(schema, source, &ctx, opts).check_many_objects(&present, action, &subject);
+        }
+        // What earlier checks of this subject learnt answers here too, and
+        // what these learn is kept for later ones (as in `run_check`).
+        let reads_before = source.cache().reads();
+        let kept = source.cache().take_checker(subject_text, opts);
+        let mut checker = Checker::resume(schema, source, &ctx, opts, kept);
+        let results = checker.check_many_objects(&present, action, &subject);
+        if results.iter().all(Result::is_ok) {
+            let kept = checker.keep();
+            drop(source.cache().keep_checker(subject_text, opts, kept, reads_before));
+        }
+        results
     });
     let results = results.into_iter().map(|r| r.or_raise()).collect::<Vec<_>>();
     let mut results = results.into_iter();

@@ -47,6 +47,14 @@ SELECT rbac.check('user:bob', 'read', 'doc:d12') AS bob;
 SELECT hits + misses > :h0 + :m0 AS bob_reads FROM rbac.cache_stats();
 -- Denials are kept too, and never outlive the data they were made from.
 SELECT rbac.check('user:bob', 'read', 'doc:d12') AS bob_again;
+-- rbac.check_many (one subject, many objects) shares them both ways.
+SELECT hits AS h3, misses AS m3 FROM rbac.cache_stats() \gset
+SELECT array_agg(allowed ORDER BY object) AS ann_many FROM rbac.check_many('user:ann', 'read', ARRAY['doc:d12', 'doc:d6']);
+SELECT hits = :h3 AND misses = :m3 AS many_without_reading FROM rbac.cache_stats();
+SELECT array_agg(allowed ORDER BY object) AS ann_many_more FROM rbac.check_many('user:ann', 'read', ARRAY['doc:d2', 'doc:x']);
+SELECT hits AS h4, misses AS m4 FROM rbac.cache_stats() \gset
+SELECT rbac.check('user:ann', 'read', 'doc:x') AS ann_x;
+SELECT hits = :h4 AND misses = :m4 AS kept_from_many FROM rbac.cache_stats();
 
 -- A committed revocation in the middle of the chain, and a grant.
 SELECT rbac.delete_tuples(ARRAY['doc:d7#parent@doc:d6']) AS revoked;
