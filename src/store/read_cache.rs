@@ -14,10 +14,16 @@
 //! workspace and group reads shared by most checks; the active schema is
 //! kept with it, which saves its version probe. `notion_rbac.cache_rows`
 //! bounds the size (0 turns the cache off).
+//!
+//! Kept beside the reads, under the same key and so dropped with them:
+//! answers derived from them — lookups' visible sets
+//! ([`ReadCache::remember`]) and what checks learnt, the final results of
+//! the nodes they evaluated per subject ([`ReadCache::take_checker`]), which
+//! answer a repeated check with a memo probe and no read.
 
 use std::any::Any;
-use std::hash::{Hash, Hasher};
 use std::cell::RefCell;
+use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
 use pgrx::pg_sys;
@@ -175,10 +181,10 @@ impl ReadCache {
     /// Keeps what a check of `subject` learnt (see
     /// [`ReadCache::take_checker`]); within `limit` node results in all
     /// (see [`charge`]; about half the kept checkers go when one would not
-    /// fit beside them) and [`KEPT_SUBJECTS`] subjects. Nothing is kept by a one-call cache.
-    /// `reads_before`: [`ReadCache::reads`] before the check, to count it
-    /// among the answers made without a read. Hands back what it did not
-    /// keep (more than the whole bound, or a cache of one call).
+    /// fit beside them) and [`KEPT_SUBJECTS`] subjects. `reads_before`:
+    /// [`ReadCache::reads`] before the check, to count it among the answers
+    /// made without a read. Hands back what it did not keep: more than the
+    /// whole bound, or anything in a cache of one call.
     pub fn keep_checker(&mut self, subject: &str, opts: CheckOptions, kept: Kept, reads_before: u64) -> Option<Kept> {
         if self.reads() == reads_before {
             self.stats.kept_check_answers += 1;
