@@ -5,6 +5,7 @@
 //! is exactly as consistent as any other query of the caller's transaction.
 
 use notion_rbac_core::engine::{self, CheckOptions, Checker, Context};
+use notion_rbac_core::model::Schema;
 use notion_rbac_core::tuple::{self, ObjectRef, SubjectRef};
 use pgrx::prelude::*;
 
@@ -12,6 +13,7 @@ use super::context::{context_of, ContextArg};
 use crate::errors::OrRaise;
 use crate::guc;
 use crate::store;
+use crate::store::source::IndexSource;
 
 pub(crate) fn options() -> CheckOptions {
     CheckOptions {
@@ -30,6 +32,31 @@ fn object_of(text: &str) -> ObjectRef {
     tuple::parse_object(text).or_raise()
 }
 
+/// Runs `run` on a checker resumed from what earlier checks of `subject`
+/// (its text as given) learnt in the same snapshot view (see
+/// `ReadCache::take_checker`), and keeps what it learns for later ones when
+/// `succeeded` says so: a failed check's results are dropped with it, as is
+/// what the cache refuses (more than its whole bound).
+fn with_kept_checker<'s, R>(
+    schema: &Schema,
+    source: &mut IndexSource<'s>,
+    subject: &str,
+    opts: CheckOptions,
+    run: impl FnOnce(&mut Checker<'_, IndexSource<'s>>) -> R,
+    succeeded: impl FnOnce(&R) -> bool,
+) -> R {
+    let ctx = Context::default();
+    let reads_before = source.cache().reads();
+    let kept = source.cache().take_checker(subject, opts);
+    let mut checker = Checker::resume(schema, source, &ctx, opts, kept);
+    let out = run(&mut checker);
+    if succeeded(&out) {
+        let kept = checker.keep();
+        drop(source.cache().keep_checker(subject, opts, kept, reads_before));
+    }
+    out
+}
+
 fn run_check(subject_text: &str, action: &str, object: &str, ctx: &Context) -> bool {
     let subject = subject_of(subject_text);
     let object = object_of(object);
@@ -38,21 +65,8 @@ fn run_check(subject_text: &str, action: &str, object: &str, ctx: &Context) -> b
         if !ctx.is_empty() {
             return engine::check(schema, source, &object, action, &subject, ctx, opts);
         }
-        // Resumes what earlier checks of this subject learnt in the same
-        // snapshot view (see `ReadCache::take_checker`): a repeated check
-        // costs a memo probe.
-        let reads_before = source.cache().reads();
-        let kept = source.cache().take_checker(subject_text, opts);
-        let mut checker = Checker::resume(schema, source, ctx, opts, kept);
-        let allowed = checker.check(&object, action, &subject);
-        // A failed check's results are dropped with it.
-        if allowed.is_ok() {
-            let kept = checker.keep();
-            // What the cache refuses (more than its whole bound) is dropped:
-            // this call is over.
-            drop(source.cache().keep_checker(subject_text, opts, kept, reads_before));
-        }
-        allowed
+        // A repeated check costs a memo probe.
+        with_kept_checker(schema, source, subject_text, opts, |c| c.check(&object, action, &subject), Result::is_ok)
     })
     .or_raise()
 }
@@ -109,17 +123,14 @@ fn check_many_objects(
         if !ctx.is_empty() {
             return Checker::new(schema, source, &ctx, opts).check_many_objects(&present, action, &subject);
         }
-        // What earlier checks of this subject learnt answers here too, and
-        // what these learn is kept for later ones (as in `run_check`).
-        let reads_before = source.cache().reads();
-        let kept = source.cache().take_checker(subject_text, opts);
-        let mut checker = Checker::resume(schema, source, &ctx, opts, kept);
-        let results = checker.check_many_objects(&present, action, &subject);
-        if results.iter().all(Result::is_ok) {
-            let kept = checker.keep();
-            drop(source.cache().keep_checker(subject_text, opts, kept, reads_before));
-        }
-        results
+        with_kept_checker(
+            schema,
+            source,
+            subject_text,
+            opts,
+            |c| c.check_many_objects(&present, action, &subject),
+            |results| results.iter().all(Result::is_ok),
+        )
     });
     let results = results.into_iter().map(|r| r.or_raise()).collect::<Vec<_>>();
     let mut results = results.into_iter();

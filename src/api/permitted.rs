@@ -94,6 +94,8 @@ struct Memo {
     entity_type: String,
     /// The subject the rows are checked for (None: nobody, nothing visible).
     subject: Option<SubjectRef>,
+    /// Its text: the key of the check results kept in the read cache.
+    subject_text: String,
     /// Time spent in per-row checks and failed lookup attempts.
     spent: Duration,
     /// Try the lookup once `spent` reaches this (None: never again).
@@ -475,10 +477,10 @@ fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
     if recalled && let Some(answer) = STATE.with(|cell| cell.borrow_mut()[i].probe(id)) {
         return answer;
     }
-    let (subject, due) = STATE.with(|cell| {
+    let (subject, subject_text, due) = STATE.with(|cell| {
         let memos = cell.borrow();
         let m = &memos[i];
-        (m.subject.clone(), m.next_attempt.is_some_and(|at| m.spent >= at))
+        (m.subject.clone(), m.subject_text.clone(), m.next_attempt.is_some_and(|at| m.spent >= at))
     });
     let Some(subject) = subject else { return false };
     if due && try_lookup(i, &subject, action, entity_type) {
@@ -497,7 +499,7 @@ fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
         // `ReadCache::take_checker`); without the cache, in this memo.
         let in_cache = source.cache().keeps_checkers();
         let reads_before = source.cache().reads();
-        let subject_key = in_cache.then(|| subject.to_string());
+        let subject_key = in_cache.then_some(subject_text);
         // The statement's own memo first: one the cache refused (more than
         // its whole bound) stays with the statement.
         let kept = match (kept, &subject_key) {
@@ -542,6 +544,7 @@ fn new_memo(action: &str, entity_type: &str) -> usize {
         explicit: identity::explicit(),
         action: action.to_owned(),
         entity_type: entity_type.to_owned(),
+        subject_text: subject.as_ref().map(ToString::to_string).unwrap_or_default(),
         subject,
         spent: Duration::ZERO,
         next_attempt: Some(first_attempt),
