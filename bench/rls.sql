@@ -7,11 +7,13 @@
 -- by keyset, (d) a point lookup — under rbac.protect, under a plain-SQL
 -- policy (per row: the baseline's recursive-CTE check; set-based: the
 -- baseline's recursive-CTE lookup in a sub-select), and with no RLS.
--- Each timing follows a committed write to the tuples, so every read cache
--- and kept lookup starts cold; rbac.protect is timed a second time after
--- commits to an unrelated table only ("warm": the reads and visible sets of
--- earlier statements stay valid, as in an application between its writes
--- to the model).
+-- Each timing follows a committed write of 17 tuples (more than a write's
+-- footprint describes), so every read cache and kept lookup starts cold;
+-- rbac.protect is timed a second time after a one-tuple write elsewhere in
+-- the graph ("after a write": the cached reads stay, answers are computed
+-- again from them), and a third time after commits to an unrelated table
+-- only ("warm": the reads and visible sets of earlier statements stay
+-- valid, as in an application between its writes to the model).
 -- Expects :scale and :label; runs in a database of its own.
 \set ON_ERROR_STOP 1
 \pset footer off
@@ -94,13 +96,15 @@ GRANT SELECT ON bench.app TO bench_web;
 GRANT SELECT ON rbac.tuples TO bench_web;
 CREATE TABLE bench.bump (x int);
 GRANT INSERT ON bench.bump TO bench_web;
--- A committed write to the tuples (inserted and deleted again): it changes
--- what a snapshot of rbac's tables sees, so caches start afresh.
-CREATE FUNCTION bench.touch_tuples() RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $$
-    INSERT INTO rbac.tuples VALUES ('group', 'bench_touch', 'member', 'user', 'bench_touch', '');
+-- A committed write to the tuples (inserted and deleted again). 17 rows in
+-- a statement have no footprint: every cache starts afresh. One row is a
+-- write elsewhere in the graph: caches drop what it touched (nothing the
+-- queries read) and answers derived from reads.
+CREATE FUNCTION bench.touch_tuples(n int DEFAULT 17) RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $$
+    INSERT INTO rbac.tuples SELECT 'group', 'bench_touch', 'member', 'user', 'bench_touch' || i, '' FROM generate_series(1, n) i;
     DELETE FROM rbac.tuples WHERE entity_type = 'group' AND entity_id = 'bench_touch';
 $$;
-GRANT EXECUTE ON FUNCTION bench.touch_tuples() TO bench_web;
+GRANT EXECUTE ON FUNCTION bench.touch_tuples(int) TO bench_web;
 CREATE UNLOGGED TABLE bench.timings (mode text, who text, query text, ms float8, n bigint);
 GRANT INSERT ON bench.timings TO bench_web;
 
@@ -128,6 +132,8 @@ BEGIN
     FOR i IN 1..rounds LOOP
         IF mode LIKE '%warm%' THEN
             INSERT INTO bench.bump VALUES (i);
+        ELSIF mode LIKE '%after a write%' THEN
+            PERFORM bench.touch_tuples(1);
         ELSE
             PERFORM bench.touch_tuples();
         END IF;
@@ -195,6 +201,8 @@ EXPLAIN (COSTS OFF) SELECT id, title, updated_at FROM bench.app ORDER BY updated
 EXPLAIN (COSTS OFF) SELECT count(*) FROM bench.app;
 CALL bench.run_mode('rbac.protect', 15);
 SELECT * FROM rbac.permitted_stats();
+CALL bench.run_mode('rbac.protect, after a write', 15);
+SELECT * FROM rbac.permitted_stats();
 CALL bench.run_mode('rbac.protect, warm', 15);
 SELECT * FROM rbac.permitted_stats();
 RESET ROLE;
@@ -232,6 +240,7 @@ SELECT mode, who, query, count(*) AS runs,
   FROM bench.timings GROUP BY mode, who, query;
 SELECT :'label' AS dataset, s.who, s.query, s.rows_counted AS rows,
        s.p50_ms AS protect_p50, s.p95_ms AS protect_p95,
+       a.p50_ms AS after_write_p50, a.p95_ms AS after_write_p95,
        w.p50_ms AS warm_p50, w.p95_ms AS warm_p95,
        n.p50_ms AS no_rls_p50,
        round(s.p50_ms / nullif(n.p50_ms, 0), 1) AS vs_no_rls,
@@ -239,9 +248,10 @@ SELECT :'label' AS dataset, s.who, s.query, s.rows_counted AS rows,
        ps.p50_ms AS plain_set_p50, round(ps.p50_ms / nullif(s.p50_ms, 0), 1) AS plain_set_ratio,
        CASE WHEN pr.p50_ms = 'infinity' THEN '> 60 s' ELSE pr.p50_ms::text END AS plain_row_ms,
        CASE WHEN pr.p50_ms = 'infinity' THEN '> ' || round(60000 / s.p50_ms) ELSE round(pr.p50_ms / nullif(s.p50_ms, 0), 1)::text END AS plain_row_ratio,
-       s.rows_counted = ps.rows_counted AND w.rows_counted = s.rows_counted AND (pr.rows_counted IS NULL OR pr.rows_counted = s.rows_counted) AS same_rows
+       s.rows_counted = ps.rows_counted AND w.rows_counted = s.rows_counted AND a.rows_counted = s.rows_counted AND (pr.rows_counted IS NULL OR pr.rows_counted = s.rows_counted) AS same_rows
   FROM summary s
   JOIN summary w ON w.mode = 'rbac.protect, warm' AND w.who = s.who AND w.query = s.query
+  JOIN summary a ON a.mode = 'rbac.protect, after a write' AND a.who = s.who AND a.query = s.query
   JOIN summary n ON n.mode = 'no RLS' AND n.who = s.who AND n.query = s.query
   JOIN summary ps ON ps.mode = 'plain SQL, set-based' AND ps.who = s.who AND ps.query = s.query
   JOIN summary pr ON pr.mode = 'plain SQL, per row' AND pr.who = s.who AND pr.query = s.query

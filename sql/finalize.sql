@@ -149,7 +149,7 @@ COMMENT ON TABLE rbac.oauth_states IS 'Pending OAuth authorization states (store
 COMMENT ON TABLE rbac.oauth_jobs IS 'OAuth code exchanges queued for the background worker (codes encrypted)';
 COMMENT ON TYPE rbac.encrypted_token IS 'An AES-256-GCM encrypted secret bound to its table, column and row; prints as enc:v1:...';
 COMMENT ON FUNCTION rbac.version() IS 'The extension version';
-COMMENT ON FUNCTION rbac.cache_stats() IS 'This backend''s read cache: rows, limit, hits, misses, invalidations, evictions; ids of lookup answers kept beside it, statements that found one kept and that did not; node results checks keep beside it, checks and protected rows answered from them without a read';
+COMMENT ON FUNCTION rbac.cache_stats() IS 'This backend''s read cache: rows, limit, hits, misses, invalidations, evictions; ids of lookup answers kept beside it, statements that found one kept and that did not; node results checks keep beside it, checks and protected rows answered from them without a read; committed writes met by dropping only what they touched';
 COMMENT ON FUNCTION rbac.schema() IS 'The source of the active authorization model';
 COMMENT ON FUNCTION rbac.write_schema(text) IS 'Compile a Permify schema and make it the active model; returns its version';
 COMMENT ON FUNCTION rbac.write_tuples(text[]) IS 'Add tuples written in Permify syntax (page:plan#writer@user:frank); returns how many were new';

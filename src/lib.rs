@@ -57,7 +57,7 @@ pgrx::extension_sql_file!("../sql/audit.sql", name = "audit", requires = ["ident
 pgrx::extension_sql_file!("../sql/protect.sql", name = "protect", requires = ["identity", "permitted_functions"]);
 // The triggers that record writers of the extension's tables (their
 // functions call rbac._note_write).
-pgrx::extension_sql_file!("../sql/writes.sql", name = "writes", requires = ["bootstrap", store::writes::note_write]);
+pgrx::extension_sql_file!("../sql/writes.sql", name = "writes", requires = ["bootstrap", store::writes::note_write, store::writes::note_write_begin, store::writes::note_rows]);
 // Privileges: runs last, after every function exists.
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

@@ -15,7 +15,9 @@ fn version() -> &'static str {
 /// answers kept beside it (`notion_rbac.cache_lookup_ids`) and how often a
 /// statement found one kept, or not; the node results checks keep beside
 /// it (as the bound counts them: 8 more a subject), and
-/// the checks (and protected rows) answered from them without a read.
+/// the checks (and protected rows) answered from them without a read;
+/// the times other transactions' committed writes were met by dropping
+/// only what they touched, not the whole cache.
 #[pg_extern(volatile, parallel_restricted)]
 fn cache_stats() -> TableIterator<
     'static,
@@ -31,6 +33,7 @@ fn cache_stats() -> TableIterator<
         name!(kept_lookup_misses, i64),
         name!(kept_check_results, i64),
         name!(kept_check_answers, i64),
+        name!(kept_across_writes, i64),
     ),
 > {
     let (rows, limit, kept_ids, kept_results, s) = crate::store::read_cache::stats();
@@ -47,5 +50,6 @@ fn cache_stats() -> TableIterator<
         n(s.answer_misses),
         n(kept_results as u64),
         n(s.kept_check_answers),
+        n(s.kept_across_writes),
     ))
 }

@@ -87,6 +87,9 @@ pub struct CacheStats {
     pub misses: u64,
     /// Times the cache was emptied because the snapshot saw other data.
     pub invalidations: u64,
+    /// Times the snapshot saw other data and the cache dropped only what
+    /// the writes in between touched (see `ReadCache::forget_touched`).
+    pub kept_across_writes: u64,
     /// Times the cache was emptied because it reached its row limit.
     pub evictions: u64,
     /// Lookup answers found kept, and not.
@@ -279,6 +282,15 @@ impl ReadCache {
         self.call_rows = 0;
         self.shared = true;
         if self.key.as_ref() != Some(&key) {
+            // Only other transactions' writes with known footprints in
+            // between: drop what they touched and keep the rest.
+            if let Some(touched) = self.key.as_ref().and_then(|old| key.changes_since(old)) {
+                self.forget_touched(&touched);
+                self.stats.kept_across_writes += 1;
+                self.guarded = None;
+                self.key = Some(key);
+                return;
+            }
             if self.key.is_some() {
                 self.stats.invalidations += 1;
             }
@@ -300,6 +312,34 @@ impl ReadCache {
                 self.stats.evictions += 1;
             }
         }
+    }
+
+    /// Drops every read whose entity or subject (by the key's leading
+    /// `type\0id`) has a footprint hash in `touched`, and, if anything was
+    /// touched, every answer derived from reads (lookups, kept check
+    /// results: they may rest on any read). The schema is kept: a write to
+    /// rbac.schemas is never given a footprint. The row count is left as
+    /// it was (an overestimate until the next reset), so the bound holds.
+    fn forget_touched(&mut self, touched: &[u64]) {
+        if touched.is_empty() {
+            return;
+        }
+        let touched: rustc_hash::FxHashSet<u64> = touched.iter().copied().collect();
+        let keep = |key: &str| {
+            let mut parts = key.split('\0');
+            let (ty, id) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            !touched.contains(&super::writes::footprint_hash(ty, id))
+        };
+        self.entities.retain(|k, _| keep(k));
+        self.subject_rows.retain(|k, _| keep(k));
+        self.subjects.retain(|k, _| keep(k));
+        self.subject_sets.retain(|k, _| keep(k));
+        self.contains.retain(|k, _| keep(k));
+        self.reverse.retain(|k, _| keep(k));
+        self.attributes.retain(|k, _| keep(k));
+        self.answers.clear();
+        self.answer_ids = 0;
+        self.clear_checkers();
     }
 
     /// A cache for one call only (caching off or not allowed): it still

@@ -76,6 +76,19 @@ impl PartialEq for SnapshotKey {
 }
 
 impl SnapshotKey {
+    /// What `self` sees that `old` did not, when that is exactly the rows
+    /// of other transactions' committed writes to the extension's tables
+    /// with known footprints (see `writes::changes`): their footprint
+    /// hashes. `None` when a cache made under `old` must start afresh for
+    /// `self`: another user, either key with the caller's own writes, or
+    /// either on the whole snapshot's basis.
+    pub(super) fn changes_since(&self, old: &SnapshotKey) -> Option<Vec<u64>> {
+        if self.user != old.user || self.own.is_some() || old.own.is_some() {
+            return None;
+        }
+        super::writes::changes(old.writes.as_ref()?, self.writes.as_ref()?)
+    }
+
     /// The key of the active snapshot, or `None` if reads in it must not
     /// be shared.
     pub(super) fn current() -> Option<SnapshotKey> {

@@ -35,6 +35,19 @@
 //!   its invalidation queue. Also on the snapshot basis: hot standbys
 //!   (replay runs no triggers), a full registry, and the library loaded
 //!   without preloading.
+//! - **Footprints**: beside each writer, the registry keeps what it
+//!   touched: a hash of every entity and subject (`type:id`) of the rows it
+//!   wrote, up to [`FOOTPRINT`] of them, or "everything". A statement
+//!   counts as open from its BEFORE trigger until its AFTER trigger has
+//!   recorded its rows from the transition tables; TRUNCATE, schema
+//!   changes, larger statements, replication apply and writes recorded by
+//!   the old `_note_write` count as everything. When a backend's next key
+//!   differs from its cache's by writers whose footprints are all known and
+//!   closed, the cache drops only what they touched (see
+//!   [`ReadCache::enter`](super::read_cache::ReadCache)); otherwise it
+//!   starts afresh. A disabled or dropped AFTER trigger leaves statements
+//!   open, which counts as everything: no bypass makes a footprint too
+//!   small.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,6 +63,48 @@ use super::xid::{full_xid, local_transaction_id};
 /// the snapshot basis until it drains.
 const CAPACITY: usize = 512;
 
+/// Entities and subjects a writer's footprint holds at most; a writer that
+/// touched more counts as having touched everything.
+/// (sql/writes.sql describes statements of at most 16 rows, two keys a
+/// tuple.)
+pub const FOOTPRINT: usize = 32;
+
+/// Removed writers whose footprints the registry still holds: a cache last
+/// used before more writers than this left starts afresh.
+const LEFT: usize = 512;
+
+/// What one writer touched (see the module docs).
+#[derive(Copy, Clone)]
+struct Footprint {
+    /// Statements begun (BEFORE trigger) and not yet recorded (AFTER).
+    open: u32,
+    /// Touched everything, or more than `FOOTPRINT` keys.
+    all: bool,
+    len: u8,
+    keys: [u64; FOOTPRINT],
+}
+
+impl Footprint {
+    const EMPTY: Footprint = Footprint { open: 0, all: false, len: 0, keys: [0; FOOTPRINT] };
+
+    fn add(&mut self, key: u64) {
+        if self.all || self.keys[..self.len as usize].contains(&key) {
+            return;
+        }
+        if (self.len as usize) < FOOTPRINT {
+            self.keys[self.len as usize] = key;
+            self.len += 1;
+        } else {
+            self.all = true;
+        }
+    }
+
+    /// The keys, when they are all that was touched.
+    fn known(&self) -> Option<&[u64]> {
+        (!self.all && self.open == 0).then(|| &self.keys[..self.len as usize])
+    }
+}
+
 #[derive(Copy, Clone)]
 pub struct Registry {
     generation: u64,
@@ -60,12 +115,70 @@ pub struct Registry {
     /// The newest writer not recorded.
     refused: u64,
     writers: [u64; CAPACITY],
+    /// `footprints[i]` belongs to `writers[i]`.
+    footprints: [Footprint; CAPACITY],
+    /// The writers removed last, with their footprints and the generation
+    /// their removal began (see [`changes`]); committed ones only: entry
+    /// `n` of all ever kept is at `n % LEFT`. An overflow is entered as
+    /// writer 0, touching everything.
+    left: [(u64, u64, Footprint); LEFT],
+    /// Entries ever added to `left`.
+    left_count: u64,
 }
 
 impl Default for Registry {
     fn default() -> Self {
-        Registry { generation: 1, len: 0, overflowed: false, refused: 0, writers: [0; CAPACITY] }
+        Registry {
+            generation: 1,
+            len: 0,
+            overflowed: false,
+            refused: 0,
+            writers: [0; CAPACITY],
+            footprints: [Footprint::EMPTY; CAPACITY],
+            left: [(0, 0, Footprint::EMPTY); LEFT],
+            left_count: 0,
+        }
     }
+}
+
+impl Registry {
+    fn position(&self, writer: u64) -> Option<usize> {
+        self.writers[..self.len as usize].iter().position(|w| *w == writer)
+    }
+
+    fn note_left(&mut self, writer: u64, generation: u64, footprint: Footprint) {
+        self.left[(self.left_count % LEFT as u64) as usize] = (writer, generation, footprint);
+        self.left_count += 1;
+    }
+
+    /// The entries of `left` still held, oldest first.
+    fn left_held(&self) -> impl Iterator<Item = &(u64, u64, Footprint)> {
+        let first = self.left_count.saturating_sub(LEFT as u64);
+        (first..self.left_count).map(|n| &self.left[(n % LEFT as u64) as usize])
+    }
+
+    /// `writer`'s footprint, in the registry or among the writers removed
+    /// since.
+    fn footprint(&self, writer: u64) -> Option<&Footprint> {
+        match self.position(writer) {
+            Some(i) => Some(&self.footprints[i]),
+            None => self.left_held().find(|(w, _, _)| *w == writer).map(|(_, _, f)| f),
+        }
+    }
+}
+
+/// The hash a footprint records for an entity or subject: FNV-1a over
+/// `type`, a separator no name contains, and `id`. Spelt out rather than
+/// taken from a crate, because backends that loaded different builds of
+/// the library share the registry until the server restarts. A collision
+/// only drops more of a cache than needed.
+pub fn footprint_hash(ty: &str, id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in ty.bytes().chain(std::iter::once(0xff)).chain(id.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 // SAFETY: plain data, no pointers.
@@ -171,31 +284,96 @@ pub(super) fn basis(snap: &pg_sys::SnapshotData) -> Option<(u64, u64, Vec<u64>)>
 }
 
 /// Records the current (sub)transaction as a writer of the extension's
-/// tables (the triggers call it before the first row is written), and
-/// drops writers every snapshot now agrees on.
+/// tables, with a footprint of everything: for writes whose rows are not
+/// described (TRUNCATE, schema changes, replication apply, and the
+/// triggers of versions before footprints). The triggers call it before
+/// the first row is written.
 #[pg_extern(volatile, parallel_unsafe, name = "_note_write")]
 fn note_write() {
+    register(|f| f.all = true);
+}
+
+/// Records the current (sub)transaction as a writer and opens a statement
+/// whose rows `_note_rows` records after it (see the module docs).
+#[pg_extern(volatile, parallel_unsafe, name = "_note_write_begin")]
+fn note_write_begin() {
+    register(|f| f.open = f.open.saturating_add(1));
+}
+
+/// Closes a statement opened by `_note_write_begin`, recording the
+/// entities and subjects (`type:id`) its rows touched; `complete` is false
+/// when the statement wrote more rows than were described.
+#[pg_extern(volatile, parallel_unsafe, name = "_note_rows")]
+fn note_rows(keys: Vec<Option<String>>, complete: bool) {
+    if !AVAILABLE.load(Ordering::Relaxed) {
+        return;
+    }
+    let hashes: Vec<u64> = keys
+        .iter()
+        .flatten()
+        .map(|k| match k.split_once(':') {
+            Some((ty, id)) => footprint_hash(ty, id),
+            None => footprint_hash(k, ""),
+        })
+        .collect();
+    // SAFETY: the statement wrote, so the subtransaction has its id.
+    let full = full_xid(u32::from(unsafe { pg_sys::GetCurrentTransactionId() }));
+    let mut reg = REGISTRY.exclusive();
+    // Not found: the registry was full when the statement began, and keys
+    // use the snapshot basis until this writer is settled for everyone.
+    if let Some(i) = reg.position(full) {
+        let f = &mut reg.footprints[i];
+        f.open = f.open.saturating_sub(1);
+        if !complete {
+            f.all = true;
+        }
+        for h in hashes {
+            f.add(h);
+        }
+    }
+}
+
+/// Records the current (sub)transaction as a writer (if it is not yet)
+/// and applies `mark` to its footprint; drops writers every snapshot now
+/// agrees on.
+fn register(mark: impl FnOnce(&mut Footprint)) {
     if !AVAILABLE.load(Ordering::Relaxed) {
         return;
     }
     // SAFETY: assigns (or returns) the current subtransaction's id, as the
     // write about to happen would.
     let (xid, lxid) = unsafe { (u32::from(pg_sys::GetCurrentTransactionId()), local_transaction_id()) };
+    let full = full_xid(xid);
     if REGISTERED.with(Cell::get) == (lxid, xid) {
-        return;
+        let mut reg = REGISTRY.exclusive();
+        if let Some(i) = reg.position(full) {
+            mark(&mut reg.footprints[i]);
+            return;
+        }
     }
     // SAFETY: the oldest transaction id any snapshot may still consider
     // running (all databases, replication slots included).
     let horizon = full_xid(u32::from(unsafe { pg_sys::GetOldestNonRemovableTransactionId(std::ptr::null_mut()) }));
-    let full = full_xid(xid);
     let mut reg = REGISTRY.exclusive();
     let len = reg.len as usize;
     let mut kept = 0;
+    let leaving = reg.generation + 1;
     for i in 0..len {
         let w = reg.writers[i];
         if w >= horizon {
             reg.writers[kept] = w;
+            reg.footprints[kept] = reg.footprints[i];
             kept += 1;
+        } else {
+            // Settled for every snapshot: an aborted writer touched
+            // nothing anyone sees. (Asked now, while the status is surely
+            // still held, not by readers much later.)
+            // SAFETY: the commit status of a transaction older than every
+            // snapshot.
+            if unsafe { pg_sys::TransactionIdDidCommit(pg_sys::TransactionId::from(w as u32)) } {
+                let f = reg.footprints[i];
+                reg.note_left(w, leaving, f);
+            }
         }
     }
     if kept < len {
@@ -207,22 +385,97 @@ fn note_write() {
         reg.generation += 1;
     }
     reg.len = kept as u32;
-    let recorded = if reg.writers[..kept].contains(&full) {
-        true
-    } else if kept < CAPACITY {
-        reg.writers[kept] = full;
-        reg.len += 1;
-        true
-    } else {
-        reg.overflowed = true;
-        reg.refused = reg.refused.max(full);
-        reg.generation += 1;
-        false
+    let slot = match reg.position(full) {
+        Some(i) => Some(i),
+        None if kept < CAPACITY => {
+            reg.writers[kept] = full;
+            reg.footprints[kept] = Footprint::EMPTY;
+            reg.len += 1;
+            Some(kept)
+        }
+        None => {
+            if !reg.overflowed {
+                // Writers go unrecorded from here: a cache made before
+                // cannot tell what they touched.
+                let generation = reg.generation + 1;
+                reg.note_left(0, generation, Footprint { all: true, ..Footprint::EMPTY });
+            }
+            reg.overflowed = true;
+            reg.refused = reg.refused.max(full);
+            reg.generation += 1;
+            None
+        }
     };
+    if let Some(i) = slot {
+        mark(&mut reg.footprints[i]);
+    }
     drop(reg);
-    if recorded {
+    if slot.is_some() {
         REGISTERED.with(|r| r.set((lxid, xid)));
     }
+}
+
+/// What separates a cache made under the writes basis `old` from the
+/// writes basis `new`, when it is known exactly: the footprint hashes of
+/// the writers `new`'s snapshot may see and `old`'s did not (empty when
+/// writers only left the registry). `None` when the cache must start
+/// afresh: another epoch, a writer `old` saw that `new` does not (an older
+/// snapshot), a writer in between whose footprint is unknown, open or
+/// everything, or more writers left in between than the registry recalls.
+///
+/// The writers in between are those `new` lists and `old` does not, and
+/// those that left the registry since `old` was made (a writer leaves once
+/// every snapshot sees it settled, so `new` sees it without listing it),
+/// except those `old` listed. Only committed writers are kept on leaving.
+pub(super) fn changes(old: &(u64, u64, Vec<u64>), new: &(u64, u64, Vec<u64>)) -> Option<Vec<u64>> {
+    if old.1 != new.1 || !AVAILABLE.load(Ordering::Relaxed) {
+        return None;
+    }
+    let reg = REGISTRY.share();
+    if reg.overflowed {
+        return None;
+    }
+    let mut touched = Vec::new();
+    // Both lists are sorted.
+    let (mut i, mut j) = (0, 0);
+    while i < old.2.len() || j < new.2.len() {
+        match (old.2.get(i), new.2.get(j)) {
+            (Some(a), Some(b)) if a == b => {
+                i += 1;
+                j += 1;
+            }
+            (Some(a), b) if b.is_none_or(|b| a < b) => {
+                // Seen committed by `old`'s snapshot and not listed for
+                // `new`'s: fine only if it left the registry, which it
+                // does once it is settled for every snapshot that exists
+                // (this one included).
+                if reg.position(*a).is_some() {
+                    return None;
+                }
+                i += 1;
+            }
+            (_, Some(b)) => {
+                touched.extend_from_slice(reg.footprint(*b).and_then(Footprint::known)?);
+                j += 1;
+            }
+            (_, None) => unreachable!("the loop runs while either list has ids"),
+        }
+    }
+    if new.0 != old.0 {
+        // Writers that left since `old` was made: every one must still be
+        // held (the oldest held left no later than `old`'s generation).
+        let mut held = reg.left_held().peekable();
+        if reg.left_count > LEFT as u64 && held.peek().is_some_and(|(_, g, _)| *g > old.0) {
+            return None;
+        }
+        for (w, g, f) in held {
+            if *g <= old.0 || old.2.binary_search(w).is_ok() {
+                continue;
+            }
+            touched.extend_from_slice(f.known()?);
+        }
+    }
+    Some(touched)
 }
 
 /// Whether this backend's current transaction has recorded itself as a
