@@ -87,8 +87,8 @@ pub struct CacheStats {
     pub misses: u64,
     /// Times the cache was emptied because the snapshot saw other data.
     pub invalidations: u64,
-    /// Times the snapshot saw other data and the cache dropped only what
-    /// the writes in between touched (see `ReadCache::forget_touched`).
+    /// Times the snapshot saw other writes and the cache dropped only what
+    /// they touched (see `ReadCache::forget_touched`).
     pub kept_across_writes: u64,
     /// Times the cache was emptied because it reached its row limit.
     pub evictions: u64,
@@ -285,10 +285,13 @@ impl ReadCache {
             // Only other transactions' writes with known footprints in
             // between: drop what they touched and keep the rest.
             if let Some(touched) = self.key.as_ref().and_then(|old| key.changes_since(old)) {
+                if !touched.is_empty() {
+                    self.stats.kept_across_writes += 1;
+                }
                 self.forget_touched(&touched);
-                self.stats.kept_across_writes += 1;
                 self.guarded = None;
                 self.key = Some(key);
+                self.apply_bound(limit);
                 return;
             }
             if self.key.is_some() {
@@ -302,15 +305,19 @@ impl ReadCache {
             self.guarded = None;
             self.key = Some(key);
         } else {
-            // A lowered bound applies at once.
-            if self.rows > limit {
-                self.clear_reads();
-                self.stats.evictions += 1;
-            }
-            if self.checker_results > limit {
-                self.clear_checkers();
-                self.stats.evictions += 1;
-            }
+            self.apply_bound(limit);
+        }
+    }
+
+    /// A lowered bound applies at once.
+    fn apply_bound(&mut self, limit: usize) {
+        if self.rows > limit {
+            self.clear_reads();
+            self.stats.evictions += 1;
+        }
+        if self.checker_results > limit {
+            self.clear_checkers();
+            self.stats.evictions += 1;
         }
     }
 
@@ -318,25 +325,33 @@ impl ReadCache {
     /// `type\0id`) has a footprint hash in `touched`, and, if anything was
     /// touched, every answer derived from reads (lookups, kept check
     /// results: they may rest on any read). The schema is kept: a write to
-    /// rbac.schemas is never given a footprint. The row count is left as
-    /// it was (an overestimate until the next reset), so the bound holds.
+    /// rbac.schemas is never given a footprint. The row count goes down by
+    /// what the dropped entries were charged, or less (a large entity's
+    /// marker was charged the rows read to find it large and is uncounted
+    /// as one), so the bound holds.
     fn forget_touched(&mut self, touched: &[u64]) {
         if touched.is_empty() {
             return;
         }
         let touched: rustc_hash::FxHashSet<u64> = touched.iter().copied().collect();
-        let keep = |key: &str| {
+        let mut freed = 0;
+        let mut keep = |key: &str, charge: usize| {
             let mut parts = key.split('\0');
             let (ty, id) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            !touched.contains(&super::writes::footprint_hash(ty, id))
+            let gone = touched.contains(&super::writes::footprint_hash(ty, id));
+            if gone {
+                freed += charge;
+            }
+            !gone
         };
-        self.entities.retain(|k, _| keep(k));
-        self.subject_rows.retain(|k, _| keep(k));
-        self.subjects.retain(|k, _| keep(k));
-        self.subject_sets.retain(|k, _| keep(k));
-        self.contains.retain(|k, _| keep(k));
-        self.reverse.retain(|k, _| keep(k));
-        self.attributes.retain(|k, _| keep(k));
+        self.entities.retain(|k, v| keep(k, v.as_ref().map_or(1, |r| r.len().max(1))));
+        self.subject_rows.retain(|k, v| keep(k, v.as_ref().map_or(1, |r| r.len().max(1))));
+        self.subjects.retain(|k, v| keep(k, v.len().max(1)));
+        self.subject_sets.retain(|k, v| keep(k, v.len().max(1)));
+        self.contains.retain(|k, _| keep(k, 1));
+        self.reverse.retain(|k, v| keep(k, v.len().max(1)));
+        self.attributes.retain(|k, _| keep(k, 1));
+        self.rows = self.rows.saturating_sub(freed);
         self.answers.clear();
         self.answer_ids = 0;
         self.clear_checkers();

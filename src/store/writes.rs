@@ -118,9 +118,9 @@ pub struct Registry {
     /// `footprints[i]` belongs to `writers[i]`.
     footprints: [Footprint; CAPACITY],
     /// The writers removed last, with their footprints and the generation
-    /// their removal began (see [`changes`]); committed ones only: entry
-    /// `n` of all ever kept is at `n % LEFT`. An overflow is entered as
-    /// writer 0, touching everything.
+    /// their removal began (see [`changes`]): entry `n` of all ever kept is
+    /// at `n % LEFT`. An overflow is entered as writer 0, touching
+    /// everything.
     left: [(u64, u64, Footprint); LEFT],
     /// Entries ever added to `left`.
     left_count: u64,
@@ -146,6 +146,37 @@ impl Registry {
         self.writers[..self.len as usize].iter().position(|w| *w == writer)
     }
 
+    /// Drops the writers older than `horizon` (settled, committed or
+    /// aborted, for every snapshot that exists or can be taken), keeping
+    /// their footprints in `left`. Their commit status is not asked: it
+    /// would be asked under this lock, and for a writer old enough it is
+    /// no longer held. An aborted writer's footprint only drops more.
+    fn prune(&mut self, horizon: u64) {
+        let len = self.len as usize;
+        let mut kept = 0;
+        let leaving = self.generation + 1;
+        for i in 0..len {
+            let w = self.writers[i];
+            if w >= horizon {
+                self.writers[kept] = w;
+                self.footprints[kept] = self.footprints[i];
+                kept += 1;
+            } else {
+                let f = self.footprints[i];
+                self.note_left(w, leaving, f);
+            }
+        }
+        if kept < len {
+            self.generation += 1;
+        }
+        if self.overflowed && self.refused < horizon {
+            // Every writer that went unrecorded is settled for every snapshot.
+            self.overflowed = false;
+            self.generation += 1;
+        }
+        self.len = kept as u32;
+    }
+
     fn note_left(&mut self, writer: u64, generation: u64, footprint: Footprint) {
         self.left[(self.left_count % LEFT as u64) as usize] = (writer, generation, footprint);
         self.left_count += 1;
@@ -168,10 +199,9 @@ impl Registry {
 }
 
 /// The hash a footprint records for an entity or subject: FNV-1a over
-/// `type`, a separator no name contains, and `id`. Spelt out rather than
-/// taken from a crate, because backends that loaded different builds of
-/// the library share the registry until the server restarts. A collision
-/// only drops more of a cache than needed.
+/// `type`, a byte no name contains, and `id` (short keys; spelt out so
+/// that writers and readers agree by construction). A collision only
+/// drops more of a cache than needed.
 pub fn footprint_hash(ty: &str, id: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in ty.bytes().chain(std::iter::once(0xff)).chain(id.bytes()) {
@@ -196,6 +226,9 @@ thread_local! {
     static TRIGGERS: Cell<Option<(u64, bool)>> = const { Cell::new(None) };
     /// The (sub)transaction this backend registered last.
     static REGISTERED: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
+    /// (registry generation, oldest commit status held) when this backend
+    /// last dropped settled writers (see `basis`).
+    static PRUNE_SEEN: Cell<(u64, u32)> = const { Cell::new((0, 0)) };
 }
 
 /// Called from `_PG_init`: the registry when preloading, and (in every
@@ -244,6 +277,27 @@ fn triggers_enabled() -> bool {
     ok
 }
 
+/// The oldest transaction id any snapshot may still consider running (all
+/// databases, replication slots included): writers older than it are
+/// settled for every snapshot, and PostgreSQL keeps the commit status of
+/// every transaction from it on (the commit log is truncated only below
+/// the oldest frozen id, which is older).
+fn horizon() -> u64 {
+    // SAFETY: a scan of the process array under its shared lock.
+    full_xid(u32::from(unsafe { pg_sys::GetOldestNonRemovableTransactionId(std::ptr::null_mut()) }))
+}
+
+/// The oldest transaction id whose commit status the commit log still
+/// holds, read without its lock: it moves when the log is truncated.
+fn oldest_status_held() -> u32 {
+    // SAFETY: a read of one shared 32-bit field.
+    #[cfg(not(any(feature = "pg17", feature = "pg18")))]
+    let xid = unsafe { (*pg_sys::ShmemVariableCache).oldestClogXid };
+    #[cfg(any(feature = "pg17", feature = "pg18"))]
+    let xid = unsafe { (*pg_sys::TransamVariables).oldestClogXid };
+    u32::from(xid)
+}
+
 /// The writes basis of a key for `snap`: (generation, epoch, the registered
 /// writers `snap` sees committed), or None where keys must use the whole
 /// snapshot (see the module docs).
@@ -263,7 +317,27 @@ pub(super) fn basis(snap: &pg_sys::SnapshotData) -> Option<(u64, u64, Vec<u64>)>
         return None;
     }
     let epoch = EPOCH.with(Cell::get);
-    let reg = REGISTRY.share();
+    let mut reg = REGISTRY.share();
+    // Writers leave the registry when another writer registers. With none
+    // for a long time, the commit log could come to be truncated past the
+    // oldest, and asking its status would fail: a reader that meets
+    // writers settled for its snapshot drops those settled for every
+    // snapshot first — once per registry generation and truncation point
+    // — so that every writer whose status is asked below is at or above a
+    // horizon the commit log has not been truncated past.
+    let oldest = oldest_status_held();
+    // (TransactionIdPrecedes for normal ids, which writers and xmin are.)
+    let xmin = u32::from(snap.xmin);
+    let settled = reg.writers[..reg.len as usize].iter().any(|w| ((*w as u32).wrapping_sub(xmin) as i32) < 0);
+    if settled && PRUNE_SEEN.with(Cell::get) != (reg.generation, oldest) {
+        drop(reg);
+        let horizon = horizon();
+        let mut exclusive = REGISTRY.exclusive();
+        exclusive.prune(horizon);
+        PRUNE_SEEN.with(|p| p.set((exclusive.generation, oldest)));
+        drop(exclusive);
+        reg = REGISTRY.share();
+    }
     if reg.overflowed {
         return None;
     }
@@ -351,40 +425,10 @@ fn register(mark: impl FnOnce(&mut Footprint)) {
             return;
         }
     }
-    // SAFETY: the oldest transaction id any snapshot may still consider
-    // running (all databases, replication slots included).
-    let horizon = full_xid(u32::from(unsafe { pg_sys::GetOldestNonRemovableTransactionId(std::ptr::null_mut()) }));
+    let horizon = horizon();
     let mut reg = REGISTRY.exclusive();
-    let len = reg.len as usize;
-    let mut kept = 0;
-    let leaving = reg.generation + 1;
-    for i in 0..len {
-        let w = reg.writers[i];
-        if w >= horizon {
-            reg.writers[kept] = w;
-            reg.footprints[kept] = reg.footprints[i];
-            kept += 1;
-        } else {
-            // Settled for every snapshot: an aborted writer touched
-            // nothing anyone sees. (Asked now, while the status is surely
-            // still held, not by readers much later.)
-            // SAFETY: the commit status of a transaction older than every
-            // snapshot.
-            if unsafe { pg_sys::TransactionIdDidCommit(pg_sys::TransactionId::from(w as u32)) } {
-                let f = reg.footprints[i];
-                reg.note_left(w, leaving, f);
-            }
-        }
-    }
-    if kept < len {
-        reg.generation += 1;
-    }
-    if reg.overflowed && reg.refused < horizon {
-        // Every writer that went unrecorded is settled for every snapshot.
-        reg.overflowed = false;
-        reg.generation += 1;
-    }
-    reg.len = kept as u32;
+    reg.prune(horizon);
+    let kept = reg.len as usize;
     let slot = match reg.position(full) {
         Some(i) => Some(i),
         None if kept < CAPACITY => {
@@ -426,7 +470,7 @@ fn register(mark: impl FnOnce(&mut Footprint)) {
 /// The writers in between are those `new` lists and `old` does not, and
 /// those that left the registry since `old` was made (a writer leaves once
 /// every snapshot sees it settled, so `new` sees it without listing it),
-/// except those `old` listed. Only committed writers are kept on leaving.
+/// except those `old` listed (an aborted one among them only drops more).
 pub(super) fn changes(old: &(u64, u64, Vec<u64>), new: &(u64, u64, Vec<u64>)) -> Option<Vec<u64>> {
     if old.1 != new.1 || !AVAILABLE.load(Ordering::Relaxed) {
         return None;
