@@ -46,6 +46,7 @@ use super::identity;
 use super::permitted_scan;
 use crate::errors::OrRaise;
 use crate::store;
+use crate::store::read_cache::Deps;
 use crate::store::schema::ActiveSchema;
 use crate::store::snapshot_key::StatementSnapshot;
 
@@ -107,8 +108,9 @@ struct Memo {
     /// earlier statement that saw the same data: see `recall`).
     visible: Option<Rc<RefCell<Visible>>>,
     /// The per-row checks' memo (an ancestor's permission decided for one
-    /// row answers its siblings), with the schema it is keyed by.
-    kept: Option<(Rc<ActiveSchema>, Kept)>,
+    /// row answers its siblings), with the schema it is keyed by and what
+    /// it rests on (for when the read cache keeps it after all).
+    kept: Option<(Rc<ActiveSchema>, Kept, Deps)>,
 }
 
 impl Memo {
@@ -503,7 +505,10 @@ fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
         // The statement's own memo first: one the cache refused (more than
         // its whole bound) stays with the statement.
         let kept = match (kept, &subject_key) {
-            (Some((schema, kept)), _) if Rc::ptr_eq(&schema, active) => kept,
+            (Some((schema, kept, deps)), _) if Rc::ptr_eq(&schema, active) => {
+                source.cache().add_deps(deps);
+                kept
+            }
             (_, Some(key)) => source.cache().take_checker(key, opts),
             _ => Kept::default(),
         };
@@ -513,10 +518,10 @@ fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
         let learnt = allowed.is_ok().then(|| checker.keep());
         let learnt = match (subject_key, learnt) {
             (Some(key), Some(learnt)) => source.cache().keep_checker(&key, opts, learnt, reads_before),
-            (None, learnt) => learnt,
+            (None, learnt) => learnt.map(|learnt| (learnt, Deps::default())),
             (Some(_), None) => None,
         };
-        let kept = learnt.map(|learnt| (Rc::clone(active), learnt));
+        let kept = learnt.map(|(learnt, deps)| (Rc::clone(active), learnt, deps));
         (allowed, kept)
     });
     let allowed = allowed.or_raise();

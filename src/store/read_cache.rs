@@ -1,9 +1,10 @@
 //! A per-backend cache of tuple reads that is exact by construction.
 //!
 //! A read answered in one snapshot is reused only by a later call whose
-//! snapshot sees exactly the same data: the cache is keyed by
-//! [`SnapshotKey`] (see [`super::snapshot_key`]) and emptied whenever the
-//! key changes.
+//! snapshot sees exactly the same rows for it: the cache is keyed by
+//! [`SnapshotKey`] (see [`super::snapshot_key`]); when the key changes, it
+//! keeps only what the writes in between provably did not touch (below),
+//! and is emptied otherwise.
 //!
 //! A call that may answer from the cache still takes the table locks and
 //! privilege checks a query would (once per subtransaction and user; see
@@ -15,11 +16,16 @@
 //! kept with it, which saves its version probe. `notion_rbac.cache_rows`
 //! bounds the size (0 turns the cache off).
 //!
-//! Kept beside the reads, under the same key and so dropped with them:
-//! answers derived from them — lookups' visible sets
-//! ([`ReadCache::remember`]) and what checks learnt, the final results of
-//! the nodes they evaluated per subject ([`ReadCache::take_checker`]), which
-//! answer a repeated check with a memo probe and no read.
+//! Kept beside the reads, under the same key: answers derived from them —
+//! lookups' visible sets ([`ReadCache::remember`]) and what checks learnt,
+//! the final results of the nodes they evaluated per subject
+//! ([`ReadCache::take_checker`]), which answer a repeated check with a memo
+//! probe and no read.
+//!
+//! When the key changes by other transactions' writes whose footprints are
+//! known (see `writes`), only the reads of the entities and subjects they
+//! touched go, with the lookups' answers and the check results that rest
+//! on any of them ([`Deps`]); otherwise everything goes.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -66,8 +72,12 @@ pub struct ReadCache {
     /// maker's key, with their size in ids; see [`ReadCache::remember`].
     answers: FxHashMap<Box<str>, (Rc<dyn Any>, usize)>,
     answer_ids: usize,
-    /// What checks learnt, by subject text (see [`ReadCache::take_checker`]).
-    checkers: FxHashMap<Box<str>, (CheckOptions, Kept)>,
+    /// What checks learnt, by subject text (see [`ReadCache::take_checker`]),
+    /// with what it rests on.
+    checkers: FxHashMap<Box<str>, (CheckOptions, Kept, Deps)>,
+    /// The entities and subjects the current call has read, or answered
+    /// from the cache, since it took a kept checker (see [`Deps`]).
+    call_deps: Deps,
     /// Node results `checkers` hold, bounded by `limit`.
     checker_results: usize,
     /// Cached rows (tuples, probes, values), bounded by `limit`.
@@ -79,6 +89,16 @@ pub struct ReadCache {
     limit: usize,
     pub stats: CacheStats,
 }
+
+/// The footprint hashes (`writes::footprint_hash`) of every entity and
+/// subject whose tuples or attributes a kept checker's results were
+/// computed from: a write whose footprint misses them all leaves the
+/// results valid. [`READ_ALL`] stands for reads not keyed by one entity or
+/// subject.
+pub type Deps = rustc_hash::FxHashSet<u64>;
+
+/// In [`Deps`], a read of every entity of a type (or every subject).
+const READ_ALL: u64 = u64::MAX;
 
 /// Counters shown by `rbac.cache_stats()`.
 #[derive(Debug, Default, Clone, Copy)]
@@ -167,11 +187,43 @@ impl ReadCache {
     /// [`ReadCache::keep_checker`] after a check that succeeded.
     pub fn take_checker(&mut self, subject: &str, opts: CheckOptions) -> Kept {
         match self.checkers.remove(subject) {
-            Some((kept_opts, kept)) => {
-                self.checker_results -= charge(&kept);
-                if kept_opts == opts { kept } else { Kept::default() }
+            Some((kept_opts, kept, deps)) => {
+                self.checker_results -= charge(&kept, &deps);
+                if kept_opts == opts {
+                    // What it rests on goes on with it.
+                    self.add_deps(deps);
+                    kept
+                } else {
+                    Kept::default()
+                }
             }
             None => Kept::default(),
+        }
+    }
+
+    /// Records that the current call read the entity or subject `ty:id`
+    /// (from the tables or the cache): what it keeps rests on it.
+    pub fn note_read(&mut self, ty: &str, id: &str) {
+        if self.keeps_checkers() {
+            self.call_deps.insert(super::writes::footprint_hash(ty, id));
+        }
+    }
+
+    /// Records a read not keyed by one entity or subject (every entity of a
+    /// type with an attribute, every subject of a type).
+    pub fn note_read_all(&mut self) {
+        if self.keeps_checkers() {
+            self.call_deps.insert(READ_ALL);
+        }
+    }
+
+    /// Adds what results the current call resumes from rest on (results a
+    /// statement kept itself: see [`ReadCache::keep_checker`]).
+    pub fn add_deps(&mut self, deps: Deps) {
+        if self.call_deps.is_empty() {
+            self.call_deps = deps;
+        } else {
+            self.call_deps.extend(deps);
         }
     }
 
@@ -186,20 +238,23 @@ impl ReadCache {
     /// (see [`charge`]; about half the kept checkers go when one would not
     /// fit beside them) and [`KEPT_SUBJECTS`] subjects. `reads_before`:
     /// [`ReadCache::reads`] before the check, to count it among the answers
-    /// made without a read. Hands back what it did not keep: more than the
-    /// whole bound, or anything in a cache of one call.
-    pub fn keep_checker(&mut self, subject: &str, opts: CheckOptions, kept: Kept, reads_before: u64) -> Option<Kept> {
+    /// made without a read. What the results rest on is what the call
+    /// noted (see [`ReadCache::note_read`]) since it took them. Hands back
+    /// what it did not keep, with what it rests on: more than the whole
+    /// bound, or anything in a cache of one call.
+    pub fn keep_checker(&mut self, subject: &str, opts: CheckOptions, kept: Kept, reads_before: u64) -> Option<(Kept, Deps)> {
         if self.reads() == reads_before {
             self.stats.kept_check_answers += 1;
         }
+        let deps = std::mem::take(&mut self.call_deps);
         if !self.keeps_checkers() {
-            return Some(kept);
+            return Some((kept, deps));
         }
         let mut kept = kept;
         kept.trim();
-        let results = charge(&kept);
+        let results = charge(&kept, &deps);
         if results > self.limit {
-            return Some(kept);
+            return Some((kept, deps));
         }
         while !self.checkers.is_empty()
             && (self.checker_results + results > self.limit || self.checkers.len() >= KEPT_SUBJECTS)
@@ -207,8 +262,8 @@ impl ReadCache {
             self.evict_checkers();
         }
         self.checker_results += results;
-        if let Some((_, old)) = self.checkers.insert(subject.into(), (opts, kept)) {
-            self.checker_results -= charge(&old);
+        if let Some((_, old, old_deps)) = self.checkers.insert(subject.into(), (opts, kept, deps)) {
+            self.checker_results -= charge(&old, &old_deps);
         }
         None
     }
@@ -221,13 +276,13 @@ impl ReadCache {
         self.stats.evictions += 1;
         let salt = self.stats.evictions;
         let mut freed = 0;
-        self.checkers.retain(|subject, (_, kept)| {
+        self.checkers.retain(|subject, (_, kept, deps)| {
             let mut h = rustc_hash::FxHasher::default();
             (salt, subject).hash(&mut h);
             // The top bit: FxHash mixes its high bits best.
             let keep = h.finish() >> 63 == 0;
             if !keep {
-                freed += charge(kept);
+                freed += charge(kept, deps);
             }
             keep
         });
@@ -237,6 +292,7 @@ impl ReadCache {
     fn clear_checkers(&mut self) {
         self.checkers.clear();
         self.checker_results = 0;
+        self.call_deps.clear();
     }
 
     /// Whether this call has used its share of a shared cache: reads it
@@ -280,6 +336,7 @@ impl ReadCache {
     pub(super) fn enter(&mut self, key: SnapshotKey, limit: usize) {
         self.limit = limit;
         self.call_rows = 0;
+        self.call_deps.clear();
         self.shared = true;
         if self.key.as_ref() != Some(&key) {
             // Only other transactions' writes with known footprints in
@@ -323,8 +380,8 @@ impl ReadCache {
 
     /// Drops every read whose entity or subject (by the key's leading
     /// `type\0id`) has a footprint hash in `touched`, and, if anything was
-    /// touched, every answer derived from reads (lookups, kept check
-    /// results: they may rest on any read). The schema is kept: a write to
+    /// touched, the lookups' answers (they may rest on any read) and the
+    /// kept check results that rest on something touched (see [`Deps`]). The schema is kept: a write to
     /// rbac.schemas is never given a footprint. The row count goes down by
     /// what the dropped entries were charged, or less (a large entity's
     /// marker was charged the rows read to find it large and is uncounted
@@ -354,7 +411,16 @@ impl ReadCache {
         self.rows = self.rows.saturating_sub(freed);
         self.answers.clear();
         self.answer_ids = 0;
-        self.clear_checkers();
+        // Kept check results stay unless they rest on something touched.
+        let mut freed = 0;
+        self.checkers.retain(|_, (_, kept, deps)| {
+            let stale = deps.contains(&READ_ALL) || touched.iter().any(|t| deps.contains(t));
+            if stale {
+                freed += charge(kept, deps);
+            }
+            !stale
+        });
+        self.checker_results -= freed;
     }
 
     /// A cache for one call only (caching off or not allowed): it still
@@ -371,9 +437,10 @@ const CHECKER_OVERHEAD: usize = 8;
 
 /// What a kept checker counts against the bound (see
 /// [`ReadCache::keep_checker`]): its memo is trimmed of room reserved up
-/// front before it is kept, so its results are what it holds.
-fn charge(kept: &Kept) -> usize {
-    kept.len() + CHECKER_OVERHEAD
+/// front before it is kept, so its results are what it holds; what they
+/// rest on counts one result for every 8 hashes.
+fn charge(kept: &Kept, deps: &Deps) -> usize {
+    kept.len() + CHECKER_OVERHEAD + deps.len() / 8
 }
 
 /// Subjects whose checks' results a backend keeps at most (see

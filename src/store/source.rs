@@ -428,6 +428,7 @@ impl IndexSource<'_> {
 
 impl TupleSource for IndexSource<'_> {
     fn subjects(&mut self, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) -> Result<()> {
+        self.cache.note_read(&entity.ty, &entity.id);
         if self.small_entity(entity) {
             out.extend(self.entity_rows().iter().filter(|r| r.field(0) == relation).map(|r| r.subject(1)));
             return Ok(());
@@ -437,6 +438,8 @@ impl TupleSource for IndexSource<'_> {
     }
 
     fn contains(&mut self, entity: &ObjectRef, relation: &str, subject: &SubjectRef) -> Result<bool> {
+        // The answer is one row's presence: a write of it names the entity.
+        self.cache.note_read(&entity.ty, &entity.id);
         if self.small_entity(entity) {
             return Ok(self.entity_rows().iter().any(|r| r.field(0) == relation && r.is_subject(1, subject)));
         }
@@ -461,6 +464,7 @@ impl TupleSource for IndexSource<'_> {
     }
 
     fn subject_sets(&mut self, entity: &ObjectRef, relation: &str, out: &mut Vec<SubjectRef>) -> Result<()> {
+        self.cache.note_read(&entity.ty, &entity.id);
         if self.small_entity(entity) {
             out.extend(
                 self.entity_rows()
@@ -475,6 +479,7 @@ impl TupleSource for IndexSource<'_> {
     }
 
     fn reverse(&mut self, subject: &ObjectRef, entity_type: &str, relation: &str, out: &mut Vec<ReverseHit>) -> Result<()> {
+        self.cache.note_read(&subject.ty, &subject.id);
         let key = key_of(&mut self.key, &[&subject.ty, &subject.id, entity_type, relation]);
         if let Some(found) = self.cache.reverse.get(key) {
             out.extend(found.iter().map(reverse_hit));
@@ -501,6 +506,7 @@ impl TupleSource for IndexSource<'_> {
     }
 
     fn attribute(&mut self, entity: &ObjectRef, name: &str) -> Result<Option<Value>> {
+        self.cache.note_read(&entity.ty, &entity.id);
         let key = key_of(&mut self.key, &[&entity.ty, &entity.id, name]);
         if let Some(found) = self.cache.attributes.get(key) {
             let found = found.clone();
@@ -532,6 +538,7 @@ impl TupleSource for IndexSource<'_> {
     }
 
     fn entities_with_attribute(&mut self, entity_type: &str, name: &str, out: &mut Vec<String>) -> Result<()> {
+        self.cache.note_read_all();
         // Not cached: lookups call it once per permission, and its answer
         // can be as large as the table.
         let scan = self
@@ -545,6 +552,7 @@ impl TupleSource for IndexSource<'_> {
     }
 
     fn subject_ids_of_type(&mut self, subject_type: &str, out: &mut Vec<String>) -> Result<()> {
+        self.cache.note_read_all();
         // Rare (lookup-subject's "everyone" candidates) and not cached: one
         // pass over the subject index's range for the type.
         let mut scan = IndexScan::open(c"tuples", c"tuples_by_subject", &[t::SUBJECT_TYPE]);

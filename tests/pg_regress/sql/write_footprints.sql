@@ -25,25 +25,35 @@ $$) > 0 AS model;
 -- f1 <- f2 <- f3, f1 read by a group; an unrelated doc z.
 SELECT rbac.write_tuples(ARRAY['doc:f1#reader@group:g#member', 'group:g#member@user:ann',
                                'doc:f2#parent@doc:f1', 'doc:f3#parent@doc:f2', 'doc:z#owner@user:zed']) AS written;
-CREATE FUNCTION regress_stats() RETURNS TABLE (invalidations bigint, kept bigint, misses bigint)
-LANGUAGE sql AS $$ SELECT invalidations, kept_across_writes, misses FROM rbac.cache_stats() $$;
+CREATE FUNCTION regress_stats() RETURNS TABLE (invalidations bigint, kept bigint, misses bigint, hits bigint, answers bigint)
+LANGUAGE sql AS $$ SELECT invalidations, kept_across_writes, misses, hits, kept_check_answers FROM rbac.cache_stats() $$;
 
 -- Warm: every read of these checks is cached.
 SELECT rbac.check('user:ann', 'read', 'doc:f3') AS ann, rbac.check('user:bob', 'read', 'doc:f3') AS bob;
-SELECT invalidations AS i0, kept AS k0, misses AS m0 FROM regress_stats() \gset
+SELECT invalidations AS i0, kept AS k0, misses AS m0, hits AS h0, answers AS a0 FROM regress_stats() \gset
 
--- A committed write elsewhere (doc:z): the cache keeps every read; the
--- checks are evaluated again (kept results may rest on any read) from
--- cached rows, without reading.
+-- A committed write elsewhere (doc:z): the cache keeps every read, and the
+-- check results, which rest on none of what it touched: the checks are
+-- answered from them, without a read of the tables or the cache.
 SELECT rbac.write_tuples(ARRAY['doc:z#reader@user:yan']) AS elsewhere;
 SELECT rbac.check('user:ann', 'read', 'doc:f3') AS ann, rbac.check('user:bob', 'read', 'doc:f3') AS bob;
-SELECT invalidations - :i0 AS invalidations, kept - :k0 AS kept_across_writes, misses - :m0 AS reads
+SELECT invalidations - :i0 AS invalidations, kept - :k0 AS kept_across_writes, misses - :m0 AS reads,
+       hits - :h0 AS cache_reads, answers - :a0 AS answered_from_kept_results
   FROM regress_stats();
+-- A write to something zed's check rests on drops its results (and only
+-- its: ann's and bob's stay).
+SELECT rbac.check('user:zed', 'read', 'doc:z') AS zed;
+SELECT answers AS a1 FROM regress_stats() \gset
+SELECT rbac.delete_tuples(ARRAY['doc:z#owner@user:zed']) AS revoked;
+SELECT rbac.check('user:zed', 'read', 'doc:z') AS zed_after_revocation,
+       rbac.check('user:ann', 'read', 'doc:f3') AS ann, rbac.check('user:bob', 'read', 'doc:f3') AS bob;
+SELECT answers - :a1 AS answered_from_kept_results FROM regress_stats();
 
 -- A grant on the chain: the touched entity is read again, the rest is not.
+SELECT misses AS m2 FROM regress_stats() \gset
 SELECT rbac.write_tuples(ARRAY['doc:f2#reader@user:bob']) AS granted;
 SELECT rbac.check('user:bob', 'read', 'doc:f3') AS bob_after_grant;
-SELECT invalidations - :i0 AS invalidations, kept - :k0 AS kept_across_writes, misses - :m0 AS reads
+SELECT invalidations - :i0 AS invalidations, kept - :k0 AS kept_across_writes, misses - :m2 AS reads
   FROM regress_stats();
 -- Its revocation by DELETE.
 DELETE FROM rbac.tuples WHERE entity_id = 'f2' AND relation = 'reader';
