@@ -10,9 +10,8 @@
 -- Each timing follows a committed write of 17 tuples (more than a write's
 -- footprint describes), so every read cache and kept lookup starts cold;
 -- rbac.protect is timed a second time after a one-tuple write elsewhere in
--- the graph ("after a write": the cached reads and the check results that
--- rest on none of it stay, visible sets are computed again), and a third
--- time after commits to an unrelated table
+-- the graph ("after a write": the cached reads, check results and visible
+-- sets that rest on none of it stay), and a third time after commits to an unrelated table
 -- only ("warm": the reads and visible sets of earlier statements stay
 -- valid, as in an application between its writes to the model).
 -- Expects :scale and :label; runs in a database of its own.
@@ -100,7 +99,7 @@ GRANT INSERT ON bench.bump TO bench_web;
 -- A committed write to the tuples (inserted and deleted again). 17 rows in
 -- a statement have no footprint: every cache starts afresh. One row is a
 -- write elsewhere in the graph: caches drop what it touched (nothing the
--- queries read), the kept lookups and the check results resting on it.
+-- queries read) and the kept lookups and check results resting on it.
 CREATE FUNCTION bench.touch_tuples(n int DEFAULT 17) RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $$
     INSERT INTO rbac.tuples SELECT 'group', 'bench_touch', 'member', 'user', 'bench_touch' || i, '' FROM generate_series(1, n) i;
     DELETE FROM rbac.tuples WHERE entity_type = 'group' AND entity_id = 'bench_touch';

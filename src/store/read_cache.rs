@@ -70,8 +70,10 @@ pub struct ReadCache {
     pub attributes: FxHashMap<Box<str>, Option<Value>>,
     /// Answers computed from this snapshot's reads (lookups), by their
     /// maker's key, with their size in ids; see [`ReadCache::remember`].
-    answers: FxHashMap<Box<str>, (Rc<dyn Any>, usize)>,
+    answers: FxHashMap<Box<str>, (Rc<dyn Any>, usize, Deps)>,
     answer_ids: usize,
+    /// Hashes the kept answers' [`Deps`] hold, bounded like their ids.
+    answer_deps: usize,
     /// What checks learnt, by subject text (see [`ReadCache::take_checker`]),
     /// with what it rests on.
     checkers: FxHashMap<Box<str>, (CheckOptions, Kept, Deps)>,
@@ -149,7 +151,7 @@ impl ReadCache {
         if guc::cache_lookup_ids() == 0 {
             return None;
         }
-        let found = self.answers.get(key).and_then(|(a, _)| Rc::clone(a).downcast::<T>().ok());
+        let found = self.answers.get(key).and_then(|(a, _, _)| Rc::clone(a).downcast::<T>().ok());
         match found {
             Some(_) => self.stats.answer_hits += 1,
             None => self.stats.answer_misses += 1,
@@ -157,9 +159,12 @@ impl ReadCache {
         found
     }
 
-    /// Keeps `answer` (derived from reads in this snapshot view alone, so
-    /// valid as long as the cached reads are: it goes when the key changes)
-    /// under `key`; `ids` is its size against `notion_rbac.cache_lookup_ids`.
+    /// Keeps `answer` (derived from this call's reads in this snapshot
+    /// view alone, so valid as long as they are: it goes when the key
+    /// changes, unless a write with a footprint touched none of them — see
+    /// [`Deps`]) under `key`; `ids` is its size against
+    /// `notion_rbac.cache_lookup_ids`, which also bounds the hashes of what
+    /// kept answers rest on (past it, an answer rests on everything).
     /// Earlier answers are all dropped when it would not fit beside them;
     /// an answer larger than the whole bound is not kept.
     pub fn remember<T: 'static>(&mut self, key: &str, answer: Rc<T>, ids: usize) {
@@ -168,13 +173,25 @@ impl ReadCache {
             return;
         }
         if self.answer_ids + ids > bound {
-            self.answers.clear();
-            self.answer_ids = 0;
+            self.clear_answers();
         }
-        if let Some((_, old)) = self.answers.insert(key.into(), (answer, ids)) {
+        let deps = if self.answer_deps + self.call_deps.len() <= bound {
+            self.call_deps.clone()
+        } else {
+            Deps::from_iter([READ_ALL])
+        };
+        self.answer_deps += deps.len();
+        if let Some((_, old, old_deps)) = self.answers.insert(key.into(), (answer, ids, deps)) {
             self.answer_ids -= old;
+            self.answer_deps -= old_deps.len();
         }
         self.answer_ids += ids;
+    }
+
+    fn clear_answers(&mut self) {
+        self.answers.clear();
+        self.answer_ids = 0;
+        self.answer_deps = 0;
     }
 
     /// What earlier checks of `subject` under `opts` learnt in this
@@ -355,8 +372,7 @@ impl ReadCache {
                 self.stats.invalidations += 1;
             }
             self.clear_reads();
-            self.answers.clear();
-            self.answer_ids = 0;
+            self.clear_answers();
             self.clear_checkers();
             self.schema = None;
             self.guarded = None;
@@ -380,8 +396,8 @@ impl ReadCache {
 
     /// Drops every read whose entity or subject (by the key's leading
     /// `type\0id`) has a footprint hash in `touched`, and, if anything was
-    /// touched, the lookups' answers (they may rest on any read) and the
-    /// kept check results that rest on something touched (see [`Deps`]). The schema is kept: a write to
+    /// touched, the lookups' answers and the kept check results that rest on
+    /// something touched (see [`Deps`]). The schema is kept: a write to
     /// rbac.schemas is never given a footprint. The row count goes down by
     /// what the dropped entries were charged, or less (a large entity's
     /// marker was charged the rows read to find it large and is uncounted
@@ -409,16 +425,26 @@ impl ReadCache {
         self.reverse.retain(|k, v| keep(k, v.len().max(1)));
         self.attributes.retain(|k, _| keep(k, 1));
         self.rows = self.rows.saturating_sub(freed);
-        self.answers.clear();
-        self.answer_ids = 0;
+        let stale = |deps: &Deps| deps.contains(&READ_ALL) || touched.iter().any(|t| deps.contains(t));
+        let (mut freed_ids, mut freed_deps) = (0, 0);
+        self.answers.retain(|_, (_, ids, deps)| {
+            let gone = stale(deps);
+            if gone {
+                freed_ids += *ids;
+                freed_deps += deps.len();
+            }
+            !gone
+        });
+        self.answer_ids -= freed_ids;
+        self.answer_deps -= freed_deps;
         // Kept check results stay unless they rest on something touched.
         let mut freed = 0;
         self.checkers.retain(|_, (_, kept, deps)| {
-            let stale = deps.contains(&READ_ALL) || touched.iter().any(|t| deps.contains(t));
-            if stale {
+            let gone = stale(deps);
+            if gone {
                 freed += charge(kept, deps);
             }
-            !stale
+            !gone
         });
         self.checker_results -= freed;
     }

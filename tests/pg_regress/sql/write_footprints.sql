@@ -69,6 +69,20 @@ SELECT array_agg(r ORDER BY r) AS cal_reads FROM rbac.lookup_resources('user:cal
 UPDATE rbac.tuples SET subject_id = 'ann' WHERE entity_type = 'group' AND entity_id = 'g' AND subject_id = 'cal';
 SELECT array_agg(r ORDER BY r) AS cal_reads FROM rbac.lookup_resources('user:cal', 'read', 'doc') r;
 SELECT array_agg(r ORDER BY r) AS ann_reads FROM rbac.lookup_resources('user:ann', 'read', 'doc') r;
+-- A lookup's kept answer rests on what it read: a write elsewhere keeps it,
+-- one on its path drops it.
+-- (read is looked up through the attribute rule too, a read of every doc
+-- with the attribute, which rests on every write: reader is not.)
+SELECT array_agg(r ORDER BY r) AS ann_readers FROM rbac.lookup_resources('user:ann', 'reader', 'doc') r;
+SELECT kept_lookup_hits AS l0 FROM rbac.cache_stats() \gset
+SELECT rbac.write_tuples(ARRAY['doc:z#reader@user:lee']) AS elsewhere;
+SELECT array_agg(r ORDER BY r) AS ann_readers FROM rbac.lookup_resources('user:ann', 'reader', 'doc') r;
+SELECT array_agg(r ORDER BY r) AS ann_reads FROM rbac.lookup_resources('user:ann', 'read', 'doc') r;
+SELECT kept_lookup_hits - :l0 AS kept_answers_used FROM rbac.cache_stats();
+SELECT rbac.delete_tuples(ARRAY['doc:f1#reader@group:g#member']) AS revoked;
+SELECT array_agg(r ORDER BY r) AS ann_readers_after_revocation FROM rbac.lookup_resources('user:ann', 'reader', 'doc') r;
+SELECT kept_lookup_hits - :l0 AS kept_answers_used FROM rbac.cache_stats();
+SELECT rbac.write_tuples(ARRAY['doc:f1#reader@group:g#member']) AS restored;
 
 -- COPY, and a write in a subtransaction released and one rolled back.
 SELECT rbac.check('user:dee', 'read', 'doc:f3') AS dee_before;
