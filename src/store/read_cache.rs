@@ -102,6 +102,9 @@ pub type Deps = rustc_hash::FxHashSet<u64>;
 /// In [`Deps`], a read of every entity of a type (or every subject).
 const READ_ALL: u64 = u64::MAX;
 
+/// Room for noted reads a backend keeps between calls.
+const CALL_DEPS_KEPT: usize = 4096;
+
 /// Counters shown by `rbac.cache_stats()`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CacheStats {
@@ -353,7 +356,13 @@ impl ReadCache {
     pub(super) fn enter(&mut self, key: SnapshotKey, limit: usize) {
         self.limit = limit;
         self.call_rows = 0;
-        self.call_deps.clear();
+        // A lookup's call notes every entity it read: give that room back
+        // rather than clear it on every later call.
+        if self.call_deps.capacity() > CALL_DEPS_KEPT {
+            self.call_deps = Deps::default();
+        } else {
+            self.call_deps.clear();
+        }
         self.shared = true;
         if self.key.as_ref() != Some(&key) {
             // Only other transactions' writes with known footprints in

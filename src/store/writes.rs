@@ -67,7 +67,7 @@ const CAPACITY: usize = 512;
 /// touched more counts as having touched everything.
 /// (sql/writes.sql describes statements of at most 16 rows, two keys a
 /// tuple.)
-pub const FOOTPRINT: usize = 32;
+const FOOTPRINT: usize = 32;
 
 /// Removed writers whose footprints the registry still holds: a cache last
 /// used before more writers than this left starts afresh.
@@ -202,7 +202,7 @@ impl Registry {
 /// `type`, a byte no name contains, and `id` (short keys; spelt out so
 /// that writers and readers agree by construction). A collision only
 /// drops more of a cache than needed.
-pub fn footprint_hash(ty: &str, id: &str) -> u64 {
+pub(super) fn footprint_hash(ty: &str, id: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in ty.bytes().chain(std::iter::once(0xff)).chain(id.bytes()) {
         h ^= u64::from(b);
