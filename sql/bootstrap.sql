@@ -127,6 +127,16 @@ CREATE INDEX tuples_by_subject ON rbac.tuples (subject_type, subject_id, entity_
 -- the exact tuple, a check expands just these, however many plain subjects
 -- a relation has.
 CREATE INDEX tuples_subject_sets ON rbac.tuples (entity_type, entity_id, relation) WHERE subject_relation <> '';
+-- Whole small entities (a page: its parent, workspace and grants), read
+-- in one descent keyed by an 8-byte hash of entity_type:entity_id instead
+-- of the primary key's text columns: no text comparisons on the way down
+-- and inner pages of 8-byte keys, about half the cost of a descent. Every
+-- column is included, so the read is index-only; rows of entities that
+-- share the hash are skipped by the reader. Built-in functions only, so
+-- every role that may write tuples can evaluate it.
+CREATE INDEX tuples_by_entity_key ON rbac.tuples
+    (pg_catalog.hashtextextended(entity_type OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) entity_id, 0))
+    INCLUDE (entity_type, entity_id, relation, subject_type, subject_id, subject_relation);
 
 -- Attribute values, typed by the schema: value_type is one of boolean,
 -- string, integer, double (optionally with []), value the matching JSON.

@@ -99,6 +99,11 @@ pub struct IndexSource<'a> {
     buf: String,
     /// `tuples_pkey`, for reads by any prefix of its six columns.
     pkey: Option<IndexScan>,
+    /// `tuples_by_entity_key`, for reading small entities whole (`None`
+    /// inside: the index does not exist yet, see [`IndexScan::open_hashed`]).
+    by_entity_key: Option<Option<IndexScan>>,
+    /// Reused buffer for the `type:id` a hashed index is keyed by.
+    hashed: String,
     sets: Option<IndexScan>,
     /// `tuples_by_subject`, for reading small subjects whole.
     by_subject: Option<IndexScan>,
@@ -116,6 +121,8 @@ impl<'a> IndexSource<'a> {
             key: String::new(),
             buf: String::new(),
             pkey: None,
+            by_entity_key: None,
+            hashed: String::new(),
             sets: None,
             by_subject: None,
             walks: Vec::new(),
@@ -159,6 +166,28 @@ fn read_subjects(scan: &mut IndexScan, buf: &mut String) -> Vec<Packed> {
 fn read_at_most(scan: &mut IndexScan, columns: &[i32], most: usize, buf: &mut String) -> (Vec<Packed>, bool) {
     let mut rows = Vec::new();
     while scan.next(false) {
+        if rows.len() == most {
+            return (rows, false);
+        }
+        rows.push(Packed::read(scan, columns, buf));
+    }
+    (rows, true)
+}
+
+/// [`read_at_most`] through a hashed index positioned on the entity's key:
+/// rows of other entities that share the hash are skipped.
+fn read_entity_at_most(
+    scan: &mut IndexScan,
+    entity: &ObjectRef,
+    columns: &[i32],
+    most: usize,
+    buf: &mut String,
+) -> (Vec<Packed>, bool) {
+    let mut rows = Vec::new();
+    while scan.next(false) {
+        if !scan.text_is(t::ENTITY_ID, &entity.id) || !scan.text_is(t::ENTITY_TYPE, &entity.ty) {
+            continue;
+        }
         if rows.len() == most {
             return (rows, false);
         }
@@ -345,10 +374,25 @@ impl IndexSource<'_> {
             return false;
         }
         self.cache.miss();
-        let scan = self.pkey.get_or_insert_with(open_pkey);
-        scan.rekey(&[&entity.ty, &entity.id]);
-        let (rows, small) =
-            read_at_most(scan, &[t::RELATION, t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION], SMALL_ENTITY, &mut self.buf);
+        let columns = [t::RELATION, t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION];
+        let by_key = self
+            .by_entity_key
+            .get_or_insert_with(|| IndexScan::open_hashed(c"tuples", c"tuples_by_entity_key"));
+        let (rows, small) = match by_key {
+            Some(scan) => {
+                self.hashed.clear();
+                self.hashed.push_str(&entity.ty);
+                self.hashed.push(':');
+                self.hashed.push_str(&entity.id);
+                scan.rekey_hashed(&self.hashed);
+                read_entity_at_most(scan, entity, &columns, SMALL_ENTITY, &mut self.buf)
+            }
+            None => {
+                let scan = self.pkey.get_or_insert_with(open_pkey);
+                scan.rekey(&[&entity.ty, &entity.id]);
+                read_at_most(scan, &columns, SMALL_ENTITY, &mut self.buf)
+            }
+        };
         record_size(&ENTITY_SIZES, &entity.ty, small);
         if self.cache.admit(rows.len().max(1)) {
             self.cache.entities.insert(self.key.as_str().into(), small.then_some(rows));
