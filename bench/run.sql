@@ -102,8 +102,39 @@ BEGIN
       FROM unnest(qids, times, answers) AS x(qid, us, allowed) JOIN bench.queries bq USING (qid);
 END $$;
 
+-- The same checks, read cache off, with small entities read through the
+-- primary key instead of the hashed entity index (hidden by renaming it in
+-- this transaction, as before 0.9.0): rounds alternate between the two,
+-- so that both meet the same machine; the first pair only warms.
+CREATE FUNCTION bench.time_entity_index(rounds int) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE q record; t0 timestamptz; r boolean; us float8; hidden boolean;
+        engines text[] := '{}'; qids bigint[] := '{}'; times float8[] := '{}'; answers boolean[] := '{}';
+BEGIN
+    PERFORM set_config('notion_rbac.cache_rows', '0', true);
+    FOR i IN 1..2 * rounds LOOP
+        hidden := i % 2 = 0;
+        EXECUTE CASE WHEN hidden THEN 'ALTER INDEX rbac.tuples_by_entity_key RENAME TO tuples_by_entity_key_hidden'
+                     ELSE 'ALTER INDEX IF EXISTS rbac.tuples_by_entity_key_hidden RENAME TO tuples_by_entity_key' END;
+        FOR q IN SELECT * FROM bench.queries ORDER BY qid LOOP
+            t0 := clock_timestamp();
+            r := rbac.check(q.subject, q.action, q.object);
+            us := extract(epoch FROM clock_timestamp() - t0) * 1e6;
+            IF i > 2 THEN
+                engines := engines || CASE WHEN hidden THEN 'notion_rbac, no cache, primary key' ELSE 'notion_rbac, no cache, entity index' END;
+                qids := qids || q.qid; times := times || us; answers := answers || r;
+            END IF;
+        END LOOP;
+    END LOOP;
+    ALTER INDEX rbac.tuples_by_entity_key_hidden RENAME TO tuples_by_entity_key;
+    INSERT INTO timings
+    SELECT x.engine, x.qid, bq.kind, bq.depth, x.us, x.allowed
+      FROM unnest(engines, qids, times, answers) AS x(engine, qid, us, allowed) JOIN bench.queries bq USING (qid);
+END $$;
+
 CREATE TEMP TABLE timings (engine text, qid bigint, kind text, depth int, us float8, allowed boolean);
 SELECT bench.time_checks('notion_rbac, no cache', 4);
+SELECT bench.time_entity_index(4);
 -- (each call ends by writing its timings: the commit starts the next one
 -- with an empty cache)
 SELECT bench.time_checks('notion_rbac, first ask', 1);
@@ -130,6 +161,13 @@ SELECT :'label' AS dataset, 'plain SQL / ' || r.engine AS ratio,
        round(s.p50_us / r.p50_us, 1) AS p50, round(s.p95_us / r.p95_us, 1) AS p95,
        round(s.p99_us / r.p99_us, 1) AS p99, round(s.mean_us / r.mean_us, 1) AS mean
   FROM summary r, summary s WHERE r.engine LIKE 'notion_rbac%' AND s.engine = 'plain SQL' ORDER BY r.engine;
+
+-- What the hashed entity index saves, same checks, alternating rounds.
+SELECT :'label' AS dataset, 'primary key / entity index' AS ratio,
+       round(pk.p50_us / ei.p50_us, 2) AS p50, round(pk.p95_us / ei.p95_us, 2) AS p95,
+       round(pk.p99_us / ei.p99_us, 2) AS p99, round(pk.mean_us / ei.mean_us, 2) AS mean
+  FROM summary pk, summary ei
+ WHERE pk.engine = 'notion_rbac, no cache, primary key' AND ei.engine = 'notion_rbac, no cache, entity index';
 
 -- p50 per object kind and depth (hops from the object to the granting page).
 SELECT :'label' AS dataset, kind, depth,
