@@ -112,6 +112,7 @@ DECLARE q record; t0 timestamptz; r boolean; us float8; hidden boolean;
         engines text[] := '{}'; qids bigint[] := '{}'; times float8[] := '{}'; answers boolean[] := '{}';
 BEGIN
     PERFORM set_config('notion_rbac.cache_rows', '0', true);
+    PERFORM set_config('client_min_messages', 'warning', true);
     FOR i IN 1..2 * rounds LOOP
         hidden := i % 2 = 0;
         EXECUTE CASE WHEN hidden THEN 'ALTER INDEX rbac.tuples_by_entity_key RENAME TO tuples_by_entity_key_hidden'

@@ -56,18 +56,13 @@ fn rbac_namespace() -> Oid {
     nsp
 }
 
-fn relation_oid(nsp: Oid, name: &CStr) -> Oid {
-    // SAFETY: plain catalog lookup.
-    let oid = unsafe { pg_sys::get_relname_relid(name.as_ptr(), nsp) };
-    if oid == pg_sys::InvalidOid {
-        pgrx::ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
-            format!("relation \"rbac.{}\" does not exist", name.to_string_lossy()),
-            "the notion_rbac extension's objects are incomplete; reinstall the extension"
-        );
-    }
-    oid
+fn missing_relation(name: &CStr) -> ! {
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+        format!("relation \"rbac.{}\" does not exist", name.to_string_lossy()),
+        "the notion_rbac extension's objects are incomplete; reinstall the extension"
+    );
 }
 
 thread_local! {
@@ -81,6 +76,13 @@ thread_local! {
 /// Opens `rbac.<name>` with `AccessShareLock`, through the OID cache.
 /// SAFETY: callers close the relation (or leave it to transaction abort).
 unsafe fn open_cached(name: &'static CStr) -> pg_sys::Relation {
+    // SAFETY: as the caller's.
+    unsafe { try_open_cached(name) }.unwrap_or_else(|| missing_relation(name))
+}
+
+/// [`open_cached`], or `None` when `rbac.<name>` does not exist.
+/// SAFETY: as for [`open_cached`].
+unsafe fn try_open_cached(name: &'static CStr) -> Option<pg_sys::Relation> {
     let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
     let cached = OIDS.with(|o| o.borrow().iter().find(|(n, _)| *n == name).map(|(_, oid)| *oid));
     if let Some(oid) = cached {
@@ -90,20 +92,23 @@ unsafe fn open_cached(name: &'static CStr) -> pg_sys::Relation {
             if !rel.is_null() {
                 let relname = CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr());
                 if relname == name {
-                    return rel;
+                    return Some(rel);
                 }
                 pg_sys::relation_close(rel, lock);
             }
         }
     }
-    let oid = relation_oid(rbac_namespace(), name);
+    // SAFETY: plain catalog lookup.
+    let oid = unsafe { pg_sys::get_relname_relid(name.as_ptr(), rbac_namespace()) };
     OIDS.with(|o| {
         let mut o = o.borrow_mut();
         o.retain(|(n, _)| *n != name);
-        o.push((name, oid));
+        if oid != pg_sys::InvalidOid {
+            o.push((name, oid));
+        }
     });
     // SAFETY: the OID was just resolved from the catalog.
-    unsafe { pg_sys::relation_open(oid, lock) }
+    (oid != pg_sys::InvalidOid).then(|| unsafe { pg_sys::relation_open(oid, lock) })
 }
 
 /// Whether `oid` is one of the extension's tables this backend has opened
@@ -361,11 +366,14 @@ impl IndexScan {
         // SAFETY: as in `open`; a missing index is looked up without an
         // error and nothing is opened then.
         unsafe {
-            let nsp = rbac_namespace();
-            if pg_sys::get_relname_relid(index.as_ptr(), nsp) == pg_sys::InvalidOid {
+            // The table first, as every reader locks them.
+            let heap = open_cached(table);
+            let Some(index_rel) = try_open_cached(index) else {
+                // (The lock stays to the end of the transaction, as it would.)
+                pg_sys::relation_close(heap, pg_sys::NoLock as pg_sys::LOCKMODE);
                 return None;
-            }
-            let scan = Self::open_relations(open_cached(table), open_cached(index), table, index, &[0]);
+            };
+            let scan = Self::open_relations(heap, index_rel, table, index, &[0]);
             if !hashed_key_verified(scan.index) || scan.index_position.is_none() && !serializable() {
                 pgrx::ereport!(
                     ERROR,
