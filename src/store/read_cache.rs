@@ -33,7 +33,7 @@ use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
 use pgrx::pg_sys;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use notion_rbac_core::engine::{CheckOptions, Kept};
 use notion_rbac_core::tuple::Value;
@@ -68,6 +68,11 @@ pub struct ReadCache {
     pub reverse: FxHashMap<Box<str>, Vec<Packed>>,
     /// `type\0id\0attribute` → stored value.
     pub attributes: FxHashMap<Box<str>, Option<Value>>,
+    /// The footprint hash of every read kept in the maps above (and maybe
+    /// of some dropped since): a write that touches none of them leaves
+    /// every read valid without a pass over the maps. Filled only by
+    /// [`remember_read`], the one way reads enter the maps.
+    held: FxHashSet<u64>,
     /// Answers computed from this snapshot's reads (lookups), by their
     /// maker's key, with their size in ids; see [`ReadCache::remember`].
     answers: FxHashMap<Box<str>, (Rc<dyn Any>, usize, Deps)>,
@@ -341,6 +346,7 @@ impl ReadCache {
     }
 
     fn clear_reads(&mut self) {
+        self.held.clear();
         self.entities.clear();
         self.subject_rows.clear();
         self.subjects.clear();
@@ -415,25 +421,12 @@ impl ReadCache {
         if touched.is_empty() {
             return;
         }
-        let touched: rustc_hash::FxHashSet<u64> = touched.iter().copied().collect();
-        let mut freed = 0;
-        let mut keep = |key: &str, charge: usize| {
-            let mut parts = key.split('\0');
-            let (ty, id) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            let gone = touched.contains(&super::writes::footprint_hash(ty, id));
-            if gone {
-                freed += charge;
-            }
-            !gone
-        };
-        self.entities.retain(|k, v| keep(k, v.as_ref().map_or(1, |r| r.len().max(1))));
-        self.subject_rows.retain(|k, v| keep(k, v.as_ref().map_or(1, |r| r.len().max(1))));
-        self.subjects.retain(|k, v| keep(k, v.len().max(1)));
-        self.subject_sets.retain(|k, v| keep(k, v.len().max(1)));
-        self.contains.retain(|k, _| keep(k, 1));
-        self.reverse.retain(|k, v| keep(k, v.len().max(1)));
-        self.attributes.retain(|k, _| keep(k, 1));
-        self.rows = self.rows.saturating_sub(freed);
+        let touched: FxHashSet<u64> = touched.iter().copied().collect();
+        // Most writes touch nothing this backend has read: then no read
+        // needs a look.
+        if touched.iter().any(|t| self.held.contains(t)) {
+            self.forget_touched_reads(&touched);
+        }
         let stale = |deps: &Deps| deps.contains(&READ_ALL) || touched.iter().any(|t| deps.contains(t));
         let (mut freed_ids, mut freed_deps) = (0, 0);
         self.answers.retain(|_, (_, ids, deps)| {
@@ -458,11 +451,51 @@ impl ReadCache {
         self.checker_results -= freed;
     }
 
+    /// The read half of [`Self::forget_touched`]: one pass over every map.
+    fn forget_touched_reads(&mut self, touched: &FxHashSet<u64>) {
+        let mut freed = 0;
+        let mut keep = |key: &str, charge: usize| {
+            let gone = touched.contains(&key_footprint(key));
+            if gone {
+                freed += charge;
+            }
+            !gone
+        };
+        self.entities.retain(|k, v| keep(k, v.as_ref().map_or(1, |r| r.len().max(1))));
+        self.subject_rows.retain(|k, v| keep(k, v.as_ref().map_or(1, |r| r.len().max(1))));
+        self.subjects.retain(|k, v| keep(k, v.len().max(1)));
+        self.subject_sets.retain(|k, v| keep(k, v.len().max(1)));
+        self.contains.retain(|k, _| keep(k, 1));
+        self.reverse.retain(|k, v| keep(k, v.len().max(1)));
+        self.attributes.retain(|k, _| keep(k, 1));
+        self.rows = self.rows.saturating_sub(freed);
+        self.held.retain(|h| !touched.contains(h));
+    }
+
     /// A cache for one call only (caching off or not allowed): it still
     /// spares a call repeated reads, within a bound.
     pub(super) fn one_call() -> ReadCache {
         ReadCache { limit: ONE_CALL_ROWS, ..ReadCache::default() }
     }
+}
+
+/// The footprint hash of a read's key: its leading `type\0id`, the entity
+/// (or, for reverse reads, the subject) a write of it would name.
+fn key_footprint(key: &str) -> u64 {
+    let mut parts = key.split('\0');
+    super::writes::footprint_hash(parts.next().unwrap_or(""), parts.next().unwrap_or(""))
+}
+
+/// Keeps a read in one of the cache's maps under `key`: the only way reads
+/// enter them, so that [`ReadCache::forget_touched`] knows what is held.
+pub fn remember_read<V>(
+    cache: &mut ReadCache,
+    map: impl FnOnce(&mut ReadCache) -> &mut FxHashMap<Box<str>, V>,
+    key: &str,
+    value: V,
+) {
+    cache.held.insert(key_footprint(key));
+    map(cache).insert(key.into(), value);
 }
 
 /// What a kept checker counts for besides its results: the subject's map

@@ -18,7 +18,7 @@ use notion_rbac_core::{Error, Result};
 
 use super::index_scan::{attributes_col as a, tuples_col as t, IndexScan};
 use super::packed::{EntityTuples, Packed, SubjectTuples};
-use super::read_cache::ReadCache;
+use super::read_cache::{remember_read, ReadCache};
 
 /// An entity with at most this many tuples is read whole, in one scan, the
 /// first time a check touches it; its relations are then answered from
@@ -395,7 +395,7 @@ impl IndexSource<'_> {
         };
         record_size(&ENTITY_SIZES, &entity.ty, small);
         if self.cache.admit(rows.len().max(1)) {
-            self.cache.entities.insert(self.key.as_str().into(), small.then_some(rows));
+            remember_read(self.cache, |c| &mut c.entities, &self.key, small.then_some(rows));
             small
         } else {
             // Not kept (a tiny limit, or this call's share is spent):
@@ -425,7 +425,7 @@ impl IndexSource<'_> {
             read_at_most(scan, &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION, t::SUBJECT_RELATION], SMALL_SUBJECT, &mut self.buf);
         record_size(&SUBJECT_SIZES, &subject.ty, small);
         if self.cache.admit(rows.len().max(1)) {
-            self.cache.subject_rows.insert(self.key.as_str().into(), small.then_some(rows));
+            remember_read(self.cache, |c| &mut c.subject_rows, &self.key, small.then_some(rows));
             small
         } else {
             false
@@ -455,8 +455,11 @@ impl IndexSource<'_> {
         let found = read_subjects(scan, &mut self.buf);
         out.extend(found.iter().map(|s| s.subject(0)));
         if self.cache.admit(found.len().max(1)) {
-            let cached = if sets_only { &mut self.cache.subject_sets } else { &mut self.cache.subjects };
-            cached.insert(self.key.as_str().into(), found);
+            if sets_only {
+                remember_read(self.cache, |c| &mut c.subject_sets, &self.key, found);
+            } else {
+                remember_read(self.cache, |c| &mut c.subjects, &self.key, found);
+            }
         }
     }
 
@@ -502,7 +505,7 @@ impl TupleSource for IndexSource<'_> {
         scan.rekey(&[&entity.ty, &entity.id, relation, &subject.ty, &subject.id, &subject.relation]);
         let found = scan.next(false);
         if self.cache.admit(1) {
-            self.cache.contains.insert(self.key.as_str().into(), found);
+            remember_read(self.cache, |c| &mut c.contains, &self.key, found);
         }
         Ok(found)
     }
@@ -544,7 +547,7 @@ impl TupleSource for IndexSource<'_> {
         let found = walk.read(&subject.id, &mut self.buf);
         out.extend(found.iter().map(reverse_hit));
         if self.cache.admit(found.len().max(1)) {
-            self.cache.reverse.insert(self.key.as_str().into(), found);
+            remember_read(self.cache, |c| &mut c.reverse, &self.key, found);
         }
         Ok(())
     }
@@ -576,7 +579,7 @@ impl TupleSource for IndexSource<'_> {
             }
         };
         if self.cache.admit(1) {
-            self.cache.attributes.insert(self.key.as_str().into(), value.clone());
+            remember_read(self.cache, |c| &mut c.attributes, &self.key, value.clone());
         }
         Ok(value)
     }
