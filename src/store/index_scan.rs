@@ -244,32 +244,26 @@ unsafe fn hashed_key_verified(index: pg_sys::Relation) -> bool {
             return false;
         }
         // (Operator function OIDs are filled in by the relcache.)
-        let ok = match list_nodes(pg_sys::RelationGetIndexExpressions(index)).as_slice() {
-            [key] => match func_args(*key, pg_sys::F_HASHTEXTEXTENDED).as_slice() {
-                [text, seed] => {
-                    is_const(*seed, |d| d.value() == 0)
-                        && match op_args(*text, pg_sys::F_TEXTCAT).as_slice() {
-                            [left, b] => {
-                                is_column(*b, 2)
-                                    && match op_args(*left, pg_sys::F_TEXTCAT).as_slice() {
-                                        [a, sep] => {
-                                            is_column(*a, 1)
-                                                && is_const(*sep, |d| <&str>::from_datum(d, false) == Some(":"))
-                                        }
-                                        _ => false,
-                                    }
-                            }
-                            _ => false,
-                        }
-                }
-                _ => false,
-            },
-            _ => false,
-        };
+        let ok = is_expected_key(list_nodes(pg_sys::RelationGetIndexExpressions(index)));
         if ok {
             VERIFIED_HASHED.set(oid);
         }
         ok
+    }
+}
+
+/// Whether `exprs` is exactly `[hashtextextended((col1 || ':') || col2, 0)]`.
+/// SAFETY: `exprs` are valid expression nodes.
+unsafe fn is_expected_key(exprs: Vec<*mut pg_sys::Node>) -> bool {
+    unsafe {
+        let [key] = exprs[..] else { return false };
+        let [text, seed] = func_args(key, pg_sys::F_HASHTEXTEXTENDED)[..] else { return false };
+        let [left, b] = op_args(text, pg_sys::F_TEXTCAT)[..] else { return false };
+        let [a, sep] = op_args(left, pg_sys::F_TEXTCAT)[..] else { return false };
+        is_const(seed, |d| d.value() == 0)
+            && is_column(a, 1)
+            && is_const(sep, |d| <&str>::from_datum(d, false) == Some(":"))
+            && is_column(b, 2)
     }
 }
 
@@ -533,9 +527,9 @@ impl IndexScan {
     /// Positions the scan of a hashed index (see [`Self::open_hashed`]) on
     /// the rows whose key is the hash of `key` (`<a>:<b>`). Different keys
     /// can share a hash: callers check the columns of every row they read.
-    /// One 8-byte key column makes a descent about twice as cheap as one
-    /// through the text columns of the primary key (no text comparisons,
-    /// smaller inner pages).
+    /// One 8-byte key column makes a descent cheaper than one through the
+    /// text columns of the primary key (no text comparisons, smaller inner
+    /// pages): whole cold checks measured 1.19x faster on PostgreSQL 15.
     pub fn rekey_hashed(&mut self, key: &str) {
         let mut scan_key: pg_sys::ScanKeyData = unsafe { std::mem::zeroed() };
         // SAFETY: initialises a ScanKeyData we own with a by-value int8.

@@ -301,16 +301,13 @@ impl ReadCache {
         self.stats.evictions += 1;
         let salt = self.stats.evictions;
         let mut freed = 0;
-        self.checkers.retain(|subject, (_, kept, deps)| {
+        let picked = |subject: &str, _: &(CheckOptions, Kept, Deps)| {
             let mut h = rustc_hash::FxHasher::default();
             (salt, subject).hash(&mut h);
             // The top bit: FxHash mixes its high bits best.
-            let keep = h.finish() >> 63 == 0;
-            if !keep {
-                freed += charge(kept, deps);
-            }
-            keep
-        });
+            h.finish() >> 63 != 0
+        };
+        drop_where(&mut self.checkers, picked, |(_, kept, deps)| freed += charge(kept, deps));
         self.checker_results -= freed;
     }
 
@@ -429,25 +426,15 @@ impl ReadCache {
         }
         let stale = |deps: &Deps| deps.contains(&READ_ALL) || touched.iter().any(|t| deps.contains(t));
         let (mut freed_ids, mut freed_deps) = (0, 0);
-        self.answers.retain(|_, (_, ids, deps)| {
-            let gone = stale(deps);
-            if gone {
-                freed_ids += *ids;
-                freed_deps += deps.len();
-            }
-            !gone
+        drop_where(&mut self.answers, |_, (_, _, deps)| stale(deps), |(_, ids, deps)| {
+            freed_ids += *ids;
+            freed_deps += deps.len();
         });
         self.answer_ids -= freed_ids;
         self.answer_deps -= freed_deps;
         // Kept check results stay unless they rest on something touched.
         let mut freed = 0;
-        self.checkers.retain(|_, (_, kept, deps)| {
-            let gone = stale(deps);
-            if gone {
-                freed += charge(kept, deps);
-            }
-            !gone
-        });
+        drop_where(&mut self.checkers, |_, (_, _, deps)| stale(deps), |(_, kept, deps)| freed += charge(kept, deps));
         self.checker_results -= freed;
     }
 
@@ -477,6 +464,22 @@ impl ReadCache {
     pub(super) fn one_call() -> ReadCache {
         ReadCache { limit: ONE_CALL_ROWS, ..ReadCache::default() }
     }
+}
+
+/// Drops the entries `gone` picks, handing each to `freed` first (to
+/// uncount what it was charged).
+fn drop_where<V>(
+    map: &mut FxHashMap<Box<str>, V>,
+    mut gone: impl FnMut(&str, &V) -> bool,
+    mut freed: impl FnMut(&V),
+) {
+    map.retain(|key, value| {
+        let drop = gone(key, value);
+        if drop {
+            freed(value);
+        }
+        !drop
+    });
 }
 
 /// The footprint hash of a read's key: its leading `type\0id`, the entity

@@ -161,31 +161,18 @@ fn read_subjects(scan: &mut IndexScan, buf: &mut String) -> Vec<Packed> {
     found
 }
 
-/// Reads `columns` of the rows the scan is positioned on, at most `most`
-/// of them: the rows, and whether they were all.
-fn read_at_most(scan: &mut IndexScan, columns: &[i32], most: usize, buf: &mut String) -> (Vec<Packed>, bool) {
-    let mut rows = Vec::new();
-    while scan.next(false) {
-        if rows.len() == most {
-            return (rows, false);
-        }
-        rows.push(Packed::read(scan, columns, buf));
-    }
-    (rows, true)
-}
-
-/// [`read_at_most`] through a hashed index positioned on the entity's key:
-/// rows of other entities that share the hash are skipped.
-fn read_entity_at_most(
+/// Reads `columns` of the rows the scan is positioned on that `belongs`
+/// accepts, at most `most` of them: the rows, and whether they were all.
+fn read_at_most(
     scan: &mut IndexScan,
-    entity: &ObjectRef,
     columns: &[i32],
     most: usize,
     buf: &mut String,
+    mut belongs: impl FnMut(&mut IndexScan) -> bool,
 ) -> (Vec<Packed>, bool) {
     let mut rows = Vec::new();
     while scan.next(false) {
-        if !scan.text_is(t::ENTITY_ID, &entity.id) || !scan.text_is(t::ENTITY_TYPE, &entity.ty) {
+        if !belongs(scan) {
             continue;
         }
         if rows.len() == most {
@@ -194,6 +181,11 @@ fn read_entity_at_most(
         rows.push(Packed::read(scan, columns, buf));
     }
     (rows, true)
+}
+
+/// Every row of a prefix scan belongs to what it was keyed by.
+fn every_row(_: &mut IndexScan) -> bool {
+    true
 }
 
 /// Reverse walks kept open at once (a lookup's edges each have one).
@@ -385,12 +377,16 @@ impl IndexSource<'_> {
                 self.hashed.push(':');
                 self.hashed.push_str(&entity.id);
                 scan.rekey_hashed(&self.hashed);
-                read_entity_at_most(scan, entity, &columns, SMALL_ENTITY, &mut self.buf)
+                // Rows of other entities that share the hash are skipped.
+                let of_entity = |scan: &mut IndexScan| {
+                    scan.text_is(t::ENTITY_ID, &entity.id) && scan.text_is(t::ENTITY_TYPE, &entity.ty)
+                };
+                read_at_most(scan, &columns, SMALL_ENTITY, &mut self.buf, of_entity)
             }
             None => {
                 let scan = self.pkey.get_or_insert_with(open_pkey);
                 scan.rekey(&[&entity.ty, &entity.id]);
-                read_at_most(scan, &columns, SMALL_ENTITY, &mut self.buf)
+                read_at_most(scan, &columns, SMALL_ENTITY, &mut self.buf, every_row)
             }
         };
         record_size(&ENTITY_SIZES, &entity.ty, small);
@@ -422,7 +418,7 @@ impl IndexSource<'_> {
         });
         scan.rekey(&[&subject.ty, &subject.id]);
         let (rows, small) =
-            read_at_most(scan, &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION, t::SUBJECT_RELATION], SMALL_SUBJECT, &mut self.buf);
+            read_at_most(scan, &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION, t::SUBJECT_RELATION], SMALL_SUBJECT, &mut self.buf, every_row);
         record_size(&SUBJECT_SIZES, &subject.ty, small);
         if self.cache.admit(rows.len().max(1)) {
             remember_read(self.cache, |c| &mut c.subject_rows, &self.key, small.then_some(rows));
