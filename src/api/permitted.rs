@@ -592,9 +592,15 @@ fn buy_at_once(hint: CostHint) -> Option<Duration> {
     (renting > 2.0 * took.as_secs_f64()).then(|| Duration::from_secs_f64(renting.min(3600.0)).max(FIRST_ATTEMPT))
 }
 
-/// `rbac.current_subject()` through SQL: it is SECURITY DEFINER (the
+/// `rbac.current_subject()`: the subject `rbac.set_subject` set, read in
+/// place; else through SQL, since the function is SECURITY DEFINER (the
 /// login-role mapping is not readable by the roles querying the table).
+/// The SQL call is a query parsed and planned for every statement — as
+/// much as a cold check costs — so a set subject skips it.
 fn current_subject() -> Option<String> {
+    if let Some(set) = identity::explicit() {
+        return set;
+    }
     store::read_rows(c"SELECT rbac.current_subject()", &[], |col| store::from_datum::<String>(col(1)))
         .into_iter()
         .next()

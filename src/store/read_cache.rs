@@ -25,7 +25,9 @@
 //! When the key changes by other transactions' writes whose footprints are
 //! known (see `writes`), only the reads of the entities and subjects they
 //! touched go, with the lookups' answers and the check results that rest
-//! on any of them ([`Deps`]); otherwise everything goes.
+//! on any of them ([`Deps`]); otherwise everything goes — except the
+//! active schema when those writes are known to be rows of the tuples and
+//! attributes only (a statement of more than 16 rows, say).
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -41,6 +43,7 @@ use notion_rbac_core::tuple::Value;
 use super::packed::{EntityTuples, Packed, SubjectTuples};
 use super::schema::ActiveSchema;
 use super::snapshot_key::SnapshotKey;
+use super::writes::Changes;
 use crate::guc;
 
 /// Reads answered in one snapshot (see the module comment), by read kind.
@@ -370,11 +373,12 @@ impl ReadCache {
         if self.key.as_ref() != Some(&key) {
             // Only other transactions' writes with known footprints in
             // between: drop what they touched and keep the rest.
-            if let Some(touched) = self.key.as_ref().and_then(|old| key.changes_since(old)) {
+            let changes = self.key.as_ref().and_then(|old| key.changes_since(old));
+            if let Some(Changes::Touched(touched)) = &changes {
                 if !touched.is_empty() {
                     self.stats.kept_across_writes += 1;
                 }
-                self.forget_touched(&touched);
+                self.forget_touched(touched);
                 self.guarded = None;
                 self.key = Some(key);
                 self.apply_bound(limit);
@@ -386,7 +390,12 @@ impl ReadCache {
             self.clear_reads();
             self.clear_answers();
             self.clear_checkers();
-            self.schema = None;
+            // Rows beyond footprints, but no schema write in between: the
+            // compiled schema still is the active one (it saves the version
+            // probe, a third of a cold point lookup's own cost).
+            if changes != Some(Changes::RowsOnly) {
+                self.schema = None;
+            }
             self.guarded = None;
             self.key = Some(key);
         } else {

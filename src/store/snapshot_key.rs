@@ -76,13 +76,13 @@ impl PartialEq for SnapshotKey {
 }
 
 impl SnapshotKey {
-    /// What `self` sees that `old` did not, when that is exactly the rows
-    /// of other transactions' committed writes to the extension's tables
-    /// with known footprints (see `writes::changes`): their footprint
-    /// hashes. `None` when a cache made under `old` must start afresh for
-    /// `self`: another user, either key with the caller's own writes, or
-    /// either on the whole snapshot's basis.
-    pub(super) fn changes_since(&self, old: &SnapshotKey) -> Option<Vec<u64>> {
+    /// What `self` sees that `old` did not, when that is only rows of
+    /// other transactions' committed writes to the extension's tables (see
+    /// `writes::changes`): their footprint hashes, or that they wrote rows
+    /// beyond them but no schema. `None` when a cache made under `old` must
+    /// start afresh for `self`: another user, either key with the caller's
+    /// own writes, or either on the whole snapshot's basis.
+    pub(super) fn changes_since(&self, old: &SnapshotKey) -> Option<super::writes::Changes> {
         if self.user != old.user || self.own.is_some() || old.own.is_some() {
             return None;
         }

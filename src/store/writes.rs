@@ -47,7 +47,10 @@
 //!   [`ReadCache::enter`](super::read_cache::ReadCache)); otherwise it
 //!   starts afresh. A disabled or dropped AFTER trigger leaves statements
 //!   open, which counts as everything: no bypass makes a footprint too
-//!   small.
+//!   small. Writes of rows beyond their footprint (only `rbac.tuples` and
+//!   `rbac.attributes` statements have one) still leave the compiled
+//!   schema in place; whatever `_note_write` records — schema writes
+//!   among them — does not.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,12 +83,18 @@ struct Footprint {
     open: u32,
     /// Touched everything, or more than `FOOTPRINT` keys.
     all: bool,
+    /// May have written `rbac.schemas`: recorded by `_note_write`, which
+    /// describes nothing (schema writes, TRUNCATE, replication apply, the
+    /// triggers of older versions). Statements of `_note_write_begin` —
+    /// `rbac.tuples` and `rbac.attributes` only — never set it, however
+    /// many rows they write.
+    schemas: bool,
     len: u8,
     keys: [u64; FOOTPRINT],
 }
 
 impl Footprint {
-    const EMPTY: Footprint = Footprint { open: 0, all: false, len: 0, keys: [0; FOOTPRINT] };
+    const EMPTY: Footprint = Footprint { open: 0, all: false, schemas: false, len: 0, keys: [0; FOOTPRINT] };
 
     fn add(&mut self, key: u64) {
         if self.all || self.keys[..self.len as usize].contains(&key) {
@@ -288,7 +297,8 @@ fn horizon() -> u64 {
 }
 
 /// The oldest transaction id whose commit status the commit log still
-/// holds, read without its lock: it moves when the log is truncated.
+/// holds: it moves when the log is truncated (read without
+/// XactTruncationLock, a hint only; see `basis`).
 fn oldest_status_held() -> u32 {
     // SAFETY: a read of one shared 32-bit field.
     #[cfg(not(any(feature = "pg17", feature = "pg18")))]
@@ -341,20 +351,59 @@ pub(super) fn basis(snap: &pg_sys::SnapshotData) -> Option<(u64, u64, Vec<u64>)>
     if reg.overflowed {
         return None;
     }
+    let writers = &reg.writers[..reg.len as usize];
     let mut visible = Vec::new();
-    for &w in &reg.writers[..reg.len as usize] {
-        let xid = pg_sys::TransactionId::from(w as u32);
-        // SAFETY: visibility of a recent transaction id in the caller's
-        // snapshot, and its commit status.
-        let seen = unsafe {
-            !pg_sys::XidInMVCCSnapshot(xid, std::ptr::from_ref(snap).cast_mut()) && pg_sys::TransactionIdDidCommit(xid)
-        };
-        if seen {
-            visible.push(w);
+    if !writers.is_empty() {
+        // The pruning above makes old writers rare, not impossible: a
+        // VACUUM may truncate the commit log between reading its oldest id
+        // and asking. Asked as pg_xact_status asks: under
+        // XactTruncationLock, which the truncation takes exclusively to
+        // move the oldest id before removing anything, and for ids at or
+        // above that oldest id only. A writer below it (settled for
+        // everyone long ago, its outcome no longer kept) makes this key
+        // use the whole snapshot.
+        let truncation = xact_truncation_lock()?;
+        // SAFETY: a main LWLock taken in shared mode and released below
+        // (an error in between releases it with every other LWLock).
+        unsafe { pg_sys::LWLockAcquire(truncation, pg_sys::LWLockMode::LW_SHARED) };
+        let oldest = oldest_status_held();
+        let mut status_gone = false;
+        for &w in writers {
+            if ((w as u32).wrapping_sub(oldest) as i32) < 0 {
+                status_gone = true;
+                break;
+            }
+            let xid = pg_sys::TransactionId::from(w as u32);
+            // SAFETY: visibility of a transaction id in the caller's
+            // snapshot, and its commit status, which the commit log holds.
+            let seen = unsafe {
+                !pg_sys::XidInMVCCSnapshot(xid, std::ptr::from_ref(snap).cast_mut()) && pg_sys::TransactionIdDidCommit(xid)
+            };
+            if seen {
+                visible.push(w);
+            }
+        }
+        // SAFETY: taken above.
+        unsafe { pg_sys::LWLockRelease(truncation) };
+        if status_gone {
+            return None;
         }
     }
     visible.sort_unstable();
     Some((reg.generation, epoch, visible))
+}
+
+/// PostgreSQL's `XactTruncationLock`: entry 44 of the main LWLock array in
+/// every supported version (13 to 18; lwlocknames.h). An individual main
+/// lock's tranche is its index, which is verified: None if it is not (a
+/// server laid out otherwise), and keys then use the whole snapshot.
+fn xact_truncation_lock() -> Option<*mut pg_sys::LWLock> {
+    const XACT_TRUNCATION_LOCK: usize = 44;
+    // SAFETY: the main array is set up in shared memory before any backend
+    // runs queries and has more entries than this.
+    let lock = unsafe { std::ptr::addr_of_mut!((*pg_sys::MainLWLockArray.add(XACT_TRUNCATION_LOCK)).lock) };
+    // SAFETY: the tranche is set once, when shared memory is made.
+    (usize::from(unsafe { (*lock).tranche }) == XACT_TRUNCATION_LOCK).then_some(lock)
 }
 
 /// Records the current (sub)transaction as a writer of the extension's
@@ -364,7 +413,10 @@ pub(super) fn basis(snap: &pg_sys::SnapshotData) -> Option<(u64, u64, Vec<u64>)>
 /// the first row is written.
 #[pg_extern(volatile, parallel_unsafe, name = "_note_write")]
 fn note_write() {
-    register(|f| f.all = true);
+    register(|f| {
+        f.all = true;
+        f.schemas = true;
+    });
 }
 
 /// Records the current (sub)transaction as a writer and opens a statement
@@ -459,19 +511,32 @@ fn register(mark: impl FnOnce(&mut Footprint)) {
     }
 }
 
+/// What the writers between two writes bases changed (see [`changes`]).
+#[derive(Debug, PartialEq)]
+pub(super) enum Changes {
+    /// Only rows of these entities and subjects (footprint hashes; empty
+    /// when writers only left the registry).
+    Touched(Vec<u64>),
+    /// Rows of `rbac.tuples` or `rbac.attributes` beyond what footprints
+    /// describe (a statement of more than 16 rows, one still open), but
+    /// not `rbac.schemas`: every read goes, the active schema stays.
+    RowsOnly,
+}
+
 /// What separates a cache made under the writes basis `old` from the
-/// writes basis `new`, when it is known exactly: the footprint hashes of
-/// the writers `new`'s snapshot may see and `old`'s did not (empty when
-/// writers only left the registry). `None` when the cache must start
-/// afresh: another epoch, a writer `old` saw that `new` does not (an older
-/// snapshot), a writer in between whose footprint is unknown, open or
-/// everything, or more writers left in between than the registry recalls.
+/// writes basis `new`, when it is known: the footprint hashes of the
+/// writers `new`'s snapshot may see and `old`'s did not, or that they
+/// wrote rows beyond their footprints but no schema. `None` when the cache
+/// must start afresh, schema included: another epoch, a writer `old` saw
+/// that `new` does not (an older snapshot), a writer in between that may
+/// have written `rbac.schemas` (or whose writes are not described at all),
+/// or more writers left in between than the registry recalls.
 ///
 /// The writers in between are those `new` lists and `old` does not, and
 /// those that left the registry since `old` was made (a writer leaves once
 /// every snapshot sees it settled, so `new` sees it without listing it),
 /// except those `old` listed (an aborted one among them only drops more).
-pub(super) fn changes(old: &(u64, u64, Vec<u64>), new: &(u64, u64, Vec<u64>)) -> Option<Vec<u64>> {
+pub(super) fn changes(old: &(u64, u64, Vec<u64>), new: &(u64, u64, Vec<u64>)) -> Option<Changes> {
     if old.1 != new.1 || !AVAILABLE.load(Ordering::Relaxed) {
         return None;
     }
@@ -479,7 +544,19 @@ pub(super) fn changes(old: &(u64, u64, Vec<u64>), new: &(u64, u64, Vec<u64>)) ->
     if reg.overflowed {
         return None;
     }
-    let mut touched = Vec::new();
+    // None once a writer's rows are beyond its footprint.
+    let mut touched = Some(Vec::new());
+    let mut add = |f: &Footprint| -> Option<()> {
+        if f.schemas {
+            return None;
+        }
+        match (f.known(), touched.as_mut()) {
+            (Some(keys), Some(t)) => t.extend_from_slice(keys),
+            (None, _) => touched = None,
+            (Some(_), None) => {}
+        }
+        Some(())
+    };
     // Both lists are sorted.
     let (mut i, mut j) = (0, 0);
     while i < old.2.len() || j < new.2.len() {
@@ -499,7 +576,7 @@ pub(super) fn changes(old: &(u64, u64, Vec<u64>), new: &(u64, u64, Vec<u64>)) ->
                 i += 1;
             }
             (_, Some(b)) => {
-                touched.extend_from_slice(reg.footprint(*b).and_then(Footprint::known)?);
+                add(reg.footprint(*b)?)?;
                 j += 1;
             }
             (_, None) => unreachable!("the loop runs while either list has ids"),
@@ -516,10 +593,10 @@ pub(super) fn changes(old: &(u64, u64, Vec<u64>), new: &(u64, u64, Vec<u64>)) ->
             if *g <= old.0 || old.2.binary_search(w).is_ok() {
                 continue;
             }
-            touched.extend_from_slice(f.known()?);
+            add(f)?;
         }
     }
-    Some(touched)
+    Some(touched.map_or(Changes::RowsOnly, Changes::Touched))
 }
 
 /// Whether this backend's current transaction has recorded itself as a

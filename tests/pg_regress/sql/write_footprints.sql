@@ -151,6 +151,31 @@ SELECT rbac.check('user:ann', 'read', 'doc:f3') AS ann_after_truncate;
 SELECT invalidations - :i2 AS invalidations FROM regress_stats();
 INSERT INTO rbac.tuples SELECT * FROM keep;
 
+-- Rows beyond any footprint (more than 16 in a statement) start the reads
+-- afresh but keep the compiled schema: the next check does not read
+-- rbac.schemas. A schema write does start it afresh, and the new model
+-- answers at once.
+CREATE VIEW regress_schema_reads AS
+SELECT idx_scan FROM pg_stat_user_indexes WHERE schemaname = 'rbac' AND indexrelname = 'schemas_pkey';
+SELECT rbac.check('user:ann', 'read', 'doc:f3') AS ann;
+SELECT rbac.write_tuples(array_agg(format('doc:q%s#owner@user:hal', i))) AS many FROM generate_series(1, 17) i;
+SELECT invalidations AS i3 FROM regress_stats() \gset
+-- (Statistics reach the view when a statement ends after this.)
+SELECT pg_stat_force_next_flush() \gset
+SELECT idx_scan AS s0 FROM regress_schema_reads \gset
+SELECT rbac.check('user:ann', 'read', 'doc:f3') AS ann_after_many, rbac.check('user:hal', 'read', 'doc:q17') AS hal;
+SELECT pg_stat_force_next_flush() \gset
+SELECT idx_scan - :s0 AS schema_reads, (SELECT invalidations - :i3 FROM regress_stats()) AS invalidations
+  FROM regress_schema_reads;
+SELECT rbac.write_schema(replace(rbac.schema(), 'read = reader or owner or parent.read or is_public(public)',
+                                 'read = owner')) > 0 AS owners_only;
+SELECT pg_stat_force_next_flush() \gset
+SELECT idx_scan AS s1 FROM regress_schema_reads \gset
+SELECT rbac.check('user:ann', 'read', 'doc:f3') AS ann_under_new_model, rbac.check('user:hal', 'read', 'doc:q17') AS hal;
+SELECT pg_stat_force_next_flush() \gset
+SELECT idx_scan - :s1 > 0 AS schema_read_again FROM regress_schema_reads;
+DROP VIEW regress_schema_reads;
+
 -- The footprint functions are the triggers' own.
 CREATE ROLE regress_footprint_user NOLOGIN IN ROLE rbac_reader;
 SET ROLE regress_footprint_user;
