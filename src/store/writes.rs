@@ -394,16 +394,28 @@ pub(super) fn basis(snap: &pg_sys::SnapshotData) -> Option<(u64, u64, Vec<u64>)>
 }
 
 /// PostgreSQL's `XactTruncationLock`: entry 44 of the main LWLock array in
-/// every supported version (13 to 18; lwlocknames.h). An individual main
-/// lock's tranche is its index, which is verified: None if it is not (a
-/// server laid out otherwise), and keys then use the whole snapshot.
+/// every supported version (13 to 18; lwlocknames.h), verified by its name
+/// once per backend. None if the entry is another lock (a server laid out
+/// otherwise): keys then use the whole snapshot.
 fn xact_truncation_lock() -> Option<*mut pg_sys::LWLock> {
-    const XACT_TRUNCATION_LOCK: usize = 44;
+    const XACT_TRUNCATION_LOCK: u16 = 44;
+    thread_local! {
+        static VERIFIED: Cell<Option<bool>> = const { Cell::new(None) };
+    }
+    let verified = VERIFIED.with(|v| {
+        if let Some(known) = v.get() {
+            return known;
+        }
+        // SAFETY: the name of an individual main lock, a static string.
+        let name = unsafe { pg_sys::GetLWLockIdentifier(pg_sys::PG_WAIT_LWLOCK, XACT_TRUNCATION_LOCK) };
+        // SAFETY: a NUL-terminated static string when not null.
+        let known = !name.is_null() && unsafe { std::ffi::CStr::from_ptr(name) } == c"XactTruncation";
+        v.set(Some(known));
+        known
+    });
     // SAFETY: the main array is set up in shared memory before any backend
     // runs queries and has more entries than this.
-    let lock = unsafe { std::ptr::addr_of_mut!((*pg_sys::MainLWLockArray.add(XACT_TRUNCATION_LOCK)).lock) };
-    // SAFETY: the tranche is set once, when shared memory is made.
-    (usize::from(unsafe { (*lock).tranche }) == XACT_TRUNCATION_LOCK).then_some(lock)
+    verified.then(|| unsafe { std::ptr::addr_of_mut!((*pg_sys::MainLWLockArray.add(usize::from(XACT_TRUNCATION_LOCK))).lock) })
 }
 
 /// Records the current (sub)transaction as a writer of the extension's
