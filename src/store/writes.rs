@@ -95,6 +95,8 @@ struct Footprint {
 
 impl Footprint {
     const EMPTY: Footprint = Footprint { open: 0, all: false, schemas: false, len: 0, keys: [0; FOOTPRINT] };
+    /// Anything may have been written, a schema included.
+    const UNKNOWN: Footprint = Footprint { all: true, schemas: true, ..Footprint::EMPTY };
 
     fn add(&mut self, key: u64) {
         if self.all || self.keys[..self.len as usize].contains(&key) {
@@ -191,8 +193,9 @@ impl Registry {
         self.left_count += 1;
     }
 
-    /// The entries of `left` still held, oldest first.
-    fn left_held(&self) -> impl Iterator<Item = &(u64, u64, Footprint)> {
+    /// The entries of `left` still held, oldest first (their generations
+    /// never decrease: each is the generation after the registry's then).
+    fn left_held(&self) -> impl DoubleEndedIterator<Item = &(u64, u64, Footprint)> {
         let first = self.left_count.saturating_sub(LEFT as u64);
         (first..self.left_count).map(|n| &self.left[(n % LEFT as u64) as usize])
     }
@@ -202,7 +205,8 @@ impl Registry {
     fn footprint(&self, writer: u64) -> Option<&Footprint> {
         match self.position(writer) {
             Some(i) => Some(&self.footprints[i]),
-            None => self.left_held().find(|(w, _, _)| *w == writer).map(|(_, _, f)| f),
+            // Newest first: a writer asked about left recently.
+            None => self.left_held().rev().find(|(w, _, _)| *w == writer).map(|(_, _, f)| f),
         }
     }
 }
@@ -506,7 +510,7 @@ fn register(mark: impl FnOnce(&mut Footprint)) {
                 // Writers go unrecorded from here: a cache made before
                 // cannot tell what they touched.
                 let generation = reg.generation + 1;
-                reg.note_left(0, generation, Footprint { all: true, ..Footprint::EMPTY });
+                reg.note_left(0, generation, Footprint::UNKNOWN);
             }
             reg.overflowed = true;
             reg.refused = reg.refused.max(full);
@@ -597,12 +601,13 @@ pub(super) fn changes(old: &(u64, u64, Vec<u64>), new: &(u64, u64, Vec<u64>)) ->
     if new.0 != old.0 {
         // Writers that left since `old` was made: every one must still be
         // held (the oldest held left no later than `old`'s generation).
-        let mut held = reg.left_held().peekable();
-        if reg.left_count > LEFT as u64 && held.peek().is_some_and(|(_, g, _)| *g > old.0) {
+        if reg.left_count > LEFT as u64 && reg.left_held().next().is_some_and(|(_, g, _)| *g > old.0) {
             return None;
         }
-        for (w, g, f) in held {
-            if *g <= old.0 || old.2.binary_search(w).is_ok() {
+        // Those that left since are the newest entries: the ring is read
+        // from its end, not whole (512 footprints, most of them older).
+        for (w, _, f) in reg.left_held().rev().take_while(|(_, g, _)| *g > old.0) {
+            if old.2.binary_search(w).is_ok() {
                 continue;
             }
             add(f)?;
