@@ -623,13 +623,3 @@ pub(super) fn wrote_in_this_transaction() -> bool {
     let lxid = unsafe { local_transaction_id() };
     REGISTERED.with(|r| r.get().0 == lxid && r.get().1 != 0)
 }
-
-/// Registry contents for `rbac.cache_stats`-style inspection:
-/// (available, generation, writers held, overflowed).
-pub fn registry_state() -> (bool, u64, u32, bool) {
-    if !AVAILABLE.load(Ordering::Relaxed) {
-        return (false, 0, 0, false);
-    }
-    let reg = REGISTRY.share();
-    (true, reg.generation, reg.len, reg.overflowed)
-}
