@@ -14,6 +14,7 @@ GRANT SELECT ON rbac.schemas, rbac.tuples, rbac.attributes, rbac.schema_relation
 GRANT EXECUTE ON FUNCTION
     rbac.version(),
     rbac.cache_stats(),
+    rbac.cache_basis(),
     rbac.schema(),
     rbac.check(text, text, text),
     rbac.check(text, text, text, jsonb),
@@ -150,6 +151,7 @@ COMMENT ON TABLE rbac.oauth_jobs IS 'OAuth code exchanges queued for the backgro
 COMMENT ON TYPE rbac.encrypted_token IS 'An AES-256-GCM encrypted secret bound to its table, column and row; prints as enc:v1:...';
 COMMENT ON FUNCTION rbac.version() IS 'The extension version';
 COMMENT ON FUNCTION rbac.cache_stats() IS 'This backend''s read cache: rows, limit, hits, misses, invalidations, evictions; ids of lookup answers kept beside it, statements that found one kept and that did not; node results checks keep beside it, checks and protected rows answered from them without a read; committed writes met by dropping only what they touched';
+COMMENT ON FUNCTION rbac.cache_basis() IS 'What this backend''s read cache is keyed by: writes (commits elsewhere leave it alone) or snapshot (every commit starts it afresh), why, and the registry of writers: writers held, generation, writers that left it';
 COMMENT ON FUNCTION rbac.schema() IS 'The source of the active authorization model';
 COMMENT ON FUNCTION rbac.write_schema(text) IS 'Compile a Permify schema and make it the active model; returns its version';
 COMMENT ON FUNCTION rbac.write_tuples(text[]) IS 'Add tuples written in Permify syntax (page:plan#writer@user:frank); returns how many were new';

@@ -53,3 +53,35 @@ fn cache_stats() -> TableIterator<
         n(s.kept_across_writes),
     ))
 }
+
+/// What this backend's read cache is keyed by now. `writes`: the writes to
+/// the extension's tables its snapshot sees, so commits that wrote none of
+/// them leave the cache alone; `snapshot`: the whole snapshot, so every
+/// commit anywhere starts it afresh — with the reason (the library not
+/// preloaded, the setting off, a hot standby, a disabled recording trigger,
+/// a registry overflowed by a long transaction). Also the registry of
+/// writers: writers held, its generation, writers that have left it. For
+/// an administrator asking why `rbac.cache_stats()` shows many
+/// invalidations. (Under SERIALIZABLE no reads are shared between calls,
+/// whatever the basis.)
+#[pg_extern(volatile, parallel_restricted)]
+fn cache_basis() -> TableIterator<
+    'static,
+    (
+        name!(basis, &'static str),
+        name!(reason, Option<&'static str>),
+        name!(writers_held, Option<i64>),
+        name!(generation, Option<i64>),
+        name!(writers_left, Option<i64>),
+    ),
+> {
+    let (reason, registry) = crate::store::writes::basis_report();
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    TableIterator::once((
+        if reason.is_some() { "snapshot" } else { "writes" },
+        reason,
+        registry.map(|r| i64::from(r.0)),
+        registry.map(|r| n(r.1)),
+        registry.map(|r| n(r.2)),
+    ))
+}

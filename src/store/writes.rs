@@ -312,22 +312,52 @@ fn oldest_status_held() -> u32 {
     u32::from(xid)
 }
 
-/// The writes basis of a key for `snap`: (generation, epoch, the registered
-/// writers `snap` sees committed), or None where keys must use the whole
-/// snapshot (see the module docs).
-pub(super) fn basis(snap: &pg_sys::SnapshotData) -> Option<(u64, u64, Vec<u64>)> {
-    if !AVAILABLE.load(Ordering::Relaxed) || !crate::guc::cache_across_commits() {
-        return None;
+/// Why keys must use the whole snapshot, whatever the registry holds (see
+/// the module docs); None when the writes can key them. Processes pending
+/// invalidations first (as every lock acquisition does), so that a trigger
+/// disabled by a commit the snapshot may see is known.
+fn whole_snapshot_reason() -> Option<&'static str> {
+    if !AVAILABLE.load(Ordering::Relaxed) {
+        return Some("the library is not in shared_preload_libraries (no registry of writers)");
     }
-    // SAFETY: reads of recovery state; processing invalidations is what
-    // every lock acquisition does.
+    if !crate::guc::cache_across_commits() {
+        return Some("notion_rbac.cache_across_commits is off");
+    }
+    // SAFETY: reads of recovery state; processing invalidations.
     unsafe {
         if pg_sys::RecoveryInProgress() {
-            return None;
+            return Some("a hot standby (replay records no writers)");
         }
         pg_sys::AcceptInvalidationMessages();
     }
     if !triggers_enabled() {
+        return Some("a trigger that records writers of rbac.tuples, rbac.attributes or rbac.schemas is disabled or missing");
+    }
+    if xact_truncation_lock().is_none() {
+        return Some("this server's lock layout is not the expected one (XactTruncationLock)");
+    }
+    None
+}
+
+/// What a key made now would be based on, for `rbac.cache_basis()`: why
+/// it would use the whole snapshot (None: the writes), and the registry's
+/// writers held, generation and writers that have left it (None without
+/// the registry).
+pub fn basis_report() -> (Option<&'static str>, Option<(u32, u64, u64)>) {
+    let reason = whole_snapshot_reason();
+    if !AVAILABLE.load(Ordering::Relaxed) {
+        return (reason, None);
+    }
+    let reg = REGISTRY.share();
+    let overflowed = reg.overflowed.then_some("more writers than the registry holds (512) wait for a long transaction to end");
+    (reason.or(overflowed), Some((reg.len, reg.generation, reg.left_count)))
+}
+
+/// The writes basis of a key for `snap`: (generation, epoch, the registered
+/// writers `snap` sees committed), or None where keys must use the whole
+/// snapshot (see the module docs).
+pub(super) fn basis(snap: &pg_sys::SnapshotData) -> Option<(u64, u64, Vec<u64>)> {
+    if whole_snapshot_reason().is_some() {
         return None;
     }
     let epoch = EPOCH.with(Cell::get);

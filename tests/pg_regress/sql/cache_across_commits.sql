@@ -11,6 +11,9 @@ INSERT INTO regress_unrelated VALUES (2);
 SELECT rbac.check('user:k', 'owner', 'doc:k1') AS after_unrelated_commits;
 SELECT rbac.check('user:j', 'owner', 'doc:k1') AS other_subject_after_unrelated_commits;
 SELECT invalidations - :i0 AS invalidations, hits > :h0 AS answered_from_cache FROM rbac.cache_stats();
+-- rbac.cache_basis() says so, with the registry of writers.
+SELECT basis, reason, writers_held >= 0 AS registry, generation >= 0 AS generation, writers_left >= 0 AS writers_left
+  FROM rbac.cache_basis();
 
 -- A write to the tuples: the next check reads what it touched afresh and
 -- sees it; the rest of the cache stays (write_footprints.sql).
@@ -52,6 +55,7 @@ SELECT rbac.check('user:k', 'owner', 'doc:k2') AS restored;
 -- commit starts the cache afresh again until it is enabled.
 ALTER TABLE rbac.tuples DISABLE TRIGGER tuples_note_write;
 SELECT rbac.check('user:k', 'owner', 'doc:k2');
+SELECT basis, reason FROM rbac.cache_basis();
 SELECT invalidations AS i1 FROM rbac.cache_stats() \gset
 INSERT INTO regress_unrelated VALUES (3);
 SELECT rbac.check('user:k', 'owner', 'doc:k2');
@@ -61,6 +65,7 @@ SELECT rbac.check('user:k', 'owner', 'doc:k2') AS unrecorded_delete_seen;
 ALTER TABLE rbac.tuples ENABLE ALWAYS TRIGGER tuples_note_write;
 INSERT INTO rbac.tuples VALUES ('doc', 'k2', 'owner', 'user', 'k', '');
 SELECT rbac.check('user:k', 'owner', 'doc:k2') AS enabled_again;
+SELECT basis, reason FROM rbac.cache_basis();
 SELECT invalidations AS i2 FROM rbac.cache_stats() \gset
 INSERT INTO regress_unrelated VALUES (4);
 SELECT rbac.check('user:k', 'owner', 'doc:k2');
@@ -69,6 +74,7 @@ SELECT invalidations - :i2 AS invalidations_when_enabled FROM rbac.cache_stats()
 -- Off (superusers only): keyed by the whole snapshot.
 SET notion_rbac.cache_across_commits = off;
 SELECT rbac.check('user:k', 'owner', 'doc:k2');
+SELECT basis, reason FROM rbac.cache_basis();
 SELECT invalidations AS i3 FROM rbac.cache_stats() \gset
 INSERT INTO regress_unrelated VALUES (5);
 SELECT rbac.check('user:k', 'owner', 'doc:k2');

@@ -9,3 +9,6 @@ SELECT rbac.verify_workspace('bot-np') > 0 AS queued;
 SELECT rbac.deauthorize('bot-np') > 0 AS revoke_queued;
 SELECT kind, status FROM rbac.worker_jobs ORDER BY kind;
 ROLLBACK;
+
+-- Nor a registry of writers: the read cache is keyed by the whole snapshot.
+SELECT basis, reason, writers_held, generation, writers_left FROM rbac.cache_basis();
