@@ -313,6 +313,8 @@ SQL
     expect "check on the standby (allowed)" t "SELECT rbac.check('user:a', 'view', 'doc:2')"
     expect "check on the standby (denied)" f "SELECT rbac.check('user:b', 'view', 'doc:2')"
     expect "lookup on the standby" "1,2" "SELECT string_agg(id, ',' ORDER BY id) FROM rbac.lookup_resources('user:a', 'view', 'doc') id"
+    expect "the standby's read cache is keyed by the whole snapshot, and says why" \
+        "snapshot|a hot standby (replay records no writers)" "SELECT basis, reason FROM rbac.cache_basis()"
     expect "a denial on the standby is answered, its audit entry going to the server log only" f \
         "SELECT rbac.authorize('user:b', 'view', 'doc:2')"
     if grep -q '"action": "view_denied"' "$standby/server.log"; then p=$((p + 1)); echo "ok: the standby's audit line is in its server log"
