@@ -535,7 +535,8 @@ fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
 }
 
 fn new_memo(action: &str, entity_type: &str) -> usize {
-    let subject = current_subject().map(|s| tuple::parse_subject(&s).or_raise());
+    let explicit = identity::explicit();
+    let subject = current_subject(&explicit).map(|s| tuple::parse_subject(&s).or_raise());
     let Some(snapshot) = StatementSnapshot::active() else {
         pgrx::error!("rbac.permitted needs an active MVCC snapshot")
     };
@@ -546,7 +547,7 @@ fn new_memo(action: &str, entity_type: &str) -> usize {
     };
     let memo = Memo {
         snapshot,
-        explicit: identity::explicit(),
+        explicit,
         action: action.to_owned(),
         entity_type: entity_type.to_owned(),
         subject_text: subject.as_ref().map(ToString::to_string).unwrap_or_default(),
@@ -592,14 +593,15 @@ fn buy_at_once(hint: CostHint) -> Option<Duration> {
     (renting > 2.0 * took.as_secs_f64()).then(|| Duration::from_secs_f64(renting.min(3600.0)).max(FIRST_ATTEMPT))
 }
 
-/// `rbac.current_subject()`: the subject `rbac.set_subject` set, read in
-/// place; else through SQL, since the function is SECURITY DEFINER (the
-/// login-role mapping is not readable by the roles querying the table).
-/// The SQL call is a query parsed and planned for every statement — as
-/// much as a cold check costs — so a set subject skips it.
-fn current_subject() -> Option<String> {
-    if let Some(set) = identity::explicit() {
-        return set;
+/// `rbac.current_subject()`: the subject `rbac.set_subject` set
+/// (`explicit`, as [`identity::explicit`] returned it), read in place; else
+/// through SQL, since the function is SECURITY DEFINER (the login-role
+/// mapping is not readable by the roles querying the table). The SQL call
+/// is a query parsed and planned for every statement — as much as a cold
+/// check costs — so a set subject skips it.
+fn current_subject(explicit: &Option<Option<String>>) -> Option<String> {
+    if let Some(set) = explicit {
+        return set.clone();
     }
     store::read_rows(c"SELECT rbac.current_subject()", &[], |col| store::from_datum::<String>(col(1)))
         .into_iter()

@@ -393,7 +393,7 @@ impl ReadCache {
             // Rows beyond footprints, but no schema write in between: the
             // compiled schema still is the active one (it saves the version
             // probe, a third of a cold point lookup's own cost).
-            if changes != Some(Changes::RowsOnly) {
+            if !matches!(changes, Some(Changes::RowsOnly)) {
                 self.schema = None;
             }
             self.guarded = None;

@@ -558,7 +558,6 @@ fn register(mark: impl FnOnce(&mut Footprint)) {
 }
 
 /// What the writers between two writes bases changed (see [`changes`]).
-#[derive(Debug, PartialEq)]
 pub(super) enum Changes {
     /// Only rows of these entities and subjects (footprint hashes; empty
     /// when writers only left the registry).
