@@ -251,6 +251,46 @@ standby_commit_out_of_order() { # PRIMARY PPORT STANDBY SPORT
     tr '\n' ' ' <"$WORK/reader.out"
 }
 
+# A promoted standby's registry of writers never saw the commits it
+# replayed. A snapshot taken during recovery and still used after the
+# promotion (REPEATABLE READ) must leave nothing in the read cache that a
+# later snapshot, which sees a replayed revocation, would reuse.
+standby_promotion() { # PRIMARY PPORT (the standby is CLUSTER_DIR/CLUSTER_PORT)
+    local primary=$1 pport=$2
+    cluster_psql -qAt -d postgres 2>&1 <<SQL | tr '\n' ' '
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT rbac.check('user:q', 'view', 'doc:10');
+\\! psql -X -qAt -h $primary -p $pport -U postgres -d postgres -c "SELECT rbac.delete_tuples(ARRAY['doc:10#viewer@user:q'])"
+\\! for i in \$(seq 1 200); do [ "\$(psql -X -qAt -h $CLUSTER_DIR -p $CLUSTER_PORT -U postgres -d postgres -c "SELECT count(*) FROM rbac.tuples WHERE entity_id = '10'")" = 0 ] && break; sleep 0.05; done
+\\! $PG_BIN/pg_ctl -D $CLUSTER_DIR/data -w promote >/dev/null
+SELECT rbac.check('user:q', 'view', 'doc:10');
+COMMIT;
+SELECT pg_is_in_recovery();
+SELECT rbac.check('user:q', 'view', 'doc:10');
+SELECT rbac.check('user:q', 'view', 'doc:10');
+SQL
+}
+
+# Prepared transactions survive a restart; the registry of writers starts
+# empty. A revocation prepared before the restart and committed after it
+# must reach a check cached in between.
+primary_prepared_restart() { # PRIMARY PPORT
+    local primary=$1 pport=$2
+    on_primary() { as_postgres psql -X -qAt -h "$primary" -p "$pport" -U postgres -d postgres "$@"; }
+    on_primary -c "SELECT rbac.write_tuples(ARRAY['doc:20#viewer@user:r'])" >/dev/null
+    on_primary -c "BEGIN" -c "SELECT rbac.delete_tuples(ARRAY['doc:20#viewer@user:r'])" -c "PREPARE TRANSACTION 'revoke_r'" >/dev/null
+    CLUSTER_DIR=$primary cluster_stop
+    CLUSTER_DIR=$primary cluster_start >/dev/null 2>&1 || { echo "primary did not restart"; return; }
+    on_primary 2>&1 <<SQL | tr '\n' ' '
+SELECT rbac.check('user:r', 'view', 'doc:20');
+SELECT rbac.check('user:r', 'view', 'doc:20');
+SELECT basis || ': ' || reason FROM rbac.cache_basis();
+\\! psql -X -qAt -h $primary -p $pport -U postgres -d postgres -c "COMMIT PREPARED 'revoke_r'"
+SELECT rbac.check('user:r', 'view', 'doc:20');
+SELECT basis FROM rbac.cache_basis();
+SQL
+}
+
 # Checks only read, so they must work on a hot standby, where writes fail.
 # Consistency tokens on a lagging standby: replay is paused, a revocation
 # commits on the primary and its token is taken; the standby still answers
@@ -288,13 +328,16 @@ layer_standby() {
     banner "standby: checks on a hot standby"
     package_debug || { record standby 0 1; return; }
     local primary="$WORK/primary" standby="$WORK/standby"
-    cluster_create "$primary" "$PKGDIR" yes socket && cluster_start || { record standby 0 1; return; }
+    cluster_create "$primary" "$PKGDIR" yes socket || { record standby 0 1; return; }
+    # (for primary_prepared_restart; the standby gets the same setting)
+    echo "max_prepared_transactions = 10" >>"$primary/data/postgresql.conf"
+    cluster_start || { record standby 0 1; return; }
     CLUSTERS+=("$primary")
     local pport=$CLUSTER_PORT
     cluster_psql -q -d postgres >/dev/null <<'SQL' || { record standby 0 1; return; }
 CREATE EXTENSION notion_rbac;
 SELECT rbac.write_schema('entity user {} entity doc { relation parent @doc relation viewer @user permission view = viewer or parent.view }');
-SELECT rbac.write_tuples(ARRAY['doc:1#viewer@user:a', 'doc:2#parent@doc:1']);
+SELECT rbac.write_tuples(ARRAY['doc:1#viewer@user:a', 'doc:2#parent@doc:1', 'doc:10#viewer@user:q']);
 SQL
     install -d -o postgres -g postgres -m 700 "$standby"
     as_postgres $PG_BIN/pg_basebackup -h "$primary" -p "$pport" -U postgres -D "$standby/data" -R -X stream \
@@ -344,6 +387,13 @@ SQL
     if [ "$got" = "t t f " ]; then p=$((p + 1)); echo "ok: a revocation committed after a later transaction reaches a cached check"
     else f=$((f + 1)); echo "FAILED: out-of-order commit on the standby: '$got'"; fi
     standby_consistency_tokens "$primary" "$pport"
+    got=$(standby_promotion "$primary" "$pport")
+    if [ "$got" = "t 1 t f f f " ]; then p=$((p + 1)); echo "ok: a snapshot taken during recovery leaves nothing stale in the cache after promotion"
+    else f=$((f + 1)); echo "FAILED: promotion: expected 't 1 t f f f ', got '$got'"; fi
+    got=$(primary_prepared_restart "$primary" "$pport")
+    local below="snapshot: transactions from before the server started or was promoted (prepared ones, say) are still open to this snapshot"
+    if [ "$got" = "t t $below f writes " ]; then p=$((p + 1)); echo "ok: a prepared revocation committed after a restart reaches a cached check"
+    else f=$((f + 1)); echo "FAILED: prepared transaction across a restart: '$got'"; fi
     record standby "$p" "$f"
     cluster_stop
     CLUSTER_DIR=$primary cluster_stop

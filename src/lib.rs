@@ -38,6 +38,7 @@ pub mod guc;
 mod sql_type;
 pub mod store;
 pub mod token;
+mod utility;
 pub mod worker;
 
 // Tables, roles and other hand-written objects. `bootstrap` runs before any
@@ -79,6 +80,9 @@ pub extern "C-unwind" fn _PG_init() {
     // How many rows each plan passes through rbac.permitted (a strategy
     // hint for it; see api/permitted_scan.rs).
     api::permitted_scan::register_hook();
+    // DISCARD ALL / RESET ALL clear the request subject; changes to the
+    // triggers that record writers count as writes (see utility.rs).
+    utility::register_hook();
     // SAFETY: reading a flag PostgreSQL sets while it loads preloaded libraries.
     let preloading = unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress };
     worker::wake::init(preloading);

@@ -15,6 +15,13 @@ use crate::guc;
 use crate::store;
 use crate::store::source::IndexSource;
 
+/// The limits of [`options`] as part of the key of an answer kept across
+/// calls: under other limits the same question may end in an error (depth
+/// or fixpoint size exceeded) instead of an answer.
+pub(crate) fn options_key() -> String {
+    format!("{}/{}", guc::max_depth(), guc::max_fixpoint_size())
+}
+
 pub(crate) fn options() -> CheckOptions {
     CheckOptions {
         max_depth: guc::max_depth(),

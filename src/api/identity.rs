@@ -15,7 +15,11 @@
 //! Lifetime, as `SET LOCAL` / `SET` would have it: a transaction-scoped
 //! subject (the default) ends with its transaction, so a pooled connection
 //! hands the next transaction no subject; a session-scoped one lasts until
-//! changed. Either reverts when its transaction or savepoint rolls back.
+//! changed, or until `DISCARD ALL` (a pooler's reset between clients) or
+//! `RESET ALL`. Either reverts when its transaction or savepoint rolls back.
+//! NULL for the transaction means no subject at all for it; NULL for the
+//! session means none set, now and after commit alike (the login role's
+//! mapping applies again).
 
 use std::cell::RefCell;
 
@@ -43,6 +47,27 @@ struct Identity {
     session: Option<String>,
 }
 
+impl Identity {
+    /// The subject set for this request: `Some(None)` when the transaction
+    /// was set to none, `None` when nothing is set (never, or the session's
+    /// was cleared: a session-scoped NULL means "none set" before commit as
+    /// it does after).
+    fn current(&self) -> Option<Option<&str>> {
+        match self.pending.last() {
+            Some(Setting { subject: None, session: true, .. }) => None,
+            Some(s) => Some(s.subject.as_deref()),
+            None => self.session.as_deref().map(Some),
+        }
+    }
+
+    /// Records a setting made at the current transaction nesting level.
+    fn push(&mut self, subject: Option<String>, session: bool) {
+        // SAFETY: backend-local transaction state.
+        let level = unsafe { pg_sys::GetCurrentTransactionNestLevel() };
+        self.pending.push(Setting { subject, session, level });
+    }
+}
+
 thread_local! {
     static IDENTITY: RefCell<Identity> = RefCell::new(Identity::default());
 }
@@ -55,6 +80,15 @@ pub(crate) fn register_callbacks() {
         pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
         pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
     }
+}
+
+/// Clears the subject as `rbac.set_subject(NULL, 'session')` would, after
+/// `DISCARD ALL` or `RESET ALL` (see `crate::utility`): a session-mode
+/// pooler's reset hands the next client a connection that acts for no one.
+/// Recorded as a setting of the current transaction, so a `RESET ALL`
+/// rolled back with its savepoint is undone too.
+pub(crate) fn clear_by_reset() {
+    IDENTITY.with(|cell| cell.borrow_mut().push(None, true));
 }
 
 #[pg_guard]
@@ -101,31 +135,20 @@ unsafe extern "C-unwind" fn on_subxact(
 /// Whether the subject set for this request is `expected` (as
 /// [`explicit`] would return it), without copying it.
 pub(crate) fn explicit_is(expected: Option<&Option<String>>) -> bool {
-    IDENTITY.with(|cell| {
-        let id = cell.borrow();
-        let now: Option<Option<&str>> = match id.pending.last() {
-            Some(s) => Some(s.subject.as_deref()),
-            None => id.session.as_deref().map(Some),
-        };
-        now == expected.map(Option::as_deref)
-    })
+    IDENTITY.with(|cell| cell.borrow().current() == expected.map(Option::as_deref))
 }
 
 /// The subject set for this request, if any was set (explicitly cleared:
 /// `Some(None)`).
 pub(crate) fn explicit() -> Option<Option<String>> {
-    IDENTITY.with(|cell| {
-        let id = cell.borrow();
-        match id.pending.last() {
-            Some(s) => Some(s.subject.clone()),
-            None => id.session.clone().map(Some),
-        }
-    })
+    IDENTITY.with(|cell| cell.borrow().current().map(|s| s.map(str::to_owned)))
 }
 
 /// Sets the subject that `rbac.current_subject()` returns: for the current
 /// transaction (`scope => 'transaction'`, the default) or the session
-/// (`'session'`). NULL clears it. Only members of `rbac_app` may call it.
+/// (`'session'`). NULL clears it: for the transaction, no subject at all;
+/// for the session, none set (the login role's mapping applies again).
+/// Only members of `rbac_app` may call it.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn set_subject(subject: Option<&str>, scope: default!(&str, "'transaction'")) {
@@ -157,9 +180,7 @@ fn set_subject(subject: Option<&str>, scope: default!(&str, "'transaction'")) {
         let parsed = tuple::parse_subject(s).or_raise();
         parsed.to_string()
     });
-    // SAFETY: backend-local transaction state.
-    let level = unsafe { pg_sys::GetCurrentTransactionNestLevel() };
-    IDENTITY.with(|cell| cell.borrow_mut().pending.push(Setting { subject, session, level }));
+    IDENTITY.with(|cell| cell.borrow_mut().push(subject, session));
 }
 
 /// The subject of the current request: the one `rbac.set_subject` set, else

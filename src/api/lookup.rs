@@ -9,7 +9,7 @@ use notion_rbac_core::engine;
 use notion_rbac_core::tuple;
 use pgrx::prelude::*;
 
-use super::check::options;
+use super::check::{options, options_key};
 use super::context::{context_of, ContextArg};
 use crate::errors::OrRaise;
 use crate::store;
@@ -33,7 +33,9 @@ fn lookup_resources(
     // Without a context the answer depends on the stored data alone: kept
     // for later calls whose snapshot sees the same data (the read cache's
     // rule; nothing is kept when the cache is off).
-    let key = ctx.is_empty().then(|| format!("lookup_resources\0{subject}\0{action}\0{entity_type}"));
+    // (Under the same limits: others may end in an error instead.)
+    let key = ctx.is_empty()
+        .then(|| format!("lookup_resources\0{subject}\0{action}\0{entity_type}\0{}", options_key()));
     let ids = store::read(|schema, source| {
         if let Some(kept) = key.as_deref().and_then(|k| source.cache().recall::<Vec<String>>(k)) {
             return Ok(Vec::clone(&kept));

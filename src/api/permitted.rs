@@ -643,9 +643,10 @@ fn try_lookup(i: usize, subject: &SubjectRef, action: &str, entity_type: &str) -
     })
 }
 
-/// The key of a visible set among the read cache's kept answers.
+/// The key of a visible set among the read cache's kept answers (computed
+/// under the current limits).
 fn answer_key(subject: &SubjectRef, action: &str, entity_type: &str) -> String {
-    format!("permitted\0{subject}\0{action}\0{entity_type}")
+    format!("permitted\0{subject}\0{action}\0{entity_type}\0{}", super::check::options_key())
 }
 
 /// The statement's memo for `action` on `entity_type`, made if needed; and

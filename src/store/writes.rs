@@ -26,15 +26,25 @@
 //! - **Bypasses fall back**: if a registering trigger is missing or
 //!   disabled (`ALTER TABLE … DISABLE TRIGGER`, as pg_restore
 //!   `--disable-triggers` does), writes would go unrecorded, so keys fall
-//!   back to the snapshot basis until it is enabled again; the disabling and
-//!   the enabling are relcache invalidations, which bump the epoch, so no
-//!   key made on one side of such a period matches one made on the other.
-//!   A transaction that wrote while triggers were disabled committed after
-//!   the disabling was sent to every backend (its own backend had to see
-//!   it), so a reader whose snapshot sees such a write has the disabling in
-//!   its invalidation queue. Also on the snapshot basis: hot standbys
-//!   (replay runs no triggers), a full registry, and the library loaded
-//!   without preloading.
+//!   back to the snapshot basis until it is enabled again (a reader
+//!   processes pending invalidations first, and a writer could only skip
+//!   the trigger once the disabling had been sent). The epoch alone does
+//!   not separate the two sides of such a period: a reader may take in the
+//!   disabling and the enabling while its snapshot still predates the
+//!   writes between them, and a transaction that disables, writes and
+//!   enables becomes visible a moment before its invalidations are sent.
+//!   So every statement that changes these tables' triggers records its
+//!   transaction as a writer of everything (see `crate::utility`): the
+//!   unrecorded writes committed with or after it, so every snapshot that
+//!   sees them lists a writer no snapshot from before them lists.
+//! - **Writers from before the registry**: it starts empty at server start
+//!   (and is not kept during recovery), while prepared transactions survive
+//!   a restart and a promoted standby has replayed commits no trigger
+//!   recorded. The first key made after start or promotion sets a *floor*,
+//!   the next transaction id: keys use the writes only for snapshots whose
+//!   xmin is at or above it, which see every transaction below it settled.
+//!   Also on the snapshot basis: hot standbys (replay runs no triggers), a
+//!   full registry, and the library loaded without preloading.
 //! - **Footprints**: beside each writer, the registry keeps what it
 //!   touched: a hash of every entity and subject (`type:id`) of the rows it
 //!   wrote, up to [`FOOTPRINT`] of them, or "everything". A statement
@@ -135,6 +145,10 @@ pub struct Registry {
     left: [(u64, u64, Footprint); LEFT],
     /// Entries ever added to `left`.
     left_count: u64,
+    /// Transactions below this full id may have written unrecorded (see
+    /// the module docs): keys use the writes only for snapshots whose xmin
+    /// is at or above it. 0 until the first key after start or recovery.
+    floor: u64,
 }
 
 impl Default for Registry {
@@ -148,6 +162,7 @@ impl Default for Registry {
             footprints: [Footprint::EMPTY; CAPACITY],
             left: [(0, 0, Footprint::EMPTY); LEFT],
             left_count: 0,
+            floor: 0,
         }
     }
 }
@@ -350,7 +365,13 @@ pub fn basis_report() -> (Option<&'static str>, Option<(u32, u64, u64)>) {
     }
     let reg = REGISTRY.share();
     let overflowed = reg.overflowed.then_some("more writers than the registry holds (512) wait for a long transaction to end");
-    (reason.or(overflowed), Some((reg.len, reg.generation, reg.left_count)))
+    // SAFETY: reads of the active snapshot, valid during the statement.
+    let below_floor = reg.floor != 0
+        && unsafe { pg_sys::ActiveSnapshotSet() && full_xid(u32::from((*pg_sys::GetActiveSnapshot()).xmin)) < reg.floor };
+    let below_floor = below_floor.then_some(
+        "transactions from before the server started or was promoted (prepared ones, say) are still open to this snapshot",
+    );
+    (reason.or(overflowed).or(below_floor), Some((reg.len, reg.generation, reg.left_count)))
 }
 
 /// The writes basis of a key for `snap`: (generation, epoch, the registered
@@ -362,6 +383,22 @@ pub(super) fn basis(snap: &pg_sys::SnapshotData) -> Option<(u64, u64, Vec<u64>)>
     }
     let epoch = EPOCH.with(Cell::get);
     let mut reg = REGISTRY.share();
+    if reg.floor == 0 {
+        // The first key since start or promotion (recovery ended: checked
+        // above): every transaction below the next id is older than the
+        // registry's record.
+        drop(reg);
+        let mut exclusive = REGISTRY.exclusive();
+        if exclusive.floor == 0 {
+            // SAFETY: reads the shared next-transaction-id counter.
+            exclusive.floor = unsafe { pg_sys::ReadNextFullTransactionId() }.value;
+        }
+        drop(exclusive);
+        reg = REGISTRY.share();
+    }
+    if full_xid(u32::from(snap.xmin)) < reg.floor {
+        return None;
+    }
     // Writers leave the registry when another writer registers. With none
     // for a long time, the commit log could come to be truncated past the
     // oldest, and asking its status would fail: a reader that meets
@@ -463,6 +500,36 @@ fn note_write() {
         f.all = true;
         f.schemas = true;
     });
+}
+
+/// Records the current (sub)transaction as a writer of everything, a
+/// schema included, before a statement that changes the triggers of a
+/// table whose writers are recorded (see the module docs and
+/// `crate::utility`).
+pub(crate) fn note_trigger_change() {
+    note_write();
+}
+
+/// Whether `relid` is `rbac.tuples`, `rbac.attributes` or `rbac.schemas`
+/// (by the catalog: also in a backend that has not opened them).
+pub(crate) fn is_recorded_table(relid: pg_sys::Oid) -> bool {
+    if relid == pg_sys::InvalidOid {
+        return false;
+    }
+    // SAFETY: catalog lookups; the name is a palloc'd copy, freed here.
+    unsafe {
+        let nsp = pg_sys::get_namespace_oid(c"rbac".as_ptr(), true);
+        if nsp == pg_sys::InvalidOid || pg_sys::get_rel_namespace(relid) != nsp {
+            return false;
+        }
+        let name = pg_sys::get_rel_name(relid);
+        if name.is_null() {
+            return false;
+        }
+        let recorded = WATCHED.iter().any(|(table, _, _)| std::ffi::CStr::from_ptr(name) == *table);
+        pg_sys::pfree(name.cast());
+        recorded
+    }
 }
 
 /// Records the current (sub)transaction as a writer and opens a statement

@@ -97,6 +97,42 @@ SELECT count(*) AS without_a_subject FROM regress_ident.docs;
 RESET ROLE;
 SELECT rbac.delete_tuples(ARRAY['doc:rls1#viewer@user:alice']) AS deleted;
 
+-- A session subject cleared with NULL means none set, in its transaction
+-- as after commit: the login role's mapping applies again. A NULL for the
+-- transaction is no subject at all, for that transaction.
+INSERT INTO rbac.login_subjects VALUES ('regress_app', 'user:henry');
+SET SESSION AUTHORIZATION regress_app;
+SELECT rbac.set_subject('user:ivan', 'session');
+SELECT rbac.current_subject() AS session_subject_first;
+BEGIN;
+SELECT rbac.set_subject(NULL, 'session');
+SELECT rbac.current_subject() AS mapped_in_the_transaction;
+COMMIT;
+SELECT rbac.current_subject() AS mapped_after_commit;
+BEGIN;
+SELECT rbac.set_subject(NULL);
+SELECT rbac.current_subject() IS NULL AS nobody_for_the_transaction;
+COMMIT;
+-- RESET ALL clears a session subject, as it resets what SET set, and a
+-- rolled back savepoint takes that with it.
+SELECT rbac.set_subject('user:ivan', 'session');
+BEGIN;
+SAVEPOINT s;
+RESET ALL;
+SELECT rbac.current_subject() AS mapped_after_reset_all;
+ROLLBACK TO SAVEPOINT s;
+SELECT rbac.current_subject() AS ivan_again;
+COMMIT;
+RESET ALL;
+SELECT rbac.current_subject() AS mapped_after_reset_all_committed;
+RESET SESSION AUTHORIZATION;
+-- DISCARD ALL (what a session-mode pooler runs between clients) hands the
+-- next client a connection that acts for no one.
+SELECT rbac.set_subject('user:ivan', 'session');
+SELECT rbac.current_subject() AS before_discard;
+DISCARD ALL;
+SELECT rbac.current_subject() IS NULL AS no_subject_after_discard;
+
 DELETE FROM rbac.login_subjects;
 DROP SCHEMA regress_ident CASCADE;
 DROP ROLE regress_app;

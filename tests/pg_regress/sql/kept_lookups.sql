@@ -81,6 +81,13 @@ SELECT kept_lookup_hits AS h0 FROM rbac.cache_stats() \gset
 SELECT count(*) AS first FROM rbac.lookup_resources('user:carol', 'read', 'doc');
 SELECT count(*) AS second FROM rbac.lookup_resources('user:carol', 'read', 'doc');
 SELECT kept_lookup_hits - :h0 AS hits FROM rbac.cache_stats();
+-- Nor under other limits: the lookup runs again, and meets them.
+SELECT kept_lookup_hits AS h0 FROM rbac.cache_stats() \gset
+SET notion_rbac.max_depth = 3;
+SELECT try($$SELECT count(*) FROM rbac.lookup_resources('user:carol', 'read', 'doc')$$) AS under_a_lower_limit;
+SELECT try($$SELECT count(*) FROM regress_kept_docs$$) AS protected_under_a_lower_limit;
+RESET notion_rbac.max_depth;
+SELECT kept_lookup_hits - :h0 AS hits FROM rbac.cache_stats();
 SELECT kept_lookup_hits AS h0 FROM rbac.cache_stats() \gset
 SELECT count(*) AS with_context FROM rbac.lookup_resources('user:carol', 'read', 'doc',
     '{"tuples": ["doc:1#reader@user:carol"]}');

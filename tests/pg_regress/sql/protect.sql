@@ -86,6 +86,18 @@ DELETE FROM regress_protect.docs WHERE id IN (3, 12);
 SELECT count(*) AS alice_after_delete FROM regress_protect.docs;
 -- INSERT is unrestricted here (insert_action NULL).
 INSERT INTO regress_protect.docs VALUES (5001, 'new', now());
+-- PostgreSQL applies the SELECT policy to the rows an INSERT returns: a
+-- new object without tuples cannot be returned ...
+SELECT try($$INSERT INTO regress_protect.docs VALUES (5002, 'returned', now()) RETURNING id$$) AS returning_refused;
+-- ... unless its tuples are written first, in an earlier statement.
+RESET ROLE;
+SELECT rbac.write_tuples(ARRAY['doc:5002#owner@user:alice']) AS owner_first;
+SET ROLE regress_web;
+INSERT INTO regress_protect.docs VALUES (5002, 'returned', now()) RETURNING id, title;
+DELETE FROM regress_protect.docs WHERE id = 5002;
+RESET ROLE;
+SELECT rbac.delete_tuples(ARRAY['doc:5002#owner@user:alice']) AS owner_removed;
+SET ROLE regress_web;
 COMMIT;
 -- A pooled connection: the next transaction has no subject again.
 SELECT count(*) AS next_transaction FROM regress_protect.docs;

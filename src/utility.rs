@@ -1,0 +1,146 @@
+//! What the extension does around utility statements (a `ProcessUtility`
+//! hook, installed from `_PG_init`):
+//!
+//! - **Before** a statement that changes the triggers of `rbac.tuples`,
+//!   `rbac.attributes` or `rbac.schemas` (`ALTER TABLE` — `DISABLE` /
+//!   `ENABLE TRIGGER`, as `pg_restore --disable-triggers` runs it — and
+//!   `CREATE`, `DROP` or `ALTER … RENAME` of a trigger), the transaction is
+//!   recorded as a writer of everything: writes made while a recording
+//!   trigger is off go unrecorded, and this makes every snapshot that sees
+//!   them key the read cache apart from every snapshot that does not (see
+//!   `store::writes`).
+//! - **After** `DISCARD ALL` (what session-mode poolers run between
+//!   clients) or `RESET ALL`, the request subject is cleared, as those
+//!   statements reset what `SET` set (see `api::identity`).
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+static mut PREVIOUS_HOOK: pg_sys::ProcessUtility_hook_type = None;
+
+/// Installs the hook (from `_PG_init`, once per backend; the previous hook
+/// is chained). Loaded by the first call of any of the extension's
+/// functions, or preloaded: before any subject can be set, and, where the
+/// registry of writers exists (preloading only), in every backend.
+pub(crate) fn register_hook() {
+    // SAFETY: _PG_init runs once per process, before any query of ours.
+    unsafe {
+        PREVIOUS_HOOK = pg_sys::ProcessUtility_hook;
+        pg_sys::ProcessUtility_hook = Some(process_utility);
+    }
+}
+
+#[pg_guard]
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C-unwind" fn process_utility(
+    pstmt: *mut pg_sys::PlannedStmt,
+    query_string: *const std::ffi::c_char,
+    read_only_tree: bool,
+    context: pg_sys::ProcessUtilityContext::Type,
+    params: pg_sys::ParamListInfo,
+    query_env: *mut pg_sys::QueryEnvironment,
+    dest: *mut pg_sys::DestReceiver,
+    qc: *mut pg_sys::QueryCompletion,
+) {
+    // SAFETY: the hook contract: a valid planned utility statement, read
+    // before it runs; the previous hook or the standard function is then
+    // called with the arguments as given.
+    unsafe {
+        let stmt = (*pstmt).utilityStmt;
+        // (A hot standby refuses these statements itself, and could not
+        // give the transaction an id.)
+        if !pg_sys::RecoveryInProgress() && changes_recording_triggers(stmt) {
+            crate::store::writes::note_trigger_change();
+        }
+        let resets = resets_settings(stmt);
+        match PREVIOUS_HOOK {
+            // Another extension's hook can raise an error: the boundary
+            // turns its longjmp into an unwind pgrx can pass on.
+            Some(previous) => pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                previous(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc)
+            }),
+            None => pg_sys::standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
+        }
+        if resets {
+            crate::api::identity::clear_by_reset();
+        }
+    }
+}
+
+/// Whether `stmt` resets what `SET` set: `DISCARD ALL` or `RESET ALL`.
+/// SAFETY: `stmt` is NULL or a valid node.
+unsafe fn resets_settings(stmt: *const pg_sys::Node) -> bool {
+    // SAFETY: the tag is read before the cast.
+    unsafe {
+        if stmt.is_null() {
+            return false;
+        }
+        match (*stmt).type_ {
+            pg_sys::NodeTag::T_DiscardStmt => (*stmt.cast::<pg_sys::DiscardStmt>()).target == pg_sys::DiscardMode::DISCARD_ALL,
+            pg_sys::NodeTag::T_VariableSetStmt => {
+                (*stmt.cast::<pg_sys::VariableSetStmt>()).kind == pg_sys::VariableSetKind::VAR_RESET_ALL
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether `stmt` may change which triggers of a table whose writers are
+/// recorded fire: any `ALTER TABLE` of it (cheap to over-count: one more
+/// writer of everything), and `CREATE`, `DROP` and renaming of its
+/// triggers.
+/// SAFETY: `stmt` is NULL or a valid node.
+unsafe fn changes_recording_triggers(stmt: *const pg_sys::Node) -> bool {
+    // SAFETY: the tag is read before the cast; the lists are the parser's.
+    unsafe {
+        if stmt.is_null() {
+            return false;
+        }
+        match (*stmt).type_ {
+            pg_sys::NodeTag::T_AlterTableStmt => is_recorded((*stmt.cast::<pg_sys::AlterTableStmt>()).relation),
+            pg_sys::NodeTag::T_CreateTrigStmt => is_recorded((*stmt.cast::<pg_sys::CreateTrigStmt>()).relation),
+            pg_sys::NodeTag::T_RenameStmt => {
+                let rename = stmt.cast::<pg_sys::RenameStmt>();
+                (*rename).renameType == pg_sys::ObjectType::OBJECT_TRIGGER && is_recorded((*rename).relation)
+            }
+            pg_sys::NodeTag::T_DropStmt => {
+                let drop = stmt.cast::<pg_sys::DropStmt>();
+                (*drop).removeType == pg_sys::ObjectType::OBJECT_TRIGGER && {
+                    // Each object is a name list: [schema,] table, trigger.
+                    let objects = (*drop).objects;
+                    let n = if objects.is_null() { 0 } else { (*objects).length as usize };
+                    (0..n).any(|i| {
+                        let names = (*(*objects).elements.add(i)).ptr_value as *mut pg_sys::List;
+                        if names.is_null() || (*names).length < 2 {
+                            return false;
+                        }
+                        let table = pg_sys::list_copy_head(names, (*names).length - 1);
+                        is_recorded(pg_sys::makeRangeVarFromNameList(table))
+                    })
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether `relation` names one of the tables whose writers are recorded
+/// (resolved as the statement will resolve it; a missing one is not).
+/// SAFETY: `relation` is NULL or a valid RangeVar.
+unsafe fn is_recorded(relation: *mut pg_sys::RangeVar) -> bool {
+    if relation.is_null() {
+        return false;
+    }
+    // SAFETY: a catalog lookup by name, no lock taken (the statement takes
+    // its own).
+    let oid = unsafe {
+        pg_sys::RangeVarGetRelidExtended(
+            relation,
+            pg_sys::NoLock as pg_sys::LOCKMODE,
+            pg_sys::RVROption::RVR_MISSING_OK,
+            None,
+            std::ptr::null_mut(),
+        )
+    };
+    crate::store::writes::is_recorded_table(oid)
+}
