@@ -166,12 +166,12 @@ def search(ctx):
         found.append(node)
     found.sort(key=lambda n: (n.last_edited_time, n.id), reverse=(direction == "descending"))
     render = {"page": ctx.view.page, "data_source": ctx.view.data_source, "database": ctx.view.database}
-    items = [(n.id, n) for n in found]
+    items, cut = pagination.capped([(n.id, n) for n in found], ctx.settings["query_result_limit"])
     page, next_cursor, has_more = ctx.cursors.page(items, cursor, size, bot.id, "search", ctx.now,
                                                    ctx.settings["cursor_ttl_seconds"])
     results = [render[n.kind](n) for n in page]
     return pagination.envelope(results, next_cursor, has_more,
-                               "page_or_database" if ctx.view.classic else "page_or_data_source")
+                               "page_or_database" if ctx.view.classic else "page_or_data_source", cut)
 
 
 # --- users ------------------------------------------------------------------
@@ -426,12 +426,12 @@ def _query_rows(ctx, ds, scope):
             if pred(row):
                 rows.append(row)
     rows = dsquery.sort_rows(rows, body.get("sorts"), ds.schema)
-    items = [(r.id, r) for r in rows]
+    items, cut = pagination.capped([(r.id, r) for r in rows], ctx.settings["query_result_limit"])
     page, next_cursor, has_more = ctx.cursors.page(items, cursor, size, ctx.bot.id, scope, ctx.now,
                                                    ctx.settings["cursor_ttl_seconds"])
     results = [_filter_properties(ctx, ctx.view.page(r)) for r in page]
     return pagination.envelope(results, next_cursor, has_more,
-                               "page_or_database" if ctx.view.classic else "page_or_data_source")
+                               "page_or_database" if ctx.view.classic else "page_or_data_source", cut)
 
 
 def data_sources_query(ctx, raw):

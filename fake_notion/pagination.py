@@ -11,6 +11,9 @@
   and invalidated on demand; a bad one is a 400 "The start_cursor provided is
   invalid: <cursor>".
 - next_cursor is null whenever has_more is false.
+- One search or data-source query returns at most query_result_limit
+  results (10,000 by default): past it has_more is false and request_status
+  says incomplete (query_result_limit_reached); otherwise it says complete.
 """
 
 import ids
@@ -79,8 +82,10 @@ def by_id_cursor(items, cursor, size):
     return slice_from(items, start, size)
 
 
-def envelope(results, next_cursor, has_more, kind):
-    return {
+def envelope(results, next_cursor, has_more, kind, cut=None):
+    """cut: None for lists without request_status (GET lists); else whether
+    the query stopped at its result limit."""
+    out = {
         "object": "list",
         "results": results,
         "next_cursor": next_cursor if has_more else None,
@@ -88,6 +93,17 @@ def envelope(results, next_cursor, has_more, kind):
         "type": kind,
         kind: {},
     }
+    if cut is not None:
+        out["request_status"] = ({"type": "incomplete", "incomplete_reason": "query_result_limit_reached"}
+                                 if cut and not has_more else {"type": "complete"})
+    return out
+
+
+def capped(items, limit):
+    """(the items one query may return, whether some were cut)."""
+    if limit and len(items) > limit:
+        return items[:int(limit)], True
+    return items, False
 
 
 class Cursors:

@@ -22,13 +22,17 @@ DEFAULTS = {
     "search_index_lag_seconds": 0,
     # Search/query cursors expire after this many seconds (0 = never).
     "cursor_ttl_seconds": 0,
+    # One search or data-source query returns at most this many results,
+    # then has_more false and request_status incomplete (notion-api.md §2.8).
+    "query_result_limit": 10000,
     # max_file_upload_size_in_bytes in users/me (workspace_limits).
     "max_file_upload_size_in_bytes": 5242880,
 }
 
 _CHOICES = {"oauth_error_style": ("rfc", "notion")}
 _BOOLS = ("reauth_same_bot", "refresh_revokes_old_access")
-_NUMBERS = ("code_ttl_seconds", "search_index_lag_seconds", "cursor_ttl_seconds", "max_file_upload_size_in_bytes")
+_NUMBERS = ("code_ttl_seconds", "search_index_lag_seconds", "cursor_ttl_seconds", "max_file_upload_size_in_bytes",
+            "query_result_limit")
 
 
 def merged(overrides):

@@ -625,6 +625,19 @@ class PaginationTests(FakeTest):
         self.assertEqual(only_ds["type"], "page_or_data_source")
         self.assertEqual(len(only_ds["results"]), VISIBLE_DATA_SOURCES)
 
+    def test_query_result_limit(self):
+        whole = call("POST", "/v1/search", {}, token=self.token).json
+        self.assertEqual(whole["request_status"], {"type": "complete"})
+        control("POST", "settings", {"query_result_limit": 150})
+        results, pages = collect(lambda c: call("POST", "/v1/search", {"start_cursor": c} if c else {},
+                                                token=self.token))
+        self.assertEqual((len(results), pages), (150, 2))
+        last = call("POST", "/v1/search", {"page_size": 100, "start_cursor": call(
+            "POST", "/v1/search", {}, token=self.token).json["next_cursor"]}, token=self.token).json
+        self.assertEqual((last["has_more"], last["next_cursor"]), (False, None))
+        self.assertEqual(last["request_status"], {"type": "incomplete", "incomplete_reason": "query_result_limit_reached"})
+        self.assertNotIn("request_status", call("GET", "/v1/users", token=self.token).json)
+
     def test_page_size_limits(self):
         self.assertError(call("GET", "/v1/users?page_size=101", token=self.token), 400, "validation_error",
                          "query failed validation: query.page_size should be ≤ `100`, instead was `101`.")

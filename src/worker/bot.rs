@@ -65,11 +65,11 @@ impl CallError {
 }
 
 /// Reads the tokens of an active workspace (None: not active).
-fn load_tokens(bot_id: &str, any_status: bool) -> Result<Option<Tokens>, String> {
+fn load_tokens(bot_id: &str, status: &str) -> Result<Option<Tokens>, String> {
     let row = Spi::get_two_with_args::<encrypted_token, encrypted_token>(
         "SELECT w.access_token, w.refresh_token FROM (SELECT 1) AS one LEFT JOIN rbac.workspaces w \
-             ON w.bot_id = $1 AND w.access_token IS NOT NULL AND (w.status = 'active' OR $2)",
-        &[bot_id.into(), any_status.into()],
+             ON w.bot_id = $1 AND w.access_token IS NOT NULL AND w.status = $2",
+        &[bot_id.into(), status.into()],
     )
     .unwrap_or_else(|e| spi_error("reading the workspace's tokens", e));
     let (Some(access), refresh) = row else { return Ok(None) };
@@ -155,7 +155,7 @@ pub fn call(
     body: Option<Vec<u8>>,
 ) -> Result<Vec<u8>, CallError> {
     let endpoint = &client.endpoint;
-    let Some(tokens) = in_transaction(|| load_tokens(bot_id, false)).map_err(CallError::Failed)? else {
+    let Some(tokens) = in_transaction(|| load_tokens(bot_id, "active")).map_err(CallError::Failed)? else {
         return Err(CallError::Revoked("not active".into()));
     };
     super::budget::pace(context, bot_id)?;
@@ -212,7 +212,7 @@ fn refresh(
     bot_id: &str,
     seen: &Tokens,
 ) -> Result<Tokens, CallError> {
-    let Some(current) = in_transaction(|| load_tokens(bot_id, false)).map_err(CallError::Failed)? else {
+    let Some(current) = in_transaction(|| load_tokens(bot_id, "active")).map_err(CallError::Failed)? else {
         return Err(CallError::Revoked("revoked while the call was in flight".into()));
     };
     if current.access != seen.access {
@@ -305,11 +305,17 @@ pub fn verify(context: &Context, client: &super::exchange::Client, bot_id: &str)
 }
 
 /// Tells Notion to revoke the token. An answer that the token is already
-/// dead counts as done.
+/// dead counts as done. Only a revoked workspace's token: one authorized
+/// again since (same bot, new tokens) keeps its new token.
 pub fn revoke(context: &Context, endpoint: &Endpoint, credentials: &ClientCredentials, bot_id: &str) -> Outcome {
-    let tokens = match in_transaction(|| load_tokens(bot_id, true)) {
+    let tokens = match in_transaction(|| load_tokens(bot_id, "revoked")) {
         Ok(Some(t)) => t,
-        Ok(None) => return Outcome::Succeeded(Some(serde_json::json!({ "revoked": false, "reason": "no token left" }))),
+        Ok(None) => {
+            return Outcome::Succeeded(Some(serde_json::json!({
+                "revoked": false,
+                "reason": "no token left to revoke (erased, or the workspace was authorized again since)"
+            })));
+        }
         Err(why) => return Outcome::Failed(why),
     };
     let request = endpoint.oauth_post(api::REVOKE_PATH, &credentials.authorization_header(), api::token_body(&tokens.access));

@@ -8,6 +8,9 @@
 //! came — is first looked up in the database by its Action and its exact
 //! Timestamp (microseconds), and only created if absent. Through
 //! [`bot::call`]: the token's request budget, 429-aware, refresh on 401.
+//! Entries of an installation whose delivery is disabled or removed wait
+//! in the outbox (they go out if it is enabled or configured again), and
+//! neither hold up other installations' entries nor wake the worker.
 
 use std::time::Duration;
 
@@ -26,7 +29,8 @@ struct Item {
     entry_id: String,
     bot_id: String,
     attempt: i32,
-    /// Found `sending`: the page may exist already.
+    /// Found `sending`, or tried before (a failed row queued again by an
+    /// administrator): the page may exist already.
     resumed: bool,
     database_id: String,
     properties: Value,
@@ -37,13 +41,14 @@ struct Item {
 fn claim() -> Option<Item> {
     Spi::connect_mut(|c| {
         let t = c.update(
-            "WITH next AS (SELECT o.entry_id, o.bot_id, o.status AS was FROM rbac.audit_outbox o \
+            "WITH next AS (SELECT o.entry_id, o.bot_id, o.status AS was, o.attempts AS tried FROM rbac.audit_outbox o \
                             WHERE o.status IN ('queued', 'sending') AND o.next_attempt_at <= pg_catalog.now() \
-                            ORDER BY o.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED), \
+                              AND EXISTS (SELECT FROM rbac.audit_delivery d WHERE d.bot_id = o.bot_id AND d.enabled) \
+                            ORDER BY o.next_attempt_at LIMIT 1 FOR UPDATE OF o SKIP LOCKED), \
                   upd AS (UPDATE rbac.audit_outbox o SET status = 'sending', attempts = o.attempts + 1 \
                             FROM next WHERE o.entry_id = next.entry_id AND o.bot_id = next.bot_id \
-                            RETURNING o.entry_id, o.bot_id, o.attempts, next.was) \
-             SELECT upd.entry_id::text, upd.bot_id, upd.attempts, upd.was = 'sending', d.database_id, l.action, \
+                            RETURNING o.entry_id, o.bot_id, o.attempts, next.was, next.tried) \
+             SELECT upd.entry_id::text, upd.bot_id, upd.attempts, upd.was = 'sending' OR upd.tried > 0, d.database_id, l.action, \
                     coalesce(l.subject, l.db_role::text), l.result, \
                     coalesce(l.resource_type || ':' || l.resource_id, l.resource_type, ''), \
                     to_char(l.logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') \

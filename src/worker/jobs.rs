@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use notion_rbac_notion::http::retry;
+use notion_rbac_notion::http::{retry, Method};
 use pgrx::prelude::*;
 
 use super::spi_error;
@@ -104,20 +104,56 @@ pub fn extension_ready() -> bool {
     .unwrap_or(false)
 }
 
-/// Puts jobs left running by a previous worker process back in the queue.
-/// Returns how many.
+/// Puts jobs left running by a previous worker process back in the queue,
+/// or fails those that have used every attempt (a job that brings the
+/// worker down would otherwise do so again after every restart). A Notion
+/// request goes back only if repeating it is harmless (GET, DELETE): any
+/// other may have reached Notion, so it fails unanswered, as it would had
+/// the answer been lost in flight. Returns how many were re-queued or
+/// failed.
 pub fn requeue_interrupted() -> i64 {
+    let max = crate::guc::max_job_attempts();
     let mut n = 0;
     for table in [Table::OauthJobs, Table::WorkspaceJobs] {
+        let extra = match table {
+            // A code is erased once its job ends, as `finish` does.
+            Table::OauthJobs => ", code = CASE WHEN attempts < $1 THEN code END, updated_at = pg_catalog.now()",
+            Table::WorkspaceJobs => "",
+        };
         let sql = format!(
-            "WITH r AS (UPDATE {t} SET status = 'queued', next_attempt_at = pg_catalog.now(), \
-               {e} = 'interrupted: the worker stopped while running this job' WHERE status = 'running' RETURNING 1) \
+            "WITH r AS (UPDATE {t} SET status = CASE WHEN attempts < $1 THEN 'queued' ELSE 'failed' END, \
+                 next_attempt_at = pg_catalog.now(), \
+                 finished_at = CASE WHEN attempts < $1 THEN NULL ELSE pg_catalog.now() END, \
+                 {e} = 'interrupted: the worker stopped while running this job' \
+                       || CASE WHEN attempts < $1 THEN '' ELSE ' (gave up after ' || attempts || ' attempts)' END{extra} \
+               WHERE status = 'running' RETURNING 1) \
              SELECT count(*) FROM r",
             t = table.name(),
             e = table.error_column()
         );
-        n += Spi::get_one::<i64>(&sql).unwrap_or_else(|e| spi_error("re-queueing interrupted jobs", e)).unwrap_or(0);
+        n += Spi::get_one_with_args::<i64>(&sql, &[max.into()])
+            .unwrap_or_else(|e| spi_error("re-queueing interrupted jobs", e))
+            .unwrap_or(0);
     }
+    let repeatable: Vec<&str> =
+        [Method::Get, Method::Post, Method::Patch, Method::Delete].into_iter().filter(|m| m.is_idempotent()).map(Method::as_str).collect();
+    n += Spi::get_one_with_args::<i64>(
+        "WITH r AS (UPDATE rbac.notion_requests SET \
+             status = CASE WHEN method = ANY($2) AND attempts < $1 THEN 'queued' ELSE 'failed' END, \
+             next_attempt_at = pg_catalog.now(), \
+             finished_at = CASE WHEN method = ANY($2) AND attempts < $1 THEN NULL ELSE pg_catalog.now() END, \
+             error_code = CASE WHEN method = ANY($2) AND attempts < $1 THEN NULL ELSE 'no_answer' END, \
+             error = CASE WHEN method = ANY($2) \
+                          THEN 'interrupted: the worker stopped while running this request' \
+                               || CASE WHEN attempts < $1 THEN '' ELSE ' (gave up after ' || attempts || ' attempts)' END \
+                          ELSE 'no answer: the worker stopped while this request was running; not repeated, \
+since Notion may have acted on it' END \
+           WHERE status = 'running' RETURNING 1) \
+         SELECT count(*) FROM r",
+        &[max.into(), repeatable.into()],
+    )
+    .unwrap_or_else(|e| spi_error("re-queueing interrupted Notion requests", e))
+    .unwrap_or(0);
     n
 }
 
@@ -128,7 +164,8 @@ pub fn next_due() -> Option<Duration> {
             (SELECT min(next_attempt_at) FROM rbac.oauth_jobs WHERE status = 'queued'), \
             (SELECT min(next_attempt_at) FROM rbac.workspace_jobs WHERE status = 'queued'), \
             (SELECT min(next_attempt_at) FROM rbac.notion_requests WHERE status = 'queued'), \
-            (SELECT min(next_attempt_at) FROM rbac.audit_outbox WHERE status IN ('queued', 'sending'))) \
+            (SELECT min(o.next_attempt_at) FROM rbac.audit_outbox o WHERE o.status IN ('queued', 'sending') \
+                AND EXISTS (SELECT FROM rbac.audit_delivery d WHERE d.bot_id = o.bot_id AND d.enabled))) \
           - pg_catalog.clock_timestamp())::float8",
     )
     .unwrap_or_else(|e| spi_error("reading the job queue", e))?;

@@ -62,7 +62,8 @@ pub fn run(context: &Context, client: &Client, bot_id: &str) -> Outcome {
     };
     let planned = plan::plan(&listing, &workspace_id);
     let bot = bot_id.to_owned();
-    let counts = in_transaction(move || reconcile(&bot, &planned));
+    let incomplete = listing.incomplete.clone();
+    let counts = in_transaction(move || reconcile(&bot, &planned, &incomplete));
     let Some((added, removed, unchanged)) = counts else {
         return Outcome::Failed("the workspace was revoked while it was being synced".into());
     };
@@ -80,6 +81,8 @@ pub fn run(context: &Context, client: &Client, bot_id: &str) -> Outcome {
         "removed": removed,
         "unchanged": unchanged,
         "missing_capabilities": listing.missing_capabilities,
+        // Listings Notion cut short: nothing of these parts was removed.
+        "incomplete": listing.incomplete.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
     })))
 }
 
@@ -182,8 +185,9 @@ fn columns(parts: &HashMap<Part, BTreeSet<SyncTuple>>) -> [Vec<String>; 6] {
 }
 
 /// The diff, in the caller's transaction: (added, removed, unchanged), or
-/// None if the workspace is no longer active.
-fn reconcile(bot_id: &str, planned: &HashMap<Part, BTreeSet<SyncTuple>>) -> Option<(i64, i64, i64)> {
+/// None if the workspace is no longer active. Parts listed `incomplete`
+/// are only added to.
+fn reconcile(bot_id: &str, planned: &HashMap<Part, BTreeSet<SyncTuple>>, incomplete: &[Part]) -> Option<(i64, i64, i64)> {
     // The row lock orders this against a concurrent rbac.deauthorize.
     let active = Spi::get_one_with_args::<bool>(
         "SELECT coalesce((SELECT status = 'active' FROM rbac.workspaces WHERE bot_id = $1 FOR UPDATE), false)",
@@ -196,7 +200,9 @@ fn reconcile(bot_id: &str, planned: &HashMap<Part, BTreeSet<SyncTuple>>) -> Opti
     }
     let parts: Vec<String> = planned.keys().map(|p| p.as_str().to_owned()).collect();
     let [part, et, eid, rel, st, sid] = columns(planned);
-    let parts_listed = parts.clone();
+    // Only a part listed whole tells what is no longer there.
+    let parts_listed: Vec<String> =
+        planned.keys().filter(|p| !incomplete.contains(p)).map(|p| p.as_str().to_owned()).collect();
     let desired = "desired AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) \
                    AS d(part, entity_type, entity_id, relation, subject_type, subject_id))";
     let same = |a: &str, b: &str| {

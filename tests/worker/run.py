@@ -347,6 +347,24 @@ def t_sync_failure_keeps_tuples():
     check("the retry succeeds", j["status"] == "succeeded", j)
 
 
+def t_sync_incomplete():
+    bot, workspace = state["bot"], state["workspace"]
+    before = owned(bot)
+    # Notion's search stops at 10,000 results with has_more false and
+    # request_status incomplete: here at 5.
+    fake("POST", "/_fake/settings", {"query_result_limit": 5})
+    try:
+        j, result = sync_result(sync_now(bot))
+    finally:
+        fake("POST", "/_fake/settings", {"query_result_limit": 10000})
+    check("a search Notion cut short (request_status incomplete) removes nothing it did not reach, and says so",
+          j["status"] == "succeeded" and result.get("incomplete") == ["objects"]
+          and 0 < result.get("objects_seen", 0) <= 5 and result.get("removed") == 0 and owned(bot) == before, (j, result))
+    j, result = sync_result(sync_now(bot))
+    check("the next whole listing is complete again", j["status"] == "succeeded" and result.get("incomplete") == []
+          and owned(bot) == expected_tuples(bot, workspace)[0], result)
+
+
 def t_sync_restricted():
     bot, client = state["bot"], state["client"]
     users_before = {t for t in owned(bot) if t.startswith("workspace:")}
@@ -555,6 +573,64 @@ def t_audit_delivery():
     sql("DELETE FROM rbac.audit_delivery WHERE bot_id = :'b'", b=bot)
 
 
+def t_audit_delivery_removed_and_requeued():
+    bot, page = state["bot"], state["pages"][0]
+    # An entry queued for an installation whose delivery an administrator
+    # then removed: it waits, touches nothing and wakes no one ...
+    one("SELECT rbac.authorize('user:outsider-3', 'read', :'p')", p="page:" + page)
+    entry = one("SELECT id FROM rbac.audit_log WHERE subject = 'user:outsider-3' ORDER BY logged_at DESC LIMIT 1")
+    one("INSERT INTO rbac.audit_outbox (entry_id, bot_id) VALUES (:'e', :'b') RETURNING 1", e=entry, b=bot)
+    one("SELECT rbac.sync_now(:'b')", b=bot)  # a commit that wakes the worker
+    time.sleep(2)
+    row = sql("SELECT status, attempts FROM rbac.audit_outbox WHERE entry_id = :'e'", e=entry)[0]
+    check("an outbox row whose delivery was removed waits untouched (no claim, no busy loop)",
+          row[0] == "queued" and row[1] == "0", row)
+    # ... and goes out once the delivery is configured again.
+    sql("INSERT INTO rbac.audit_delivery (bot_id, database_id) VALUES (:'b', :'d')", b=bot, d=AUDIT_DB)
+    one("SELECT rbac.sync_now(:'b')", b=bot)
+    wait_for("the delivery", lambda: one("SELECT status FROM rbac.audit_outbox WHERE entry_id = :'e'", e=entry) == "sent", 20)
+    mine = [p for p in audit_pages(bot, "read_denied") if p["properties"]["User"]["rich_text"][0]["plain_text"] == "user:outsider-3"]
+    check("configured again, the waiting entry is delivered", len(mine) == 1, len(mine))
+    # A failed row queued again by an administrator (the README's statement)
+    # after its page had in fact been made: looked up first, not sent twice.
+    page_id = one("SELECT notion_page_id FROM rbac.audit_outbox WHERE entry_id = :'e'", e=entry)
+    one("UPDATE rbac.audit_outbox SET status = 'failed', last_error = 'timed out' WHERE entry_id = :'e' RETURNING 1", e=entry)
+    sql("UPDATE rbac.audit_outbox SET status = 'queued', next_attempt_at = now() WHERE status = 'failed'")
+    one("SELECT rbac.sync_now(:'b')", b=bot)
+    wait_for("the re-queued delivery", lambda: one("SELECT status FROM rbac.audit_outbox WHERE entry_id = :'e'", e=entry) == "sent", 20)
+    again = [p for p in audit_pages(bot, "read_denied") if p["properties"]["User"]["rich_text"][0]["plain_text"] == "user:outsider-3"]
+    now_id = one("SELECT notion_page_id FROM rbac.audit_outbox WHERE entry_id = :'e'", e=entry)
+    check("a failed delivery queued again finds the page an earlier attempt made and does not send it twice",
+          len(again) == 1 and now_id == page_id, (len(again), page_id, now_id))
+    sql("DELETE FROM rbac.audit_delivery WHERE bot_id = :'b'", b=bot)
+
+
+def t_interrupted_requests():
+    bot, member, page = state["bot"], state["members"][0], state["pages"][0]
+    spent = one("SELECT current_setting('notion_rbac.max_job_attempts')")
+    ids = {}
+    # What a crash of the worker mid-call leaves: requests marked running.
+    for name, method, path, attempts in (("post", "POST", "/v1/pages", "1"), ("get", "GET", f"/v1/pages/{page}", "1"),
+                                         ("spent", "GET", f"/v1/pages/{page}", spent)):
+        ids[name] = one("INSERT INTO rbac.notion_requests (bot_id, subject, method, path, body, object, action, status, attempts, "
+                        "requested_by) VALUES (:'b', :'s', :'m', :'p', NULL, :'o', 'read', 'running', :n, 'app_server') RETURNING id",
+                        b=bot, s="user:" + member, m=method, p=path, o="page:" + page, n=attempts)
+    pid = worker_pid()
+    one(f"SELECT pg_terminate_backend({pid})")
+    wait_for("the worker to restart", lambda: (lambda p: p if p and p != pid else None)(worker_pid()), 20)
+
+    def outcome(name):
+        return sql("SELECT status, coalesce(http_status::text, ''), coalesce(error_code, ''), coalesce(error, '') "
+                   "FROM rbac.notion_requests WHERE id = :n", n=ids[name])[0]
+    got = {n: wait_for(f"the {n} request to end", lambda n=n: (lambda r: r if r[0] in ("succeeded", "failed") else None)(outcome(n)), 20)
+           for n in ids}
+    check("a POST left running by a stopped worker fails as unanswered (Notion may have acted on it), not repeated",
+          got["post"][0] == "failed" and got["post"][2] == "no_answer" and "not repeated" in got["post"][3], got["post"])
+    check("a GET left running is run again after the restart", got["get"][0] == "succeeded" and got["get"][1] == "200", got["get"])
+    check("one that had used every attempt fails instead of running again",
+          got["spent"][0] == "failed" and "gave up after" in got["spent"][3], got["spent"])
+
+
 def t_denied():
     fake("POST", "/_fake/consent", {"mode": "deny"})
     try:
@@ -716,6 +792,24 @@ def t_deauthorize():
           (w, fb["active"], fb["ended"]))
 
 
+def t_reauthorized_before_revoke():
+    job_id, _ = authorize()
+    bot = wait_job(job_id)["bot_id"]
+    # Deauthorized, its revoke job held back; authorized again meanwhile.
+    rows = sql("BEGIN; SELECT rbac.deauthorize(:'b'); UPDATE rbac.workspace_jobs SET next_attempt_at = now() + interval '1 hour' "
+               "WHERE bot_id = :'b' AND kind = 'revoke' AND status = 'queued'; COMMIT;", b=bot)
+    jid = int(rows[0][0])
+    again = wait_job(authorize()[0])
+    check("the same bot is authorized again while its revocation waits", again["status"] == "succeeded" and again["bot_id"] == bot, again)
+    sql("UPDATE rbac.workspace_jobs SET next_attempt_at = now() WHERE id = :j", j=jid)
+    one("SELECT rbac.sync_now(:'b')", b=bot)  # a commit that wakes the worker
+    w = wait_workspace_job(jid)
+    fb = fake("GET", f"/_fake/bots/{bot}")
+    ws = sql("SELECT status, access_token IS NOT NULL FROM rbac.workspaces WHERE bot_id = :'b'", b=bot)[0]
+    check("the waiting revocation leaves the new authorization's token alone (at Notion and here)",
+          w["status"] == "succeeded" and fb["active"] and ws == ["active", "t"], (w, fb["active"], ws))
+
+
 def t_kill9_mid_exchange():
     fake("POST", "/_fake/faults", {"method": "POST", "path": "/v1/oauth/token", "delay_ms": 4000, "count": 1})
     since = log_seq()
@@ -831,10 +925,11 @@ def t_no_secrets_in_log():
 
 
 def main():
-    steps = [t_idle_without_extension, t_setup, t_full_flow, t_first_sync, t_sync_diff, t_sync_failure_keeps_tuples,
-             t_sync_restricted, t_sync_rate_limited, t_sync_periodic, t_notion_requests, t_audit_delivery, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
+    steps = [t_idle_without_extension, t_setup, t_full_flow, t_first_sync, t_sync_diff, t_sync_failure_keeps_tuples, t_sync_incomplete,
+             t_sync_restricted, t_sync_rate_limited, t_sync_periodic, t_notion_requests, t_audit_delivery,
+             t_audit_delivery_removed_and_requeued, t_interrupted_requests, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
              t_invalid_client, t_redirect_mismatch, t_transient_retry, t_html_502, t_retry_after, t_refresh_on_401,
-             t_refresh_failure_revokes, t_deauthorize, t_sighup, t_sigterm, t_restart_after_error, t_kill9_mid_exchange,
+             t_refresh_failure_revokes, t_deauthorize, t_reauthorized_before_revoke, t_sighup, t_sigterm, t_restart_after_error, t_kill9_mid_exchange,
              t_audit_trail, t_state_failures_logged, t_no_secrets_in_log]
     for step in steps:
         run(step.__name__[2:].replace("_", " "), step)

@@ -17,7 +17,10 @@
 //! objects nested in a block, once per block. [`plan`] turns the listing
 //! into tuples. A part the integration may not read (403
 //! `restricted_resource`) is reported as a missing capability, and the
-//! tuples of that part are left as they were.
+//! tuples of that part are left as they were. A listing Notion cut short
+//! (search stops at 10,000 results with `request_status` `incomplete`)
+//! still adds what it saw, but removes nothing: what it did not reach may
+//! well still be shared ([`Listing::incomplete`]).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -101,6 +104,9 @@ pub struct Listing {
     pub blocks: HashMap<String, Parent>,
     pub requests: u32,
     pub missing_capabilities: Vec<&'static str>,
+    /// Parts whose listing Notion cut short (`request_status` `incomplete`):
+    /// their tuples may be added to, never removed from.
+    pub incomplete: Vec<Part>,
 }
 
 impl Listing {
@@ -199,7 +205,12 @@ pub fn collect<E>(
         malformed,
     )?;
     listing.users = match users {
-        Some(results) => Some(results.iter().filter_map(parse_user).collect()),
+        Some((results, complete)) => {
+            if !complete {
+                listing.incomplete.push(Part::Users);
+            }
+            Some(results.iter().filter_map(parse_user).collect())
+        }
         None => {
             listing.missing_capabilities.push("user information");
             None
@@ -219,7 +230,12 @@ pub fn collect<E>(
         malformed,
     )?;
     listing.objects = match found {
-        Some(results) => Some(results.iter().filter_map(parse_object).collect()),
+        Some((results, complete)) => {
+            if !complete {
+                listing.incomplete.push(Part::Objects);
+            }
+            Some(results.iter().filter_map(parse_object).collect())
+        }
         None => {
             listing.missing_capabilities.push("read content");
             None
@@ -266,13 +282,14 @@ pub fn collect<E>(
     Ok(listing)
 }
 
-/// Fetches every page of a list; None when the list is restricted. An
-/// expired cursor restarts the listing (once).
+/// Fetches every page of a list, and whether Notion listed it whole (not
+/// `request_status` `incomplete` on its last page); None when the list is
+/// restricted. An expired cursor restarts the listing (once).
 fn paginate<E>(
     page: &mut Page<'_, E>,
     listing: &mut Listing,
     malformed: &dyn Fn(String) -> E,
-) -> Result<Option<Vec<Value>>, E> {
+) -> Result<Option<(Vec<Value>, bool)>, E> {
     let mut restarted = false;
     'listing: loop {
         let mut results = Vec::new();
@@ -298,7 +315,10 @@ fn paginate<E>(
             match next_cursor(&v) {
                 Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
                 Some(_) => return Err(malformed("Notion repeated a cursor".into())),
-                None => return Ok(Some(results)),
+                None => {
+                    let complete = v.pointer("/request_status/type").and_then(Value::as_str) != Some("incomplete");
+                    return Ok(Some((results, complete)));
+                }
             }
         }
         return Err(malformed(format!("a listing went on for more than {MAX_PAGES} pages")));

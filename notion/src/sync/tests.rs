@@ -15,6 +15,9 @@ struct World {
     page: usize,
     users_restricted: bool,
     expire_first_search_cursor: bool,
+    /// Search stops after this many results, as Notion's 10,000-row cap
+    /// does: `has_more` false and `request_status` `incomplete`.
+    search_cap: Option<usize>,
     log: Vec<String>,
 }
 
@@ -51,6 +54,13 @@ impl World {
                 self.expire_first_search_cursor = false;
                 return Err(Fetched::InvalidCursor);
             }
+            if let Some(cap) = self.search_cap.filter(|cap| *cap < self.objects.len()) {
+                let mut answer: Value = serde_json::from_slice(&self.list(&self.objects[..cap], cursor.as_deref())).unwrap();
+                if answer["has_more"] == false {
+                    answer["request_status"] = json!({ "type": "incomplete", "incomplete_reason": "query_result_limit_reached" });
+                }
+                return Ok(answer.to_string().into_bytes());
+            }
             return Ok(self.list(&self.objects, cursor.as_deref()));
         }
         if let Some(id) = path.strip_prefix("/v1/blocks/") {
@@ -85,7 +95,7 @@ fn world(n_users: usize, n_pages: usize) -> World {
     let mut blocks = HashMap::new();
     blocks.insert("b1".to_owned(), json!({ "object": "block", "id": "b1", "parent": { "type": "block_id", "block_id": "b2" } }));
     blocks.insert("b2".to_owned(), json!({ "object": "block", "id": "b2", "parent": { "type": "page_id", "page_id": "root" } }));
-    World { users, objects, blocks, page: 100, users_restricted: false, expire_first_search_cursor: false, log: vec![] }
+    World { users, objects, blocks, page: 100, users_restricted: false, expire_first_search_cursor: false, search_cap: None, log: vec![] }
 }
 
 fn run(w: &mut World) -> Listing {
@@ -184,4 +194,17 @@ fn the_model_compiles_and_allows_every_synced_relation() {
     // Read is inherited through parent.
     let page = schema.entity("page").unwrap();
     assert!(page.permission("read").is_some());
+}
+
+#[test]
+fn a_search_cut_short_is_marked_incomplete() {
+    let mut w = world(3, 230);
+    assert!(run(&mut w).incomplete.is_empty(), "a whole listing is complete");
+    w.search_cap = Some(150);
+    let listing = run(&mut w);
+    // What was listed still counts (it may be added); the part is marked so
+    // that nothing of it is removed for not being seen.
+    assert_eq!(listing.objects_seen(), 150);
+    assert_eq!(listing.incomplete, vec![Part::Objects]);
+    assert!(plan(&listing, "W").contains_key(&Part::Objects));
 }
