@@ -347,8 +347,10 @@ $$;
 
 -- Removes entries logged before p_before (a prefix of the chain; the newest
 -- entry always stays) and records the purge as an entry carrying the hash
--- the remaining chain starts from, so the log stays verifiable. Returns
--- how many entries went.
+-- the remaining chain starts from, so the log stays verifiable. An entry
+-- still on its way to an enabled Notion audit database stays, with every
+-- entry after it (the Notion copy is the record kept outside the
+-- database: it must exist first). Returns how many entries went.
 CREATE FUNCTION rbac.purge_audit_log(p_before timestamptz) RETURNS bigint
 LANGUAGE plpgsql STRICT SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
@@ -358,6 +360,7 @@ SET session_replication_role TO replica
 AS $$
 DECLARE
     v_through bigint;
+    v_undelivered bigint;
     v_anchor bytea;
     v_ids uuid[];
 BEGIN
@@ -370,6 +373,16 @@ BEGIN
         SELECT max(ch.seq) - 1 INTO v_through FROM rbac.audit_chain ch;
     END IF;
     v_through := least(v_through, (SELECT max(ch.seq) - 1 FROM rbac.audit_chain ch));
+    SELECT min(ch.seq) INTO v_undelivered
+      FROM rbac.audit_chain ch
+      JOIN rbac.audit_outbox o ON o.entry_id = ch.entry_id AND o.status IN ('queued', 'sending')
+      JOIN rbac.audit_delivery d ON d.bot_id = o.bot_id AND d.enabled
+     WHERE ch.seq <= v_through;
+    IF v_undelivered IS NOT NULL THEN
+        RAISE NOTICE 'audit entries not yet delivered to Notion are kept, with every entry after them'
+            USING HINT = 'rbac.audit_delivery_status shows the backlog; purge again once it is sent';
+        v_through := v_undelivered - 1;
+    END IF;
     IF v_through IS NULL OR v_through < (SELECT min(ch.seq) FROM rbac.audit_chain ch) THEN
         RETURN 0;
     END IF;

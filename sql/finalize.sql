@@ -95,6 +95,7 @@ GRANT EXECUTE ON FUNCTION rbac.explain(text, text, text, jsonb, integer), rbac.e
 GRANT EXECUTE ON FUNCTION rbac.protect(regclass, text, name, text, text, text, text, boolean), rbac.unprotect(regclass)
     TO rbac_admin;
 GRANT SELECT ON rbac.protected_tables TO rbac_admin;
+GRANT EXECUTE ON FUNCTION rbac._protect_info(text) TO rbac_admin;
 GRANT EXECUTE ON FUNCTION rbac._is_subject(text) TO rbac_admin;
 
 -- Application roles and the audit log. Administrators manage roles and

@@ -120,9 +120,9 @@ BEGIN
         RAISE EXCEPTION 'rbac.unprotect: must be the owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
     END IF;
     FOR pol IN
-        SELECT p.polname, substr(d.description, 14)::jsonb AS info
+        SELECT p.polname, rbac._protect_info(d.description) AS info
           FROM pg_policy p JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_policy'::regclass
-         WHERE p.polrelid = tbl AND d.description LIKE 'rbac.protect {%'
+         WHERE p.polrelid = tbl AND rbac._protect_info(d.description) IS NOT NULL
     LOOP
         EXECUTE format('DROP POLICY %I ON %s', pol.polname, tbl);
         enabled := enabled OR coalesce((pol.info->>'enabled_rls')::boolean, false);
@@ -149,6 +149,24 @@ $$;
 COMMENT ON FUNCTION rbac.unprotect(regclass) IS
 'Removes the policies rbac.protect created on a table, and row-level security if rbac.protect enabled it (and no other policy remains).';
 
+-- What rbac.protect recorded in a policy's comment, or NULL for a comment
+-- that is not one of its records (a table's owner may write any comment
+-- on its own policies: a malformed one must not break the view for
+-- everyone else).
+CREATE FUNCTION rbac._protect_info(description text) RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF description IS NULL OR description NOT LIKE 'rbac.protect {%' THEN
+        RETURN NULL;
+    END IF;
+    RETURN substr(description, 14)::jsonb;
+EXCEPTION WHEN invalid_text_representation THEN
+    RETURN NULL;
+END
+$$;
+
 CREATE VIEW rbac.protected_tables AS
 SELECT p.polrelid::regclass AS table_name,
        upper(substr(p.polname, 6)) AS command,
@@ -161,7 +179,7 @@ SELECT p.polrelid::regclass AS table_name,
   FROM pg_policy p
   JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_policy'::regclass AND d.objsubid = 0
   JOIN pg_class c ON c.oid = p.polrelid
-  CROSS JOIN LATERAL (SELECT substr(d.description, 14)::jsonb) AS i(info)
- WHERE d.description LIKE 'rbac.protect {%';
+  CROSS JOIN LATERAL (SELECT rbac._protect_info(d.description)) AS i(info)
+ WHERE info IS NOT NULL;
 COMMENT ON VIEW rbac.protected_tables IS
 'Tables protected by rbac.protect: one row per command, with the action it needs and the policy expression.';

@@ -99,9 +99,22 @@ SELECT pg_temp.verify() AS start_removed;
 ROLLBACK TO SAVEPOINT s;
 RESET session_replication_role;
 
--- Purging keeps the chain verifiable, and is itself an entry; no time, no purge.
+-- Purging keeps the chain verifiable, and is itself an entry; no time, no
+-- purge. An entry on its way to a Notion audit database stays, with every
+-- entry after it, until it is delivered.
+INSERT INTO rbac.workspaces (bot_id, workspace_id, access_token)
+VALUES ('bot-audit', 'w1', rbac.encrypt_token('secret_audit_token', 'rbac.workspaces', 'access_token', 'bot-audit'));
+INSERT INTO rbac.audit_delivery (bot_id, database_id) VALUES ('bot-audit', 'db-audit');
+SELECT rbac.authorize('user:ann', 'write', 'page:p2') AS ann_writes_in_w1;
+SELECT rbac.authorize('user:ann', 'read', 'page:p3') AS ann_reads_in_w2;
+SELECT count(*) AS queued_for_notion FROM rbac.audit_outbox WHERE status = 'queued';
 SELECT rbac.purge_audit_log(NULL) IS NULL AS null_purges_nothing;
-SELECT rbac.purge_audit_log(clock_timestamp()) > 0 AS purged;
+SELECT rbac.purge_audit_log(clock_timestamp()) > 0 AS purged_up_to_it;
+SELECT count(*) AS undelivered_kept FROM rbac.audit_log l JOIN rbac.audit_outbox o ON o.entry_id = l.id;
+SELECT count(*) > 1 AS later_kept_too FROM rbac.audit_log;
+UPDATE rbac.audit_outbox SET status = 'sent';
+SELECT rbac.purge_audit_log(clock_timestamp()) > 0 AS purged_once_sent;
+SELECT count(*) AS outbox_rows_left FROM rbac.audit_outbox;
 SELECT pg_temp.verify() AS after_purge;
 SELECT action, metadata ? 'anchor_hash' AS has_anchor FROM rbac.audit_log WHERE action = 'audit_purged';
 ROLLBACK;
