@@ -164,7 +164,7 @@ pub fn call(
         Err(error) => error,
     };
     if error.class != ErrorClass::Unauthorized {
-        return Err(classify(error));
+        return Err(throttle(context, bot_id, classify(error)));
     }
     // 401: one refresh, serialised per bot.
     advisory(true, bot_id);
@@ -180,8 +180,21 @@ pub fn call(
             pgrx::log!("notion_rbac worker: workspace of bot {bot_id} revoked: {why}");
             Err(CallError::Revoked(why))
         }
-        Err(e) => Err(classify(e)),
+        Err(e) => Err(throttle(context, bot_id, classify(e))),
     }
+}
+
+/// A 429 or 529 holds every request of the token until its Retry-After
+/// (the per-token budget [`super::budget::pace`] keeps, shared by every job
+/// of the token: the next request, delivery or sync waits for it too).
+fn throttle(context: &Context, bot_id: &str, e: CallError) -> CallError {
+    if let CallError::Retry { after, throttled: true, .. } = &e {
+        let until = std::time::Instant::now() + after.unwrap_or(std::time::Duration::from_secs(1));
+        let mut not_before = context.not_before.borrow_mut();
+        let at = not_before.entry(bot_id.to_owned()).or_insert(until);
+        *at = (*at).max(until);
+    }
+    e
 }
 
 /// One request: `Ok(Ok(body))` for 2xx, `Ok(Err(error))` for an error

@@ -10,7 +10,7 @@ use super::Context;
 
 /// Longest wait for a `Retry-After` the worker holds still for; beyond it
 /// the job is re-queued to run after the wait.
-const LONGEST_WAIT: Duration = Duration::from_secs(60);
+pub(super) const LONGEST_WAIT: Duration = Duration::from_secs(60);
 
 /// Why a request may not go now.
 #[derive(Debug)]

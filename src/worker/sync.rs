@@ -127,6 +127,12 @@ fn fetch_one(
                 if throttled {
                     // Every request of this token waits, not just this one.
                     context.not_before.borrow_mut().insert(bot_id.to_owned(), Instant::now() + wait);
+                } else if wait > super::budget::LONGEST_WAIT {
+                    // (A 5xx with a long Retry-After.) Holding the worker
+                    // that long would hold every other job, code exchanges
+                    // with their ten-minute codes among them: the sync runs
+                    // again after the wait instead.
+                    return Err(Fetched::Fail(CallError::Retry { error, after: Some(wait), throttled: false }));
                 } else if !super::budget::pause(wait) {
                     return Err(Fetched::Fail(CallError::Retry { error, after: None, throttled: false }));
                 }

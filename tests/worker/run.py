@@ -391,6 +391,27 @@ def t_sync_rate_limited():
           and one("SELECT rate_limited FROM rbac.sync_status WHERE bot_id = :'bot'", bot=bot) == "1", (result, gap))
 
 
+def t_sync_long_retry_after():
+    bot = state["bot"]
+    # A 503 asking for two minutes: the sync is re-queued for then; the
+    # worker does not sit on it (a code exchange meanwhile completes).
+    fake("POST", "/_fake/faults", {"method": "POST", "path": "/v1/search", "status": 503, "retry_after": 120, "count": 1})
+    try:
+        jid = sync_now(bot)
+        held = wait_for("the sync to be re-queued", lambda: (lambda j: j if j["status"] == "queued" and j["attempts"] >= 1 else None)(
+            workspace_job(jid)), 30)
+        wait = float(one("SELECT extract(epoch FROM next_attempt_at - now()) FROM rbac.workspace_jobs WHERE id = :n", n=jid))
+        exchange = wait_job(authorize()[0], timeout=30)
+        check(f"a long Retry-After on a 5xx re-queues the sync for then ({wait:.0f} s) instead of holding the worker",
+              100 < wait <= 125 and exchange["status"] == "succeeded", (held, wait, exchange))
+    finally:
+        fake("DELETE", "/_fake/faults")
+    one("UPDATE rbac.workspace_jobs SET next_attempt_at = now() WHERE id = :n", n=jid)
+    one("SELECT rbac.sync_now(:'bot')", bot=bot)
+    j, _ = sync_result(jid)
+    check("released, that sync completes", j["status"] == "succeeded", j)
+
+
 def t_sync_periodic():
     bot = state["bot"]
     last = int(one("SELECT max(id) FROM rbac.workspace_jobs WHERE bot_id = :'bot' AND kind = 'sync'", bot=bot))
@@ -517,6 +538,25 @@ def t_notion_requests():
     check("restricted_resource (a capability the integration lacks) comes back as such",
           r[0] == "failed" and r[1] == "403" and r[2] == "restricted_resource" and "capability" in r[3], r)
     check("every request is audited", int(one("SELECT count(*) FROM rbac.audit_log WHERE action = 'notion_request'")) >= 3)
+
+
+def t_requests_share_retry_after():
+    bot, member = state["bot"], state["members"][0]
+    first, second = state["pages"][0], state["pages"][1]
+    fake("POST", "/_fake/faults", {"method": "GET", "path": f"/v1/pages/{first}", "status": 429, "retry_after": 3, "count": 1})
+    since = log_seq()
+    rows = as_app("app_server", "BEGIN; SELECT rbac.notion_request(:'s', :'b', 'GET', :'p1'); "
+                  "SELECT rbac.notion_request(:'s', :'b', 'GET', :'p2'); COMMIT;",
+                  s="user:" + member, b=bot, p1=f"/v1/pages/{first}", p2=f"/v1/pages/{second}")
+    for (rid,) in rows:
+        as_app("app_server", "SELECT status FROM rbac.notion_response(:n, '20s')", n=rid)
+    entries = [e for e in fake("GET", f"/_fake/log?since={since}")["entries"] if e["path"].startswith("/v1/pages/")]
+    stamp = lambda e: time.mktime(time.strptime(e["time"][:19], "%Y-%m-%dT%H:%M:%S")) + float("0." + e["time"][20:23])
+    throttled = [e for e in entries if e["status"] == 429]
+    later = [e for e in entries if e["path"].endswith(second)]
+    gap = stamp(later[0]) - stamp(throttled[0]) if throttled and later else None
+    check(f"a 429 on one Notion request holds the token's next request too (Retry-After 3 s; {gap and round(gap, 2)} s later)",
+          gap is not None and gap >= 2.9, entries)
 
 
 AUDIT_DB, AUDIT_DS = "4d000000-0000-4000-8000-0000000000a1", "5e000000-0000-4000-8000-0000000000a1"
@@ -926,7 +966,7 @@ def t_no_secrets_in_log():
 
 def main():
     steps = [t_idle_without_extension, t_setup, t_full_flow, t_first_sync, t_sync_diff, t_sync_failure_keeps_tuples, t_sync_incomplete,
-             t_sync_restricted, t_sync_rate_limited, t_sync_periodic, t_notion_requests, t_audit_delivery,
+             t_sync_restricted, t_sync_rate_limited, t_sync_long_retry_after, t_sync_periodic, t_notion_requests, t_requests_share_retry_after, t_audit_delivery,
              t_audit_delivery_removed_and_requeued, t_interrupted_requests, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
              t_invalid_client, t_redirect_mismatch, t_transient_retry, t_html_502, t_retry_after, t_refresh_on_401,
              t_refresh_failure_revokes, t_deauthorize, t_reauthorized_before_revoke, t_sighup, t_sigterm, t_restart_after_error, t_kill9_mid_exchange,
