@@ -232,7 +232,11 @@ CREATE TRIGGER role_assignments_audit_delete AFTER DELETE ON rbac.role_assignmen
 -- Chains entries not chained yet, oldest first, one chainer at a time
 -- (a lock on rbac.audit_chain that only the extension can take). Returns
 -- how many. Needs READ COMMITTED: it must see the chain's latest tail.
-CREATE FUNCTION rbac._audit_chain_pending(p_limit integer DEFAULT 10000) RETURNS bigint
+-- The worker's turns look back a day from the newest chained entry (the
+-- index on logged_at keeps that cheap); p_all, for rbac.verify_audit_log
+-- and rbac.purge_audit_log, also takes entries of transactions that stayed
+-- open longer than that.
+CREATE FUNCTION rbac._audit_chain_pending(p_limit integer DEFAULT 10000, p_all boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 AS $$
@@ -250,11 +254,10 @@ BEGIN
     v_seq := coalesce(v_seq, 0);
     v_hash := coalesce(v_hash, decode(repeat('00', 32), 'hex'));
     -- Entries still unchained sit near the end: look back a day from the
-    -- newest chained one (rbac.verify_audit_log reports any older straggler;
-    -- a transaction open longer than that is chained by it).
+    -- newest chained one, or (p_all) at every entry.
     FOR e IN SELECT l.* FROM rbac.audit_log l
-              WHERE l.logged_at > coalesce((SELECT max(x.logged_at) FROM rbac.audit_chain c
-                                              JOIN rbac.audit_log x ON x.id = c.entry_id), '-infinity') - interval '1 day'
+              WHERE (p_all OR l.logged_at > coalesce((SELECT max(x.logged_at) FROM rbac.audit_chain c
+                                                        JOIN rbac.audit_log x ON x.id = c.entry_id), '-infinity') - interval '1 day')
                 AND NOT EXISTS (SELECT FROM rbac.audit_chain c WHERE c.entry_id = l.id)
               ORDER BY l.logged_at, l.id LIMIT p_limit LOOP
         v_seq := v_seq + 1;
@@ -284,7 +287,7 @@ DECLARE
     v_bad bigint := 0;
     v_zero bytea := decode(repeat('00', 32), 'hex');
 BEGIN
-    PERFORM rbac._audit_chain_pending();
+    PERFORM rbac._audit_chain_pending(NULL, true);
     FOR c IN SELECT ch.seq, ch.entry_id, ch.prev_hash, ch.hash, l AS entry, l.id IS NOT NULL AS present
                FROM rbac.audit_chain ch LEFT JOIN rbac.audit_log l ON l.id = ch.entry_id
               ORDER BY ch.seq LOOP
@@ -364,7 +367,7 @@ DECLARE
     v_anchor bytea;
     v_ids uuid[];
 BEGIN
-    PERFORM rbac._audit_chain_pending();
+    PERFORM rbac._audit_chain_pending(NULL, true);
     LOCK TABLE rbac.audit_chain IN EXCLUSIVE MODE;
     SELECT coalesce(min(ch.seq) - 1, max(ch.seq) - 1) INTO v_through
       FROM rbac.audit_chain ch JOIN rbac.audit_log l ON l.id = ch.entry_id

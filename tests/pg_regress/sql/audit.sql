@@ -116,5 +116,11 @@ UPDATE rbac.audit_outbox SET status = 'sent';
 SELECT rbac.purge_audit_log(clock_timestamp()) > 0 AS purged_once_sent;
 SELECT count(*) AS outbox_rows_left FROM rbac.audit_outbox;
 SELECT pg_temp.verify() AS after_purge;
+-- An entry of a transaction that stayed open for days lies beyond the
+-- day the worker's chainer looks back: the verification chains it.
+INSERT INTO rbac.audit_log (action, result, logged_at) VALUES ('long_transaction', 'success', now() - interval '2 days');
+SELECT rbac._audit_chain_pending() AS chained_by_a_worker_turn;
+SELECT pg_temp.verify() AS straggler_chained;
+SELECT count(*) AS chained FROM rbac.audit_chain c JOIN rbac.audit_log l ON l.id = c.entry_id WHERE l.action = 'long_transaction';
 SELECT action, metadata ? 'anchor_hash' AS has_anchor FROM rbac.audit_log WHERE action = 'audit_purged';
 ROLLBACK;
