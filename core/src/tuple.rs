@@ -151,7 +151,8 @@ pub fn parse_tuple(text: &str) -> Result<Tuple> {
     let sides: Vec<&str> = text.trim().split('@').collect();
     let [entity_side, subject_side] = sides.as_slice() else {
         return Err(invalid_text(format!(
-            "invalid tuple \"{text}\": expected exactly one \"@\" separating entity and subject, found {}",
+            "invalid tuple \"{}\": expected exactly one \"@\" separating entity and subject, found {}",
+            crate::error::shown(text),
             sides.len() - 1
         ))
         .with_hint("write type:id#relation@type:id or type:id#relation@type:id#relation"));
@@ -270,7 +271,7 @@ fn parse_bool(text: &str) -> std::result::Result<bool, String> {
     match text {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!("\"{text}\" is not a boolean (true/false, t/f, 1/0, TRUE/FALSE, True/False)")),
+        _ => Err(format!("\"{}\" is not a boolean (true/false, t/f, 1/0, TRUE/FALSE, True/False)", crate::error::shown(text))),
     }
 }
 
@@ -279,19 +280,19 @@ fn parse_bool(text: &str) -> std::result::Result<bool, String> {
 fn parse_integer(text: &str) -> std::result::Result<i32, String> {
     text.parse::<i32>().map_err(|e| match e.kind() {
         std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
-            format!("\"{text}\" is out of the 32-bit integer range")
+            format!("\"{}\" is out of the 32-bit integer range", crate::error::shown(text))
         }
-        _ => format!("\"{text}\" is not an integer"),
+        _ => format!("\"{}\" is not an integer", crate::error::shown(text)),
     })
 }
 
 /// Go's `strconv.ParseFloat(text, 64)`, except hexadecimal floats: a
 /// finite-looking value that overflows is an error, `inf`/`nan` are accepted.
 fn parse_double(text: &str) -> std::result::Result<f64, String> {
-    let value = text.parse::<f64>().map_err(|_| format!("\"{text}\" is not a number"))?;
+    let value = text.parse::<f64>().map_err(|_| format!("\"{}\" is not a number", crate::error::shown(text)))?;
     let unsigned = text.trim_start_matches(['+', '-']).to_ascii_lowercase();
     if value.is_infinite() && unsigned != "inf" && unsigned != "infinity" {
-        return Err(format!("\"{text}\" is out of the double range"));
+        return Err(format!("\"{}\" is out of the double range", crate::error::shown(text)));
     }
     Ok(value)
 }
@@ -427,14 +428,17 @@ pub fn validate_id(id: &str) -> Result<()> {
         return Ok(());
     }
     let rule = "an id is 1 to 128 characters from A-Z a-z 0-9 _ - . + (or exactly \"*\")";
+    // Characters first: every allowed one is a single byte, so the length
+    // below counts characters too.
+    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+'))) {
+        return Err(invalid_text(format!("invalid id \"{}\": {rule}; {bad:?} is not allowed", crate::error::shown(id))));
+    }
     if id.is_empty() || id.len() > 128 {
         return Err(invalid_text(format!(
-            "invalid id \"{id}\": {rule}, this one has {} characters",
-            id.chars().count()
+            "invalid id \"{}\": {rule}, this one has {} characters",
+            crate::error::shown(id),
+            id.len()
         )));
-    }
-    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+'))) {
-        return Err(invalid_text(format!("invalid id \"{id}\": {rule}; {bad:?} is not allowed")));
     }
     Ok(())
 }

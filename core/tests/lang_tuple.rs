@@ -148,7 +148,14 @@ fn ids_and_names() {
     for id in ["", "a b", "a:b", "a@b", "a#b", "é", &"x".repeat(129), "**"] {
         let e = validate_id(id).expect_err(id);
         assert_eq!(e.kind, ErrorKind::InvalidText);
-        assert!(e.message.starts_with(&format!("invalid id \"{id}\"")), "{e}");
+        let head: String = id.chars().take(100).collect();
+        assert!(e.message.starts_with(&format!("invalid id \"{head}")), "{e}");
+    }
+    // A giant input is shown cut short, never whole.
+    let giant = "x".repeat(1_000_000);
+    for e in [validate_id(&giant).unwrap_err(), parse_tuple(&giant).unwrap_err()] {
+        assert!(e.message.len() < 1_000, "{} bytes", e.message.len());
+        assert!(e.message.contains("(1000000 bytes)"), "{}", e.message);
     }
     for name in ["user", "User_Group", "_", &"a".repeat(64)] {
         validate_name(name).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -101,8 +101,11 @@ fn check_with_context(
     object: Option<&str>,
     context: Option<ContextArg>,
 ) -> Option<bool> {
+    // NULLs first: a NULL answer reads nothing, so a token must not make
+    // it wait (nor leave a request for a new snapshot behind).
+    let (subject, action, object) = (subject?, action?, object?);
     let ctx = context_of(context);
-    Some(run_check(subject?, action?, object?, &ctx))
+    Some(run_check(subject, action, object, &ctx))
 }
 
 /// Checks one subject against many objects in one call (sharing the work

@@ -184,13 +184,13 @@ pub(crate) fn context_of(context: Option<ContextArg>) -> Context {
     }
     // "at_least": a consistency token; the call's read then includes what
     // it names (see store::consistency). Not part of the engine's context.
-    if let Some(token) = json.as_object_mut().and_then(|o| o.remove("at_least")) {
-        match token {
-            Value::String(t) => crate::store::consistency::require(&t),
-            Value::Null => {}
-            _ => raise(Error::new(ErrorKind::InvalidArgument, "invalid context: \"at_least\" must be a consistency token (text)")),
-        }
-    }
+    // Honoured last, once everything else parsed: its request for a new
+    // snapshot is for this call's read, which must follow.
+    let token = match json.as_object_mut().and_then(|o| o.remove("at_least")) {
+        Some(Value::String(t)) => Some(t),
+        None | Some(Value::Null) => None,
+        Some(_) => raise(Error::new(ErrorKind::InvalidArgument, "invalid context: \"at_least\" must be a consistency token (text)")),
+    };
     // Counted before anything is parsed.
     let count = |key: &str| json.get(key).and_then(Value::as_array).map_or(0, Vec::len);
     let items = count("tuples") + count("attributes");
@@ -201,5 +201,9 @@ pub(crate) fn context_of(context: Option<ContextArg>) -> Context {
             "write the relationships to rbac.tuples instead, or raise notion_rbac.max_context_items",
         );
     }
-    Context::from_json(&json).or_raise()
+    let ctx = Context::from_json(&json).or_raise();
+    if let Some(t) = token {
+        crate::store::consistency::require(&t);
+    }
+    ctx
 }

@@ -182,8 +182,25 @@ fn permitted_stats() -> TableIterator<
 /// Drops every memo at the end of each transaction (they are per statement
 /// anyway; this frees a large visible set at once).
 pub(crate) fn register_callbacks() {
-    // SAFETY: a plain function pointer with no argument, registered once.
-    unsafe { pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut()) };
+    // SAFETY: plain function pointers with no argument, registered once.
+    unsafe {
+        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+    }
+}
+
+/// A call that failed inside a subtransaction (a PL/pgSQL EXCEPTION block)
+/// leaves no request for a new snapshot to the next call.
+#[pg_guard]
+unsafe extern "C-unwind" fn on_subxact(
+    event: pg_sys::SubXactEvent::Type,
+    _my: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
+        crate::store::consistency::reset();
+    }
 }
 
 #[pg_guard]

@@ -165,7 +165,9 @@ fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
         client
             .update(
                 "INSERT INTO rbac.attributes AS t (entity_type, entity_id, attribute, value_type, value) \
-                 SELECT DISTINCT ON (1, 2, 3) * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) \
+                 SELECT DISTINCT ON (1, 2, 3) u.et, u.eid, u.attr, u.vt, u.val \
+                   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS u(et, eid, attr, vt, val, n) \
+                  ORDER BY 1, 2, 3, u.n DESC \
                  ON CONFLICT (entity_type, entity_id, attribute) DO UPDATE \
                    SET value_type = EXCLUDED.value_type, value = EXCLUDED.value",
                 None,

@@ -60,7 +60,9 @@ impl Token {
         let parsed = (|| {
             let (lsn, snap) = text.split_once(';')?;
             let (hi, lo) = lsn.split_once('/')?;
-            let lsn = (u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?;
+            // Each half is 32 bits, as PostgreSQL prints an LSN: wider ones
+            // would be cut or mixed into the other half, not refused.
+            let lsn = (u64::from(u32::from_str_radix(hi, 16).ok()?) << 32) | u64::from(u32::from_str_radix(lo, 16).ok()?);
             let mut parts = snap.splitn(3, ':');
             let xmin: u64 = parts.next()?.parse().ok()?;
             let xmax: u64 = parts.next()?.parse().ok()?;
@@ -70,23 +72,28 @@ impl Token {
                 xip.push(x.parse::<u64>().ok()?);
             }
             xip.sort_unstable();
-            (xmin <= xmax && xip.iter().all(|x| (xmin..xmax).contains(x))).then_some(Token { lsn, xmin, xmax, xip })
+            // Each running transaction once (coverage counts them).
+            let distinct = xip.windows(2).all(|w| w[0] < w[1]);
+            (distinct && xmin <= xmax && xip.iter().all(|x| (xmin..xmax).contains(x))).then_some(Token { lsn, xmin, xmax, xip })
         })();
         parsed.unwrap_or_else(|| bad_token(text))
     }
 
-    /// The token of this moment: the WAL position (inserted, on a primary;
-    /// replayed, on a standby) and a new snapshot.
+    /// The token of this moment: a new snapshot, then the WAL position
+    /// (inserted, on a primary; replayed, on a standby). In that order:
+    /// every transaction the snapshot sees completed has its commit record
+    /// before the position, so a standby that has replayed up to it sees
+    /// them all.
     pub fn now() -> Token {
-        // SAFETY: plain reads of the WAL position and a new snapshot, which
-        // stays valid until the next GetLatestSnapshot call.
+        // SAFETY: a new snapshot, which stays valid until the next
+        // GetLatestSnapshot call, and plain reads of the WAL position.
         unsafe {
+            let snap = &*pg_sys::GetLatestSnapshot();
             let lsn = if pg_sys::RecoveryInProgress() {
                 pg_sys::GetXLogReplayRecPtr(std::ptr::null_mut())
             } else {
                 pg_sys::GetXLogInsertRecPtr()
             };
-            let snap = &*pg_sys::GetLatestSnapshot();
             let mut xip: Vec<u64> = running(snap).into_iter().map(full_xid).collect();
             xip.sort_unstable();
             xip.dedup();

@@ -144,6 +144,17 @@ pub(crate) fn with_triggers(table: &'static CStr, decide: impl Fn(&str, u8) -> O
     }
 }
 
+/// Whether the planner could use `index`: valid, ready and live (not a
+/// concurrent build under way or failed, nor a concurrent drop).
+/// SAFETY: `index` is an open index relation.
+unsafe fn usable(index: pg_sys::Relation) -> bool {
+    // SAFETY: an open index has its pg_index row in the relcache entry.
+    unsafe {
+        let form = (*index).rd_index;
+        (*form).indisvalid && (*form).indisready && (*form).indislive
+    }
+}
+
 /// Raises 42501 unless the current user may SELECT from `heap`.
 /// SAFETY: `heap` is an open relation.
 unsafe fn require_select(heap: pg_sys::Relation, table: &CStr) {
@@ -367,6 +378,14 @@ impl IndexScan {
                 pg_sys::relation_close(heap, pg_sys::NoLock as pg_sys::LOCKMODE);
                 return None;
             };
+            // Being built or dropped concurrently (or a build that failed):
+            // it may lack rows, so read through the primary key, as the
+            // planner would.
+            if !usable(index_rel) {
+                pg_sys::relation_close(index_rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+                pg_sys::relation_close(heap, pg_sys::NoLock as pg_sys::LOCKMODE);
+                return None;
+            }
             let scan = Self::open_relations(heap, index_rel, table, index, &[0]);
             if !hashed_key_verified(scan.index) || scan.index_position.is_none() && !serializable() {
                 pgrx::ereport!(
@@ -398,6 +417,14 @@ impl IndexScan {
                     PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
                     format!("rbac.{} is not an index of rbac.{}", index.to_string_lossy(), table.to_string_lossy()),
                     "the notion_rbac extension's objects were altered; reinstall the extension"
+                );
+            }
+            if !usable(index_rel) {
+                pgrx::ereport!(
+                    ERROR,
+                    PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!("index rbac.{} is not valid: it may lack rows", index.to_string_lossy()),
+                    "a concurrent build or drop of it failed or is under way; REINDEX INDEX CONCURRENTLY rebuilds it"
                 );
             }
             require_select(heap, table);

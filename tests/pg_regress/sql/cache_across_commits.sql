@@ -86,5 +86,22 @@ SELECT try($$SET notion_rbac.cache_across_commits = off$$);
 RESET ROLE;
 DROP ROLE regress_cache_user;
 
+-- A call answered from the cache still makes the privilege checks a read
+-- would, once per transaction — and again after a privilege change on
+-- the tables within it: the change invalidates their relcache entries,
+-- which moves the epoch in the cache's key (the transaction writes no
+-- tuple, so nothing else would).
+CREATE ROLE regress_cache_reader NOLOGIN IN ROLE rbac_reader;
+BEGIN;
+SET LOCAL ROLE regress_cache_reader;
+SELECT rbac.check('user:k', 'owner', 'doc:k2') AS before_revoke;
+SELECT rbac.check('user:k', 'owner', 'doc:k2') AS from_the_cache;
+RESET ROLE;
+REVOKE SELECT ON rbac.tuples FROM rbac_reader;
+SET LOCAL ROLE regress_cache_reader;
+SELECT try($$SELECT rbac.check('user:k', 'owner', 'doc:k2')$$) AS after_revoke;
+ROLLBACK;
+DROP ROLE regress_cache_reader;
+
 DELETE FROM rbac.tuples WHERE entity_id IN ('k2', 'k3');
 DROP TABLE regress_unrelated;

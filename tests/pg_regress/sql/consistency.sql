@@ -12,6 +12,11 @@ SELECT allowed FROM rbac.check_many('user:t1', 'owner', ARRAY['doc:c1', 'doc:c2'
 -- A NULL token asks for nothing.
 SELECT rbac.check('user:t1', 'owner', 'doc:c1', '{"at_least": null}') AS null_token;
 
+-- Malformed tokens are refused, not misread: halves wider than 32 bits,
+-- a running transaction listed twice.
+SELECT try($$SELECT rbac.check('user:t1', 'owner', 'doc:c1', '{"at_least": "100000000/0;1:2:"}')$$) AS wide_lsn;
+SELECT try($$SELECT rbac.check('user:t1', 'owner', 'doc:c1', '{"at_least": "0/0;100:103:101,101"}')$$) AS repeated_xid;
+
 -- Inside a transaction that has written, there is nothing committed to name.
 BEGIN;
 SELECT rbac.write_tuples(ARRAY['doc:c2#owner@user:t1']);

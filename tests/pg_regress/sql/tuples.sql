@@ -72,6 +72,11 @@ SELECT rbac.write_attributes(ARRAY[
     'doc:2$tags|string[]:a,b'
 ]) AS written;
 SELECT rbac.write_attributes(ARRAY['doc:1$level|integer:4']) AS replaced;
+-- The same attribute twice in one call: the last value wins.
+SELECT rbac.write_attributes(ARRAY['doc:1$public|boolean:true', 'doc:1$public|boolean:false']) AS twice;
+SELECT value AS last_wins FROM rbac.attributes WHERE entity_id = '1' AND attribute = 'public';
+SELECT rbac.write_attributes(ARRAY['doc:1$public|boolean:false', 'doc:1$public|boolean:true']) AS twice_again;
+SELECT value AS last_wins_again FROM rbac.attributes WHERE entity_id = '1' AND attribute = 'public';
 SELECT * FROM rbac.read_attributes();
 SELECT try($$SELECT rbac.write_attributes(ARRAY['doc:1$level|double:4.5'])$$);
 SELECT try($$SELECT rbac.write_attributes(ARRAY['doc:1$nope|boolean:true'])$$);
