@@ -322,6 +322,24 @@ standby_consistency_tokens() { # primary pport (the standby is CLUSTER_DIR/CLUST
     else f=$((f + 1)); echo "FAILED: token on a lagging standby: '$got'"; fi
     expect "a lookup with the token excludes the revoked object" "" \
         "SELECT string_agg(id, ',') FROM rbac.lookup_resources('user:c', 'view', 'doc', jsonb_build_object('at_least', '$token')) id"
+    # A token taken right after a WAL segment switch (pg_switch_wal(), or
+    # archive_timeout on an idle primary): the insert position then sits
+    # past the next segment's header, which replay never reaches until
+    # another record comes. The token names the end of the last record.
+    as_postgres $PG_BIN/psql -X -qAt -h "$primary" -p "$pport" -U postgres -d postgres \
+        -c "SELECT rbac.write_tuples(ARRAY['doc:12#viewer@user:e'])" >/dev/null
+    for _ in $(seq 1 100); do [ "$(cluster_psql -At -d postgres -c "SELECT rbac.check('user:e', 'view', 'doc:12')")" = t ] && break; sleep 0.1; done
+    cluster_psql -qAt -d postgres -c "SELECT pg_wal_replay_pause()" >/dev/null
+    token=$(as_postgres $PG_BIN/psql -X -qAt -h "$primary" -p "$pport" -U postgres -d postgres \
+        -c "SELECT rbac.delete_tuples(ARRAY['doc:12#viewer@user:e'])" -c "SELECT pg_switch_wal()" \
+        -c "SELECT rbac.consistency_token()" | tail -n1)
+    ( sleep 1; cluster_psql -qAt -d postgres -c "SELECT pg_wal_replay_resume()" >/dev/null ) &
+    resumer=$!
+    got=$(cluster_psql -At -d postgres -c "SET notion_rbac.consistency_timeout = 8000" \
+        -c "SELECT rbac.check('user:e', 'view', 'doc:12', jsonb_build_object('at_least', '$token'))" 2>&1 | tail -n1)
+    wait "$resumer"
+    if [ "$got" = "f" ]; then p=$((p + 1)); echo "ok: a token taken right after a WAL segment switch is reached by replay"
+    else f=$((f + 1)); echo "FAILED: token after a segment switch: '$got'"; fi
 }
 
 layer_standby() {

@@ -92,13 +92,34 @@ impl Token {
             let lsn = if pg_sys::RecoveryInProgress() {
                 pg_sys::GetXLogReplayRecPtr(std::ptr::null_mut())
             } else {
-                pg_sys::GetXLogInsertRecPtr()
+                end_of_inserted(pg_sys::GetXLogInsertRecPtr())
             };
             let mut xip: Vec<u64> = running(snap).into_iter().map(full_xid).collect();
             xip.sort_unstable();
             xip.dedup();
             Token { lsn, xmin: full_xid(u32::from(snap.xmin)), xmax: full_xid(u32::from(snap.xmax)), xip }
         }
+    }
+}
+
+/// The insert position as the end of the last record inserted: where the
+/// next record would start is past a page header when insertion sits on a
+/// page or segment boundary (after `pg_switch_wal()`, say), a position a
+/// standby's replay never reaches until another record comes — so the
+/// header is left out, as a standby's replay position (the end of the last
+/// record replayed) leaves it out.
+fn end_of_inserted(lsn: u64) -> u64 {
+    let maxalign = |n: usize| n.next_multiple_of(pg_sys::MAXIMUM_ALIGNOF as usize) as u64;
+    let short = maxalign(std::mem::size_of::<pg_sys::XLogPageHeaderData>());
+    let long = maxalign(std::mem::size_of::<pg_sys::XLogLongPageHeaderData>());
+    // SAFETY: a read of a setting fixed at server start.
+    let segment = u64::try_from(unsafe { pg_sys::wal_segment_size }).unwrap_or(0);
+    if segment > 0 && lsn % segment == long {
+        lsn - long
+    } else if lsn % u64::from(pg_sys::XLOG_BLCKSZ) == short {
+        lsn - short
+    } else {
+        lsn
     }
 }
 
