@@ -147,7 +147,9 @@ pub struct Registry {
     left_count: u64,
     /// Transactions below this full id may have written unrecorded (see
     /// the module docs): keys use the writes only for snapshots whose xmin
-    /// is at or above it. 0 until the first key after start or recovery.
+    /// is at or above it. 0 until the first key after start or recovery;
+    /// 1 once the horizon has passed it (every snapshot is above it then,
+    /// and keys need not read the next transaction id to compare).
     floor: u64,
 }
 
@@ -194,6 +196,9 @@ impl Registry {
         }
         if kept < len {
             self.generation += 1;
+        }
+        if self.floor > 1 && self.floor <= horizon {
+            self.floor = 1;
         }
         if self.overflowed && self.refused < horizon {
             // Every writer that went unrecorded is settled for every snapshot.
@@ -366,7 +371,7 @@ pub fn basis_report() -> (Option<&'static str>, Option<(u32, u64, u64)>) {
     let reg = REGISTRY.share();
     let overflowed = reg.overflowed.then_some("more writers than the registry holds (512) wait for a long transaction to end");
     // SAFETY: reads of the active snapshot, valid during the statement.
-    let below_floor = reg.floor != 0
+    let below_floor = reg.floor > 1
         && unsafe { pg_sys::ActiveSnapshotSet() && full_xid(u32::from((*pg_sys::GetActiveSnapshot()).xmin)) < reg.floor };
     let below_floor = below_floor.then_some(
         "transactions from before the server started or was promoted (prepared ones, say) are still open to this snapshot",
@@ -396,7 +401,7 @@ pub(super) fn basis(snap: &pg_sys::SnapshotData) -> Option<(u64, u64, Vec<u64>)>
         drop(exclusive);
         reg = REGISTRY.share();
     }
-    if full_xid(u32::from(snap.xmin)) < reg.floor {
+    if reg.floor > 1 && full_xid(u32::from(snap.xmin)) < reg.floor {
         return None;
     }
     // Writers leave the registry when another writer registers. With none
