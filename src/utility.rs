@@ -30,7 +30,15 @@ pub(crate) fn register_hook() {
     }
 }
 
-#[pg_guard]
+// Not `#[pg_guard]`: an error the statement raises (or another extension's
+// hook) must reach the caller's handler as PostgreSQL raised it. pgrx's
+// guard would catch its longjmp and raise a copy that keeps only the code,
+// message, detail, hint and context — losing the cursor position (psql's
+// `LINE 1: … ^`), the constraint, table and column names drivers read, and
+// adding a Rust backtrace to the detail wherever `RUST_BACKTRACE` is set.
+// So this frame holds nothing with a destructor (a longjmp may pass
+// through it), the extension's own work runs in guarded functions before
+// and after, and the next function is called unguarded.
 #[allow(clippy::too_many_arguments)]
 unsafe extern "C-unwind" fn process_utility(
     pstmt: *mut pg_sys::PlannedStmt,
@@ -46,25 +54,56 @@ unsafe extern "C-unwind" fn process_utility(
     // before it runs; the previous hook or the standard function is then
     // called with the arguments as given.
     unsafe {
+        let resets = before_statement(pstmt);
+        match PREVIOUS_HOOK {
+            Some(previous) => previous(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
+            None => unguarded::standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
+        }
+        if resets {
+            after_reset();
+        }
+    }
+}
+
+/// PostgreSQL's own function, declared without pgrx's guard (see
+/// `process_utility`).
+mod unguarded {
+    use pgrx::pg_sys;
+    unsafe extern "C-unwind" {
+        #[allow(clippy::too_many_arguments)]
+        pub(super) fn standard_ProcessUtility(
+            pstmt: *mut pg_sys::PlannedStmt,
+            query_string: *const std::ffi::c_char,
+            read_only_tree: bool,
+            context: pg_sys::ProcessUtilityContext::Type,
+            params: pg_sys::ParamListInfo,
+            query_env: *mut pg_sys::QueryEnvironment,
+            dest: *mut pg_sys::DestReceiver,
+            qc: *mut pg_sys::QueryCompletion,
+        );
+    }
+}
+
+/// The work before a utility statement runs: records a change of the
+/// recording triggers; returns whether the statement resets settings.
+#[pg_guard]
+unsafe extern "C-unwind" fn before_statement(pstmt: *mut pg_sys::PlannedStmt) -> bool {
+    // SAFETY: `pstmt` is the hook's valid planned utility statement.
+    unsafe {
         let stmt = (*pstmt).utilityStmt;
         // (A hot standby refuses these statements itself, and could not
         // give the transaction an id.)
         if !pg_sys::RecoveryInProgress() && changes_recording_triggers(stmt) {
             crate::store::writes::note_trigger_change();
         }
-        let resets = resets_settings(stmt);
-        match PREVIOUS_HOOK {
-            // Another extension's hook can raise an error: the boundary
-            // turns its longjmp into an unwind pgrx can pass on.
-            Some(previous) => pg_sys::ffi::pg_guard_ffi_boundary(|| {
-                previous(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc)
-            }),
-            None => pg_sys::standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
-        }
-        if resets {
-            crate::api::identity::clear_by_reset();
-        }
+        resets_settings(stmt)
     }
+}
+
+/// The work after `DISCARD ALL` or `RESET ALL` ran.
+#[pg_guard]
+unsafe extern "C-unwind" fn after_reset() {
+    crate::api::identity::clear_by_reset();
 }
 
 /// Whether `stmt` resets what `SET` set: `DISCARD ALL` or `RESET ALL`.

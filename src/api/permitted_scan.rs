@@ -109,18 +109,37 @@ pub(crate) fn scan_size(expr: usize) -> Option<ScanSize> {
     NOTED.with(|n| n.borrow().iter().rev().find(|(e, _)| *e == expr).map(|(_, s)| *s))
 }
 
-#[pgrx::pg_guard]
+// Not `#[pg_guard]`, as `utility::process_utility` (which says why): an
+// error raised while the executor starts (a privilege refused, another
+// extension's hook) reaches the caller as PostgreSQL raised it; this frame
+// holds nothing with a destructor, and the extension's work runs guarded
+// after.
 unsafe extern "C-unwind" fn executor_start(query: *mut pg_sys::QueryDesc, eflags: std::ffi::c_int) {
     // SAFETY: the hook contract: chain to the previous hook or the
-    // standard function, then read the plan, which lives until the query
-    // ends.
+    // standard function, then read the plan.
     unsafe {
         match PREVIOUS_HOOK {
-            // Another extension's hook can raise an error: the boundary
-            // turns its longjmp into an unwind pgrx can pass on.
-            Some(previous) => pg_sys::ffi::pg_guard_ffi_boundary(|| previous(query, eflags)),
-            None => pg_sys::standard_ExecutorStart(query, eflags),
+            Some(previous) => previous(query, eflags),
+            None => unguarded::standard_ExecutorStart(query, eflags),
         }
+        note_plan(query, eflags);
+    }
+}
+
+/// PostgreSQL's own function, declared without pgrx's guard.
+mod unguarded {
+    use pgrx::pg_sys;
+    unsafe extern "C-unwind" {
+        pub(super) fn standard_ExecutorStart(query: *mut pg_sys::QueryDesc, eflags: std::ffi::c_int);
+    }
+}
+
+/// Notes the size of every protected scan of a started query's plan,
+/// which lives until the query ends.
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn note_plan(query: *mut pg_sys::QueryDesc, eflags: std::ffi::c_int) {
+    // SAFETY: `query` is the started query's valid descriptor.
+    unsafe {
         if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 || FUNCTIONS.with(|f| f.borrow().is_empty()) {
             return;
         }

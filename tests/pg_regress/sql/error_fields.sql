@@ -1,0 +1,39 @@
+-- An error raised inside a utility statement (CALL, DO, COPY, CREATE …) or
+-- while the executor starts passes through the extension's hooks as
+-- PostgreSQL raised it: with its cursor position (psql's LINE and caret)
+-- and the schema, table, column and constraint names drivers read. (The
+-- hooks see every statement of every session where the library is loaded.)
+CREATE TABLE ef_t (
+    id int CONSTRAINT ef_t_pkey PRIMARY KEY,
+    n int CONSTRAINT ef_n_positive CHECK (n > 0),
+    label text NOT NULL DEFAULT 'x'
+);
+CREATE PROCEDURE ef_insert(i int, n int, label text DEFAULT 'x') LANGUAGE sql AS $$ INSERT INTO ef_t VALUES (i, n, label) $$;
+CALL ef_insert(1, 1);
+
+-- psql shows where the error is.
+CREATE VIEW ef_v AS SELECT id, nosuchcolumn FROM ef_t;
+
+-- The fields of errors raised under CALL and COPY, as a handler sees them.
+CREATE FUNCTION ef_fields(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE state text; sch text; tbl text; col text; con text;
+BEGIN
+    EXECUTE stmt;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, sch = SCHEMA_NAME, tbl = TABLE_NAME,
+                            col = COLUMN_NAME, con = CONSTRAINT_NAME;
+    RETURN format('%s schema=%s table=%s column=%s constraint=%s', state, sch, tbl, col, con);
+END $$;
+SELECT ef_fields('CALL ef_insert(1, 2)');
+SELECT ef_fields('CALL ef_insert(2, -1)');
+SELECT ef_fields('CALL ef_insert(3, 1, NULL)');
+SELECT ef_fields($$COPY ef_t FROM PROGRAM 'printf "1\t5\tx\n"'$$);
+SELECT ef_fields('DO $do$ BEGIN INSERT INTO ef_t VALUES (4, 0); END $do$');
+
+-- The statements still did what they do: nothing was written by the
+-- failed ones.
+SELECT * FROM ef_t ORDER BY id;
+DROP FUNCTION ef_fields(text);
+DROP PROCEDURE ef_insert(int, int, text);
+DROP TABLE ef_t;
