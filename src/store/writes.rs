@@ -359,6 +359,33 @@ fn whole_snapshot_reason() -> Option<&'static str> {
     None
 }
 
+/// Clears the registry's overflow once every writer it could not record
+/// is settled for every snapshot; true when it is clear. Otherwise only a
+/// writer's registration (its pruning) would clear it, and a registry that
+/// overflowed in a burst of writes and then sees none — a read-only phase
+/// — would keep every key on the whole snapshot until the next write.
+/// With `xmin`, the horizon is asked (a scan of the process array) only
+/// once that snapshot sees every unrecorded writer settled.
+fn clear_settled_overflow(xmin: Option<u64>) -> bool {
+    let refused = {
+        let reg = REGISTRY.share();
+        if !reg.overflowed {
+            return true;
+        }
+        reg.refused
+    };
+    if xmin.is_some_and(|xmin| refused >= xmin) {
+        return false;
+    }
+    let horizon = horizon();
+    if refused >= horizon {
+        return false;
+    }
+    let mut reg = REGISTRY.exclusive();
+    reg.prune(horizon);
+    !reg.overflowed
+}
+
 /// What a key made now would be based on, for `rbac.cache_basis()`: why
 /// it would use the whole snapshot (None: the writes), and the registry's
 /// writers held, generation and writers that have left it (None without
@@ -368,6 +395,7 @@ pub fn basis_report() -> (Option<&'static str>, Option<(u32, u64, u64)>) {
     if !AVAILABLE.load(Ordering::Relaxed) {
         return (reason, None);
     }
+    clear_settled_overflow(None);
     let reg = REGISTRY.share();
     let overflowed = reg.overflowed.then_some("more writers than the registry holds (512) wait for a long transaction to end");
     // SAFETY: reads of the active snapshot, valid during the statement.
@@ -425,7 +453,11 @@ pub(super) fn basis(snap: &pg_sys::SnapshotData) -> Option<(u64, u64, Vec<u64>)>
         reg = REGISTRY.share();
     }
     if reg.overflowed {
-        return None;
+        drop(reg);
+        if !clear_settled_overflow(Some(full_xid(xmin))) {
+            return None;
+        }
+        reg = REGISTRY.share();
     }
     let writers = &reg.writers[..reg.len as usize];
     let mut visible = Vec::new();
