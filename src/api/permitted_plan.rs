@@ -131,6 +131,13 @@ unsafe fn selectivity(req: *mut pg_sys::SupportRequestSelectivity) -> Option<*mu
         if rel.is_null() || (*rel).tuples < 1.0 {
             return None;
         }
+        // A query that names its ids passes a few rows through the policy
+        // whatever it lets through: no lookup for a subject this backend
+        // knows nothing of (it could take the whole planning budget).
+        let family = default_btree_family(pg_sys::exprType(id));
+        if family.is_some_and(|family| keyed_already(rel, id, family)) {
+            return None;
+        }
         let visible = known_visible(&action, &entity_type)?;
         (*req).selectivity = (visible as f64 / (*rel).tuples).clamp(1e-9, 1.0);
         Some(req)
@@ -151,8 +158,12 @@ unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> Opt
         }
         let call = node.cast::<pg_sys::FuncExpr>();
         let (action, entity_type, id) = call_parts((*call).args)?;
+        // (The query's own key first: it costs no lookup of the subject.)
+        if keyed_already((*index).rel, id, (*req).opfamily) {
+            return None;
+        }
         let visible = known_visible(&action, &entity_type)?;
-        if !small_set(visible, (*(*index).rel).tuples) || keyed_already((*index).rel, id, (*req).opfamily) {
+        if !small_set(visible, (*(*index).rel).tuples) {
             return None;
         }
         let id_type = pg_sys::exprType(id);
@@ -207,6 +218,15 @@ unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> Opt
         // The policy's own call stays as a filter on the rows found.
         (*req).lossy = true;
         Some(pg_sys::lappend(std::ptr::null_mut(), saop.into_pg().cast()))
+    }
+}
+
+/// The B-tree operator family of `ty`'s default operator class.
+/// SAFETY: catalog lookups.
+unsafe fn default_btree_family(ty: pg_sys::Oid) -> Option<pg_sys::Oid> {
+    unsafe {
+        let class = pg_sys::GetDefaultOpClass(ty, pg_sys::BTREE_AM_OID);
+        (class != pg_sys::InvalidOid).then(|| pg_sys::get_opclass_family(class))
     }
 }
 

@@ -41,6 +41,12 @@ SELECT rbac.write_tuples(array_agg('doc:' || i || '#parent@doc:' || (100 + (i - 
 
 SET ROLE regress_plans_web;
 SELECT rbac.set_subject('user:dan', 'session');
+-- A point query tries no lookup, even for a subject planning knows
+-- nothing of: it checks its one row (the lookup could take the whole
+-- 10 ms planning budget).
+SELECT lookups AS l0, lookups_abandoned AS a0 FROM rbac.permitted_stats() \gset
+SELECT count(*) AS dan_point_first FROM regress_plans_docs WHERE id = 3;
+SELECT lookups - :l0 AS planning_lookups, lookups_abandoned - :a0 AS abandoned FROM rbac.permitted_stats();
 -- Planning knows nothing of dan yet: it tries his lookup (within 10 ms),
 -- finds five ids, and drives the primary key by them.
 SELECT lookups AS l0 FROM rbac.permitted_stats() \gset
