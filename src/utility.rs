@@ -150,7 +150,9 @@ unsafe fn changes_recording_triggers(stmt: *const pg_sys::Node) -> bool {
                     let n = if objects.is_null() { 0 } else { (*objects).length as usize };
                     (0..n).any(|i| {
                         let names = (*(*objects).elements.add(i)).ptr_value as *mut pg_sys::List;
-                        if names.is_null() || (*names).length < 2 {
+                        // [catalog,] [schema,] table, trigger; longer is
+                        // the statement's own error to raise.
+                        if names.is_null() || !(2..=4).contains(&(*names).length) {
                             return false;
                         }
                         let table = pg_sys::list_copy_head(names, (*names).length - 1);
@@ -165,21 +167,35 @@ unsafe fn changes_recording_triggers(stmt: *const pg_sys::Node) -> bool {
 
 /// Whether `relation` names one of the tables whose writers are recorded
 /// (resolved as the statement will resolve it; a missing one is not).
+/// Raises nothing: a name that cannot be resolved (another database, a
+/// schema the role may not use) is the statement's own error to raise,
+/// as PostgreSQL words it.
 /// SAFETY: `relation` is NULL or a valid RangeVar.
 unsafe fn is_recorded(relation: *mut pg_sys::RangeVar) -> bool {
-    if relation.is_null() {
-        return false;
+    // SAFETY: catalog lookups by name, no lock taken (the statement takes
+    // its own) and no privilege checked.
+    unsafe {
+        if relation.is_null() || (*relation).relname.is_null() {
+            return false;
+        }
+        // A catalog name is accepted when it is this database's.
+        let catalog = (*relation).catalogname;
+        if !catalog.is_null() {
+            let here = pg_sys::get_database_name(pg_sys::MyDatabaseId);
+            if here.is_null() || std::ffi::CStr::from_ptr(catalog) != std::ffi::CStr::from_ptr(here) {
+                return false;
+            }
+        }
+        let oid = if (*relation).schemaname.is_null() {
+            // The search path, temporary schema first, as the statement.
+            pg_sys::RelnameGetRelid((*relation).relname)
+        } else {
+            let schema = pg_sys::get_namespace_oid((*relation).schemaname, true);
+            if schema == pg_sys::InvalidOid {
+                return false;
+            }
+            pg_sys::get_relname_relid((*relation).relname, schema)
+        };
+        crate::store::writes::is_recorded_table(oid)
     }
-    // SAFETY: a catalog lookup by name, no lock taken (the statement takes
-    // its own).
-    let oid = unsafe {
-        pg_sys::RangeVarGetRelidExtended(
-            relation,
-            pg_sys::NoLock as pg_sys::LOCKMODE,
-            pg_sys::RVROption::RVR_MISSING_OK,
-            None,
-            std::ptr::null_mut(),
-        )
-    };
-    crate::store::writes::is_recorded_table(oid)
 }

@@ -134,8 +134,12 @@ unsafe extern "C-unwind" fn on_subxact(
 
 /// Whether the subject set for this request is `expected` (as
 /// [`explicit`] would return it), without copying it.
+/// (Reached from `rbac.permitted`'s unguarded fast path: never panics; a
+/// state it cannot read answers false, and the slow path decides.)
 pub(crate) fn explicit_is(expected: Option<&Option<String>>) -> bool {
-    IDENTITY.with(|cell| cell.borrow().current() == expected.map(Option::as_deref))
+    IDENTITY
+        .try_with(|cell| cell.try_borrow().is_ok_and(|id| id.current() == expected.map(Option::as_deref)))
+        .unwrap_or(false)
 }
 
 /// The subject set for this request, if any was set (explicitly cleared:

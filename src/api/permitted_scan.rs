@@ -92,10 +92,13 @@ pub(crate) fn register_hook() {
 }
 
 /// Records that `rbac.permitted` runs under `oid` (called on its slow path).
+/// (Reached from `rbac.permitted`'s unguarded entry: never panics; a note
+/// it cannot make only leaves a scan's size unknown.)
 pub(crate) fn note_function(oid: pg_sys::Oid) {
-    FUNCTIONS.with(|f| {
-        let mut f = f.borrow_mut();
-        if !f.contains(&oid) {
+    let _ = FUNCTIONS.try_with(|f| {
+        if let Ok(mut f) = f.try_borrow_mut()
+            && !f.contains(&oid)
+        {
             f.push(oid);
         }
     });

@@ -698,7 +698,11 @@ impl IndexScan {
             let slot = self.slot;
             let getsysattr = (*(*slot).tts_ops).getsysattr?;
             let mut isnull = false;
-            let xmin = getsysattr(slot, pg_sys::MinTransactionIdAttributeNumber as i32, &mut isnull);
+            // Through the boundary: an error raised there must unwind
+            // through this scan's destructor and the caller's borrows.
+            let xmin = pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                getsysattr(slot, pg_sys::MinTransactionIdAttributeNumber as i32, &mut isnull)
+            });
             if isnull {
                 return None;
             }
