@@ -221,12 +221,13 @@ unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> Opt
     }
 }
 
-/// The B-tree operator family of `ty`'s default operator class.
-/// SAFETY: catalog lookups.
+/// The B-tree operator family of `ty`'s default operator class (from the
+/// type cache: no catalog scan once known).
+/// SAFETY: a type cache lookup.
 unsafe fn default_btree_family(ty: pg_sys::Oid) -> Option<pg_sys::Oid> {
     unsafe {
-        let class = pg_sys::GetDefaultOpClass(ty, pg_sys::BTREE_AM_OID);
-        (class != pg_sys::InvalidOid).then(|| pg_sys::get_opclass_family(class))
+        let entry = pg_sys::lookup_type_cache(ty, pg_sys::TYPECACHE_BTREE_OPFAMILY as i32);
+        (!entry.is_null() && (*entry).btree_opf != pg_sys::InvalidOid).then(|| (*entry).btree_opf)
     }
 }
 
