@@ -42,10 +42,6 @@ GRANT EXECUTE ON FUNCTION
     rbac.delete_tuples(text[]),
     rbac.write_attributes(text[]),
     rbac.delete_attributes(text[]),
-    rbac._tuples_to_write(text[]),
-    rbac._tuples_to_delete(text[]),
-    rbac._attributes_to_write(text[]),
-    rbac._attributes_to_delete(text[]),
     rbac._lock_schema_writes(),
     rbac._raise_tuple_misfit(text, text, text, text, text, text),
     rbac._raise_attribute_misfit(text, text, text, text)

@@ -4,16 +4,6 @@
 //! in Rust first, so that an error names the offending element and its
 //! position in the array; the table triggers validate again, which also
 //! covers plain INSERT and COPY.
-//!
-//! `rbac.write_tuples` and its siblings are SQL functions: the parsing is
-//! done here, as a set-returning function of rows (`rbac._tuples_to_write`
-//! and the like), and the INSERT or DELETE runs in SQL. An error the write
-//! itself raises — a constraint, a trigger an administrator added to the
-//! table, a serialization failure — thus reaches the caller as PostgreSQL
-//! raised it, with its constraint, table and column names and its context,
-//! instead of passing through a Rust frame that would keep only a copy of
-//! its message. (The Rust functions of releases before 0.12.0 stay in the
-//! library, without SQL, so that their install scripts still load.)
 
 use notion_rbac_core::model::Schema;
 use notion_rbac_core::tuple::{self, Attribute, Tuple};
@@ -78,179 +68,12 @@ fn columns(tuples: &[Tuple]) -> [Vec<String>; 6] {
     cols
 }
 
-/// One row per tuple, as `rbac.tuples` stores it (spelt out again in the
-/// functions' signatures, where pgrx reads the columns).
-type TupleRows = TableIterator<
-    'static,
-    (
-        name!(entity_type, String),
-        name!(entity_id, String),
-        name!(relation, String),
-        name!(subject_type, String),
-        name!(subject_id, String),
-        name!(subject_relation, String),
-    ),
->;
-
-fn tuple_rows(tuples: Vec<Tuple>) -> TupleRows {
-    TableIterator::new(tuples.into_iter().map(|t| {
-        (t.entity.ty, t.entity.id, t.relation, t.subject.ty, t.subject.id, t.subject.relation)
-    }))
-}
-
-/// Internal (`rbac.write_tuples`): the tuples, parsed and validated
-/// against the active schema, as rows.
-#[pg_extern(volatile, parallel_unsafe, name = "_tuples_to_write")]
-#[search_path(pg_catalog, pg_temp)]
-fn tuples_to_write(tuples: Vec<Option<String>>) -> TableIterator<
-    'static,
-    (
-        name!(entity_type, String),
-        name!(entity_id, String),
-        name!(relation, String),
-        name!(subject_type, String),
-        name!(subject_id, String),
-        name!(subject_relation, String),
-    ),
-> {
-    store::require_writable("write tuples");
-    let active = active_schema();
-    tuple_rows(parse_tuples(&tuples, Some(&active.schema)))
-}
-
-/// Internal (`rbac.delete_tuples`): the tuples, parsed, as rows.
-#[pg_extern(volatile, parallel_unsafe, name = "_tuples_to_delete")]
-#[search_path(pg_catalog, pg_temp)]
-fn tuples_to_delete(tuples: Vec<Option<String>>) -> TableIterator<
-    'static,
-    (
-        name!(entity_type, String),
-        name!(entity_id, String),
-        name!(relation, String),
-        name!(subject_type, String),
-        name!(subject_id, String),
-        name!(subject_relation, String),
-    ),
-> {
-    store::require_writable("delete tuples");
-    tuple_rows(parse_tuples(&tuples, None))
-}
-
-/// Internal (`rbac.write_attributes`): the values, parsed and validated
-/// against the active schema, as rows numbered in the array's order (the
-/// last value given for an attribute wins).
-#[pg_extern(volatile, parallel_unsafe, name = "_attributes_to_write")]
-#[search_path(pg_catalog, pg_temp)]
-fn attributes_to_write(
-    attributes: Vec<Option<String>>,
-) -> TableIterator<
-    'static,
-    (
-        name!(entity_type, String),
-        name!(entity_id, String),
-        name!(attribute, String),
-        name!(value_type, String),
-        name!(value, JsonB),
-        name!(n, i64),
-    ),
-> {
-    store::require_writable("write attributes");
-    let active = active_schema();
-    let parsed = parse_attributes(&attributes, &active.schema);
-    let rows: Vec<_> = parsed
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let (ty, json) = storable_value(&a);
-            (a.entity.ty, a.entity.id, a.name, ty.to_owned(), JsonB(json), i as i64 + 1)
-        })
-        .collect();
-    TableIterator::new(rows)
-}
-
-/// Internal (`rbac.delete_attributes`): the attributes named, as rows.
-#[pg_extern(volatile, parallel_unsafe, name = "_attributes_to_delete")]
-#[search_path(pg_catalog, pg_temp)]
-fn attributes_to_delete(
-    attributes: Vec<Option<String>>,
-) -> TableIterator<'static, (name!(entity_type, String), name!(entity_id, String), name!(attribute, String))> {
-    store::require_writable("delete attributes");
-    let refs = parse_each(&attributes, "attribute", tuple::parse_attribute_ref);
-    TableIterator::new(refs.into_iter().map(|(object, name)| (object.ty, object.id, name)))
-}
-
-pgrx::extension_sql!(
-    r#"
-CREATE FUNCTION rbac.write_tuples(tuples text[]) RETURNS bigint
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-    WITH added AS (
-        INSERT INTO rbac.tuples (entity_type, entity_id, relation, subject_type, subject_id, subject_relation)
-        SELECT DISTINCT * FROM rbac._tuples_to_write(tuples)
-        ON CONFLICT DO NOTHING
-        RETURNING 1)
-    SELECT count(*) FROM added
-$$;
-
-CREATE FUNCTION rbac.delete_tuples(tuples text[]) RETURNS bigint
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-    WITH deleted AS (
-        DELETE FROM rbac.tuples t USING rbac._tuples_to_delete(tuples) d
-         WHERE t.entity_type = d.entity_type AND t.entity_id = d.entity_id AND t.relation = d.relation
-           AND t.subject_type = d.subject_type AND t.subject_id = d.subject_id
-           AND t.subject_relation = d.subject_relation
-        RETURNING 1)
-    SELECT count(*) FROM deleted
-$$;
-
-CREATE FUNCTION rbac.write_attributes(attributes text[]) RETURNS bigint
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-    WITH written AS (
-        INSERT INTO rbac.attributes AS t (entity_type, entity_id, attribute, value_type, value)
-        SELECT DISTINCT ON (1, 2, 3) u.entity_type, u.entity_id, u.attribute, u.value_type, u.value
-          FROM rbac._attributes_to_write(attributes) u
-         ORDER BY 1, 2, 3, u.n DESC
-        ON CONFLICT (entity_type, entity_id, attribute) DO UPDATE
-          SET value_type = EXCLUDED.value_type, value = EXCLUDED.value
-        RETURNING 1)
-    SELECT count(*) FROM written
-$$;
-
-CREATE FUNCTION rbac.delete_attributes(attributes text[]) RETURNS bigint
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-    WITH deleted AS (
-        DELETE FROM rbac.attributes t USING rbac._attributes_to_delete(attributes) d
-         WHERE t.entity_type = d.entity_type AND t.entity_id = d.entity_id AND t.attribute = d.attribute
-        RETURNING 1)
-    SELECT count(*) FROM deleted
-$$;
-"#,
-    name = "tuple_writes",
-    requires = [tuples_to_write, tuples_to_delete, attributes_to_write, attributes_to_delete, "bootstrap"]
-);
-
-/// A value as `rbac.attributes` stores it: (value type, JSON); raises for
-/// values JSON cannot hold.
-fn storable_value(a: &Attribute) -> (&'static str, serde_json::Value) {
-    let (ty, json) = a.value.to_json();
-    if json.is_null() || json.as_array().is_some_and(|v| v.iter().any(|x| x.is_null())) {
-        raise(Error::new(
-            ErrorKind::InvalidText,
-            format!("attribute {}${}: NaN and infinite doubles cannot be stored", a.entity, a.name),
-        ));
-    }
-    (ty, json)
-}
-
-// The functions below are the library's entries of releases before
-// 0.12.0 (no SQL: their install scripts name them; an update replaces
-// them with the SQL functions above).
-
 /// Writes relationship tuples given in Permify syntax
 /// (`page:plan#writer@user:frank`, `page:x#reader@workspace:eng#member`).
 /// Every tuple is validated against the active schema; one bad tuple fails
 /// the whole call. Tuples that already exist are skipped. Returns the number
 /// of tuples actually added.
-#[pg_extern(sql = false, volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn write_tuples(tuples: Vec<Option<String>>) -> i64 {
     store::require_writable("write tuples");
@@ -276,7 +99,7 @@ fn write_tuples(tuples: Vec<Option<String>>) -> i64 {
 
 /// Deletes relationship tuples given in Permify syntax. Tuples that do not
 /// exist are ignored. Returns the number of tuples deleted.
-#[pg_extern(sql = false, volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn delete_tuples(tuples: Vec<Option<String>>) -> i64 {
     store::require_writable("delete tuples");
@@ -314,7 +137,7 @@ fn parse_attributes(items: &[Option<String>], schema: &Schema) -> Vec<Attribute>
 /// (`repository:1$is_public|boolean:true`, `org:1$ips|string[]:a,b`).
 /// Each value must have the type the schema declares; a value for the same
 /// entity and attribute replaces the stored one. Returns the number written.
-#[pg_extern(sql = false, volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
     store::require_writable("write attributes");
@@ -323,7 +146,13 @@ fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
     let mut cols: [Vec<String>; 4] = Default::default();
     let mut values: Vec<JsonB> = Vec::new();
     for a in &parsed {
-        let (ty, json) = storable_value(a);
+        let (ty, json) = a.value.to_json();
+        if json.is_null() || json.as_array().is_some_and(|v| v.iter().any(|x| x.is_null())) {
+            raise(Error::new(
+                ErrorKind::InvalidText,
+                format!("attribute {}${}: NaN and infinite doubles cannot be stored", a.entity, a.name),
+            ));
+        }
         cols[0].push(a.entity.ty.clone());
         cols[1].push(a.entity.id.clone());
         cols[2].push(a.name.clone());
@@ -353,7 +182,7 @@ fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
 
 /// Deletes the values of attributes named `type:id$attribute`. Returns the
 /// number deleted.
-#[pg_extern(sql = false, volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn delete_attributes(attributes: Vec<Option<String>>) -> i64 {
     store::require_writable("delete attributes");

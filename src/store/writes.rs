@@ -364,8 +364,13 @@ fn whole_snapshot_reason() -> Option<&'static str> {
 /// writer's registration (its pruning) would clear it, and a registry that
 /// overflowed in a burst of writes and then sees none — a read-only phase
 /// — would keep every key on the whole snapshot until the next write.
-/// With `xmin`, the horizon is asked (a scan of the process array) only
-/// once that snapshot sees every unrecorded writer settled.
+/// With `xmin` (a key being made), nothing is asked until that snapshot
+/// sees every unrecorded writer settled, and a horizon found held back is
+/// asked again only after [`OVERFLOW_RETRY`]: a long read-only transaction
+/// or a replication slot can hold it for hours, and the horizon is a scan
+/// of the process array. (PostgreSQL's cached visibility horizons are no
+/// substitute: they are recomputed only once a new snapshot's xmin moves,
+/// which a read-only phase need not do.)
 fn clear_settled_overflow(xmin: Option<u64>) -> bool {
     let refused = {
         let reg = REGISTRY.share();
@@ -374,16 +379,28 @@ fn clear_settled_overflow(xmin: Option<u64>) -> bool {
         }
         reg.refused
     };
-    if xmin.is_some_and(|xmin| refused >= xmin) {
-        return false;
+    if let Some(xmin) = xmin {
+        if refused >= xmin || OVERFLOW_TRIED.with(Cell::get).is_some_and(|t| t.elapsed() < OVERFLOW_RETRY) {
+            return false;
+        }
     }
     let horizon = horizon();
     if refused >= horizon {
+        OVERFLOW_TRIED.with(|t| t.set(Some(std::time::Instant::now())));
         return false;
     }
     let mut reg = REGISTRY.exclusive();
     reg.prune(horizon);
     !reg.overflowed
+}
+
+/// How long a backend waits before asking the horizon again for an
+/// overflow it found still held back (see [`clear_settled_overflow`]).
+const OVERFLOW_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
+
+thread_local! {
+    /// When this backend last found the overflow held back by the horizon.
+    static OVERFLOW_TRIED: Cell<Option<std::time::Instant>> = const { Cell::new(None) };
 }
 
 /// What a key made now would be based on, for `rbac.cache_basis()`: why
