@@ -39,6 +39,7 @@ mod sql_type;
 pub mod store;
 pub mod token;
 mod utility;
+pub(crate) mod whole_errors;
 pub mod worker;
 
 // Tables, roles and other hand-written objects. `bootstrap` runs before any

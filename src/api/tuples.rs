@@ -73,8 +73,6 @@ fn columns(tuples: &[Tuple]) -> [Vec<String>; 6] {
 /// Every tuple is validated against the active schema; one bad tuple fails
 /// the whole call. Tuples that already exist are skipped. Returns the number
 /// of tuples actually added.
-#[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, pg_temp)]
 fn write_tuples(tuples: Vec<Option<String>>) -> i64 {
     store::require_writable("write tuples");
     let active = active_schema();
@@ -83,24 +81,17 @@ fn write_tuples(tuples: Vec<Option<String>>) -> i64 {
         return 0;
     }
     let [a, b, c, d, e, f] = columns(&parsed);
-    Spi::connect_mut(|client| {
-        client
-            .update(
-                "INSERT INTO rbac.tuples (entity_type, entity_id, relation, subject_type, subject_id, subject_relation) \
+    let rows = crate::whole_errors::execute(
+        c"INSERT INTO rbac.tuples (entity_type, entity_id, relation, subject_type, subject_id, subject_relation) \
                  SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
                  ON CONFLICT DO NOTHING",
-                None,
-                &[a.into(), b.into(), c.into(), d.into(), e.into(), f.into()],
-            )
-            .map(|t| t.len() as i64)
-            .unwrap_or_else(|err| pgrx::error!("notion_rbac: writing tuples failed: {err}"))
-    })
+        &[(pg_sys::TEXTARRAYOID, a.into_datum()), (pg_sys::TEXTARRAYOID, b.into_datum()), (pg_sys::TEXTARRAYOID, c.into_datum()), (pg_sys::TEXTARRAYOID, d.into_datum()), (pg_sys::TEXTARRAYOID, e.into_datum()), (pg_sys::TEXTARRAYOID, f.into_datum())],
+    );
+    i64::try_from(rows).unwrap_or(i64::MAX)
 }
 
 /// Deletes relationship tuples given in Permify syntax. Tuples that do not
 /// exist are ignored. Returns the number of tuples deleted.
-#[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, pg_temp)]
 fn delete_tuples(tuples: Vec<Option<String>>) -> i64 {
     store::require_writable("delete tuples");
     let parsed = parse_tuples(&tuples, None);
@@ -108,20 +99,15 @@ fn delete_tuples(tuples: Vec<Option<String>>) -> i64 {
         return 0;
     }
     let [a, b, c, d, e, f] = columns(&parsed);
-    Spi::connect_mut(|client| {
-        client
-            .update(
-                "DELETE FROM rbac.tuples t USING unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+    let rows = crate::whole_errors::execute(
+        c"DELETE FROM rbac.tuples t USING unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
                    AS d(entity_type, entity_id, relation, subject_type, subject_id, subject_relation) \
                  WHERE t.entity_type = d.entity_type AND t.entity_id = d.entity_id AND t.relation = d.relation \
                    AND t.subject_type = d.subject_type AND t.subject_id = d.subject_id \
                    AND t.subject_relation = d.subject_relation",
-                None,
-                &[a.into(), b.into(), c.into(), d.into(), e.into(), f.into()],
-            )
-            .map(|t| t.len() as i64)
-            .unwrap_or_else(|err| pgrx::error!("notion_rbac: deleting tuples failed: {err}"))
-    })
+        &[(pg_sys::TEXTARRAYOID, a.into_datum()), (pg_sys::TEXTARRAYOID, b.into_datum()), (pg_sys::TEXTARRAYOID, c.into_datum()), (pg_sys::TEXTARRAYOID, d.into_datum()), (pg_sys::TEXTARRAYOID, e.into_datum()), (pg_sys::TEXTARRAYOID, f.into_datum())],
+    );
+    i64::try_from(rows).unwrap_or(i64::MAX)
 }
 
 fn parse_attributes(items: &[Option<String>], schema: &Schema) -> Vec<Attribute> {
@@ -137,8 +123,6 @@ fn parse_attributes(items: &[Option<String>], schema: &Schema) -> Vec<Attribute>
 /// (`repository:1$is_public|boolean:true`, `org:1$ips|string[]:a,b`).
 /// Each value must have the type the schema declares; a value for the same
 /// entity and attribute replaces the stored one. Returns the number written.
-#[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, pg_temp)]
 fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
     store::require_writable("write attributes");
     let active = active_schema();
@@ -163,27 +147,20 @@ fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
         return 0;
     }
     let [a, b, c, d] = cols;
-    Spi::connect_mut(|client| {
-        client
-            .update(
-                "INSERT INTO rbac.attributes AS t (entity_type, entity_id, attribute, value_type, value) \
+    let rows = crate::whole_errors::execute(
+        c"INSERT INTO rbac.attributes AS t (entity_type, entity_id, attribute, value_type, value) \
                  SELECT DISTINCT ON (1, 2, 3) u.et, u.eid, u.attr, u.vt, u.val \
                    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS u(et, eid, attr, vt, val, n) \
                   ORDER BY 1, 2, 3, u.n DESC \
                  ON CONFLICT (entity_type, entity_id, attribute) DO UPDATE \
                    SET value_type = EXCLUDED.value_type, value = EXCLUDED.value",
-                None,
-                &[a.into(), b.into(), c.into(), d.into(), values.into()],
-            )
-            .map(|t| t.len() as i64)
-            .unwrap_or_else(|err| pgrx::error!("notion_rbac: writing attributes failed: {err}"))
-    })
+        &[(pg_sys::TEXTARRAYOID, a.into_datum()), (pg_sys::TEXTARRAYOID, b.into_datum()), (pg_sys::TEXTARRAYOID, c.into_datum()), (pg_sys::TEXTARRAYOID, d.into_datum()), (pg_sys::JSONBARRAYOID, values.into_datum())],
+    );
+    i64::try_from(rows).unwrap_or(i64::MAX)
 }
 
 /// Deletes the values of attributes named `type:id$attribute`. Returns the
 /// number deleted.
-#[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, pg_temp)]
 fn delete_attributes(attributes: Vec<Option<String>>) -> i64 {
     store::require_writable("delete attributes");
     let refs = parse_each(&attributes, "attribute", tuple::parse_attribute_ref);
@@ -194,18 +171,87 @@ fn delete_attributes(attributes: Vec<Option<String>>) -> i64 {
         cols[2].push(name);
     }
     let [a, b, c] = cols;
-    Spi::connect_mut(|client| {
-        client
-            .update(
-                "DELETE FROM rbac.attributes t USING unnest($1::text[], $2::text[], $3::text[]) AS d(entity_type, entity_id, attribute) \
+    let rows = crate::whole_errors::execute(
+        c"DELETE FROM rbac.attributes t USING unnest($1::text[], $2::text[], $3::text[]) AS d(entity_type, entity_id, attribute) \
                  WHERE t.entity_type = d.entity_type AND t.entity_id = d.entity_id AND t.attribute = d.attribute",
-                None,
-                &[a.into(), b.into(), c.into()],
-            )
-            .map(|t| t.len() as i64)
-            .unwrap_or_else(|err| pgrx::error!("notion_rbac: deleting attributes failed: {err}"))
-    })
+        &[(pg_sys::TEXTARRAYOID, a.into_datum()), (pg_sys::TEXTARRAYOID, b.into_datum()), (pg_sys::TEXTARRAYOID, c.into_datum())],
+    );
+    i64::try_from(rows).unwrap_or(i64::MAX)
 }
+
+// The four writers' C entry points: made by hand rather than by
+// `#[pg_extern]`, so that an error their statement raises reaches the
+// caller whole (see `whole_errors`). Their SQL is what `#[pg_extern]`
+// generated for them, symbols included.
+
+static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+
+macro_rules! writer_entry {
+    ($finfo:ident, $entry:ident, $body:ident) => {
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $finfo() -> &'static pg_sys::Pg_finfo_record {
+            &V1
+        }
+
+        /// # Safety
+        /// Called by PostgreSQL with one text[] argument, never NULL (the
+        /// function is strict).
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C-unwind" fn $entry(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+            // SAFETY: called once per call, from this entry point, whose
+            // frame holds nothing with a destructor.
+            unsafe {
+                crate::whole_errors::call(|| {
+                    let items = pgrx::fcinfo::pg_getarg::<Vec<Option<String>>>(fcinfo, 0).unwrap_or_default();
+                    $body(items).into_datum().unwrap_or(pg_sys::Datum::from(0usize))
+                })
+            }
+        }
+    };
+}
+
+writer_entry!(pg_finfo_write_tuples_wrapper, write_tuples_wrapper, write_tuples);
+writer_entry!(pg_finfo_delete_tuples_wrapper, delete_tuples_wrapper, delete_tuples);
+writer_entry!(pg_finfo_write_attributes_wrapper, write_attributes_wrapper, write_attributes);
+writer_entry!(pg_finfo_delete_attributes_wrapper, delete_attributes_wrapper, delete_attributes);
+
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION rbac."write_tuples"(
+	"tuples" TEXT[]
+) RETURNS bigint
+STRICT VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'write_tuples_wrapper';
+
+CREATE FUNCTION rbac."delete_tuples"(
+	"tuples" TEXT[]
+) RETURNS bigint
+STRICT VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'delete_tuples_wrapper';
+
+CREATE FUNCTION rbac."write_attributes"(
+	"attributes" TEXT[]
+) RETURNS bigint
+STRICT VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'write_attributes_wrapper';
+
+CREATE FUNCTION rbac."delete_attributes"(
+	"attributes" TEXT[]
+) RETURNS bigint
+STRICT VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'delete_attributes_wrapper';
+"#,
+    name = "tuple_writers",
+    requires = ["bootstrap"]
+);
 
 /// Internal (tuple validation trigger): raises the error explaining why a
 /// stored tuple does not fit the active schema.

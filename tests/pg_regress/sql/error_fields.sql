@@ -34,6 +34,32 @@ SELECT ef_fields('DO $do$ BEGIN INSERT INTO ef_t VALUES (4, 0); END $do$');
 -- The statements still did what they do: nothing was written by the
 -- failed ones.
 SELECT * FROM ef_t ORDER BY id;
+
+-- The same through rbac.write_tuples and rbac.delete_tuples: an error
+-- their statement raises — here in a trigger an administrator added to
+-- rbac.tuples — reaches the caller whole, as PostgreSQL raised it, though
+-- it crossed the library's code (and a handler in the caller still works).
+BEGIN;
+DELETE FROM rbac.attributes;
+DELETE FROM rbac.tuples;
+SELECT rbac.write_schema('entity user {} entity doc { relation viewer @user }') > 0 AS written;
+CREATE TABLE ef_seen (k text CONSTRAINT ef_seen_pkey PRIMARY KEY);
+CREATE FUNCTION ef_note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.ef_seen VALUES (TG_OP);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER ef_note AFTER INSERT OR DELETE ON rbac.tuples FOR EACH STATEMENT EXECUTE FUNCTION ef_note();
+SELECT rbac.write_tuples(ARRAY['doc:1#viewer@user:a', 'doc:2#viewer@user:a']) AS added;
+SELECT ef_fields($$SELECT rbac.write_tuples(ARRAY['doc:3#viewer@user:a'])$$);
+-- As psql shows it: the trigger's statement and the library's INSERT.
+SAVEPOINT before_error;
+SELECT rbac.write_tuples(ARRAY['doc:3#viewer@user:a']);
+ROLLBACK TO SAVEPOINT before_error;
+SELECT rbac.delete_tuples(ARRAY['doc:1#viewer@user:a']) AS deleted;
+SELECT ef_fields($$SELECT rbac.delete_tuples(ARRAY['doc:2#viewer@user:a'])$$);
+SELECT tuple AS left_unchanged FROM rbac.read_tuples('doc') ORDER BY 1;
+ROLLBACK;
 DROP FUNCTION ef_fields(text);
 DROP PROCEDURE ef_insert(int, int, text);
 DROP TABLE ef_t;

@@ -1,0 +1,148 @@
+//! PostgreSQL errors passed on whole through the extension's own SPI calls.
+//!
+//! pgrx catches a PostgreSQL error that crosses Rust code (its longjmp) and,
+//! at the function's boundary, raises a copy that keeps only the code,
+//! message, detail, hint and outer context: the constraint, table and
+//! column names drivers read, the inner context (`SQL statement "…"`) and
+//! the cursor position are lost. For the statements the extension runs on
+//! a caller's behalf — `rbac.write_tuples` inserting into a table an
+//! administrator may have put triggers on, say — the caller should see the
+//! error PostgreSQL raised. So an entry point made with [`call`] arms
+//! [`spi`]: an error raised inside such a call is left on PostgreSQL's
+//! error stack as it is, the Rust frames in between unwind (running their
+//! destructors), and the entry point re-throws the original
+//! (`pg_re_throw`, as C code's `PG_RE_THROW`). Errors the extension raises
+//! itself go through pgrx as everywhere else.
+
+use std::cell::Cell;
+use std::mem::MaybeUninit;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+use pgrx::pg_sys;
+
+/// The unwinding payload of an error left on PostgreSQL's error stack.
+struct Pending;
+
+thread_local! {
+    /// Entry points made with [`call`] now running in this backend.
+    static ARMED: Cell<u32> = const { Cell::new(0) };
+}
+
+/// PostgreSQL's own functions, declared without pgrx's guard.
+mod unguarded {
+    use pgrx::pg_sys;
+    unsafe extern "C-unwind" {
+        pub(super) fn pg_re_throw() -> !;
+        pub(super) fn SPI_execute_with_args(
+            src: *const std::ffi::c_char,
+            nargs: std::ffi::c_int,
+            argtypes: *mut pg_sys::Oid,
+            values: *mut pg_sys::Datum,
+            nulls: *const std::ffi::c_char,
+            read_only: bool,
+            tcount: std::ffi::c_long,
+        ) -> std::ffi::c_int;
+    }
+    pub(super) use pg_sys::ffi::pg_guard_ffi_boundary;
+}
+
+/// Runs the body of a SQL-callable function so that errors raised inside
+/// its [`spi`] calls reach the caller whole. Errors and panics of the body
+/// itself are reported by pgrx, as `#[pg_extern]` functions' are.
+///
+/// # Safety
+/// Called once per function call, directly from the C entry point (whose
+/// frame holds nothing with a destructor), on the backend's main thread.
+pub unsafe fn call(body: impl FnOnce() -> pg_sys::Datum) -> pg_sys::Datum {
+    // SAFETY: pgrx's guard as every pgrx entry point uses it.
+    let (datum, pending) = unsafe {
+        pg_sys::submodules::panic::pgrx_extern_c_guard(|| {
+            ARMED.set(ARMED.get() + 1);
+            let outcome = catch_unwind(AssertUnwindSafe(body));
+            ARMED.set(ARMED.get() - 1);
+            match outcome {
+                Ok(datum) => (datum, false),
+                Err(payload) if payload.is::<Pending>() => (pg_sys::Datum::from(0usize), true),
+                // The extension's own errors and panics: pgrx reports them.
+                Err(payload) => resume_unwind(payload),
+            }
+        })
+    };
+    if pending {
+        // SAFETY: the error [`spi`] caught is still on PostgreSQL's error
+        // stack, and every Rust frame it crossed has unwound; this frame
+        // holds nothing with a destructor.
+        unsafe { unguarded::pg_re_throw() }
+    }
+    datum
+}
+
+/// Runs `f`, a call into PostgreSQL that may raise (an SPI execution):
+/// inside [`call`], an error it raises unwinds to `call`'s entry point and
+/// is re-thrown there whole; elsewhere, pgrx's boundary handles it.
+///
+/// # Safety
+/// `f` holds nothing with a destructor across the PostgreSQL call (a
+/// longjmp may leave it), and runs on the backend's main thread.
+pub unsafe fn spi<T>(f: impl FnOnce() -> T) -> T {
+    if ARMED.get() == 0 {
+        // SAFETY: as pgrx's own calls into PostgreSQL.
+        return unsafe { unguarded::pg_guard_ffi_boundary(f) };
+    }
+    // SAFETY: as pgrx's boundary (ffi.rs), except that the error is left
+    // on the error stack for `call` to re-throw instead of being copied and
+    // flushed.
+    unsafe {
+        let caller_context = pg_sys::CurrentMemoryContext;
+        let outer_exceptions = pg_sys::PG_exception_stack;
+        let outer_error_context = pg_sys::error_context_stack;
+        let mut result = MaybeUninit::<T>::uninit();
+        let jumped = cee_scape::call_with_sigsetjmp(false, |jump_buffer| {
+            pg_sys::PG_exception_stack = jump_buffer as *const _ as *mut pg_sys::sigjmp_buf;
+            result.write(f());
+            0
+        });
+        pg_sys::PG_exception_stack = outer_exceptions;
+        pg_sys::error_context_stack = outer_error_context;
+        if jumped == 0 {
+            return result.assume_init();
+        }
+        // errfinish leaves ErrorContext current for the handler.
+        pg_sys::MemoryContextSwitchTo(caller_context);
+        resume_unwind(Box::new(Pending))
+    }
+}
+
+/// Runs `sql` with `args` (type, value; None for NULL) in a connection of
+/// its own and returns the rows it processed, through [`spi`]: inside
+/// [`call`], an error the statement raises — a constraint, a trigger on
+/// the table — reaches the caller whole.
+pub fn execute(sql: &std::ffi::CStr, args: &[(pg_sys::Oid, Option<pg_sys::Datum>)]) -> u64 {
+    let mut types: Vec<pg_sys::Oid> = args.iter().map(|(t, _)| *t).collect();
+    let mut values: Vec<pg_sys::Datum> = args.iter().map(|(_, v)| v.unwrap_or(pg_sys::Datum::from(0usize))).collect();
+    let nulls: Vec<std::ffi::c_char> = args.iter().map(|(_, v)| if v.is_some() { b' ' } else { b'n' } as std::ffi::c_char).collect();
+    let n = std::ffi::c_int::try_from(args.len()).expect("few arguments");
+    // SAFETY: a connection opened and closed here (an error in between
+    // leaves it to the (sub)transaction's abort, as in C); the closure holds
+    // raw pointers only, into vectors that outlive it.
+    unsafe {
+        if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
+            pgrx::error!("notion_rbac: could not connect to SPI");
+        }
+        let (sql, types, values, nulls) = (sql.as_ptr(), types.as_mut_ptr(), values.as_mut_ptr(), nulls.as_ptr());
+        let code = spi(|| unguarded::SPI_execute_with_args(sql, n, types, values, nulls, false, 0));
+        let processed = pg_sys::SPI_processed;
+        pg_sys::SPI_finish();
+        if code < 0 {
+            pgrx::error!("notion_rbac: SPI failed with code {code}");
+        }
+        processed
+    }
+}
+
+/// Disarms at the end of a transaction, when no entry point runs: an
+/// error that left one without passing through [`call`]'s own unwinding
+/// (none is known) must not leave later SPI calls armed.
+pub fn reset() {
+    ARMED.set(0);
+}
