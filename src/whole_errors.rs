@@ -24,8 +24,11 @@ use pgrx::pg_sys;
 struct Pending;
 
 thread_local! {
-    /// Entry points made with [`call`] now running in this backend.
-    static ARMED: Cell<u32> = const { Cell::new(0) };
+    /// Whether the nearest handler of an error raised now is [`call`]'s:
+    /// set by `call` for its body, cleared by [`spi`] while PostgreSQL runs
+    /// (code PostgreSQL runs — a trigger, a nested call — has handlers of
+    /// its own), each restoring what it found.
+    static ARMED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// PostgreSQL's own functions, declared without pgrx's guard.
@@ -57,9 +60,9 @@ pub unsafe fn call(body: impl FnOnce() -> pg_sys::Datum) -> pg_sys::Datum {
     // SAFETY: pgrx's guard as every pgrx entry point uses it.
     let (datum, pending) = unsafe {
         pg_sys::submodules::panic::pgrx_extern_c_guard(|| {
-            ARMED.set(ARMED.get() + 1);
+            let outer = ARMED.replace(true);
             let outcome = catch_unwind(AssertUnwindSafe(body));
-            ARMED.set(ARMED.get() - 1);
+            ARMED.set(outer);
             match outcome {
                 Ok(datum) => (datum, false),
                 Err(payload) if payload.is::<Pending>() => (pg_sys::Datum::from(0usize), true),
@@ -85,10 +88,11 @@ pub unsafe fn call(body: impl FnOnce() -> pg_sys::Datum) -> pg_sys::Datum {
 /// `f` holds nothing with a destructor across the PostgreSQL call (a
 /// longjmp may leave it), and runs on the backend's main thread.
 pub unsafe fn spi<T>(f: impl FnOnce() -> T) -> T {
-    if ARMED.get() == 0 {
+    if !ARMED.get() {
         // SAFETY: as pgrx's own calls into PostgreSQL.
         return unsafe { unguarded::pg_guard_ffi_boundary(f) };
     }
+    ARMED.set(false);
     // SAFETY: as pgrx's boundary (ffi.rs), except that the error is left
     // on the error stack for `call` to re-throw instead of being copied and
     // flushed.
@@ -104,6 +108,7 @@ pub unsafe fn spi<T>(f: impl FnOnce() -> T) -> T {
         });
         pg_sys::PG_exception_stack = outer_exceptions;
         pg_sys::error_context_stack = outer_error_context;
+        ARMED.set(true);
         if jumped == 0 {
             return result.assume_init();
         }
@@ -140,9 +145,3 @@ pub fn execute(sql: &std::ffi::CStr, args: &[(pg_sys::Oid, Option<pg_sys::Datum>
     }
 }
 
-/// Disarms at the end of a transaction, when no entry point runs: an
-/// error that left one without passing through [`call`]'s own unwinding
-/// (none is known) must not leave later SPI calls armed.
-pub fn reset() {
-    ARMED.set(0);
-}

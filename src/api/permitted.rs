@@ -200,7 +200,6 @@ unsafe extern "C-unwind" fn on_subxact(
 ) {
     if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
         crate::store::consistency::reset();
-        crate::whole_errors::reset();
     }
 }
 
@@ -212,7 +211,6 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut s
         // A consistency token's request for a new snapshot never outlives
         // the call (and so its transaction) that made it.
         crate::store::consistency::reset();
-        crate::whole_errors::reset();
     }
 }
 
