@@ -35,6 +35,7 @@ pub mod api;
 pub mod audit;
 pub mod errors;
 pub mod guc;
+mod pg_ffi;
 mod sql_type;
 pub mod store;
 pub mod token;

@@ -57,30 +57,11 @@ unsafe extern "C-unwind" fn process_utility(
         let resets = before_statement(pstmt);
         match PREVIOUS_HOOK {
             Some(previous) => previous(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
-            None => unguarded::standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
+            None => crate::pg_ffi::standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
         }
         if resets {
             after_reset();
         }
-    }
-}
-
-/// PostgreSQL's own function, declared without pgrx's guard (see
-/// `process_utility`).
-mod unguarded {
-    use pgrx::pg_sys;
-    unsafe extern "C-unwind" {
-        #[allow(clippy::too_many_arguments)]
-        pub(super) fn standard_ProcessUtility(
-            pstmt: *mut pg_sys::PlannedStmt,
-            query_string: *const std::ffi::c_char,
-            read_only_tree: bool,
-            context: pg_sys::ProcessUtilityContext::Type,
-            params: pg_sys::ParamListInfo,
-            query_env: *mut pg_sys::QueryEnvironment,
-            dest: *mut pg_sys::DestReceiver,
-            qc: *mut pg_sys::QueryCompletion,
-        );
     }
 }
 

@@ -31,24 +31,6 @@ thread_local! {
     static ARMED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// PostgreSQL's own functions, declared without pgrx's guard.
-mod unguarded {
-    use pgrx::pg_sys;
-    unsafe extern "C-unwind" {
-        pub(super) fn pg_re_throw() -> !;
-        pub(super) fn SPI_execute_with_args(
-            src: *const std::ffi::c_char,
-            nargs: std::ffi::c_int,
-            argtypes: *mut pg_sys::Oid,
-            values: *mut pg_sys::Datum,
-            nulls: *const std::ffi::c_char,
-            read_only: bool,
-            tcount: std::ffi::c_long,
-        ) -> std::ffi::c_int;
-    }
-    pub(super) use pg_sys::ffi::pg_guard_ffi_boundary;
-}
-
 /// Runs the body of a SQL-callable function so that errors raised inside
 /// its [`spi`] calls reach the caller whole. Errors and panics of the body
 /// itself are reported by pgrx, as `#[pg_extern]` functions' are.
@@ -75,7 +57,7 @@ pub unsafe fn call(body: impl FnOnce() -> pg_sys::Datum) -> pg_sys::Datum {
         // SAFETY: the error [`spi`] caught is still on PostgreSQL's error
         // stack, and every Rust frame it crossed has unwound; this frame
         // holds nothing with a destructor.
-        unsafe { unguarded::pg_re_throw() }
+        unsafe { crate::pg_ffi::pg_re_throw() }
     }
     datum
 }
@@ -90,7 +72,7 @@ pub unsafe fn call(body: impl FnOnce() -> pg_sys::Datum) -> pg_sys::Datum {
 pub unsafe fn spi<T>(f: impl FnOnce() -> T) -> T {
     if !ARMED.get() {
         // SAFETY: as pgrx's own calls into PostgreSQL.
-        return unsafe { unguarded::pg_guard_ffi_boundary(f) };
+        return unsafe { pg_sys::ffi::pg_guard_ffi_boundary(f) };
     }
     ARMED.set(false);
     // SAFETY: as pgrx's boundary (ffi.rs), except that the error is left
@@ -135,7 +117,7 @@ pub fn execute(sql: &std::ffi::CStr, args: &[(pg_sys::Oid, Option<pg_sys::Datum>
             pgrx::error!("notion_rbac: could not connect to SPI");
         }
         let (sql, types, values, nulls) = (sql.as_ptr(), types.as_mut_ptr(), values.as_mut_ptr(), nulls.as_ptr());
-        let code = spi(|| unguarded::SPI_execute_with_args(sql, n, types, values, nulls, false, 0));
+        let code = spi(|| crate::pg_ffi::SPI_execute_with_args(sql, n, types, values, nulls, false, 0));
         let processed = pg_sys::SPI_processed;
         pg_sys::SPI_finish();
         if code < 0 {

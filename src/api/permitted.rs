@@ -263,19 +263,17 @@ AS 'MODULE_PATHNAME', 'notion_rbac_permitted_uuid';
     requires = ["bootstrap", "permitted_support"]
 );
 
-static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-
 #[unsafe(no_mangle)]
 pub extern "C" fn pg_finfo_notion_rbac_permitted_text() -> &'static pg_sys::Pg_finfo_record {
-    &V1
+    &crate::pg_ffi::FINFO_V1
 }
 #[unsafe(no_mangle)]
 pub extern "C" fn pg_finfo_notion_rbac_permitted_int8() -> &'static pg_sys::Pg_finfo_record {
-    &V1
+    &crate::pg_ffi::FINFO_V1
 }
 #[unsafe(no_mangle)]
 pub extern "C" fn pg_finfo_notion_rbac_permitted_uuid() -> &'static pg_sys::Pg_finfo_record {
-    &V1
+    &crate::pg_ffi::FINFO_V1
 }
 
 /// # Safety

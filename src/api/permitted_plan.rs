@@ -53,11 +53,9 @@ STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'notion_rbac_permitted_support';
     requires = ["bootstrap"]
 );
 
-static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-
 #[unsafe(no_mangle)]
 pub extern "C" fn pg_finfo_notion_rbac_permitted_support() -> &'static pg_sys::Pg_finfo_record {
-    &V1
+    &crate::pg_ffi::FINFO_V1
 }
 
 /// # Safety

@@ -123,17 +123,9 @@ unsafe extern "C-unwind" fn executor_start(query: *mut pg_sys::QueryDesc, eflags
     unsafe {
         match PREVIOUS_HOOK {
             Some(previous) => previous(query, eflags),
-            None => unguarded::standard_ExecutorStart(query, eflags),
+            None => crate::pg_ffi::standard_ExecutorStart(query, eflags),
         }
         note_plan(query, eflags);
-    }
-}
-
-/// PostgreSQL's own function, declared without pgrx's guard.
-mod unguarded {
-    use pgrx::pg_sys;
-    unsafe extern "C-unwind" {
-        pub(super) fn standard_ExecutorStart(query: *mut pg_sys::QueryDesc, eflags: std::ffi::c_int);
     }
 }
 

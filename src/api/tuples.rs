@@ -68,6 +68,19 @@ fn columns(tuples: &[Tuple]) -> [Vec<String>; 6] {
     cols
 }
 
+/// Runs a writer's statement with its arguments (text arrays, then any
+/// other typed values) and returns the rows it wrote; an error the
+/// statement raises reaches the caller whole (see `whole_errors`).
+fn run<const N: usize>(
+    sql: &std::ffi::CStr,
+    texts: [Vec<String>; N],
+    others: Vec<(pg_sys::Oid, Option<pg_sys::Datum>)>,
+) -> i64 {
+    let mut args: Vec<_> = texts.into_iter().map(|c| (pg_sys::TEXTARRAYOID, c.into_datum())).collect();
+    args.extend(others);
+    i64::try_from(crate::whole_errors::execute(sql, &args)).unwrap_or(i64::MAX)
+}
+
 /// Writes relationship tuples given in Permify syntax
 /// (`page:plan#writer@user:frank`, `page:x#reader@workspace:eng#member`).
 /// Every tuple is validated against the active schema; one bad tuple fails
@@ -80,14 +93,12 @@ fn write_tuples(tuples: Vec<Option<String>>) -> i64 {
     if parsed.is_empty() {
         return 0;
     }
-    let [a, b, c, d, e, f] = columns(&parsed);
-    let rows = crate::whole_errors::execute(
+    run(
         c"INSERT INTO rbac.tuples (entity_type, entity_id, relation, subject_type, subject_id, subject_relation) \
                  SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
                  ON CONFLICT DO NOTHING",
-        &[(pg_sys::TEXTARRAYOID, a.into_datum()), (pg_sys::TEXTARRAYOID, b.into_datum()), (pg_sys::TEXTARRAYOID, c.into_datum()), (pg_sys::TEXTARRAYOID, d.into_datum()), (pg_sys::TEXTARRAYOID, e.into_datum()), (pg_sys::TEXTARRAYOID, f.into_datum())],
-    );
-    i64::try_from(rows).unwrap_or(i64::MAX)
+        columns(&parsed), vec![],
+    )
 }
 
 /// Deletes relationship tuples given in Permify syntax. Tuples that do not
@@ -98,16 +109,14 @@ fn delete_tuples(tuples: Vec<Option<String>>) -> i64 {
     if parsed.is_empty() {
         return 0;
     }
-    let [a, b, c, d, e, f] = columns(&parsed);
-    let rows = crate::whole_errors::execute(
+    run(
         c"DELETE FROM rbac.tuples t USING unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
                    AS d(entity_type, entity_id, relation, subject_type, subject_id, subject_relation) \
                  WHERE t.entity_type = d.entity_type AND t.entity_id = d.entity_id AND t.relation = d.relation \
                    AND t.subject_type = d.subject_type AND t.subject_id = d.subject_id \
                    AND t.subject_relation = d.subject_relation",
-        &[(pg_sys::TEXTARRAYOID, a.into_datum()), (pg_sys::TEXTARRAYOID, b.into_datum()), (pg_sys::TEXTARRAYOID, c.into_datum()), (pg_sys::TEXTARRAYOID, d.into_datum()), (pg_sys::TEXTARRAYOID, e.into_datum()), (pg_sys::TEXTARRAYOID, f.into_datum())],
-    );
-    i64::try_from(rows).unwrap_or(i64::MAX)
+        columns(&parsed), vec![],
+    )
 }
 
 fn parse_attributes(items: &[Option<String>], schema: &Schema) -> Vec<Attribute> {
@@ -146,17 +155,15 @@ fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
     if values.is_empty() {
         return 0;
     }
-    let [a, b, c, d] = cols;
-    let rows = crate::whole_errors::execute(
+    run(
         c"INSERT INTO rbac.attributes AS t (entity_type, entity_id, attribute, value_type, value) \
                  SELECT DISTINCT ON (1, 2, 3) u.et, u.eid, u.attr, u.vt, u.val \
                    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS u(et, eid, attr, vt, val, n) \
                   ORDER BY 1, 2, 3, u.n DESC \
                  ON CONFLICT (entity_type, entity_id, attribute) DO UPDATE \
                    SET value_type = EXCLUDED.value_type, value = EXCLUDED.value",
-        &[(pg_sys::TEXTARRAYOID, a.into_datum()), (pg_sys::TEXTARRAYOID, b.into_datum()), (pg_sys::TEXTARRAYOID, c.into_datum()), (pg_sys::TEXTARRAYOID, d.into_datum()), (pg_sys::JSONBARRAYOID, values.into_datum())],
-    );
-    i64::try_from(rows).unwrap_or(i64::MAX)
+        cols, vec![(pg_sys::JSONBARRAYOID, values.into_datum())],
+    )
 }
 
 /// Deletes the values of attributes named `type:id$attribute`. Returns the
@@ -170,13 +177,11 @@ fn delete_attributes(attributes: Vec<Option<String>>) -> i64 {
         cols[1].push(object.id);
         cols[2].push(name);
     }
-    let [a, b, c] = cols;
-    let rows = crate::whole_errors::execute(
+    run(
         c"DELETE FROM rbac.attributes t USING unnest($1::text[], $2::text[], $3::text[]) AS d(entity_type, entity_id, attribute) \
                  WHERE t.entity_type = d.entity_type AND t.entity_id = d.entity_id AND t.attribute = d.attribute",
-        &[(pg_sys::TEXTARRAYOID, a.into_datum()), (pg_sys::TEXTARRAYOID, b.into_datum()), (pg_sys::TEXTARRAYOID, c.into_datum())],
-    );
-    i64::try_from(rows).unwrap_or(i64::MAX)
+        cols, vec![],
+    )
 }
 
 // The four writers' C entry points: made by hand rather than by
@@ -184,13 +189,11 @@ fn delete_attributes(attributes: Vec<Option<String>>) -> i64 {
 // caller whole (see `whole_errors`). Their SQL is what `#[pg_extern]`
 // generated for them, symbols included.
 
-static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-
 macro_rules! writer_entry {
     ($finfo:ident, $entry:ident, $body:ident) => {
         #[unsafe(no_mangle)]
         pub extern "C" fn $finfo() -> &'static pg_sys::Pg_finfo_record {
-            &V1
+            &crate::pg_ffi::FINFO_V1
         }
 
         /// # Safety
