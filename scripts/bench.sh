@@ -12,9 +12,12 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/cluster.sh
 source scripts/cluster.sh
 SCALES=${BENCH_SCALES:-"0.1 1.0"}
-# BENCH_PARTS="checks rls" picks the parts: checks and lookups over the
-# Notion-shaped graph, and row-level security over an application table.
-PARTS=${BENCH_PARTS:-"checks rls"}
+# BENCH_PARTS="checks rls handwritten" picks the parts: checks and lookups
+# over the Notion-shaped graph, row-level security over an application
+# table, and the hand-written baseline the project was given on its own
+# dataset (../shared/bench; NOTION_RBAC_SHARED_BENCH=DIR points elsewhere).
+PARTS=${BENCH_PARTS:-"checks rls handwritten"}
+SHARED_BENCH=${NOTION_RBAC_SHARED_BENCH:-$(pwd)/../shared/bench}
 VERSION=${PG:-18}
 
 scripts/setup.sh
@@ -120,4 +123,26 @@ case " $PARTS " in *" rls "*)
         rm -f "$WORK/cluster/rls.tsv"
         cluster_psql -q -d postgres -c "DROP DATABASE $db" >/dev/null
     done ;;
+esac
+
+# The hand-written baseline of ../shared/bench on its own dataset (about
+# 200k tuples: its page trees stop at depth 6), as its README asks: the
+# same pairs through rbac.check and bench.page_read in the same session
+# (bench/handwritten.sql). A workspace without it says so and goes on.
+case " $PARTS " in *" handwritten "*)
+    echo
+    if [ ! -f "$SHARED_BENCH/dataset.sql" ] || [ ! -f "$SHARED_BENCH/notion_bench.perm" ]; then
+        echo "==> hand-written baseline: not run, $SHARED_BENCH/dataset.sql or notion_bench.perm not found (NOTION_RBAC_SHARED_BENCH=DIR)"
+    else
+        echo "==> hand-written baseline ($SHARED_BENCH, pages=100000, checks=3000)"
+        db=bench_handwritten
+        install -m 644 -o postgres "$SHARED_BENCH/dataset.sql" "$WORK/cluster/handwritten_dataset.sql"
+        cluster_psql -q -d postgres -c "CREATE DATABASE $db" >/dev/null
+        cluster_psql -q -d "$db" -v pages=100000 -v checks=3000 -f "$WORK/cluster/handwritten_dataset.sql" \
+            >"$WORK/handwritten_dataset.log" 2>&1 || { cat "$WORK/handwritten_dataset.log"; exit 1; }
+        cluster_psql -q -d "$db" -c "CREATE EXTENSION notion_rbac" >/dev/null
+        cluster_psql -q -d "$db" -v schema="$(cat "$SHARED_BENCH/notion_bench.perm")" <<<"SELECT rbac.write_schema(:'schema');" >/dev/null
+        cluster_psql -q -d "$db" -v label="hand-written" -f bench/handwritten.sql
+        cluster_psql -q -d postgres -c "DROP DATABASE $db" >/dev/null
+    fi ;;
 esac
