@@ -89,9 +89,13 @@ cluster_create() {
 }
 
 cluster_start() {
-    # No Rust backtraces in error details: they would make outputs depend on
-    # the environment (and leak build paths to clients).
-    as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w -t 60 start >/dev/null \
+    # Every cluster runs with RUST_BACKTRACE=1, as a server being debugged
+    # might: the library must keep Rust backtraces out of error details
+    # whatever the environment says (they would leak its internals and
+    # build paths to clients), and every expected output with an error that
+    # crosses pgrx's boundary (hostile_input's statement timeouts,
+    # error_fields) proves it does.
+    as_postgres env -u RUST_LIB_BACKTRACE RUST_BACKTRACE=1 "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w -t 60 start >/dev/null \
         || { cat "$CLUSTER_DIR/server.log" >&2; return 1; }
 }
 

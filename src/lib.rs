@@ -68,6 +68,7 @@ pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 /// preloaded through `shared_preload_libraries`, otherwise on first use).
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    keep_backtraces_out_of_errors();
     // GUCs are defined unconditionally: if a setting were only a placeholder
     // (library not loaded yet) any user could read its raw value.
     guc::define();
@@ -94,6 +95,25 @@ pub extern "C-unwind" fn _PG_init() {
     if preloading {
         // The worker can only be registered from the postmaster.
         worker::register();
+    }
+}
+
+/// pgrx appends a Rust backtrace to the DETAIL of every PostgreSQL error
+/// that crosses its boundary (a statement cancelled or timed out during a
+/// check, an error in an SPI statement) wherever backtraces are enabled,
+/// and `RUST_BACKTRACE=1` in a server's environment (set to debug a crash)
+/// enables them: clients would then read the library's internals, build
+/// paths included, in their errors. Rust reads `RUST_LIB_BACKTRACE` before
+/// `RUST_BACKTRACE` for captured backtraces only (a panic's own report still
+/// follows `RUST_BACKTRACE`), so it is set to 0 here unless the
+/// administrator set it. (A capture reads the environment once per process;
+/// the library loads before any.)
+fn keep_backtraces_out_of_errors() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // SAFETY: PostgreSQL processes run one thread, and the library is
+        // loaded (in the postmaster, or in a backend on first use) before
+        // any thread of its own is started.
+        unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     }
 }
 

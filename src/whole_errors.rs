@@ -20,6 +20,36 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use pgrx::pg_sys;
 
+/// The C entry point (and its version-1 record) of a strict SQL function
+/// of one argument, read as `$arg` and passed to `$body`, run through
+/// [`call`]: for functions whose statements' errors must reach the caller
+/// whole. The SQL declaring it is written beside it, with the symbol
+/// `#[pg_extern]` would have given it.
+macro_rules! whole_entry {
+    ($finfo:ident, $entry:ident, $arg:ty, $body:expr) => {
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $finfo() -> &'static pgrx::pg_sys::Pg_finfo_record {
+            &crate::pg_ffi::FINFO_V1
+        }
+
+        /// # Safety
+        /// Called by PostgreSQL with one argument of the declared type,
+        /// never NULL (the function is strict).
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C-unwind" fn $entry(fcinfo: pgrx::pg_sys::FunctionCallInfo) -> pgrx::pg_sys::Datum {
+            // SAFETY: called once per call, from this entry point, whose
+            // frame holds nothing with a destructor.
+            unsafe {
+                crate::whole_errors::call(|| {
+                    let arg = pgrx::fcinfo::pg_getarg::<$arg>(fcinfo, 0).unwrap_or_default();
+                    pgrx::IntoDatum::into_datum(($body)(arg)).unwrap_or(pgrx::pg_sys::Datum::from(0usize))
+                })
+            }
+        }
+    };
+}
+pub(crate) use whole_entry;
+
 /// The unwinding payload of an error left on PostgreSQL's error stack.
 struct Pending;
 
@@ -105,6 +135,34 @@ pub unsafe fn spi<T>(f: impl FnOnce() -> T) -> T {
 /// [`call`], an error the statement raises — a constraint, a trigger on
 /// the table — reaches the caller whole.
 pub fn execute(sql: &std::ffi::CStr, args: &[(pg_sys::Oid, Option<pg_sys::Datum>)]) -> u64 {
+    execute_then(sql, args, |processed, _| processed)
+}
+
+/// The first column of the first row `sql` returned (a `RETURNING`), read
+/// as `T`; None for no row or NULL. As [`execute`] otherwise.
+pub fn execute_returning<T: pgrx::FromDatum>(sql: &std::ffi::CStr, args: &[(pg_sys::Oid, Option<pg_sys::Datum>)]) -> Option<T> {
+    execute_then(sql, args, |processed, table| {
+        if processed == 0 || table.is_null() {
+            return None;
+        }
+        let mut isnull = false;
+        // SAFETY: the statement returned at least one row into `table`,
+        // read before the connection frees it; T is the caller's column
+        // type.
+        unsafe {
+            let datum = pg_sys::SPI_getbinval(*(*table).vals, (*table).tupdesc, 1, &mut isnull);
+            T::from_datum(datum, isnull)
+        }
+    })
+}
+
+/// Runs `sql` as [`execute`] does and hands the rows it processed, and its
+/// result rows (when it returns any), to `read` before they are freed.
+fn execute_then<R>(
+    sql: &std::ffi::CStr,
+    args: &[(pg_sys::Oid, Option<pg_sys::Datum>)],
+    read: impl FnOnce(u64, *mut pg_sys::SPITupleTable) -> R,
+) -> R {
     let mut types: Vec<pg_sys::Oid> = args.iter().map(|(t, _)| *t).collect();
     let mut values: Vec<pg_sys::Datum> = args.iter().map(|(_, v)| v.unwrap_or(pg_sys::Datum::from(0usize))).collect();
     let nulls: Vec<std::ffi::c_char> = args.iter().map(|(_, v)| if v.is_some() { b' ' } else { b'n' } as std::ffi::c_char).collect();
@@ -118,12 +176,12 @@ pub fn execute(sql: &std::ffi::CStr, args: &[(pg_sys::Oid, Option<pg_sys::Datum>
         }
         let (sql, types, values, nulls) = (sql.as_ptr(), types.as_mut_ptr(), values.as_mut_ptr(), nulls.as_ptr());
         let code = spi(|| crate::pg_ffi::SPI_execute_with_args(sql, n, types, values, nulls, false, 0));
-        let processed = pg_sys::SPI_processed;
-        pg_sys::SPI_finish();
         if code < 0 {
+            pg_sys::SPI_finish();
             pgrx::error!("notion_rbac: SPI failed with code {code}");
         }
-        processed
+        let out = read(pg_sys::SPI_processed, pg_sys::SPI_tuptable);
+        pg_sys::SPI_finish();
+        out
     }
 }
-

@@ -2,18 +2,23 @@
 
 use notion_rbac_core::lang;
 use notion_rbac_core::model::Schema;
+use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::errors::OrRaise;
 use crate::store;
+use crate::whole_errors::{self, whole_entry};
 
 /// Compiles `source` (Permify schema language), stores it as a new version
 /// and makes it active. Fails — writing nothing — if the source does not
 /// compile or if stored tuples or attributes would no longer fit (the error
 /// lists the first ones). Mixed `and`/`or`/`not` without parentheses is
 /// accepted with Permify's left-to-right meaning and reported as a NOTICE.
-#[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, pg_temp)]
+///
+/// Its C entry point is written by hand (below) so that an error its
+/// statements raise — the activation trigger's, or a trigger an
+/// administrator put on `rbac.schemas` — reaches the caller whole (see
+/// `whole_errors`).
 fn write_schema(source: &str) -> i32 {
     store::require_writable("write a schema");
     let schema = lang::compile(source).or_raise();
@@ -35,22 +40,39 @@ fn write_schema(source: &str) -> i32 {
     // (An installation still at 0.2.0 SQL — new library, ALTER EXTENSION
     // UPDATE not yet run — has only the advisory lock its trigger takes.)
     let lock = if store::select_one_bool(c"SELECT pg_catalog.to_regprocedure('rbac._lock_schema_writes()') IS NOT NULL") {
-        "SELECT rbac._lock_schema_writes()"
+        c"SELECT rbac._lock_schema_writes()"
     } else {
-        "SELECT pg_catalog.pg_advisory_xact_lock(7022378914052157294)"
+        c"SELECT pg_catalog.pg_advisory_xact_lock(7022378914052157294)"
     };
-    Spi::run(lock)
-        .unwrap_or_else(|e| pgrx::error!("notion_rbac: locking the schema failed: {e}"));
-    let version = store::write_returning(
-        "INSERT INTO rbac.schemas (source) VALUES ($1) RETURNING version",
-        &[source.into()],
-        |row| row.get_one::<i32>(),
+    whole_errors::execute(lock, &[]);
+    // To completion (see `store::write_returning`): the activation is an
+    // AFTER STATEMENT trigger.
+    let version = whole_errors::execute_returning::<i32>(
+        c"INSERT INTO rbac.schemas (source) VALUES ($1) RETURNING version",
+        &[(pg_sys::TEXTOID, source.into_datum())],
     )
-    .unwrap_or_else(|e| pgrx::error!("notion_rbac: storing the schema failed: {e}"))
     .unwrap_or_else(|| pgrx::error!("notion_rbac: storing the schema returned no version"));
     store::schema::forget_cache();
     version
 }
+
+// `rbac.write_schema(text)`'s C entry point: the symbol and SQL
+// `#[pg_extern]` made for it before, so the catalog is unchanged.
+whole_entry!(pg_finfo_write_schema_wrapper, write_schema_wrapper, String, |source: String| write_schema(&source));
+
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION rbac."write_schema"(
+	"source" TEXT
+) RETURNS INT
+STRICT VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'write_schema_wrapper';
+"#,
+    name = "write_schema",
+    requires = ["bootstrap"]
+);
 
 /// The source text of the active schema, or NULL if none was written.
 #[pg_extern(stable, parallel_safe)]

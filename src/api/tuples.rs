@@ -13,6 +13,7 @@ use pgrx::JsonB;
 
 use crate::errors::{raise, OrRaise};
 use crate::store;
+use crate::whole_errors::whole_entry;
 
 /// Prefixes an error with the element's position ("element 3 of 5").
 fn at_element(i: usize, n: usize, e: Error) -> Error {
@@ -189,34 +190,10 @@ fn delete_attributes(attributes: Vec<Option<String>>) -> i64 {
 // caller whole (see `whole_errors`). Their SQL is what `#[pg_extern]`
 // generated for them, symbols included.
 
-macro_rules! writer_entry {
-    ($finfo:ident, $entry:ident, $body:ident) => {
-        #[unsafe(no_mangle)]
-        pub extern "C" fn $finfo() -> &'static pg_sys::Pg_finfo_record {
-            &crate::pg_ffi::FINFO_V1
-        }
-
-        /// # Safety
-        /// Called by PostgreSQL with one text[] argument, never NULL (the
-        /// function is strict).
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C-unwind" fn $entry(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-            // SAFETY: called once per call, from this entry point, whose
-            // frame holds nothing with a destructor.
-            unsafe {
-                crate::whole_errors::call(|| {
-                    let items = pgrx::fcinfo::pg_getarg::<Vec<Option<String>>>(fcinfo, 0).unwrap_or_default();
-                    $body(items).into_datum().unwrap_or(pg_sys::Datum::from(0usize))
-                })
-            }
-        }
-    };
-}
-
-writer_entry!(pg_finfo_write_tuples_wrapper, write_tuples_wrapper, write_tuples);
-writer_entry!(pg_finfo_delete_tuples_wrapper, delete_tuples_wrapper, delete_tuples);
-writer_entry!(pg_finfo_write_attributes_wrapper, write_attributes_wrapper, write_attributes);
-writer_entry!(pg_finfo_delete_attributes_wrapper, delete_attributes_wrapper, delete_attributes);
+whole_entry!(pg_finfo_write_tuples_wrapper, write_tuples_wrapper, Vec<Option<String>>, write_tuples);
+whole_entry!(pg_finfo_delete_tuples_wrapper, delete_tuples_wrapper, Vec<Option<String>>, delete_tuples);
+whole_entry!(pg_finfo_write_attributes_wrapper, write_attributes_wrapper, Vec<Option<String>>, write_attributes);
+whole_entry!(pg_finfo_delete_attributes_wrapper, delete_attributes_wrapper, Vec<Option<String>>, delete_attributes);
 
 pgrx::extension_sql!(
     r#"

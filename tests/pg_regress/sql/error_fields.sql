@@ -59,6 +59,26 @@ ROLLBACK TO SAVEPOINT before_error;
 SELECT rbac.delete_tuples(ARRAY['doc:1#viewer@user:a']) AS deleted;
 SELECT ef_fields($$SELECT rbac.delete_tuples(ARRAY['doc:2#viewer@user:a'])$$);
 SELECT tuple AS left_unchanged FROM rbac.read_tuples('doc') ORDER BY 1;
+-- No Rust backtrace in an error's DETAIL. pgrx appends one to every
+-- PostgreSQL error that crosses its boundary wherever backtraces are
+-- enabled, and this cluster runs with RUST_BACKTRACE=1 (scripts/cluster.sh)
+-- as a server being debugged might; the library keeps them out. Here a
+-- trigger an administrator put on rbac.schemas refuses write_schema's
+-- INSERT: the error reaches the caller whole (its context: the trigger,
+-- then the library's statement) and without a backtrace.
+-- (The postmaster's environment: a backend's own /proc entry shows its
+-- process title instead.)
+SELECT position(convert_to('RUST_BACKTRACE=1', 'UTF8')
+                IN pg_read_binary_file('/proc/' || split_part(pg_read_file('postmaster.pid'), E'\n', 1) || '/environ')) > 0
+    AS backtraces_asked_for;
+CREATE FUNCTION ef_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'no new schema today';
+END $$;
+CREATE TRIGGER ef_refuse AFTER INSERT ON rbac.schemas FOR EACH STATEMENT EXECUTE FUNCTION ef_refuse();
+SAVEPOINT before_refusal;
+SELECT rbac.write_schema('entity user {} entity doc { relation viewer @user relation owner @user }');
+ROLLBACK TO SAVEPOINT before_refusal;
 ROLLBACK;
 DROP FUNCTION ef_fields(text);
 DROP PROCEDURE ef_insert(int, int, text);
