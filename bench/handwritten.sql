@@ -4,7 +4,7 @@
 -- permission `read` of notion_bench.perm written by hand as one SQL
 -- function with recursive CTEs — timed against rbac.check on the same
 -- pairs, in the same run and session, as its README asks: one statement
--- over all pairs through each, several rounds, alternating; then each
+-- over all pairs through each, five rounds of both; then each
 -- check on its own (server-side time of every call) for the distribution:
 -- the plain function is fast where a grant is near and slow where it has
 -- to explore (a refusal), so its mean and its median differ tenfold.
@@ -36,8 +36,8 @@ END $$;
 CREATE TEMP TABLE statement_times (engine text, round int, ms float8, allowed bigint);
 CREATE TEMP TABLE call_times (engine text, us float8);
 
--- One statement over all pairs through each engine, `rounds` times,
--- alternating; the first round only warms buffers and plans.
+-- One statement over all pairs through each engine, `rounds` rounds of
+-- both; the first round only warms buffers and plans.
 CREATE FUNCTION pg_temp.time_statements(rounds int) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE t0 timestamptz; n bigint;
 BEGIN

@@ -93,8 +93,8 @@ cluster_start() {
     # might: the library must keep Rust backtraces out of error details
     # whatever the environment says (they would leak its internals and
     # build paths to clients), and every expected output with an error that
-    # crosses pgrx's boundary (hostile_input's statement timeouts,
-    # error_fields) proves it does.
+    # crosses pgrx's boundary proves it does (regress error_fields makes
+    # one on purpose).
     as_postgres env -u RUST_LIB_BACKTRACE RUST_BACKTRACE=1 "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w -t 60 start >/dev/null \
         || { cat "$CLUSTER_DIR/server.log" >&2; return 1; }
 }

@@ -104,16 +104,23 @@ pub extern "C-unwind" fn _PG_init() {
 /// and `RUST_BACKTRACE=1` in a server's environment (set to debug a crash)
 /// enables them: clients would then read the library's internals, build
 /// paths included, in their errors. Rust reads `RUST_LIB_BACKTRACE` before
-/// `RUST_BACKTRACE` for captured backtraces only (a panic's own report still
-/// follows `RUST_BACKTRACE`), so it is set to 0 here unless the
-/// administrator set it. (A capture reads the environment once per process;
-/// the library loads before any.)
+/// `RUST_BACKTRACE` for captured backtraces, so it is set to 0 here unless
+/// the administrator gave it a value. (A capture reads the environment
+/// once per process; the library loads before any. The setting is
+/// inherited by the processes the server starts.)
 fn keep_backtraces_out_of_errors() {
-    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
-        // SAFETY: PostgreSQL processes run one thread, and the library is
-        // loaded (in the postmaster, or in a backend on first use) before
-        // any thread of its own is started.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_some_and(|v| !v.is_empty()) {
+        return;
+    }
+    // Changing the environment races with any other thread reading it, and
+    // a library loaded before this one could have started one: only in a
+    // process that has a single thread (PostgreSQL's own processes do).
+    let single_threaded = std::fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1);
+    if single_threaded {
+        // SAFETY: no other thread exists to read the environment meanwhile.
         unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    } else {
+        pgrx::log!("notion_rbac: RUST_LIB_BACKTRACE left as it is (another thread runs in this process); set it to 0 in the server's environment to keep Rust backtraces out of error details");
     }
 }
 

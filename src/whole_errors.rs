@@ -138,20 +138,21 @@ pub fn execute(sql: &std::ffi::CStr, args: &[(pg_sys::Oid, Option<pg_sys::Datum>
     execute_then(sql, args, |processed, _| processed)
 }
 
-/// The first column of the first row `sql` returned (a `RETURNING`), read
-/// as `T`; None for no row or NULL. As [`execute`] otherwise.
-pub fn execute_returning<T: pgrx::FromDatum>(sql: &std::ffi::CStr, args: &[(pg_sys::Oid, Option<pg_sys::Datum>)]) -> Option<T> {
+/// The integer in the first column of the first row `sql` returned (a
+/// `RETURNING`); None for no row or NULL. As [`execute`] otherwise. (An
+/// integer, by value: anything pointing into the result would not outlive
+/// the connection this closes.)
+pub fn execute_returning_i32(sql: &std::ffi::CStr, args: &[(pg_sys::Oid, Option<pg_sys::Datum>)]) -> Option<i32> {
     execute_then(sql, args, |processed, table| {
         if processed == 0 || table.is_null() {
             return None;
         }
         let mut isnull = false;
         // SAFETY: the statement returned at least one row into `table`,
-        // read before the connection frees it; T is the caller's column
-        // type.
+        // read before the connection frees it; the column is an int4.
         unsafe {
             let datum = pg_sys::SPI_getbinval(*(*table).vals, (*table).tupdesc, 1, &mut isnull);
-            T::from_datum(datum, isnull)
+            <i32 as pgrx::FromDatum>::from_datum(datum, isnull)
         }
     })
 }

@@ -62,10 +62,7 @@ SELECT tuple AS left_unchanged FROM rbac.read_tuples('doc') ORDER BY 1;
 -- No Rust backtrace in an error's DETAIL. pgrx appends one to every
 -- PostgreSQL error that crosses its boundary wherever backtraces are
 -- enabled, and this cluster runs with RUST_BACKTRACE=1 (scripts/cluster.sh)
--- as a server being debugged might; the library keeps them out. Here a
--- trigger an administrator put on rbac.schemas refuses write_schema's
--- INSERT: the error reaches the caller whole (its context: the trigger,
--- then the library's statement) and without a backtrace.
+-- as a server being debugged might; the library keeps them out.
 -- (The postmaster's environment: a backend's own /proc entry shows its
 -- process title instead.)
 SELECT position(convert_to('RUST_BACKTRACE=1', 'UTF8')
@@ -73,8 +70,20 @@ SELECT position(convert_to('RUST_BACKTRACE=1', 'UTF8')
     AS backtraces_asked_for;
 CREATE FUNCTION ef_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'no new schema today';
+    RAISE EXCEPTION 'not today' USING DETAIL = 'ef_refuse says so';
 END $$;
+-- The OAuth functions' statements still run through pgrx's boundary: a
+-- trigger refusing rbac.oauth_config's row reaches the caller as pgrx
+-- reports it (code, message, detail, hint), and its DETAIL is the
+-- trigger's alone.
+CREATE TRIGGER ef_refuse BEFORE INSERT OR UPDATE ON rbac.oauth_config FOR EACH ROW EXECUTE FUNCTION ef_refuse();
+SAVEPOINT before_refusal;
+SELECT rbac.oauth_configure('client-ef', 'secret-ef', ARRAY['https://app.example.com/cb']);
+ROLLBACK TO SAVEPOINT before_refusal;
+DROP TRIGGER ef_refuse ON rbac.oauth_config;
+-- write_schema's statements do not: a trigger refusing its INSERT reaches
+-- the caller whole (its context: the trigger, then the library's
+-- statement).
 CREATE TRIGGER ef_refuse AFTER INSERT ON rbac.schemas FOR EACH STATEMENT EXECUTE FUNCTION ef_refuse();
 SAVEPOINT before_refusal;
 SELECT rbac.write_schema('entity user {} entity doc { relation viewer @user relation owner @user }');
