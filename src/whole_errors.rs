@@ -42,7 +42,13 @@ macro_rules! whole_entry {
             unsafe {
                 crate::whole_errors::call(|| {
                     let arg = pgrx::fcinfo::pg_getarg::<$arg>(fcinfo, 0).unwrap_or_default();
-                    pgrx::IntoDatum::into_datum(($body)(arg)).unwrap_or(pgrx::pg_sys::Datum::from(0usize))
+                    match pgrx::IntoDatum::into_datum(($body)(arg)) {
+                        Some(datum) => datum,
+                        None => {
+                            (*fcinfo).isnull = true;
+                            pgrx::pg_sys::Datum::from(0usize)
+                        }
+                    }
                 })
             }
         }
@@ -138,21 +144,26 @@ pub fn execute(sql: &std::ffi::CStr, args: &[(pg_sys::Oid, Option<pg_sys::Datum>
     execute_then(sql, args, |processed, _| processed)
 }
 
-/// The integer in the first column of the first row `sql` returned (a
-/// `RETURNING`); None for no row or NULL. As [`execute`] otherwise. (An
-/// integer, by value: anything pointing into the result would not outlive
-/// the connection this closes.)
-pub fn execute_returning_i32(sql: &std::ffi::CStr, args: &[(pg_sys::Oid, Option<pg_sys::Datum>)]) -> Option<i32> {
+/// Types read by value from a result row: nothing pointing into the row,
+/// which does not outlive the connection [`execute_returning`] closes.
+pub trait ByValue: pgrx::FromDatum + Copy {}
+impl ByValue for i32 {}
+impl ByValue for i64 {}
+
+/// The first column of the first row `sql` returned (a `RETURNING`); None
+/// for no row or NULL. As [`execute`] otherwise.
+pub fn execute_returning<T: ByValue>(sql: &std::ffi::CStr, args: &[(pg_sys::Oid, Option<pg_sys::Datum>)]) -> Option<T> {
     execute_then(sql, args, |processed, table| {
         if processed == 0 || table.is_null() {
             return None;
         }
         let mut isnull = false;
         // SAFETY: the statement returned at least one row into `table`,
-        // read before the connection frees it; the column is an int4.
+        // read before the connection frees it; T is the column's type, by
+        // value.
         unsafe {
             let datum = pg_sys::SPI_getbinval(*(*table).vals, (*table).tupdesc, 1, &mut isnull);
-            <i32 as pgrx::FromDatum>::from_datum(datum, isnull)
+            T::from_datum(datum, isnull)
         }
     })
 }

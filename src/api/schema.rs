@@ -47,7 +47,7 @@ fn write_schema(source: &str) -> i32 {
     whole_errors::execute(lock, &[]);
     // To completion (see `store::write_returning`): the activation is an
     // AFTER STATEMENT trigger.
-    let version = whole_errors::execute_returning_i32(
+    let version = whole_errors::execute_returning::<i32>(
         c"INSERT INTO rbac.schemas (source) VALUES ($1) RETURNING version",
         &[(pg_sys::TEXTOID, source.into_datum())],
     )

@@ -4,9 +4,11 @@
 //! the worker's; these functions queue them and wake it at commit.
 
 use notion_rbac_core::{Error, ErrorKind};
+use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::errors::raise;
+use crate::whole_errors::{self, whole_entry};
 
 fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
     pgrx::error!("notion_rbac: {what} failed: {e}")
@@ -43,8 +45,6 @@ pub(crate) fn require_active(bot_id: &str) {
 /// and the worker asks Notion to revoke the token, then erases it. Returns
 /// the id of that revoke job (in `rbac.worker_jobs`), or NULL when the
 /// workspace was already revoked.
-#[pg_extern(volatile, parallel_unsafe, security_definer)]
-#[search_path(pg_catalog, rbac, pg_temp)]
 fn deauthorize(bot_id: &str) -> Option<i64> {
     crate::store::require_writable("deauthorize a workspace");
     let status = Spi::get_one_with_args::<String>(
@@ -61,12 +61,10 @@ fn deauthorize(bot_id: &str) -> Option<i64> {
         .unwrap_or_else(|e| spi_error("naming the session user", e))
         .unwrap_or_default();
     crate::worker::bot::deauthorize(bot_id, &reason, false);
-    let job = crate::store::write_returning(
-        "INSERT INTO rbac.workspace_jobs (bot_id, kind) VALUES ($1, 'revoke') RETURNING id",
-        &[bot_id.into()],
-        |row| row.get_one::<i64>(),
-    )
-    .unwrap_or_else(|e| spi_error("queueing the revocation", e));
+    let job = whole_errors::execute_returning::<i64>(
+        c"INSERT INTO rbac.workspace_jobs (bot_id, kind) VALUES ($1, 'revoke') RETURNING id",
+        &[text_arg(bot_id)],
+    );
     crate::worker::wake::at_commit("revoking the token at Notion");
     job
 }
@@ -75,17 +73,13 @@ fn deauthorize(bot_id: &str) -> Option<i64> {
 /// the token works, refreshing it if Notion answers 401 — and revokes the
 /// workspace if nothing can cure the 401. Returns the job id; its result
 /// (the bot's name and workspace) is in `rbac.workspace_jobs`.
-#[pg_extern(volatile, parallel_unsafe, security_definer)]
-#[search_path(pg_catalog, rbac, pg_temp)]
 fn verify_workspace(bot_id: &str) -> i64 {
     crate::store::require_writable("verify a workspace");
     require_active(bot_id);
-    let job = crate::store::write_returning(
-        "INSERT INTO rbac.workspace_jobs (bot_id, kind) VALUES ($1, 'verify') RETURNING id",
-        &[bot_id.into()],
-        |row| row.get_one::<i64>(),
+    let job = whole_errors::execute_returning::<i64>(
+        c"INSERT INTO rbac.workspace_jobs (bot_id, kind) VALUES ($1, 'verify') RETURNING id",
+        &[text_arg(bot_id)],
     )
-    .unwrap_or_else(|e| spi_error("queueing the verification", e))
     .unwrap_or_else(|| pgrx::error!("notion_rbac: queueing the verification returned no id"));
     crate::worker::wake::at_commit("verifying the workspace");
     job
@@ -94,26 +88,65 @@ fn verify_workspace(bot_id: &str) -> i64 {
 /// Queues a sync of the workspace's Notion access into tuples now (or
 /// makes a queued one due now) and returns its job id; `rbac.sync_status`
 /// shows how it went.
-#[pg_extern(volatile, parallel_unsafe, security_definer)]
-#[search_path(pg_catalog, rbac, pg_temp)]
 fn sync_now(bot_id: &str) -> i64 {
     crate::store::require_writable("sync a workspace");
     require_active(bot_id);
-    let job = crate::store::write_returning(
-        "WITH queued AS (UPDATE rbac.workspace_jobs SET next_attempt_at = pg_catalog.now() \
+    let job = whole_errors::execute_returning::<i64>(
+        c"WITH queued AS (UPDATE rbac.workspace_jobs SET next_attempt_at = pg_catalog.now() \
                           WHERE id = (SELECT min(id) FROM rbac.workspace_jobs \
                                        WHERE bot_id = $1 AND kind = 'sync' AND status = 'queued') RETURNING id), \
               fresh AS (INSERT INTO rbac.workspace_jobs (bot_id, kind) SELECT $1, 'sync' \
                          WHERE NOT EXISTS (SELECT FROM queued) RETURNING id) \
          SELECT id FROM queued UNION ALL SELECT id FROM fresh",
-        &[bot_id.into()],
-        |row| row.get_one::<i64>(),
+        &[text_arg(bot_id)],
     )
-    .unwrap_or_else(|e| spi_error("queueing the sync", e))
     .unwrap_or_else(|| pgrx::error!("notion_rbac: queueing the sync returned no id"));
     crate::worker::wake::at_commit("the sync");
     job
 }
+
+fn text_arg(text: &str) -> (pg_sys::Oid, Option<pg_sys::Datum>) {
+    (pg_sys::TEXTOID, text.into_datum())
+}
+
+// The C entry points of deauthorize, verify_workspace and sync_now: made
+// by hand so that an error their job statements raise (a trigger on
+// rbac.workspace_jobs, a constraint) reaches the caller whole (see
+// `whole_errors`). Their SQL is what `#[pg_extern]` generated for them,
+// symbols included.
+whole_entry!(pg_finfo_deauthorize_wrapper, deauthorize_wrapper, String, |bot_id: String| deauthorize(&bot_id));
+whole_entry!(pg_finfo_verify_workspace_wrapper, verify_workspace_wrapper, String, |bot_id: String| verify_workspace(&bot_id));
+whole_entry!(pg_finfo_sync_now_wrapper, sync_now_wrapper, String, |bot_id: String| sync_now(&bot_id));
+
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION rbac."deauthorize"(
+	"bot_id" TEXT
+) RETURNS bigint
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, rbac, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'deauthorize_wrapper';
+
+CREATE FUNCTION rbac."verify_workspace"(
+	"bot_id" TEXT
+) RETURNS bigint
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, rbac, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'verify_workspace_wrapper';
+
+CREATE FUNCTION rbac."sync_now"(
+	"bot_id" TEXT
+) RETURNS bigint
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, rbac, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'sync_now_wrapper';
+"#,
+    name = "workspace_functions",
+    requires = ["bootstrap"]
+);
 
 /// The model the sync writes into: Permify's Notion model with `parent`
 /// for pages and databases. Load it with

@@ -31,6 +31,30 @@ SELECT rbac.sync_now('bot-ws') = rbac.sync_now('bot-ws') AS one_queued_sync;
 SELECT bot_id, state, last_started_at, objects_seen, next_run_at IS NOT NULL AS next_run_known FROM rbac.sync_status;
 SELECT try($$SELECT rbac.sync_now('bot-nope')$$);
 
+-- An error a job's statement raises — here a trigger an administrator put
+-- on rbac.workspace_jobs — reaches the caller whole: psql shows its
+-- context (the trigger, then the library's statement), and a handler
+-- reads its constraint name (error_fields does the same for the tuple and
+-- schema writers).
+CREATE FUNCTION ws_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'no jobs today' USING ERRCODE = 'check_violation', CONSTRAINT = 'ws_no_jobs';
+END $$;
+CREATE TRIGGER ws_refuse BEFORE INSERT OR UPDATE ON rbac.workspace_jobs FOR EACH ROW EXECUTE FUNCTION ws_refuse();
+SAVEPOINT before_refusal;
+SELECT rbac.verify_workspace('bot-ws');
+ROLLBACK TO SAVEPOINT before_refusal;
+DO $$
+DECLARE c text;
+BEGIN
+    PERFORM rbac.sync_now('bot-ws');
+EXCEPTION WHEN check_violation THEN
+    GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME;
+    RAISE NOTICE 'sync_now refused: constraint=%', c;
+END $$;
+DROP TRIGGER ws_refuse ON rbac.workspace_jobs;
+DROP FUNCTION ws_refuse();
+
 -- Permission-aware requests: arguments checked, only requests the model
 -- can authorize, denials recorded and never sent.
 SELECT try($$SELECT rbac.notion_request(NULL, 'bot-ws', 'GET', '/v1/pages/x')$$);
