@@ -136,11 +136,11 @@ pub unsafe fn spi<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Runs `sql` with `args` (type, value; None for NULL) in a connection of
+/// Runs `sql` with `args` in a connection of
 /// its own and returns the rows it processed, through [`spi`]: inside
 /// [`call`], an error the statement raises — a constraint, a trigger on
 /// the table — reaches the caller whole.
-pub fn execute(sql: &std::ffi::CStr, args: &[(pg_sys::Oid, Option<pg_sys::Datum>)]) -> u64 {
+pub fn execute(sql: &std::ffi::CStr, args: &[pgrx::datum::DatumWithOid<'_>]) -> u64 {
     execute_then(sql, args, |processed, _| processed)
 }
 
@@ -152,7 +152,7 @@ impl ByValue for i64 {}
 
 /// The first column of the first row `sql` returned (a `RETURNING`); None
 /// for no row or NULL. As [`execute`] otherwise.
-pub fn execute_returning<T: ByValue>(sql: &std::ffi::CStr, args: &[(pg_sys::Oid, Option<pg_sys::Datum>)]) -> Option<T> {
+pub fn execute_returning<T: ByValue>(sql: &std::ffi::CStr, args: &[pgrx::datum::DatumWithOid<'_>]) -> Option<T> {
     execute_then(sql, args, |processed, table| {
         if processed == 0 || table.is_null() {
             return None;
@@ -172,12 +172,10 @@ pub fn execute_returning<T: ByValue>(sql: &std::ffi::CStr, args: &[(pg_sys::Oid,
 /// result rows (when it returns any), to `read` before they are freed.
 fn execute_then<R>(
     sql: &std::ffi::CStr,
-    args: &[(pg_sys::Oid, Option<pg_sys::Datum>)],
+    args: &[pgrx::datum::DatumWithOid<'_>],
     read: impl FnOnce(u64, *mut pg_sys::SPITupleTable) -> R,
 ) -> R {
-    let mut types: Vec<pg_sys::Oid> = args.iter().map(|(t, _)| *t).collect();
-    let mut values: Vec<pg_sys::Datum> = args.iter().map(|(_, v)| v.unwrap_or(pg_sys::Datum::from(0usize))).collect();
-    let nulls: Vec<std::ffi::c_char> = args.iter().map(|(_, v)| if v.is_some() { b' ' } else { b'n' } as std::ffi::c_char).collect();
+    let crate::store::SpiArgs { mut types, mut values, nulls } = crate::store::SpiArgs::of(args);
     let n = std::ffi::c_int::try_from(args.len()).expect("few arguments");
     // SAFETY: a connection opened and closed here (an error in between
     // leaves it to the (sub)transaction's abort, as in C); the closure holds

@@ -2,7 +2,6 @@
 
 use notion_rbac_core::lang;
 use notion_rbac_core::model::Schema;
-use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::errors::OrRaise;
@@ -49,7 +48,7 @@ fn write_schema(source: &str) -> i32 {
     // AFTER STATEMENT trigger.
     let version = whole_errors::execute_returning::<i32>(
         c"INSERT INTO rbac.schemas (source) VALUES ($1) RETURNING version",
-        &[(pg_sys::TEXTOID, source.into_datum())],
+        &[source.into()],
     )
     .unwrap_or_else(|| pgrx::error!("notion_rbac: storing the schema returned no version"));
     store::schema::forget_cache();

@@ -9,6 +9,7 @@ use notion_rbac_core::model::Schema;
 use notion_rbac_core::tuple::{self, Attribute, Tuple};
 use notion_rbac_core::{Error, ErrorKind};
 use pgrx::prelude::*;
+use pgrx::datum::DatumWithOid;
 use pgrx::JsonB;
 
 use crate::errors::{raise, OrRaise};
@@ -75,9 +76,9 @@ fn columns(tuples: &[Tuple]) -> [Vec<String>; 6] {
 fn run<const N: usize>(
     sql: &std::ffi::CStr,
     texts: [Vec<String>; N],
-    others: Vec<(pg_sys::Oid, Option<pg_sys::Datum>)>,
+    others: Vec<DatumWithOid<'static>>,
 ) -> i64 {
-    let mut args: Vec<_> = texts.into_iter().map(|c| (pg_sys::TEXTARRAYOID, c.into_datum())).collect();
+    let mut args: Vec<DatumWithOid> = texts.into_iter().map(DatumWithOid::from).collect();
     args.extend(others);
     i64::try_from(crate::whole_errors::execute(sql, &args)).unwrap_or(i64::MAX)
 }
@@ -163,7 +164,7 @@ fn write_attributes(attributes: Vec<Option<String>>) -> i64 {
                   ORDER BY 1, 2, 3, u.n DESC \
                  ON CONFLICT (entity_type, entity_id, attribute) DO UPDATE \
                    SET value_type = EXCLUDED.value_type, value = EXCLUDED.value",
-        cols, vec![(pg_sys::JSONBARRAYOID, values.into_datum())],
+        cols, vec![values.into()],
     )
 }
 

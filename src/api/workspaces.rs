@@ -4,7 +4,6 @@
 //! the worker's; these functions queue them and wake it at commit.
 
 use notion_rbac_core::{Error, ErrorKind};
-use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::errors::raise;
@@ -63,7 +62,7 @@ fn deauthorize(bot_id: &str) -> Option<i64> {
     crate::worker::bot::deauthorize(bot_id, &reason, false);
     let job = whole_errors::execute_returning::<i64>(
         c"INSERT INTO rbac.workspace_jobs (bot_id, kind) VALUES ($1, 'revoke') RETURNING id",
-        &[text_arg(bot_id)],
+        &[bot_id.into()],
     );
     crate::worker::wake::at_commit("revoking the token at Notion");
     job
@@ -78,7 +77,7 @@ fn verify_workspace(bot_id: &str) -> i64 {
     require_active(bot_id);
     let job = whole_errors::execute_returning::<i64>(
         c"INSERT INTO rbac.workspace_jobs (bot_id, kind) VALUES ($1, 'verify') RETURNING id",
-        &[text_arg(bot_id)],
+        &[bot_id.into()],
     )
     .unwrap_or_else(|| pgrx::error!("notion_rbac: queueing the verification returned no id"));
     crate::worker::wake::at_commit("verifying the workspace");
@@ -98,15 +97,11 @@ fn sync_now(bot_id: &str) -> i64 {
               fresh AS (INSERT INTO rbac.workspace_jobs (bot_id, kind) SELECT $1, 'sync' \
                          WHERE NOT EXISTS (SELECT FROM queued) RETURNING id) \
          SELECT id FROM queued UNION ALL SELECT id FROM fresh",
-        &[text_arg(bot_id)],
+        &[bot_id.into()],
     )
     .unwrap_or_else(|| pgrx::error!("notion_rbac: queueing the sync returned no id"));
     crate::worker::wake::at_commit("the sync");
     job
-}
-
-fn text_arg(text: &str) -> (pg_sys::Oid, Option<pg_sys::Datum>) {
-    (pg_sys::TEXTOID, text.into_datum())
 }
 
 // The C entry points of deauthorize, verify_workspace and sync_now: made

@@ -43,11 +43,7 @@ use pgrx::FromDatum;
 /// increment, no transaction id (so it works on hot standbys too).
 pub fn read_rows<R>(sql: &CStr, args: &[DatumWithOid<'_>], mut row: impl FnMut(&dyn Fn(i32) -> Option<pg_sys::Datum>) -> R) -> Vec<R> {
     Spi::connect(|_client| {
-        let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.oid()).collect();
-        let mut values: Vec<pg_sys::Datum> =
-            args.iter().map(|a| a.datum().map_or(pg_sys::Datum::from(0usize), |d| d.sans_lifetime())).collect();
-        let mut nulls: Vec<std::ffi::c_char> =
-            args.iter().map(|a| if a.datum().is_none() { b'n' as std::ffi::c_char } else { b' ' as std::ffi::c_char }).collect();
+        let SpiArgs { mut types, mut values, mut nulls } = SpiArgs::of(args);
         // SAFETY: SPI is connected for the duration of the closure; the
         // argument arrays outlive the call; results are read before
         // SPI_finish frees them.
@@ -80,6 +76,24 @@ pub fn read_rows<R>(sql: &CStr, args: &[DatumWithOid<'_>], mut row: impl FnMut(&
         }
     })
     .unwrap_or_else(|e| pgrx::error!("notion_rbac: internal query failed: {e}"))
+}
+
+/// The argument arrays of `SPI_execute_with_args`: types, values, and
+/// `'n'` for a NULL (`' '` otherwise).
+pub struct SpiArgs {
+    pub types: Vec<pg_sys::Oid>,
+    pub values: Vec<pg_sys::Datum>,
+    pub nulls: Vec<std::ffi::c_char>,
+}
+
+impl SpiArgs {
+    pub fn of(args: &[DatumWithOid<'_>]) -> SpiArgs {
+        SpiArgs {
+            types: args.iter().map(|a| a.oid()).collect(),
+            values: args.iter().map(|a| a.datum().map_or(pg_sys::Datum::from(0usize), |d| d.sans_lifetime())).collect(),
+            nulls: args.iter().map(|a| if a.datum().is_none() { b'n' } else { b' ' } as std::ffi::c_char).collect(),
+        }
+    }
 }
 
 /// Runs a data-modifying statement with RETURNING to completion and hands
