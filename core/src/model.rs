@@ -35,7 +35,16 @@ pub struct Schema {
     /// `engine::check::strata`). The model only keeps the slot, so that a
     /// compiled schema cached by the database carries it across checks.
     pub(crate) unstratified: OnceLock<Vec<Vec<bool>>>,
+    /// Per entity (by [`EntityDef::index`]) and permission, the form the
+    /// check evaluates for plain subjects when it differs from the
+    /// permission's expression: see `engine::check::union_form`. Computed
+    /// once, like `unstratified`.
+    pub(crate) union_forms: OnceLock<Vec<Vec<Option<UnionForm>>>>,
 }
+
+/// A union whose children are evaluated with a depth offset each (see
+/// `engine::check::union_form`): `(child, levels)` pairs, in order.
+pub(crate) type UnionForm = Box<[(Expr, u32)]>;
 
 impl Schema {
     /// Builds the name indexes. The compiler guarantees unique names.
@@ -45,7 +54,7 @@ impl Schema {
         }
         let entity_index = entities.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
         let rule_index = rules.iter().enumerate().map(|(i, r)| (r.name.clone(), i)).collect();
-        Schema { entities, rules, entity_index, rule_index, warnings, unstratified: OnceLock::new() }
+        Schema { entities, rules, entity_index, rule_index, warnings, unstratified: OnceLock::new(), union_forms: OnceLock::new() }
     }
     pub fn entity(&self, name: &str) -> Option<&EntityDef> {
         if name.len() > MAX_NAME_LEN {

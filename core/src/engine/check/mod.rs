@@ -17,6 +17,11 @@
 //! - a boolean attribute holds if its value is `true` (a contextual value
 //!   wins over a stored one); a rule call runs the rule's CEL program.
 //!
+//! For a plain subject, a permission whose union names another permission
+//! and walks a relation to a member that a second walk of the union over the
+//! same relation subsumes is evaluated in an equivalent rewritten form,
+//! which visits nearer grants first (see [`union_form`]).
+//!
 //! Errors are deterministic: a union is true if any child is true and only
 //! errs when none is true and some child erred; an intersection is false as
 //! soon as a child (evaluated in order) is false.
@@ -184,6 +189,7 @@ mod fixpoint;
 mod memo;
 mod rows;
 mod strata;
+mod union_form;
 
 use memo::{Entry, Memo, NodeKind};
 use rows::{RowPool, Rows, SharedReads};
@@ -305,6 +311,10 @@ struct Frame<'f> {
     /// Position on the path (the root is 0) = depth.
     pos: u32,
     parent: Option<&'f Frame<'f>>,
+    /// A stand-in for a permission inlined into its caller's union (see
+    /// [`union_form`]): it only carries the position its children are
+    /// evaluated below. No cut happens at it.
+    stand_in: bool,
 }
 
 /// The name of a member of `entity`.
@@ -699,7 +709,7 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         }
         let mut on_path = parent;
         while let Some(f) = on_path {
-            if f.member == member && f.id == id && std::ptr::eq(f.entity, entity) {
+            if f.member == member && f.id == id && std::ptr::eq(f.entity, entity) && !f.stand_in {
                 return Ok(Outcome {
                     value: false,
                     low: f.pos,
@@ -716,12 +726,16 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
             obj,
             pos,
             parent,
+            stand_in: false,
         };
         let outcome = match member {
             Member::Relation(_) => self.direct(&frame, subject)?,
-            Member::Permission(i) => match entity.permissions.get(i) {
-                Some(permission) => self.eval(&permission.expr, &frame, subject)?,
-                None => return Err(Box::new(missing_permission(entity, i))),
+            Member::Permission(i) => match self.union_form(entity, i, subject) {
+                Some(form) => self.eval_union_form(form, &frame, subject)?,
+                None => match entity.permissions.get(i) {
+                    Some(permission) => self.eval(&permission.expr, &frame, subject)?,
+                    None => return Err(Box::new(missing_permission(entity, i))),
+                },
             },
             Member::Attribute(_) => {
                 return Err(Box::new(Error::internal("attribute reached the node path")));
@@ -748,6 +762,45 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
             low,
             deep,
         })
+    }
+
+    /// The rewritten union the check evaluates for permission `i` of
+    /// `entity` (see [`union_form`]), if it has one: only for plain
+    /// subjects, whose values it keeps.
+    fn union_form(&self, entity: &EntityDef, i: usize, subject: &SubjectRef) -> Option<&'a [(Expr, u32)]> {
+        if !subject.relation.is_empty() {
+            return None;
+        }
+        let schema = self.schema;
+        let forms = schema.union_forms.get_or_init(|| union_form::union_forms(schema));
+        forms.get(entity.index)?.get(i)?.as_deref()
+    }
+
+    /// A rewritten union: each child below a stand-in frame as many
+    /// positions down as the permissions it was inlined through.
+    #[inline(never)]
+    fn eval_union_form(&mut self, form: &[(Expr, u32)], frame: &Frame<'_>, subject: &SubjectRef) -> Step<Outcome> {
+        let mut any = AnyOf::new();
+        for (child, levels) in form {
+            let result = if *levels == 0 {
+                self.child(child, frame, subject)
+            } else {
+                let stand_in = Frame {
+                    entity: frame.entity,
+                    member: frame.member,
+                    id: frame.id,
+                    obj: frame.obj,
+                    pos: frame.pos.saturating_add(*levels),
+                    parent: Some(frame),
+                    stand_in: true,
+                };
+                self.child(child, &stand_in, subject)
+            };
+            if any.add(result) {
+                break;
+            }
+        }
+        any.finish()
     }
 
     /// Whether the memo's `entry` may answer at `pos`: exactly when the

@@ -1,0 +1,330 @@
+//! Unions with the permissions they name inlined, and walks another walk
+//! of the union subsumes left out: the form the check evaluates for plain
+//! subjects.
+//!
+//! # Why
+//!
+//! The model most Notion integrations write reads
+//!
+//! ```text
+//! permission write = writer or parent.write or workspace.manage
+//! permission read  = reader or write or parent.read
+//! ```
+//!
+//! Evaluated as written, `read` on a page first evaluates `write`, whose
+//! `parent.write` climbs every ancestor to the root, and only then looks
+//! one level up through `parent.read`. A reader granted on the parent
+//! waits for the whole climb; a refusal climbs twice. But
+//! `parent.write` can only hold where `parent.read` does (`read` names
+//! `write` in its union), so inlined into `read`'s union it adds nothing:
+//!
+//! ```text
+//! read = reader or writer or workspace.manage or parent.read
+//! ```
+//!
+//! climbs once, nearest ancestor first.
+//!
+//! # What is rewritten
+//!
+//! A permission whose expression is a union (or one leaf) is flattened: a
+//! child naming another permission of the same entity whose expression is
+//! itself a union (or one leaf) is replaced by that permission's children,
+//! recursively (not through a permission already being inlined). Each
+//! child keeps how many permissions it was inlined through, its *levels*.
+//! A walk `r.t1` is then left out when the union also has a walk `r.t2`
+//! over the same relation with `t1` subsumed by `t2`: on every entity
+//! type that has a member `t1`, `t2` is `t1` or a permission whose union
+//! names (recursively through unions) `t1`. (Of two identical walks the
+//! one inlined through fewer permissions stays, the first of equals.)
+//! Only permissions where something is left out get a form; the others
+//! are evaluated as written.
+//!
+//! # Why the answers do not change
+//!
+//! *Values.* Union is the maximum in the well-founded model (with false <
+//! undetermined < true), so where `t2`'s union names `t1`, the value of
+//! `t2` is at least that of `t1` on every node, for a plain subject. (A
+//! subject set `T:x#t1` is excluded: the self shortcut grants it `t1` on
+//! `T:x` without `t2`'s union having to name anything, and inlining would
+//! skip that node. Checks of subject sets evaluate the expressions as
+//! written.) A walk over a relation takes the maximum over the same
+//! tuples, so `r.t1 <= r.t2` node by node, and a union that has both
+//! has the value it has without `r.t1`. Inlining a permission's union
+//! into its caller's union changes no value either. So every node of the
+//! rewritten rules has the same value as before: the rewritten rules are a
+//! program of their own, and the depth-first search computes its least
+//! fixpoint, memo included, exactly as the module docs of
+//! [`check`](super) argue (its kind graph's reachability is contained in
+//! the schema's, which the memo's rule uses).
+//!
+//! *Depth.* An inlined child is evaluated under a stand-in frame `levels`
+//! positions below its node: the position the inlined permission's
+//! evaluation would have given it. The stand-in carries only the position;
+//! no cut happens at it, and nothing is memoised for it. So a proof the
+//! rewritten rules find is a proof of the written ones with the same
+//! height: a true answer within `max_depth` is one the written rules give.
+//! Where the rewritten search runs out of depth, the check settles the
+//! node over the written rules (see "Settling"), which finds the shortest
+//! proof there is.
+//!
+//! *Errors.* A union errs only when none of its children holds; the left
+//! out walk's errors surface through the walk that subsumes it, whose
+//! union names the same permission.
+
+use crate::model::{EntityDef, Expr, Leaf, Member, Schema, UnionForm};
+
+/// The rewritten form of every permission of `schema` (see the module
+/// docs), per entity and permission; `None` where nothing is left out.
+pub(crate) fn union_forms(schema: &Schema) -> Vec<Vec<Option<UnionForm>>> {
+    schema
+        .entities
+        .iter()
+        .map(|e| {
+            (0..e.permissions.len())
+                .map(|i| union_form(schema, e, i))
+                .collect()
+        })
+        .collect()
+}
+
+fn union_form(schema: &Schema, entity: &EntityDef, permission: usize) -> Option<UnionForm> {
+    let expr = &entity.permissions.get(permission)?.expr;
+    if !is_union(expr) {
+        return None;
+    }
+    let mut items = Vec::new();
+    flatten(entity, expr, 0, &mut vec![permission], &mut items);
+    let mut keep = vec![true; items.len()];
+    for a in 0..items.len() {
+        let Expr::Leaf(Leaf::Walk {
+            relation: r1,
+            target: t1,
+        }) = &items[a].0
+        else {
+            continue;
+        };
+        for b in 0..items.len() {
+            if a == b || !keep[b] {
+                continue;
+            }
+            let Expr::Leaf(Leaf::Walk {
+                relation: r2,
+                target: t2,
+            }) = &items[b].0
+            else {
+                continue;
+            };
+            let covered = if t1 == t2 {
+                (items[b].1, b) < (items[a].1, a)
+            } else {
+                subsumed(schema, t1, t2)
+            };
+            if r1 == r2 && covered {
+                keep[a] = false;
+                break;
+            }
+        }
+    }
+    if keep.iter().all(|k| *k) {
+        return None;
+    }
+    let kept = items
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(item, k)| k.then_some(item))
+        .collect();
+    Some(kept)
+}
+
+/// A union, or one leaf: an expression whose children can be inlined.
+fn is_union(expr: &Expr) -> bool {
+    matches!(expr, Expr::Or(_) | Expr::Leaf(_))
+}
+
+/// The children of a union, or the leaf itself.
+fn union_children(expr: &Expr) -> &[Expr] {
+    match expr {
+        Expr::Or(children) => children,
+        other => std::slice::from_ref(other),
+    }
+}
+
+/// Appends `expr`'s union children to `out` at `levels`, inlining the
+/// permissions of `entity` they name (not those in `inlining`, the chain
+/// being inlined, which breaks cycles such as `a = b`, `b = a`).
+fn flatten(
+    entity: &EntityDef,
+    expr: &Expr,
+    levels: u32,
+    inlining: &mut Vec<usize>,
+    out: &mut Vec<(Expr, u32)>,
+) {
+    for child in union_children(expr) {
+        if let Expr::Leaf(Leaf::Computed(name)) = child
+            && let Some(Member::Permission(j)) = entity.member(name)
+            && !inlining.contains(&j)
+            && let Some(named) = entity.permissions.get(j)
+            && is_union(&named.expr)
+        {
+            inlining.push(j);
+            flatten(entity, &named.expr, levels + 1, inlining, out);
+            inlining.pop();
+        } else {
+            out.push((child.clone(), levels));
+        }
+    }
+}
+
+/// Whether a walk's target `small` is subsumed by target `large` on every
+/// entity type a walk can reach (any type: contextual tuples are not
+/// validated against the relation's declared subject types).
+fn subsumed(schema: &Schema, small: &str, large: &str) -> bool {
+    schema
+        .entities
+        .iter()
+        .all(|e| e.member(small).is_none() || names(e, large, small, &mut Vec::new()))
+}
+
+/// Whether member `large` of `entity` is `small`, or a permission whose
+/// union names `small` (recursively through unions). `seen` breaks cycles.
+fn names<'e>(entity: &'e EntityDef, large: &'e str, small: &str, seen: &mut Vec<&'e str>) -> bool {
+    if large == small {
+        return true;
+    }
+    if seen.contains(&large) {
+        return false;
+    }
+    seen.push(large);
+    let Some(Member::Permission(j)) = entity.member(large) else {
+        return false;
+    };
+    let Some(permission) = entity.permissions.get(j) else {
+        return false;
+    };
+    if !is_union(&permission.expr) {
+        return false;
+    }
+    union_children(&permission.expr)
+        .iter()
+        .any(|child| match child {
+            Expr::Leaf(Leaf::Computed(name)) | Expr::Leaf(Leaf::Attribute(name)) => {
+                names(entity, name, small, seen)
+            }
+            _ => false,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::compile;
+
+    fn shown(form: &UnionForm) -> Vec<String> {
+        form.iter()
+            .map(|(expr, levels)| {
+                let leaf = match expr {
+                    Expr::Leaf(Leaf::Computed(n)) | Expr::Leaf(Leaf::Attribute(n)) => n.clone(),
+                    Expr::Leaf(Leaf::Walk { relation, target }) => format!("{relation}.{target}"),
+                    Expr::Leaf(Leaf::Call { rule, .. }) => format!("{rule}()"),
+                    other => format!("{other:?}"),
+                };
+                format!("{leaf}@{levels}")
+            })
+            .collect()
+    }
+
+    fn forms(text: &str, entity: &str) -> Vec<(String, Option<Vec<String>>)> {
+        let schema = compile(text).expect("schema compiles");
+        let all = union_forms(&schema);
+        let e = schema.entity(entity).expect("entity");
+        e.permissions
+            .iter()
+            .zip(&all[e.index])
+            .map(|(p, f)| (p.name.clone(), f.as_ref().map(shown)))
+            .collect()
+    }
+
+    const NOTION: &str = "
+        entity user {}
+        entity workspace { relation admin @user permission manage = admin }
+        entity page {
+            relation workspace @workspace
+            relation parent @page
+            relation writer @user
+            relation reader @user
+            permission write = writer or parent.write or workspace.manage
+            permission read = reader or write or parent.read
+        }";
+
+    #[test]
+    fn a_walk_the_union_walks_again_to_a_wider_permission_is_left_out() {
+        let got = forms(NOTION, "page");
+        assert_eq!(got[0], ("write".into(), None));
+        assert_eq!(
+            got[1],
+            (
+                "read".into(),
+                Some(vec![
+                    "reader@0".into(),
+                    "writer@1".into(),
+                    "workspace.manage@1".into(),
+                    "parent.read@0".into()
+                ])
+            )
+        );
+    }
+
+    #[test]
+    fn a_type_without_the_wider_permission_keeps_the_walk() {
+        // `folder` has `write` but no `read`: a parent that is a folder
+        // (through a contextual tuple) would grant `read` only through
+        // `parent.write`.
+        let text = format!(
+            "{NOTION}\n entity folder {{ relation writer @user permission write = writer }}"
+        );
+        let got = forms(&text, "page");
+        assert_eq!(got[1], ("read".into(), None));
+    }
+
+    #[test]
+    fn only_unions_subsume() {
+        // `read` names `write` inside an intersection: no subsumption.
+        let text = "
+            entity user {}
+            entity page {
+                relation parent @page
+                relation writer @user
+                relation reader @user
+                permission write = writer or parent.write
+                permission read = (reader and write) or parent.read
+                permission view = write or parent.read
+            }";
+        let got = forms(text, "page");
+        assert_eq!(got[1], ("read".into(), None));
+        assert_eq!(got[2], ("view".into(), None));
+    }
+
+    #[test]
+    fn cycles_and_repeats() {
+        let text = "
+            entity user {}
+            entity node {
+                relation next @node
+                relation a_rel @user
+                permission a = a_rel or b or next.a
+                permission b = a or next.a
+                permission c = next.a or next.a
+            }";
+        let got = forms(text, "node");
+        // `a` inlines `b`, which names `a` again (kept as a node), and
+        // walks `next.a` twice: the one inlined from `b` is left out.
+        assert_eq!(
+            got[0],
+            (
+                "a".into(),
+                Some(vec!["a_rel@0".into(), "a@1".into(), "next.a@0".into()])
+            )
+        );
+        assert_eq!(got[2], ("c".into(), Some(vec!["next.a@0".into()])));
+    }
+}
