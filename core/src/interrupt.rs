@@ -31,6 +31,21 @@ pub fn poll() {
     }
 }
 
+/// Sorts `items` like `sort_unstable`, polling every 1024 comparisons: a
+/// lookup may sort millions of ids, and a sort is long work like any
+/// other. (The standard sort is panic-safe: a poll that unwinds leaves the
+/// items in some order, and the caller drops them.)
+pub fn sort_unstable<T: Ord>(items: &mut [T]) {
+    let mut compared = 0u32;
+    items.sort_unstable_by(|a, b| {
+        compared = compared.wrapping_add(1);
+        if compared % 1024 == 0 {
+            poll();
+        }
+        a.cmp(b)
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +83,15 @@ mod tests {
         .unwrap();
         assert!(!allowed);
         assert!(CALLS.load(Ordering::Relaxed) - before >= 49, "one poll per level at least");
+    }
+
+    #[test]
+    fn long_sorts_poll_the_hook() {
+        set_hook(count);
+        let mut items: Vec<u32> = (0..100_000u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
+        let before = CALLS.load(Ordering::Relaxed);
+        sort_unstable(&mut items);
+        assert!(items.windows(2).all(|w| w[0] <= w[1]));
+        assert!(CALLS.load(Ordering::Relaxed) - before >= 100, "a poll every 1024 comparisons");
     }
 }

@@ -43,8 +43,25 @@ impl Context {
     /// a tuple or attribute that does not parse keeps the parser's error kind
     /// and gets the key and index prefixed to its message.
     pub fn from_json(value: &Json) -> Result<Context> {
+        Context::from_json_and_lists(value, None, None)
+    }
+
+    /// [`Context::from_json`] for a host that read the `tuples` and
+    /// `attributes` arrays (when they hold only strings) into
+    /// [`TextList`]s itself, leaving them out of `value`: a context of a
+    /// million items then costs no JSON value and allocation per item, to
+    /// build or to free (a cancelled call frees everything it read before
+    /// PostgreSQL reports the cancel). Same result and errors, in the same
+    /// order: keys are read in sorted order either way.
+    pub fn from_json_and_lists(
+        value: &Json,
+        tuples: Option<&TextList>,
+        attributes: Option<&TextList>,
+    ) -> Result<Context> {
+        let empty = Map::new();
         let object = match value {
-            Json::Null => return Ok(Context::default()),
+            Json::Null if tuples.is_none() && attributes.is_none() => return Ok(Context::default()),
+            Json::Null => &empty,
             Json::Object(o) => o,
             other => {
                 return Err(invalid_argument(format!(
@@ -53,41 +70,89 @@ impl Context {
                 )));
             }
         };
+        let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        // (A host gives a list in place of its key, never both.)
+        if tuples.is_some() && !object.contains_key("tuples") {
+            keys.push("tuples");
+        }
+        if attributes.is_some() && !object.contains_key("attributes") {
+            keys.push("attributes");
+        }
+        keys.sort_unstable();
         let mut ctx = Context::default();
-        for (key, v) in object {
-            match key.as_str() {
-                "tuples" => {
-                    for (i, text) in string_list(key, v)?.into_iter().enumerate() {
-                        poll_every(i);
-                        let t = tuple::parse_tuple(text).map_err(|e| prefixed(e, key, i))?;
-                        ctx.tuples.push(t);
+        for key in keys {
+            let listed = match key {
+                "tuples" => tuples,
+                "attributes" => attributes,
+                _ => None,
+            };
+            let texts: Vec<&str> = match (listed, object.get(key)) {
+                (Some(list), _) => list.iter().collect(),
+                (None, Some(v)) if key == "tuples" || key == "attributes" => string_list(key, v)?,
+                (None, Some(v)) if key == "data" => {
+                    match v {
+                        Json::Null => {}
+                        Json::Object(o) => ctx.data = o.clone(),
+                        other => {
+                            return Err(invalid_argument(format!(
+                                "context key \"data\" must be a JSON object, not {}",
+                                json_kind(other)
+                            )));
+                        }
                     }
+                    continue;
                 }
-                "attributes" => {
-                    for (i, text) in string_list(key, v)?.into_iter().enumerate() {
-                        poll_every(i);
-                        let a = tuple::parse_attribute(text).map_err(|e| prefixed(e, key, i))?;
-                        ctx.attributes.push(a);
-                    }
-                }
-                "data" => match v {
-                    Json::Null => {}
-                    Json::Object(o) => ctx.data = o.clone(),
-                    other => {
-                        return Err(invalid_argument(format!(
-                            "context key \"data\" must be a JSON object, not {}",
-                            json_kind(other)
-                        )));
-                    }
-                },
-                other => {
+                _ => {
                     return Err(invalid_argument(format!(
-                        "unknown context key \"{other}\" (expected \"tuples\", \"attributes\" or \"data\")"
+                        "unknown context key \"{key}\" (expected \"tuples\", \"attributes\" or \"data\")"
                     )));
+                }
+            };
+            if key == "tuples" {
+                ctx.tuples.reserve(texts.len());
+                for (i, text) in texts.into_iter().enumerate() {
+                    poll_every(i);
+                    let t = tuple::parse_tuple(text).map_err(|e| prefixed(e, key, i))?;
+                    ctx.tuples.push(t);
+                }
+            } else {
+                ctx.attributes.reserve(texts.len());
+                for (i, text) in texts.into_iter().enumerate() {
+                    poll_every(i);
+                    let a = tuple::parse_attribute(text).map_err(|e| prefixed(e, key, i))?;
+                    ctx.attributes.push(a);
                 }
             }
         }
         Ok(ctx)
+    }
+}
+
+/// Strings end to end in one buffer (see [`Context::from_json_and_lists`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextList {
+    text: String,
+    /// Per string: where it ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl TextList {
+    pub fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter().copied()).map(|(a, b)| &self.text[a..b])
     }
 }
 
@@ -150,12 +215,67 @@ const LINEAR_SCAN_LIMIT: usize = 8;
 #[derive(Clone)]
 pub(crate) struct ContextIndex<'c> {
     ctx: &'c Context,
-    forward: Option<Rc<HashMap<u64, Vec<u32>>>>,
-    reverse: Option<Rc<HashMap<u64, Vec<u32>>>>,
-    /// Contextual attributes by (type, id, name): the positions of the
-    /// values with that key's hash, in context order (a lookup asks once
-    /// per entity, so a linear scan would make it quadratic).
-    attributes: Option<Rc<HashMap<u64, Vec<u32>>>>,
+    forward: Option<Rc<Chains>>,
+    reverse: Option<Rc<Chains>>,
+    /// Contextual attributes by (type, id, name), in context order (a
+    /// lookup asks once per entity, so a linear scan would make it
+    /// quadratic).
+    attributes: Option<Rc<Chains>>,
+}
+
+/// The end of a chain.
+const NONE: u32 = u32::MAX;
+
+/// The positions of a list's items by the hash of their key, as chains
+/// through one array in list order: a few allocations however many keys a
+/// context has, so that dropping it (also when a cancelled call unwinds)
+/// takes no time worth mentioning. (One vector per key made a million
+/// contextual attributes a million allocations to free.)
+struct Chains {
+    /// Key hash → the first position with it.
+    first: HashMap<u64, u32>,
+    /// Per position: the next position with the same hash, or [`NONE`].
+    next: Vec<u32>,
+}
+
+impl Chains {
+    fn build(len: usize, key: impl Fn(usize) -> u64) -> Chains {
+        let mut first: HashMap<u64, u32> = HashMap::default();
+        let mut next = vec![NONE; len];
+        // Backwards, so that each chain runs in list order.
+        for i in (0..len).rev() {
+            poll_every(i);
+            if let Some(after) = first.insert(key(i), i as u32) {
+                next[i] = after;
+            }
+        }
+        Chains { first, next }
+    }
+
+    fn positions(&self, hash: u64) -> Chain<'_> {
+        Chain {
+            at: self.first.get(&hash).copied().unwrap_or(NONE),
+            next: &self.next,
+        }
+    }
+}
+
+/// The positions of one hash, in list order.
+struct Chain<'s> {
+    at: u32,
+    next: &'s [u32],
+}
+
+impl Iterator for Chain<'_> {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        if self.at == NONE {
+            return None;
+        }
+        let at = self.at as usize;
+        self.at = self.next.get(at).copied().unwrap_or(NONE);
+        Some(at)
+    }
 }
 
 fn key_hash(parts: &[&str]) -> u64 {
@@ -178,36 +298,23 @@ pub(crate) fn poll_every(i: usize) {
 impl<'c> ContextIndex<'c> {
     pub(crate) fn new(ctx: &'c Context) -> Self {
         let (mut forward, mut reverse) = (None, None);
-        if ctx.tuples.len() > LINEAR_SCAN_LIMIT {
-            let mut f: HashMap<u64, Vec<u32>> = HashMap::default();
-            let mut r: HashMap<u64, Vec<u32>> = HashMap::default();
-            for (i, t) in ctx.tuples.iter().enumerate() {
-                poll_every(i);
-                let i = i as u32;
-                f.entry(key_hash(&[&t.entity.ty, &t.entity.id, &t.relation]))
-                    .or_default()
-                    .push(i);
-                r.entry(key_hash(&[
-                    &t.subject.ty,
-                    &t.subject.id,
-                    &t.entity.ty,
-                    &t.relation,
-                ]))
-                .or_default()
-                .push(i);
-            }
-            forward = Some(Rc::new(f));
-            reverse = Some(Rc::new(r));
+        let tuples = &ctx.tuples;
+        if tuples.len() > LINEAR_SCAN_LIMIT {
+            forward = Some(Rc::new(Chains::build(tuples.len(), |i| {
+                let t = &tuples[i];
+                key_hash(&[&t.entity.ty, &t.entity.id, &t.relation])
+            })));
+            reverse = Some(Rc::new(Chains::build(tuples.len(), |i| {
+                let t = &tuples[i];
+                key_hash(&[&t.subject.ty, &t.subject.id, &t.entity.ty, &t.relation])
+            })));
         }
-        let attributes = (ctx.attributes.len() > LINEAR_SCAN_LIMIT).then(|| {
-            let mut a: HashMap<u64, Vec<u32>> = HashMap::default();
-            for (i, attr) in ctx.attributes.iter().enumerate() {
-                poll_every(i);
-                a.entry(key_hash(&[&attr.entity.ty, &attr.entity.id, &attr.name]))
-                    .or_default()
-                    .push(i as u32);
-            }
-            Rc::new(a)
+        let attributes = &ctx.attributes;
+        let attributes = (attributes.len() > LINEAR_SCAN_LIMIT).then(|| {
+            Rc::new(Chains::build(attributes.len(), |i| {
+                let a = &attributes[i];
+                key_hash(&[&a.entity.ty, &a.entity.id, &a.name])
+            }))
         });
         ContextIndex {
             ctx,
@@ -235,7 +342,7 @@ impl<'c> ContextIndex<'c> {
         let bucket = self
             .forward
             .as_ref()
-            .map(|map| map.get(&key_hash(&[ty, id, relation])));
+            .map(|chains| chains.positions(key_hash(&[ty, id, relation])));
         Candidates::new(&self.ctx.tuples, bucket)
             .filter(move |t| t.entity.id == id && t.relation == relation && t.entity.ty == ty)
             .map(|t| &t.subject)
@@ -252,7 +359,7 @@ impl<'c> ContextIndex<'c> {
         let bucket = self
             .reverse
             .as_ref()
-            .map(|map| map.get(&key_hash(&[subject_ty, subject_id, entity_type, relation])));
+            .map(|chains| chains.positions(key_hash(&[subject_ty, subject_id, entity_type, relation])));
         Candidates::new(&self.ctx.tuples, bucket).filter(move |t| {
             t.subject.id == subject_id
                 && t.relation == relation
@@ -266,38 +373,29 @@ impl<'c> ContextIndex<'c> {
         let matches = |a: &&'c Attribute| a.entity.id == id && a.name == name && a.entity.ty == ty;
         match &self.attributes {
             None => self.ctx.attributes.iter().find(matches),
-            Some(map) => map
-                .get(&key_hash(&[ty, id, name]))
-                .into_iter()
-                .flatten()
-                .filter_map(|&i| self.ctx.attributes.get(i as usize))
+            Some(chains) => chains
+                .positions(key_hash(&[ty, id, name]))
+                .filter_map(|i| self.ctx.attributes.get(i))
                 .find(matches),
         }
         .map(|a| &a.value)
     }
 }
 
-/// The tuples a lookup has to look at: one hash bucket of an indexed
+/// The tuples a lookup has to look at: one hash chain of an indexed
 /// context, or every tuple of a small one. An enum rather than a boxed
 /// iterator so that a read allocates nothing.
 enum Candidates<'s, 'c> {
-    Indexed {
-        tuples: &'c [Tuple],
-        bucket: std::slice::Iter<'s, u32>,
-    },
+    Indexed { tuples: &'c [Tuple], chain: Chain<'s> },
     Linear(std::slice::Iter<'c, Tuple>),
 }
 
 impl<'s, 'c> Candidates<'s, 'c> {
-    /// `bucket` is `None` for an unindexed context, `Some(None)` for an
-    /// indexed one without that key.
-    fn new(tuples: &'c [Tuple], bucket: Option<Option<&'s Vec<u32>>>) -> Self {
-        match bucket {
+    /// `chain` is `None` for an unindexed context.
+    fn new(tuples: &'c [Tuple], chain: Option<Chain<'s>>) -> Self {
+        match chain {
             None => Candidates::Linear(tuples.iter()),
-            Some(b) => Candidates::Indexed {
-                tuples,
-                bucket: b.map_or(&[][..], |v| v.as_slice()).iter(),
-            },
+            Some(chain) => Candidates::Indexed { tuples, chain },
         }
     }
 }
@@ -306,9 +404,7 @@ impl<'s, 'c> Iterator for Candidates<'s, 'c> {
     type Item = &'c Tuple;
     fn next(&mut self) -> Option<&'c Tuple> {
         match self {
-            Candidates::Indexed { tuples, bucket } => {
-                bucket.next().and_then(|&i| tuples.get(i as usize))
-            }
+            Candidates::Indexed { tuples, chain } => chain.next().and_then(|i| tuples.get(i)),
             Candidates::Linear(it) => it.next(),
         }
     }
@@ -343,5 +439,72 @@ mod tests {
         let index = ContextIndex::new(&small);
         assert!(index.attributes.is_none());
         assert_eq!(index.attribute("doc", "d60", "public"), Some(&Value::Boolean(false)));
+    }
+
+    /// Indexed tuples come back in context order, as a linear scan
+    /// finds them, forwards and in reverse.
+    #[test]
+    fn indexed_tuples_answer_like_the_linear_scan() {
+        let texts: Vec<String> = (0..60)
+            .map(|i| format!("doc:d{}#viewer@user:u{}", i % 7, i % 5))
+            .collect();
+        let ctx = Context::from_json(&serde_json::json!({ "tuples": texts })).unwrap();
+        let index = ContextIndex::new(&ctx);
+        assert!(index.forward.is_some(), "a context this large is indexed");
+        for d in 0..8 {
+            let id = format!("d{d}");
+            let got: Vec<&SubjectRef> = index.forward("doc", &id, "viewer").collect();
+            let want: Vec<&SubjectRef> = ctx
+                .tuples
+                .iter()
+                .filter(|t| t.entity.id == id && t.relation == "viewer")
+                .map(|t| &t.subject)
+                .collect();
+            assert_eq!(got, want, "forward {id}");
+        }
+        for u in 0..6 {
+            let id = format!("u{u}");
+            let got: Vec<&Tuple> = index.reverse("user", &id, "doc", "viewer").collect();
+            let want: Vec<&Tuple> = ctx.tuples.iter().filter(|t| t.subject.id == id).collect();
+            assert_eq!(got, want, "reverse {id}");
+        }
+        assert_eq!(index.forward("doc", "d1", "owner").count(), 0);
+    }
+
+    /// Lists read by the host give what the same arrays in the JSON give,
+    /// errors included (same message, same index, same key order).
+    #[test]
+    fn lists_read_by_the_host_parse_like_json_arrays() {
+        let tuples = ["doc:d1#viewer@user:u1", "doc:d2#parent@doc:d1"];
+        let attributes = ["doc:d1$public|boolean:true"];
+        let json = serde_json::json!({ "tuples": tuples, "attributes": attributes, "data": { "k": 1 } });
+        let mut t = TextList::default();
+        tuples.iter().for_each(|s| t.push(s));
+        let mut a = TextList::default();
+        attributes.iter().for_each(|s| a.push(s));
+        assert_eq!(t.iter().collect::<Vec<_>>(), tuples);
+        let rest = serde_json::json!({ "data": { "k": 1 } });
+        assert_eq!(
+            Context::from_json_and_lists(&rest, Some(&t), Some(&a)).unwrap(),
+            Context::from_json(&json).unwrap()
+        );
+        assert_eq!(
+            Context::from_json_and_lists(&Json::Null, Some(&t), None).unwrap(),
+            Context::from_json(&serde_json::json!({ "tuples": tuples })).unwrap()
+        );
+        // The first error in key order, whichever way the arrays came.
+        let bad_t = ["doc:d1#viewer@user:u1", "nonsense"];
+        let bad_a = ["doc:d1$public"];
+        let json = serde_json::json!({ "tuples": bad_t, "attributes": bad_a, "zzz": 1 });
+        let mut t = TextList::default();
+        bad_t.iter().for_each(|s| t.push(s));
+        let mut a = TextList::default();
+        bad_a.iter().for_each(|s| a.push(s));
+        let want = Context::from_json(&json).unwrap_err();
+        assert!(want.message.starts_with("context attributes[0]"), "{}", want.message);
+        let got = Context::from_json_and_lists(&serde_json::json!({ "zzz": 1 }), Some(&t), Some(&a)).unwrap_err();
+        assert_eq!((got.kind, got.message), (want.kind, want.message));
+        let got = Context::from_json_and_lists(&serde_json::json!({ "zzz": 1 }), Some(&t), None).unwrap_err();
+        assert_eq!(got.message, Context::from_json(&serde_json::json!({ "tuples": bad_t, "zzz": 1 })).unwrap_err().message);
     }
 }

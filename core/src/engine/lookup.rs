@@ -122,6 +122,7 @@
 
 mod analysis;
 mod resources;
+mod state_ids;
 mod subjects;
 
 use analysis::Kind;

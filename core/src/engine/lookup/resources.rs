@@ -2,12 +2,12 @@
 //! parent module's docs for the rule it follows and why it is exact).
 
 use rustc_hash::FxHashMap as HashMap;
-use std::rc::Rc;
 
 use super::analysis::{EdgeGate, Graph, Kind, Plan, Up, Via, What};
+use super::state_ids::StateIds;
 use super::{LookupStats, target_kind};
 use crate::engine::check::{CheckOptions, Checker, undefined_entity, undefined_member};
-use crate::engine::context::{Context, ContextIndex};
+use crate::engine::context::{Context, ContextIndex, poll_every};
 use crate::engine::source::{ReverseHit, TupleSource};
 use crate::error::{Error, Result};
 use crate::model::{EntityDef, Expr, Leaf, Schema};
@@ -64,7 +64,6 @@ impl Buckets {
 /// One `(kind, id)` node the expansion has met.
 struct State {
     node: usize,
-    id: Rc<str>,
     /// The smallest proof height found so far, if the node is proved.
     best: Option<Height>,
     /// Proved with `best` final (popped from the queue).
@@ -89,8 +88,8 @@ struct Expansion<'p, 'a, 'c, S: TupleSource + ?Sized> {
     ctx: ContextIndex<'c>,
     subject: &'p SubjectRef,
     states: Vec<State>,
-    /// Per plan node: id → state.
-    index: Vec<HashMap<Rc<str>, usize>>,
+    /// Per state (same numbers): its id, found by plan node and id.
+    ids: StateIds,
     queue: Buckets,
     /// One more than the depth limit: every taller proof is as good as
     /// this one (its target is checked), which keeps the queue small.
@@ -130,7 +129,7 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
         ctx: ctx_index,
         subject,
         states: Vec::new(),
-        index: (0..plan.nodes.len()).map(|_| HashMap::default()).collect(),
+        ids: StateIds::default(),
         queue: Buckets::default(),
         too_tall: Height::from(opts.max_depth) + 1,
         pending: Vec::new(),
@@ -152,17 +151,21 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
     let mut allowed = Vec::new();
     // (id, checked on its own): see below.
     let mut to_check: Vec<(String, bool)> = Vec::new();
-    for s in ex.index[0].values().copied() {
-        let state = &ex.states[s];
+    for (s, state) in ex.states.iter().enumerate() {
+        poll_every(s);
+        if state.node != 0 {
+            continue;
+        }
+        let id = ex.ids.id(s);
         match state.best {
-            Some(h) if h <= max_depth => allowed.push(state.id.to_string()),
-            Some(_) => to_check.push((state.id.to_string(), true)),
-            None if state.candidate => to_check.push((state.id.to_string(), false)),
+            Some(h) if h <= max_depth => allowed.push(id.to_string()),
+            Some(_) => to_check.push((id.to_string(), true)),
+            None if state.candidate => to_check.push((id.to_string(), false)),
             None => {}
         }
     }
     ex.stats.proven = allowed.len();
-    to_check.sort_unstable();
+    crate::interrupt::sort_unstable(&mut to_check);
     let mut object = ObjectRef {
         ty: entity_type.to_string(),
         id: String::new(),
@@ -186,26 +189,23 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
             allowed.push(std::mem::take(&mut object.id));
         }
     }
-    allowed.sort_unstable();
+    crate::interrupt::sort_unstable(&mut allowed);
     allowed.dedup();
     Ok((allowed, ex.stats))
 }
 
 impl<'p, 'a, 'c, S: TupleSource + ?Sized> Expansion<'p, 'a, 'c, S> {
     fn state(&mut self, node: usize, id: &str) -> usize {
-        if let Some(&s) = self.index[node].get(id) {
+        if let Some(s) = self.ids.find(node, id) {
             return s;
         }
-        let s = self.states.len();
-        let id: Rc<str> = id.into();
+        let s = self.ids.add(node, id);
         self.states.push(State {
             node,
-            id: Rc::clone(&id),
             best: None,
             settled: false,
             candidate: false,
         });
-        self.index[node].insert(id, s);
         s
     }
 
@@ -277,14 +277,16 @@ impl<'p, 'a, 'c, S: TupleSource + ?Sized> Expansion<'p, 'a, 'c, S> {
                             ids.push(t.entity.id.clone());
                         }
                     }
-                    for id in &ids {
+                    for (i, id) in ids.iter().enumerate() {
+                        poll_every(i);
                         let s = self.state(node, id);
                         self.prove(s, 0);
                     }
                 }
                 What::Attribute => {
                     self.attribute_owners(entity, &[kind.name], &mut ids)?;
-                    for id in &ids {
+                    for (i, id) in ids.iter().enumerate() {
+                        poll_every(i);
                         let value = self.checker.boolean_attribute(entity, id, None, kind.name);
                         self.seed_value(node, id, value);
                     }
@@ -292,7 +294,8 @@ impl<'p, 'a, 'c, S: TupleSource + ?Sized> Expansion<'p, 'a, 'c, S> {
                 What::Rule(rule) => {
                     let params: Vec<&str> = rule.params.iter().map(|(p, _)| p.as_str()).collect();
                     self.attribute_owners(entity, &params, &mut ids)?;
-                    for id in &ids {
+                    for (i, id) in ids.iter().enumerate() {
+                        poll_every(i);
                         let value = self.checker.rule_holds(rule, entity, id, None);
                         self.seed_value(node, id, value);
                     }
@@ -318,13 +321,13 @@ impl<'p, 'a, 'c, S: TupleSource + ?Sized> Expansion<'p, 'a, 'c, S> {
                 .source()
                 .entities_with_attribute(&entity.name, name, ids)?;
             for (i, a) in self.ctx.context().attributes.iter().enumerate() {
-                crate::engine::context::poll_every(i);
+                poll_every(i);
                 if a.entity.ty == entity.name && a.name == *name {
                     ids.push(a.entity.id.clone());
                 }
             }
         }
-        ids.sort_unstable();
+        crate::interrupt::sort_unstable(ids);
         ids.dedup();
         Ok(())
     }
@@ -356,9 +359,9 @@ impl<'p, 'a, 'c, S: TupleSource + ?Sized> Expansion<'p, 'a, 'c, S> {
         // serve by reading on along its index instead of searching it
         // again for each (see `TupleSource::reverse`).
         loop {
-            let states = &self.states;
+            let (states, ids) = (&self.states, &self.ids);
             let Some((height, s)) =
-                self.queue.pop(|a, b| (states[a].node, &states[a].id).cmp(&(states[b].node, &states[b].id)))
+                self.queue.pop(|a, b| (states[a].node, ids.id(a)).cmp(&(states[b].node, ids.id(b))))
             else {
                 break;
             };
@@ -429,7 +432,7 @@ impl<'p, 'a, 'c, S: TupleSource + ?Sized> Expansion<'p, 'a, 'c, S> {
         let parent = self.plan.nodes[up.parent];
         let (relation, subject_relation) = match up.via {
             Via::Same => {
-                out.push(self.states[s].id.to_string());
+                out.push(self.ids.id(s).to_string());
                 return Ok(());
             }
             Via::Userset {
@@ -439,7 +442,7 @@ impl<'p, 'a, 'c, S: TupleSource + ?Sized> Expansion<'p, 'a, 'c, S> {
             // A walk ignores the stored subject relation.
             Via::Walk { relation } => (relation, None),
         };
-        let id: &str = &self.states[s].id;
+        let id: &str = self.ids.id(s);
         self.scratch.ty.clear();
         self.scratch.ty.push_str(&kind.entity.name);
         self.scratch.id.clear();
@@ -476,14 +479,14 @@ impl<'p, 'a, 'c, S: TupleSource + ?Sized> Expansion<'p, 'a, 'c, S> {
         let plan = self.plan;
         let residual = &plan.residuals[r];
         let entity = plan.nodes[self.states[p].node].entity;
-        let id = self.states[p].id.clone();
+        let id = self.ids.id(p);
         let mut eval = Evaluator {
             checker: &mut self.checker,
             ctx: &self.ctx,
             schema: self.schema,
             subject: self.subject,
         };
-        let v = match eval.residual(entity, &id, residual.expr, &residual.path) {
+        let v = match eval.residual(entity, id, residual.expr, &residual.path) {
             Ok(true) => Verdict::True,
             Ok(false) => Verdict::False,
             Err(_) => Verdict::Unknown,
