@@ -40,6 +40,14 @@ SELECT rbac.check('user:zoe', 'read', 'page:project_plan',
        rbac.check('user:zoe', 'read', 'page:project_plan') AS without_context;
 SELECT try($$SELECT rbac.check('user:zoe', 'read', 'page:project_plan', '{"tuples": "nope"}')$$);
 SELECT try($$SELECT rbac.check('user:zoe', 'read', 'page:project_plan', '{"colour": 1}')$$);
+-- The tuples and attributes arrays are read as text while their elements
+-- are strings; anything else in them is named, and errors come in key
+-- order (attributes before tuples), as for any context.
+SELECT try($$SELECT rbac.check('user:zoe', 'read', 'page:project_plan', '{"tuples": ["page:project_plan#reader@user:zoe", 7]}')$$);
+SELECT try($$SELECT rbac.check('user:zoe', 'read', 'page:project_plan', '{"tuples": ["page:project_plan#reader@user:zoe", ["x"]]}')$$);
+SELECT try($$SELECT rbac.check('user:zoe', 'read', 'page:project_plan', '{"tuples": ["nonsense"], "attributes": ["page:project_plan$x"]}')$$);
+SELECT rbac.check('user:zoe', 'read', 'page:project_plan', '{"tuples": [], "attributes": null, "data": {"tuples": ["page:project_plan#reader@user:zoe"]}}') AS data_is_not_tuples,
+       rbac.check('user:zoe', 'read', 'page:project_plan', '{"data": {}, "tuples": ["page:x#reader@user:ann", "page:project_plan#reader@user:zoe"]}') AS second_tuple_counts;
 
 -- check_many: one subject, many objects; many subjects, one object.
 SELECT * FROM rbac.check_many('user:bob', 'read',
