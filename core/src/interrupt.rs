@@ -29,6 +29,8 @@ pub fn poll() {
         let f: fn() = unsafe { std::mem::transmute::<usize, fn()>(hook) };
         f();
     }
+    // After the host's check: a pending cancel goes first.
+    crate::engine::free_set_aside();
 }
 
 /// Sorts `items` like `sort_unstable`, polling every 1024 comparisons: a

@@ -8,7 +8,7 @@
 //! it goes, every bad context an ordinary error naming what is wrong, and
 //! bounded by `notion_rbac.max_context_items` before any work is done.
 
-use notion_rbac_core::engine::{Context, TextList};
+use notion_rbac_core::engine::{CallContext, Context, TextList};
 use notion_rbac_core::{Error, ErrorKind};
 use pgrx::datum::{FromDatum, JsonB};
 use pgrx::pg_sys;
@@ -236,10 +236,12 @@ crate::sql_type::same_sql_type_as!(ContextArg, JsonB);
 /// for a value that is not a context or nests too deeply; an error (54000)
 /// for more contextual tuples and attributes than
 /// `notion_rbac.max_context_items`.
-pub(crate) fn context_of(context: Option<ContextArg>) -> Context {
-    let Some(ContextArg { mut json, tuples, attributes }) = context else { return Context::default() };
+/// (A [`CallContext`]: a large one that a cancel unwinds through is freed
+/// later, a chunk per poll, so that the cancel is reported at once.)
+pub(crate) fn context_of(context: Option<ContextArg>) -> CallContext {
+    let Some(ContextArg { mut json, tuples, attributes }) = context else { return CallContext::new(Context::default()) };
     if json.is_null() && tuples.is_none() && attributes.is_none() {
-        return Context::default();
+        return CallContext::new(Context::default());
     }
     // "at_least": a consistency token; the call's read then includes what
     // it names (see store::consistency). Not part of the engine's context.
@@ -261,7 +263,7 @@ pub(crate) fn context_of(context: Option<ContextArg>) -> Context {
             "write the relationships to rbac.tuples instead, or raise notion_rbac.max_context_items",
         );
     }
-    let ctx = Context::from_json_and_lists(&json, tuples.as_ref(), attributes.as_ref()).or_raise();
+    let ctx = CallContext::new(Context::from_json_and_lists(&json, tuples.as_ref(), attributes.as_ref()).or_raise());
     if let Some(t) = token {
         crate::store::consistency::require(&t);
     }

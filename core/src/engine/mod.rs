@@ -21,7 +21,7 @@ pub mod source;
 pub use check::{
     CheckOptions, Checker, Kept, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FIXPOINT_SIZE, DEFAULT_MAX_STACK_BYTES,
 };
-pub use context::{Context, TextList};
+pub use context::{CallContext, Context, TextList, free_set_aside};
 pub use explain::{expand, explain};
 pub use lookup::{lookup_resources, lookup_subjects};
 pub use memory::MemorySource;
