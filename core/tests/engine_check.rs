@@ -883,3 +883,36 @@ entity node {
     let found = w.resources("user:u", "x", "node").unwrap();
     assert_eq!(found.len(), levels as usize); // half the levels, both sides
 }
+
+/// The rewrite of unions for plain subjects (engine::check::union_form)
+/// never makes a proof taller: a check the written rules answer within the
+/// depth limit is answered there too, not sent to settle (which a small
+/// `max_fixpoint_size` refuses on a long chain). Here `parent.edit` reaches
+/// the editor one level higher than `parent.view` would.
+#[test]
+fn rewritten_unions_keep_proof_heights() {
+    let schema = "
+        entity user {}
+        entity page {
+            relation parent @page
+            relation editor @user
+            permission edit = editor
+            permission view = edit or parent.view or parent.edit
+            permission read = editor or write or parent.read
+            permission write = editor or parent.write
+        }";
+    let mut tuples: Vec<String> = (0..400).map(|i| format!("page:p{i}#parent@page:p{}", i + 1)).collect();
+    tuples.push("page:p1#editor@user:u".to_string());
+    let refs: Vec<&str> = tuples.iter().map(String::as_str).collect();
+    let mut w = world(schema, &refs, &[]);
+    w.opts = CheckOptions {
+        max_depth: 2,
+        max_fixpoint_size: 100,
+        ..CheckOptions::default()
+    };
+    // view(p0) -> parent.edit -> edit(p1) -> editor(p1): height 2.
+    w.expect("page:p0", "view", "user:u", true);
+    // read(p0) -> parent.read -> read(p1) -> editor(p1): height 2, as
+    // read(p0) -> write(p0) -> parent.write -> ... would be 3.
+    w.expect("page:p0", "read", "user:u", true);
+}

@@ -34,7 +34,11 @@
 //! A walk `r.t1` is then left out when the union also has a walk `r.t2`
 //! over the same relation with `t1` subsumed by `t2`: on every entity
 //! type that has a member `t1`, `t2` is `t1` or a permission whose union
-//! names (recursively through unions) `t1`. (Of two identical walks the
+//! names (recursively through unions) `t1` — and within the levels the
+//! left out walk had beyond the kept one, so that no proof gets taller
+//! (`read = reader or write or parent.read` qualifies: `write`'s
+//! `parent.write` sits one level down, and `read` names `write` one level
+//! down; `view = edit or parent.view or parent.edit` keeps `parent.edit`). (Of two identical walks the
 //! one inlined through fewer permissions stays, the first of equals.)
 //! Only permissions where something is left out get a form; the others
 //! are evaluated as written.
@@ -63,6 +67,11 @@
 //! no cut happens at it, and nothing is memoised for it. So a proof the
 //! rewritten rules find is a proof of the written ones with the same
 //! height: a true answer within `max_depth` is one the written rules give.
+//! Conversely, a walk is only left out where the walk kept reaches the
+//! same grants at most as deep (the levels rule above), so the rewritten
+//! rules have a proof at most as tall as any the written ones have, and
+//! the search does not run out of depth (and settle, which costs more and
+//! is bounded by `max_fixpoint_size`) where the written one would not.
 //! Where the rewritten search runs out of depth, the check settles the
 //! node over the written rules (see "Settling"), which finds the shortest
 //! proof there is.
@@ -114,10 +123,12 @@ fn union_form(schema: &Schema, entity: &EntityDef, permission: usize) -> Option<
             else {
                 continue;
             };
+            // Through `r.t2`, a proof the left out walk gave is as tall as
+            // before or lower: `t2` names `t1` within the levels saved.
             let covered = if t1 == t2 {
                 (items[b].1, b) < (items[a].1, a)
             } else {
-                subsumed(schema, t1, t2)
+                subsumed(schema, t1, t2).is_some_and(|chain| items[b].1 + chain <= items[a].1)
             };
             if r1 == r2 && covered {
                 keep[a] = false;
@@ -177,41 +188,48 @@ fn flatten(
 
 /// Whether a walk's target `small` is subsumed by target `large` on every
 /// entity type a walk can reach (any type: contextual tuples are not
-/// validated against the relation's declared subject types).
-fn subsumed(schema: &Schema, small: &str, large: &str) -> bool {
-    schema
-        .entities
-        .iter()
-        .all(|e| e.member(small).is_none() || names(e, large, small, &mut Vec::new()))
+/// validated against the relation's declared subject types): if so, the
+/// most levels by which `large` names `small` on any of them.
+fn subsumed(schema: &Schema, small: &str, large: &str) -> Option<u32> {
+    let mut most = 0;
+    for e in &schema.entities {
+        if e.member(small).is_some() {
+            most = most.max(names(e, large, small, &mut Vec::new())?);
+        }
+    }
+    Some(most)
 }
 
-/// Whether member `large` of `entity` is `small`, or a permission whose
-/// union names `small` (recursively through unions). `seen` breaks cycles.
-fn names<'e>(entity: &'e EntityDef, large: &'e str, small: &str, seen: &mut Vec<&'e str>) -> bool {
+/// Whether member `large` of `entity` is `small` (0 levels), or a
+/// permission whose union names `small`, recursively through unions: the
+/// most levels of any such naming, so that a proof through `large` is
+/// never taller than one through `small` by more than that. `seen` (the
+/// chain being followed) breaks cycles.
+fn names<'e>(entity: &'e EntityDef, large: &'e str, small: &str, seen: &mut Vec<&'e str>) -> Option<u32> {
     if large == small {
-        return true;
+        return Some(0);
     }
     if seen.contains(&large) {
-        return false;
+        return None;
+    }
+    let Some(Member::Permission(j)) = entity.member(large) else {
+        return None;
+    };
+    let permission = entity.permissions.get(j)?;
+    if !is_union(&permission.expr) {
+        return None;
     }
     seen.push(large);
-    let Some(Member::Permission(j)) = entity.member(large) else {
-        return false;
-    };
-    let Some(permission) = entity.permissions.get(j) else {
-        return false;
-    };
-    if !is_union(&permission.expr) {
-        return false;
+    let mut most = None;
+    for child in union_children(&permission.expr) {
+        if let Expr::Leaf(Leaf::Computed(name)) | Expr::Leaf(Leaf::Attribute(name)) = child
+            && let Some(levels) = names(entity, name, small, seen)
+        {
+            most = most.max(Some(levels + 1));
+        }
     }
-    union_children(&permission.expr)
-        .iter()
-        .any(|child| match child {
-            Expr::Leaf(Leaf::Computed(name)) | Expr::Leaf(Leaf::Attribute(name)) => {
-                names(entity, name, small, seen)
-            }
-            _ => false,
-        })
+    seen.pop();
+    most
 }
 
 #[cfg(test)]
@@ -284,6 +302,32 @@ mod tests {
         );
         let got = forms(&text, "page");
         assert_eq!(got[1], ("read".into(), None));
+    }
+
+    #[test]
+    fn a_walk_is_kept_where_the_wider_one_reaches_its_grants_deeper() {
+        // Through `parent.view`, `parent.edit`'s grants are one level
+        // deeper (`view` names `edit`): left out, a depth limit that the
+        // written rules meet would send the check to settle.
+        let text = "
+            entity user {}
+            entity page {
+                relation parent @page
+                relation editor @user
+                permission edit = editor
+                permission view = edit or parent.view or parent.edit
+                permission wide = view or parent.wide or parent.view
+            }";
+        let got = forms(text, "page");
+        assert_eq!(got[1], ("view".into(), None));
+        // `wide`: the inlined `parent.view` (a repeat, one level down) and
+        // `parent.edit` (one level down, named by `view` one level down)
+        // go; its own `parent.view` stays (`wide` would reach its grants
+        // one level deeper).
+        assert_eq!(
+            got[2],
+            ("wide".into(), Some(vec!["editor@2".into(), "parent.wide@0".into(), "parent.view@0".into()]))
+        );
     }
 
     #[test]
