@@ -14,6 +14,7 @@ use std::rc::Rc;
 use serde_json::{Map, Value as Json};
 
 use crate::error::{Error, ErrorKind, Result};
+use super::text_list::TextList;
 use crate::tuple::{self, Attribute, SubjectRef, Tuple, Value};
 
 /// Contextual data of one check or lookup.
@@ -229,33 +230,6 @@ pub fn set_aside_items() -> usize {
     SET_ASIDE.with(|s| s.borrow().iter().map(|c| c.tuples.len() + c.attributes.len()).sum())
 }
 
-/// Strings end to end in one buffer (see [`Context::from_json_and_lists`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TextList {
-    text: String,
-    /// Per string: where it ends in `text`.
-    ends: Vec<usize>,
-}
-
-impl TextList {
-    pub fn push(&mut self, s: &str) {
-        self.text.push_str(s);
-        self.ends.push(self.text.len());
-    }
-
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts.zip(self.ends.iter().copied()).map(|(a, b)| &self.text[a..b])
-    }
-}
 
 fn invalid_argument(message: String) -> Error {
     Error::new(ErrorKind::InvalidArgument, message)

@@ -17,11 +17,13 @@ pub mod lookup;
 pub mod memory;
 mod rules;
 pub mod source;
+mod text_list;
 
 pub use check::{
     CheckOptions, Checker, Kept, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FIXPOINT_SIZE, DEFAULT_MAX_STACK_BYTES,
 };
-pub use context::{CallContext, Context, TextList, free_set_aside};
+pub use context::{CallContext, Context, free_set_aside};
+pub use text_list::TextList;
 pub use explain::{expand, explain};
 pub use lookup::{lookup_resources, lookup_subjects};
 pub use memory::MemorySource;

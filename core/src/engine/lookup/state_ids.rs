@@ -7,6 +7,7 @@
 //! million, with PostgreSQL waiting for the unwinding to finish before it
 //! reports the cancel); here they cost a few large buffers.
 
+use crate::engine::text_list::TextList;
 use rustc_hash::FxHashMap as HashMap;
 use rustc_hash::FxHasher;
 use std::hash::{Hash, Hasher};
@@ -16,11 +17,8 @@ const NONE: usize = usize::MAX;
 
 #[derive(Default)]
 pub(super) struct StateIds {
-    /// Every id, end to end.
-    text: String,
-    /// Per state: where its id ends in `text` (it starts where the
-    /// previous one ends).
-    ends: Vec<usize>,
+    /// Per state: its id.
+    ids: TextList,
     /// Per state: its plan node.
     nodes: Vec<usize>,
     /// Hash of (node, id) → the newest state with that hash.
@@ -39,8 +37,7 @@ fn key(node: usize, id: &str) -> u64 {
 impl StateIds {
     /// The id of state `s`.
     pub(super) fn id(&self, s: usize) -> &str {
-        let start = if s == 0 { 0 } else { self.ends[s - 1] };
-        &self.text[start..self.ends[s]]
+        self.ids.get(s)
     }
 
     /// The state of `id` at plan node `node`, if there is one.
@@ -58,9 +55,8 @@ impl StateIds {
     /// Adds a state for `id` at `node` (the caller found none) and returns
     /// its number: the number of states added before it.
     pub(super) fn add(&mut self, node: usize, id: &str) -> usize {
-        let s = self.ends.len();
-        self.text.push_str(id);
-        self.ends.push(self.text.len());
+        let s = self.ids.len();
+        self.ids.push(id);
         self.nodes.push(node);
         let older = self.heads.insert(key(node, id), s).unwrap_or(NONE);
         self.older.push(older);
@@ -93,9 +89,8 @@ mod tests {
         let mut ids = StateIds::default();
         let a = ids.add(0, "x");
         // Force a chain: a second state under the first one's hash.
-        let b = ids.ends.len();
-        ids.text.push_str("y");
-        ids.ends.push(ids.text.len());
+        let b = ids.ids.len();
+        ids.ids.push("y");
         ids.nodes.push(0);
         let head = ids.heads.insert(key(0, "x"), b).unwrap();
         ids.older.push(head);
