@@ -38,13 +38,18 @@ pub fn poll() {
 /// other. (The standard sort is panic-safe: a poll that unwinds leaves the
 /// items in some order, and the caller drops them.)
 pub fn sort_unstable<T: Ord>(items: &mut [T]) {
+    sort_unstable_by(items, T::cmp)
+}
+
+/// [`sort_unstable`] by a comparison of the caller's.
+pub fn sort_unstable_by<T>(items: &mut [T], mut compare: impl FnMut(&T, &T) -> std::cmp::Ordering) {
     let mut compared = 0u32;
     items.sort_unstable_by(|a, b| {
         compared = compared.wrapping_add(1);
         if compared % 1024 == 0 {
             poll();
         }
-        a.cmp(b)
+        compare(a, b)
     });
 }
 

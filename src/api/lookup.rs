@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use notion_rbac_core::engine;
+use notion_rbac_core::engine::{self, TextList};
 use notion_rbac_core::tuple;
 use pgrx::prelude::*;
 
@@ -37,17 +37,34 @@ fn lookup_resources(
     let key = ctx.is_empty()
         .then(|| format!("lookup_resources\0{subject}\0{action}\0{entity_type}\0{}", options_key()));
     let ids = store::read(|schema, source| {
-        if let Some(kept) = key.as_deref().and_then(|k| source.cache().recall::<Vec<String>>(k)) {
-            return Ok(Vec::clone(&kept));
+        if let Some(kept) = key.as_deref().and_then(|k| source.cache().recall::<TextList>(k)) {
+            return Ok(kept);
         }
-        let ids = engine::lookup_resources(schema, source, &subject, action, entity_type, &ctx, options())?;
+        let ids = Rc::new(engine::lookup_resource_list(schema, source, &subject, action, entity_type, &ctx, options())?);
         if let Some(k) = key.as_deref() {
-            source.cache().remember(k, Rc::new(ids.clone()), ids.len());
+            source.cache().remember(k, Rc::clone(&ids), ids.len());
         }
         Ok(ids)
     })
     .or_raise();
-    SetOfIterator::new(ids)
+    SetOfIterator::new(Ids { list: ids, next: 0 })
+}
+
+/// A lookup's answer as rows: one buffer, shared with the read cache, each
+/// id copied out as its row is returned (a cancelled or abandoned scan of
+/// a million rows frees two allocations, not a million).
+struct Ids {
+    list: Rc<TextList>,
+    next: usize,
+}
+
+impl Iterator for Ids {
+    type Item = String;
+    fn next(&mut self) -> Option<String> {
+        let id = (self.next < self.list.len()).then(|| self.list.get(self.next).to_owned());
+        self.next += 1;
+        id
+    }
 }
 
 /// Every subject id of `subject_type` (`user`, or `team#member` for subject

@@ -35,11 +35,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use notion_rbac_core::engine::{self, Checker, Context, Deadline, Kept};
+use notion_rbac_core::engine::{self, Checker, Context, Chains, Deadline, Kept, TextList};
 use notion_rbac_core::tuple::{self, ObjectRef, SubjectRef};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashSet, FxHasher};
+use std::hash::{Hash, Hasher};
 
 use super::check::options;
 use super::identity;
@@ -412,35 +413,52 @@ impl RowId<'_> {
     }
 }
 
-/// The ids a finished lookup found, with typed views built on first use.
+/// The ids a finished lookup found (sorted, in one buffer), with views for
+/// membership built on first use: by text, as integers, as uuids. A visible
+/// set of a million ids is then a few allocations to build and to free —
+/// also when a cancel unwinds the statement that built it.
 struct Visible {
-    text: FxHashSet<Box<str>>,
+    ids: TextList,
+    /// The ids' positions by the hash of their text.
+    text: Option<Chains>,
     ints: Option<FxHashSet<i64>>,
     uuids: Option<FxHashSet<u128>>,
 }
 
+fn text_hash(s: &str) -> u64 {
+    let mut h = FxHasher::default();
+    s.hash(&mut h);
+    h.finish()
+}
+
 impl Visible {
-    fn new(ids: Vec<String>) -> Visible {
-        Visible { text: ids.into_iter().map(String::into_boxed_str).collect(), ints: None, uuids: None }
+    fn new(ids: TextList) -> Visible {
+        // (Positions are u32: a visible set is far below 4 billion ids, as
+        // it is below the memory a backend may take.)
+        Visible { ids, text: None, ints: None, uuids: None }
     }
 
     fn len(&self) -> usize {
-        self.text.len()
+        self.ids.len()
     }
 
     fn ints(&mut self) -> &FxHashSet<i64> {
-        let text = &self.text;
-        self.ints.get_or_insert_with(|| text.iter().filter_map(|s| canonical_int(s)).collect())
+        let ids = &self.ids;
+        self.ints.get_or_insert_with(|| ids.iter().filter_map(canonical_int).collect())
     }
 
     fn uuids(&mut self) -> &FxHashSet<u128> {
-        let text = &self.text;
-        self.uuids.get_or_insert_with(|| text.iter().filter_map(|s| canonical_uuid(s)).collect())
+        let ids = &self.ids;
+        self.uuids.get_or_insert_with(|| ids.iter().filter_map(canonical_uuid).collect())
     }
 
     fn contains(&mut self, id: RowId<'_>) -> bool {
         match id {
-            RowId::Text(s) => self.text.contains(s),
+            RowId::Text(s) => {
+                let ids = &self.ids;
+                let chains = self.text.get_or_insert_with(|| Chains::build(ids.len(), |i| text_hash(ids.get(i))));
+                chains.positions(text_hash(s)).any(|i| ids.get(i) == s)
+            }
             RowId::Int(n) => self.ints().contains(&n),
             RowId::Uuid(u) => self.uuids().contains(&u),
         }
@@ -450,8 +468,11 @@ impl Visible {
 /// `s` as an integer if it is exactly an integer's text (no sign `+`, no
 /// leading zeros): only then can a bigint id equal it.
 fn canonical_int(s: &str) -> Option<i64> {
-    let n: i64 = s.parse().ok()?;
-    (n.to_string() == s).then_some(n)
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|c| c.is_ascii_digit())
+        && (digits == "0" && digits.len() == s.len() || !digits.starts_with('0'));
+    if canonical { s.parse().ok() } else { None }
 }
 
 /// `s` as a uuid if it is exactly a uuid's text as PostgreSQL writes it
@@ -699,10 +720,10 @@ fn lookup_within(subject: &SubjectRef, action: &str, entity_type: &str, budget: 
         let (found, gave_up) = match budget {
             Some(budget) => {
                 let mut limited = Deadline::new(&mut *source, started + budget);
-                let found = engine::lookup_resources(schema, &mut limited, subject, action, entity_type, &Context::default(), options());
+                let found = engine::lookup_resource_list(schema, &mut limited, subject, action, entity_type, &Context::default(), options());
                 (found, limited.passed())
             }
-            None => (engine::lookup_resources(schema, source, subject, action, entity_type, &Context::default(), options()), false),
+            None => (engine::lookup_resource_list(schema, source, subject, action, entity_type, &Context::default(), options()), false),
         };
         let found = found.map(|ids| {
             let n = ids.len();
@@ -783,10 +804,8 @@ fn visible_set(action: &str, entity_type: &str) -> Option<Rc<RefCell<Visible>>> 
 /// protected table's scan (see `permitted_plan`); empty without a subject.
 #[pg_extern(stable, strict, parallel_restricted)]
 fn permitted_ids(action: &str, entity_type: &str) -> Vec<String> {
-    let mut ids: Vec<String> =
-        visible_set(action, entity_type).map_or_else(Vec::new, |v| v.borrow().text.iter().map(|s| s.to_string()).collect());
-    ids.sort_unstable();
-    ids
+    // (A lookup's ids come sorted.)
+    visible_set(action, entity_type).map_or_else(Vec::new, |v| v.borrow().ids.iter().map(str::to_owned).collect())
 }
 
 /// [`permitted_ids`] for bigint id columns (the ids that are an integer's

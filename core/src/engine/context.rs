@@ -5,7 +5,6 @@
 //! the schema (as in Permify): a caller may pass tuples the schema would
 //! reject, and the engine simply follows them where they lead.
 
-use rustc_hash::FxHashMap as HashMap;
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::FxHasher;
@@ -14,6 +13,7 @@ use std::rc::Rc;
 use serde_json::{Map, Value as Json};
 
 use crate::error::{Error, ErrorKind, Result};
+use super::chains::{Chain, Chains};
 use super::text_list::TextList;
 use crate::tuple::{self, Attribute, SubjectRef, Tuple, Value};
 
@@ -296,61 +296,6 @@ pub(crate) struct ContextIndex<'c> {
     /// lookup asks once per entity, so a linear scan would make it
     /// quadratic).
     attributes: Option<Rc<Chains>>,
-}
-
-/// The end of a chain.
-const NONE: u32 = u32::MAX;
-
-/// The positions of a list's items by the hash of their key, as chains
-/// through one array in list order: a few allocations however many keys a
-/// context has, so that dropping it (also when a cancelled call unwinds)
-/// takes no time worth mentioning. (One vector per key made a million
-/// contextual attributes a million allocations to free.)
-struct Chains {
-    /// Key hash → the first position with it.
-    first: HashMap<u64, u32>,
-    /// Per position: the next position with the same hash, or [`NONE`].
-    next: Vec<u32>,
-}
-
-impl Chains {
-    fn build(len: usize, key: impl Fn(usize) -> u64) -> Chains {
-        let mut first: HashMap<u64, u32> = HashMap::default();
-        let mut next = vec![NONE; len];
-        // Backwards, so that each chain runs in list order.
-        for i in (0..len).rev() {
-            poll_every(i);
-            if let Some(after) = first.insert(key(i), i as u32) {
-                next[i] = after;
-            }
-        }
-        Chains { first, next }
-    }
-
-    fn positions(&self, hash: u64) -> Chain<'_> {
-        Chain {
-            at: self.first.get(&hash).copied().unwrap_or(NONE),
-            next: &self.next,
-        }
-    }
-}
-
-/// The positions of one hash, in list order.
-struct Chain<'s> {
-    at: u32,
-    next: &'s [u32],
-}
-
-impl Iterator for Chain<'_> {
-    type Item = usize;
-    fn next(&mut self) -> Option<usize> {
-        if self.at == NONE {
-            return None;
-        }
-        let at = self.at as usize;
-        self.at = self.next.get(at).copied().unwrap_or(NONE);
-        Some(at)
-    }
 }
 
 fn key_hash(parts: &[&str]) -> u64 {

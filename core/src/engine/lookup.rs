@@ -132,6 +132,7 @@ use super::check::Checker;
 use super::check::{CheckOptions, undefined_member};
 use super::context::Context;
 use super::source::TupleSource;
+use super::text_list::TextList;
 use crate::error::Result;
 use crate::model::{EntityDef, Schema};
 use crate::tuple::{ObjectRef, SubjectRef};
@@ -179,6 +180,21 @@ pub fn lookup_resources<S: TupleSource + ?Sized>(
         .map(|(ids, _)| ids)
 }
 
+/// [`lookup_resources`], its ids in one buffer: what a server returning or
+/// keeping large answers should use (a million ids are two allocations,
+/// not a million, to build, share and free).
+pub fn lookup_resource_list<S: TupleSource + ?Sized>(
+    schema: &Schema,
+    source: &mut S,
+    subject: &SubjectRef,
+    permission: &str,
+    entity_type: &str,
+    ctx: &Context,
+    opts: CheckOptions,
+) -> Result<TextList> {
+    resources::lookup(schema, source, subject, permission, entity_type, ctx, opts).map(|(ids, _)| ids)
+}
+
 /// [`lookup_resources`], also telling how the answer was reached.
 pub fn lookup_resources_with_stats<S: TupleSource + ?Sized>(
     schema: &Schema,
@@ -190,6 +206,7 @@ pub fn lookup_resources_with_stats<S: TupleSource + ?Sized>(
     opts: CheckOptions,
 ) -> Result<(Vec<String>, LookupStats)> {
     resources::lookup(schema, source, subject, permission, entity_type, ctx, opts)
+        .map(|(ids, stats)| (ids.iter().map(str::to_owned).collect(), stats))
 }
 
 /// Every subject id of `subject_reference` (`"user"`, or `"group#member"`

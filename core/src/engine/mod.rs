@@ -10,6 +10,7 @@
 //! - [`MemorySource`]: an in-memory [`TupleSource`], the reference the
 //!   database-backed source must agree with.
 
+mod chains;
 pub mod check;
 pub mod context;
 pub mod explain;
@@ -23,9 +24,10 @@ pub use check::{
     CheckOptions, Checker, Kept, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FIXPOINT_SIZE, DEFAULT_MAX_STACK_BYTES,
 };
 pub use context::{CallContext, Context, free_set_aside};
+pub use chains::Chains;
 pub use text_list::TextList;
 pub use explain::{expand, explain};
-pub use lookup::{lookup_resources, lookup_subjects};
+pub use lookup::{lookup_resource_list, lookup_resources, lookup_subjects};
 pub use memory::MemorySource;
 pub use source::{Deadline, ReverseHit, TupleSource};
 

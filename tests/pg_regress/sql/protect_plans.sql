@@ -117,6 +117,14 @@ RESET plan_cache_mode;
 -- The arrays themselves, for the current subject only.
 SELECT rbac.set_subject('user:dan', 'session');
 SELECT rbac.permitted_ids_bigint('read', 'doc') AS dan_ids;
+-- Only an integer's canonical text is a bigint id: doc:007, doc:-0 and
+-- doc:+8 are not rows 7, 0 and 8 (doc:0 and doc:-9 are 0 and -9).
+RESET ROLE;
+SELECT rbac.write_tuples(ARRAY['doc:007#reader@user:dan', 'doc:-0#reader@user:dan', 'doc:+8#reader@user:dan',
+                               'doc:0#reader@user:dan', 'doc:-9#reader@user:dan']);
+SET ROLE regress_plans_web;
+SELECT rbac.permitted_ids_bigint('read', 'doc') AS dan_canonical_ids;
+SELECT count(*) AS dan_rows_7_8 FROM regress_plans_docs WHERE id IN (7, 8);
 SELECT rbac.permitted_ids('read', 'doc') @> ARRAY['t1', '1'] AS text_form;
 SELECT rbac.permitted_ids('read', 'nope');
 SELECT rbac.set_subject(NULL, 'session');

@@ -9,6 +9,7 @@ use super::{LookupStats, target_kind};
 use crate::engine::check::{CheckOptions, Checker, undefined_entity, undefined_member};
 use crate::engine::context::{Context, ContextIndex, poll_every};
 use crate::engine::source::{ReverseHit, TupleSource};
+use crate::engine::text_list::TextList;
 use crate::error::{Error, Result};
 use crate::model::{EntityDef, Expr, Leaf, Schema};
 use crate::tuple::{ObjectRef, SubjectRef};
@@ -109,7 +110,7 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
     entity_type: &str,
     ctx: &Context,
     opts: CheckOptions,
-) -> Result<(Vec<String>, LookupStats)> {
+) -> Result<(TextList, LookupStats)> {
     let entity = schema
         .entity(entity_type)
         .ok_or_else(|| undefined_entity(entity_type))?;
@@ -146,34 +147,39 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
     ex.spread_candidates()?;
 
     // Decide the target's nodes: a proof the check finds within its depth
-    // limit answers; anything else met is checked.
+    // limit answers; anything else met is checked. Answers are kept as
+    // state numbers (their ids live in `ex.ids`) until the end, where they
+    // are copied once, sorted, into one buffer: a lookup may answer
+    // millions of ids, and a string each made building, sorting and
+    // freeing them (also when a cancel unwinds the call) the slow part.
     let max_depth = Height::from(opts.max_depth);
-    let mut allowed = Vec::new();
-    // (id, checked on its own): see below.
-    let mut to_check: Vec<(String, bool)> = Vec::new();
+    let mut allowed: Vec<usize> = Vec::new();
+    // (state, checked on its own): see below.
+    let mut to_check: Vec<(usize, bool)> = Vec::new();
     for (s, state) in ex.states.iter().enumerate() {
         poll_every(s);
         if state.node != 0 {
             continue;
         }
-        let id = ex.ids.id(s);
         match state.best {
-            Some(h) if h <= max_depth => allowed.push(id.to_string()),
-            Some(_) => to_check.push((id.to_string(), true)),
-            None if state.candidate => to_check.push((id.to_string(), false)),
+            Some(h) if h <= max_depth => allowed.push(s),
+            Some(_) => to_check.push((s, true)),
+            None if state.candidate => to_check.push((s, false)),
             None => {}
         }
     }
     ex.stats.proven = allowed.len();
-    crate::interrupt::sort_unstable(&mut to_check);
+    let ids = &ex.ids;
+    crate::interrupt::sort_unstable_by(&mut to_check, |a, b| ids.id(a.0).cmp(ids.id(b.0)).then(a.1.cmp(&b.1)));
     let mut object = ObjectRef {
         ty: entity_type.to_string(),
         id: String::new(),
     };
-    for (id, alone) in to_check {
+    for (s, alone) in to_check {
         crate::interrupt::poll();
         ex.stats.checked += 1;
-        object.id = id;
+        object.id.clear();
+        object.id.push_str(ex.ids.id(s));
         // Candidates share the memo (an ancestor's permission decided for
         // one answers the others; nodes of an unstratified schema are
         // settled once for all). The memo is exact; nodes whose proof is
@@ -186,12 +192,20 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
             ex.checker.check(&object, permission, subject)?
         };
         if allow {
-            allowed.push(std::mem::take(&mut object.id));
+            allowed.push(s);
         }
     }
-    crate::interrupt::sort_unstable(&mut allowed);
-    allowed.dedup();
-    Ok((allowed, ex.stats))
+    let ids = &ex.ids;
+    crate::interrupt::sort_unstable_by(&mut allowed, |a, b| ids.id(*a).cmp(ids.id(*b)));
+    let mut answer = TextList::default();
+    for (i, s) in allowed.iter().enumerate() {
+        poll_every(i);
+        let id = ids.id(*s);
+        if answer.is_empty() || answer.get(answer.len() - 1) != id {
+            answer.push(id);
+        }
+    }
+    Ok((answer, ex.stats))
 }
 
 impl<'p, 'a, 'c, S: TupleSource + ?Sized> Expansion<'p, 'a, 'c, S> {
