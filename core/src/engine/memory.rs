@@ -11,6 +11,9 @@ use crate::tuple::{Attribute, ObjectRef, SubjectRef, Tuple, Value};
 /// `map[a][b][c]`, looked up with borrowed keys (no allocation per read).
 type Nested3<T> = HashMap<String, HashMap<String, HashMap<String, T>>>;
 
+/// subject type → subject id → entity type → relation → hits.
+type Reverse = HashMap<String, Nested3<Vec<ReverseHit>>>;
+
 /// Relationships and attributes held in memory, with a forward index
 /// (entity, relation → subjects), a reverse index (subject, entity type,
 /// relation → entity ids) and attribute indexes.
@@ -19,8 +22,13 @@ pub struct MemorySource {
     tuples: HashSet<Tuple>,
     /// entity type → entity id → relation → subjects.
     forward: Nested3<Vec<SubjectRef>>,
-    /// subject type → subject id → entity type → relation → hits.
-    reverse: HashMap<String, Nested3<Vec<ReverseHit>>>,
+    /// subject type → subject id → entity type → relation → hits, sorted
+    /// by entity id (as the database's index returns them). Built on the
+    /// first reverse read: only lookups read it, and a validation file's
+    /// checks would otherwise pay for building it and — when a cancel
+    /// unwinds the call — for freeing it (most of a cancelled validation's
+    /// wait).
+    reverse: Option<Reverse>,
     /// entity type → entity id → attribute name → value.
     attributes: Nested3<Value>,
     /// entity type → attribute name → ids with a value.
@@ -63,19 +71,12 @@ impl MemorySource {
             .entry(t.relation.clone())
             .or_default()
             .push(t.subject.clone());
-        self.reverse
-            .entry(t.subject.ty.clone())
-            .or_default()
-            .entry(t.subject.id.clone())
-            .or_default()
-            .entry(t.entity.ty.clone())
-            .or_default()
-            .entry(t.relation.clone())
-            .or_default()
-            .push(ReverseHit {
-                entity_id: t.entity.id.clone(),
-                subject_relation: t.subject.relation.clone(),
-            });
+        if let Some(reverse) = self.reverse.as_mut() {
+            let hits = reverse_hits(reverse, &t.subject, &t.entity.ty, &t.relation);
+            let hit = ReverseHit { entity_id: t.entity.id.clone(), subject_relation: t.subject.relation.clone() };
+            let at = hits.partition_point(|h| hit_order(h) < hit_order(&hit));
+            hits.insert(at, hit);
+        }
         if t.subject.relation.is_empty() {
             self.plain_subjects
                 .entry(t.subject.ty.clone())
@@ -117,6 +118,50 @@ impl MemorySource {
     }
 }
 
+/// The hits of (subject, entity type, relation), made if missing.
+fn reverse_hits<'m>(reverse: &'m mut Reverse, subject: &SubjectRef, entity_type: &str, relation: &str) -> &'m mut Vec<ReverseHit> {
+    reverse
+        .entry(subject.ty.clone())
+        .or_default()
+        .entry(subject.id.clone())
+        .or_default()
+        .entry(entity_type.to_owned())
+        .or_default()
+        .entry(relation.to_owned())
+        .or_default()
+}
+
+fn hit_order(h: &ReverseHit) -> (&str, &str) {
+    (&h.entity_id, &h.subject_relation)
+}
+
+impl MemorySource {
+    /// The reverse index, built from the forward one on first use.
+    fn reverse_index(&mut self) -> &Reverse {
+        let forward = &self.forward;
+        self.reverse.get_or_insert_with(|| {
+            let mut reverse = Reverse::new();
+            let mut n = 0usize;
+            for (entity_type, ids) in forward {
+                for (entity_id, relations) in ids {
+                    for (relation, subjects) in relations {
+                        for s in subjects {
+                            crate::engine::context::poll_every(n);
+                            n += 1;
+                            reverse_hits(&mut reverse, s, entity_type, relation)
+                                .push(ReverseHit { entity_id: entity_id.clone(), subject_relation: s.relation.clone() });
+                        }
+                    }
+                }
+            }
+            for hits in reverse.values_mut().flat_map(|m| m.values_mut()).flat_map(|m| m.values_mut()).flat_map(|m| m.values_mut()) {
+                hits.sort_unstable_by(|a, b| hit_order(a).cmp(&hit_order(b)));
+            }
+            reverse
+        })
+    }
+}
+
 fn get3<'m, T>(map: &'m Nested3<T>, a: &str, b: &str, c: &str) -> Option<&'m T> {
     map.get(a)?.get(b)?.get(c)
 }
@@ -153,7 +198,7 @@ impl TupleSource for MemorySource {
         out: &mut Vec<ReverseHit>,
     ) -> Result<()> {
         if let Some(hits) = self
-            .reverse
+            .reverse_index()
             .get(&subject.ty)
             .and_then(|m| get3(m, &subject.id, entity_type, relation))
         {
@@ -187,5 +232,30 @@ impl TupleSource for MemorySource {
             out.extend(ids.iter().cloned());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tuple::{parse_object, parse_tuple};
+
+    fn reverse_ids(source: &mut MemorySource) -> Vec<String> {
+        let mut out = Vec::new();
+        let subject = parse_object("user:u").unwrap();
+        source.reverse(&subject, "doc", "viewer", &mut out).unwrap();
+        out.into_iter().map(|h| h.entity_id).collect()
+    }
+
+    #[test]
+    fn reverse_reads_see_tuples_added_before_and_after_the_first() {
+        let tuples = ["doc:b#viewer@user:u", "doc:a#viewer@user:u", "doc:z#editor@user:u"];
+        let mut source = MemorySource::from_data(tuples.map(|t| parse_tuple(t).unwrap()), []);
+        assert!(source.reverse.is_none(), "built only when read");
+        assert_eq!(reverse_ids(&mut source), ["a", "b"]);
+        for t in ["doc:c#viewer@user:u", "doc:0#viewer@user:u", "doc:a#viewer@user:u"] {
+            source.insert_tuple(parse_tuple(t).unwrap());
+        }
+        assert_eq!(reverse_ids(&mut source), ["0", "a", "b", "c"]);
     }
 }
