@@ -3,6 +3,9 @@
 //! agree with.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::FxHasher;
 
 use super::source::{ReverseHit, TupleSource};
 use crate::error::Result;
@@ -19,7 +22,13 @@ type Reverse = HashMap<String, Nested3<Vec<ReverseHit>>>;
 /// relation → entity ids) and attribute indexes.
 #[derive(Debug, Default, Clone)]
 pub struct MemorySource {
-    tuples: HashSet<Tuple>,
+    /// Hashes of the stored tuples, for finding duplicates (a hash seen
+    /// before is confirmed against the forward index): the tuples
+    /// themselves are in the indexes, and a second copy of every string
+    /// made a validation file's universe larger and slower to free.
+    tuple_hashes: HashSet<u64>,
+    /// Number of stored tuples.
+    count: usize,
     /// entity type → entity id → relation → subjects.
     forward: Nested3<Vec<SubjectRef>>,
     /// subject type → subject id → entity type → relation → hits, sorted
@@ -60,9 +69,17 @@ impl MemorySource {
 
     /// Adds a tuple; returns false if it was already there.
     pub fn insert_tuple(&mut self, t: Tuple) -> bool {
-        if self.tuples.contains(&t) {
+        let hash = {
+            let mut h = FxHasher::default();
+            t.hash(&mut h);
+            h.finish()
+        };
+        if !self.tuple_hashes.insert(hash)
+            && get3(&self.forward, &t.entity.ty, &t.entity.id, &t.relation).is_some_and(|s| s.contains(&t.subject))
+        {
             return false;
         }
+        self.count += 1;
         self.forward
             .entry(t.entity.ty.clone())
             .or_default()
@@ -83,7 +100,6 @@ impl MemorySource {
                 .or_default()
                 .insert(t.subject.id.clone());
         }
-        self.tuples.insert(t);
         true
     }
 
@@ -103,18 +119,13 @@ impl MemorySource {
             .insert(a.name, a.value);
     }
 
-    /// Every stored tuple, in no particular order.
-    pub fn tuples(&self) -> impl Iterator<Item = &Tuple> {
-        self.tuples.iter()
-    }
-
     /// Number of stored tuples.
     pub fn len(&self) -> usize {
-        self.tuples.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tuples.is_empty()
+        self.count == 0
     }
 }
 
@@ -257,5 +268,20 @@ mod tests {
             source.insert_tuple(parse_tuple(t).unwrap());
         }
         assert_eq!(reverse_ids(&mut source), ["0", "a", "b", "c"]);
+        assert_eq!(source.len(), 5);
+    }
+
+    #[test]
+    fn a_tuple_is_stored_once() {
+        let t = |s: &str| parse_tuple(s).unwrap();
+        let mut source = MemorySource::from_data([t("doc:a#viewer@user:u"), t("doc:a#viewer@user:u")], []);
+        assert_eq!(source.len(), 1);
+        assert!(!source.insert_tuple(t("doc:a#viewer@user:u")));
+        assert!(source.insert_tuple(t("doc:a#viewer@team:t#member")));
+        assert!(source.insert_tuple(t("doc:a#editor@user:u")));
+        assert_eq!(source.len(), 3);
+        let mut out = Vec::new();
+        source.subjects(&parse_object("doc:a").unwrap(), "viewer", &mut out).unwrap();
+        assert_eq!(out.len(), 2);
     }
 }
