@@ -35,12 +35,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use notion_rbac_core::engine::{self, Checker, Context, Chains, Deadline, Kept, TextList};
+use notion_rbac_core::engine::{self, Checker, Context, Chains, Deadline, Kept, TextList, key_hash};
 use notion_rbac_core::tuple::{self, ObjectRef, SubjectRef};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use rustc_hash::{FxHashSet, FxHasher};
-use std::hash::{Hash, Hasher};
+use rustc_hash::FxHashSet;
 
 use super::check::options;
 use super::identity;
@@ -425,12 +424,6 @@ struct Visible {
     uuids: Option<FxHashSet<u128>>,
 }
 
-fn text_hash(s: &str) -> u64 {
-    let mut h = FxHasher::default();
-    s.hash(&mut h);
-    h.finish()
-}
-
 impl Visible {
     fn new(ids: TextList) -> Visible {
         // (Positions are u32: a visible set is far below 4 billion ids, as
@@ -456,8 +449,8 @@ impl Visible {
         match id {
             RowId::Text(s) => {
                 let ids = &self.ids;
-                let chains = self.text.get_or_insert_with(|| Chains::build(ids.len(), |i| text_hash(ids.get(i))));
-                chains.positions(text_hash(s)).any(|i| ids.get(i) == s)
+                let chains = self.text.get_or_insert_with(|| Chains::build(ids.len(), |i| key_hash(&[ids.get(i)])));
+                chains.positions(key_hash(&[s])).any(|i| ids.get(i) == s)
             }
             RowId::Int(n) => self.ints().contains(&n),
             RowId::Uuid(u) => self.uuids().contains(&u),

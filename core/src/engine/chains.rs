@@ -1,7 +1,20 @@
 //! Positions in a list by the hash of their key, as chains through one
 //! array: an index over millions of items in a few allocations.
 
+use std::hash::{Hash, Hasher};
+
 use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::FxHasher;
+
+/// The hash of a key made of `parts`, for [`Chains::build`] and
+/// [`Chains::positions`].
+pub fn key_hash(parts: &[&str]) -> u64 {
+    let mut h = FxHasher::default();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
 
 /// The end of a chain.
 const NONE: u32 = u32::MAX;

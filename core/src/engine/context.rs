@@ -5,15 +5,13 @@
 //! the schema (as in Permify): a caller may pass tuples the schema would
 //! reject, and the engine simply follows them where they lead.
 
-use std::hash::{Hash, Hasher};
 
-use rustc_hash::FxHasher;
 use std::rc::Rc;
 
 use serde_json::{Map, Value as Json};
 
 use crate::error::{Error, ErrorKind, Result};
-use super::chains::{Chain, Chains};
+use super::chains::{Chain, Chains, key_hash};
 use super::text_list::TextList;
 use crate::tuple::{self, Attribute, SubjectRef, Tuple, Value};
 
@@ -296,14 +294,6 @@ pub(crate) struct ContextIndex<'c> {
     /// lookup asks once per entity, so a linear scan would make it
     /// quadratic).
     attributes: Option<Rc<Chains>>,
-}
-
-fn key_hash(parts: &[&str]) -> u64 {
-    let mut h = FxHasher::default();
-    for p in parts {
-        p.hash(&mut h);
-    }
-    h.finish()
 }
 
 /// Polls for interrupts every 1024th item of a long list: a context may

@@ -24,7 +24,7 @@ pub use check::{
     CheckOptions, Checker, Kept, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FIXPOINT_SIZE, DEFAULT_MAX_STACK_BYTES,
 };
 pub use context::{CallContext, Context, free_set_aside};
-pub use chains::Chains;
+pub use chains::{Chains, key_hash};
 pub use text_list::TextList;
 pub use explain::{expand, explain};
 pub use lookup::{lookup_resource_list, lookup_resources, lookup_subjects};
