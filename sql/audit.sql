@@ -411,10 +411,30 @@ AS $$
 DECLARE
     v_type text := split_part(p_object, ':', 1);
     v_id text := substr(p_object, length(split_part(p_object, ':', 1)) + 2);
+    v_subject_id text := split_part(split_part(p_subject, '#', 1), ':', 2);
     v_workspace text;
     v_permission text;
     v_reason text;
 BEGIN
+    -- What a denial records must be what it claims to be: a caller's text
+    -- that is no subject, object or action is refused, never logged (nor
+    -- delivered to a Notion audit database).
+    -- (Ids as stored ids are: 1 to 128 of A-Z a-z 0-9 _ . + -, or *.)
+    IF NOT (rbac._is_subject(p_subject) AND octet_length(p_subject) <= 512
+            AND (octet_length(v_subject_id) <= 128 AND v_subject_id ~ '^[A-Za-z0-9_.+-]+$' OR v_subject_id = '*')) THEN
+        RAISE EXCEPTION 'rbac.authorize: invalid subject %', quote_literal(left(p_subject, 100))
+            USING ERRCODE = 'invalid_text_representation', HINT = 'A subject is type:id or type:id#relation, as in user:alice.';
+    END IF;
+    IF NOT (rbac._is_subject(p_object) AND position('#' IN p_object) = 0 AND octet_length(p_object) <= 256
+            AND (octet_length(v_id) <= 128 AND v_id ~ '^[A-Za-z0-9_.+-]+$' OR v_id = '*')) THEN
+        RAISE EXCEPTION 'rbac.authorize: invalid object %', quote_literal(left(p_object, 100))
+            USING ERRCODE = 'invalid_text_representation', HINT = 'An object is type:id, as in page:plan.';
+    END IF;
+    IF NOT (octet_length(p_action) <= 63 AND p_action ~ '^[a-z][a-z0-9_]*$') THEN
+        RAISE EXCEPTION 'rbac.authorize: invalid action %', quote_literal(left(p_action, 100))
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'An action is a name of lower-case letters, digits and underscores (at most 63), as in app roles.';
+    END IF;
     IF v_type = 'workspace' THEN
         v_workspace := v_id;
     ELSE

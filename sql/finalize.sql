@@ -24,6 +24,8 @@ GRANT EXECUTE ON FUNCTION
     rbac.lookup_subjects(text, text, text, jsonb),
     rbac.read_tuples(text, text, text, text, text, text),
     rbac.read_attributes(text, text, text),
+    rbac._read_tuples(text, text, text, text, text, text),
+    rbac._read_attributes(text, text, text),
     rbac.validate(text)
     TO rbac_reader;
 
@@ -96,6 +98,7 @@ GRANT EXECUTE ON FUNCTION rbac.protect(regclass, text, name, text, text, text, t
     TO rbac_admin;
 GRANT SELECT ON rbac.protected_tables TO rbac_admin;
 GRANT EXECUTE ON FUNCTION rbac._protect_info(text) TO rbac_admin;
+GRANT EXECUTE ON FUNCTION rbac._stable_id_type(regtype) TO rbac_admin;
 GRANT EXECUTE ON FUNCTION rbac._is_subject(text) TO rbac_admin;
 
 -- Application roles and the audit log. Administrators manage roles and

@@ -6,6 +6,29 @@
 -- in the comments of the policies it created (dumped and restored with the
 -- table), which rbac.protected_tables reads.
 
+-- Whether values of `typ` have one text form whatever the session's
+-- settings (so that a policy's id means one tuple's id for every reader):
+-- text types, integers, numeric, uuid and enums, and domains over them.
+-- Not dates, times, floats, money, bytea and the like, whose text form
+-- follows DateStyle, TimeZone, extra_float_digits, lc_monetary or
+-- bytea_output.
+CREATE FUNCTION rbac._stable_id_type(typ regtype) RETURNS boolean
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+BEGIN
+    SELECT p.oid, p.typtype, p.typbasetype INTO t FROM pg_type p WHERE p.oid = typ;
+    WHILE t.typtype = 'd' LOOP
+        SELECT p.oid, p.typtype, p.typbasetype INTO t FROM pg_type p WHERE p.oid = t.typbasetype;
+    END LOOP;
+    RETURN t.typtype = 'e'
+        OR t.oid IN ('text'::regtype, 'character varying'::regtype, 'character'::regtype, 'name'::regtype,
+                     'smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype, 'uuid'::regtype);
+END
+$$;
+
 CREATE FUNCTION rbac.protect(
     tbl regclass,
     entity_type text,
@@ -54,7 +77,16 @@ BEGIN
     -- Ids are compared in their text form: exactly the id a tuple names
     -- (page:42, page:3f2e…). Text, integer and uuid columns are passed as
     -- they are (rbac.permitted has a form for each, and compares without
-    -- making text of every row); other types are cast to text.
+    -- making text of every row); other types are cast to text — only types
+    -- whose text form no setting changes: a date's follows the reader's
+    -- DateStyle, so a reader could pick which tuples a row matches.
+    IF NOT rbac._stable_id_type(col.type) THEN
+        RAISE EXCEPTION 'rbac.protect: column % of % is of type %, whose text form depends on session settings or is not an id',
+                        quote_ident(id_column), tbl, col.type
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Protect a column of type text, varchar, char, name, smallint, integer, bigint, numeric or uuid '
+                         '(or an enum, or a domain over one) that holds the id as the tuples name it.';
+    END IF;
     id_expr := CASE WHEN col.type IN ('text'::regtype, 'character varying'::regtype, 'smallint'::regtype,
                                       'integer'::regtype, 'bigint'::regtype, 'uuid'::regtype)
                     THEN quote_ident(id_column) ELSE format('(%I)::text', id_column) END;

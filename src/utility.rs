@@ -177,6 +177,34 @@ unsafe fn is_recorded(relation: *mut pg_sys::RangeVar) -> bool {
             }
             pg_sys::get_relname_relid((*relation).relname, schema)
         };
-        crate::store::writes::is_recorded_table(oid)
+        crate::store::writes::is_recorded_table(oid) && may_change_triggers(oid)
     }
+}
+
+/// Whether the current user may change the triggers of table `oid` at
+/// all: as its owner (a member of the owner's role, a superuser), needed
+/// for `ALTER TABLE` and `DROP TRIGGER`, or with the TRIGGER privilege,
+/// enough for `CREATE TRIGGER`. Anyone else's statement fails PostgreSQL's
+/// own privilege check and changes nothing; counting it would let a role
+/// that may only connect make every backend's read cache start afresh
+/// (a registry of writers filled by rolled-back subtransactions).
+/// SAFETY: `oid` is an existing table's.
+unsafe fn may_change_triggers(oid: pg_sys::Oid) -> bool {
+    // SAFETY: catalog lookups of an existing relation.
+    unsafe {
+        let user = pg_sys::GetUserId();
+        owns(oid, user) || pg_sys::pg_class_aclcheck(oid, user, pg_sys::ACL_TRIGGER as pg_sys::AclMode) == pg_sys::AclResult::ACLCHECK_OK
+    }
+}
+
+#[cfg(not(feature = "pg18"))]
+unsafe fn owns(oid: pg_sys::Oid, user: pg_sys::Oid) -> bool {
+    // SAFETY: as the caller's.
+    unsafe { pg_sys::pg_class_ownercheck(oid, user) }
+}
+
+#[cfg(feature = "pg18")]
+unsafe fn owns(oid: pg_sys::Oid, user: pg_sys::Oid) -> bool {
+    // SAFETY: as the caller's.
+    unsafe { pg_sys::object_ownercheck(pg_sys::RelationRelationId, oid, user) }
 }

@@ -62,6 +62,21 @@ fn oauth_configure(
         .collect();
     oauth::validate_redirect_uris(&redirect_uris).or_raise();
     let base = notion::validate_base_url(api_base_url).or_raise().to_owned();
+    // The worker sends every workspace's tokens there (and, to refresh
+    // one, the client secret): an administrator who may not read them must
+    // not be able to have them sent to a server of their own.
+    if base != notion::DEFAULT_BASE_URL && !session_user_is_superuser() {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "permission denied to point the integration at another API than Notion's",
+            format!(
+                "only a superuser may set api_base_url to anything but {} (a local test server, say): \
+                 the background worker sends workspace tokens to it",
+                notion::DEFAULT_BASE_URL
+            )
+        );
+    }
     if notion_version.trim().is_empty() {
         raise(Error::new(ErrorKind::InvalidArgument, "Notion-Version must not be empty"));
     }
@@ -72,9 +87,18 @@ fn oauth_configure(
          ON CONFLICT (singleton) DO UPDATE SET client_id = EXCLUDED.client_id, client_secret = EXCLUDED.client_secret, \
            redirect_uris = EXCLUDED.redirect_uris, api_base_url = EXCLUDED.api_base_url, \
            notion_version = EXCLUDED.notion_version, updated_at = pg_catalog.now(), updated_by = SESSION_USER",
-        &[client_id.into(), secret.into(), redirect_uris.into(), base.as_str().into(), notion_version.into()],
+        &[client_id.into(), secret.into(), redirect_uris.clone().into(), base.as_str().into(), notion_version.into()],
     )
     .unwrap_or_else(|e| spi_error("storing the OAuth configuration", e));
+}
+
+/// Whether the session's login role is a superuser (inside this SECURITY
+/// DEFINER function the current user is the extension's owner).
+fn session_user_is_superuser() -> bool {
+    Spi::get_one::<bool>("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = SESSION_USER")
+        .ok()
+        .flatten()
+        .unwrap_or(false)
 }
 
 /// Builds Notion's authorization URL for a new installation and records the

@@ -42,11 +42,26 @@ pub fn read_active<R>(f: impl FnOnce(&Rc<ActiveSchema>, &mut IndexSource) -> R) 
 
 fn read_in_active<R>(f: impl FnOnce(&Rc<ActiveSchema>, &mut IndexSource) -> R) -> R {
     let limit = guc::cache_rows();
-    let key = SnapshotKey::current();
     CACHE.with(|cell| {
         // A nested call (none is known) would find the cache borrowed: it
         // then reads without it rather than fail.
-        let mut shared = key.as_ref().and_then(|_| cell.try_borrow_mut().ok());
+        let mut shared = cell.try_borrow_mut().ok();
+        // The tables' locks before the key: a lock this call waits for is
+        // one a TRUNCATE (or a schema change) holds, and taking it takes in
+        // what committed meanwhile (the invalidations that move this
+        // backend's epoch). A TRUNCATE is not MVCC-safe: a snapshot taken
+        // before it committed reads the emptied table once it has, so a key
+        // made before the wait would match the cache's and answer from the
+        // rows it removed. (Locks already held in this transaction cost no
+        // wait; `guard_tables` below makes the privilege checks again when
+        // the new key empties the stamp.)
+        if let Some(c) = shared.as_deref_mut() {
+            guard_tables(c, limit > 0);
+        }
+        let key = SnapshotKey::current();
+        if key.is_none() {
+            shared = None;
+        }
         // The compiled schema is kept under the same rule even when tuple
         // reads are not cached: it saves the version probe of every call.
         let active = match (shared.as_deref_mut(), key) {

@@ -36,7 +36,15 @@
 //!   So every statement that changes these tables' triggers records its
 //!   transaction as a writer of everything (see `crate::utility`): the
 //!   unrecorded writes committed with or after it, so every snapshot that
-//!   sees them lists a writer no snapshot from before them lists.
+//!   sees them lists a writer no snapshot from before them lists. That
+//!   alone does not separate two snapshots taken inside the period (one
+//!   before an unrecorded write, one after it) and used once it ended —
+//!   a cursor, a REPEATABLE READ transaction, an exported snapshot: both
+//!   list the disabling writer and not the enabling one. So the change
+//!   also raises the *floor* (below) to the next transaction id: a
+//!   snapshot keys by the writes only once it sees the change settled,
+//!   and the enabling waited for every unrecorded write (its lock
+//!   conflicts with theirs).
 //! - **Writers from before the registry**: it starts empty at server start
 //!   (and is not kept during recovery), while prepared transactions survive
 //!   a restart and a promoted standby has replayed commits no trigger
@@ -419,7 +427,8 @@ pub fn basis_report() -> (Option<&'static str>, Option<(u32, u64, u64)>) {
     let below_floor = reg.floor > 1
         && unsafe { pg_sys::ActiveSnapshotSet() && full_xid(u32::from((*pg_sys::GetActiveSnapshot()).xmin)) < reg.floor };
     let below_floor = below_floor.then_some(
-        "transactions from before the server started or was promoted (prepared ones, say) are still open to this snapshot",
+        "this snapshot predates the registry's start or promotion, or a change of the recording triggers, and \
+         transactions from before it are still open to it",
     );
     (reason.or(overflowed).or(below_floor), Some((reg.len, reg.generation, reg.left_count)))
 }
@@ -562,6 +571,23 @@ fn note_write() {
 /// `crate::utility`).
 pub(crate) fn note_trigger_change() {
     note_write();
+    if !AVAILABLE.load(Ordering::Relaxed) {
+        return;
+    }
+    // A snapshot from before this change settles can still meet the
+    // registry as it is after it: one taken between a DISABLE and the
+    // ENABLE that follows, used once the ENABLE committed (a cursor, a
+    // REPEATABLE READ transaction, an exported snapshot), lists the same
+    // writers as one taken before the unrecorded writes between them. So
+    // the floor rises to the next transaction id: only snapshots that see
+    // this transaction settled (and with it every unrecorded write, which
+    // its lock made finish first) key by the writes; older ones use the
+    // whole snapshot until the horizon passes it.
+    // SAFETY: reads the shared next-transaction-id counter; `note_write`
+    // gave this transaction its id, which is below it.
+    let next = unsafe { pg_sys::ReadNextFullTransactionId() }.value;
+    let mut reg = REGISTRY.exclusive();
+    reg.floor = reg.floor.max(next);
 }
 
 /// Whether `relid` is `rbac.tuples`, `rbac.attributes` or `rbac.schemas`

@@ -6,18 +6,29 @@
 //! | request | object | action |
 //! | --- | --- | --- |
 //! | `GET /v1/pages/{id}` (and `/properties/{p}`) | `page:{id}` | read |
-//! | `PATCH /v1/pages/{id}` | `page:{id}` | write |
+//! | `PATCH /v1/pages/{id}` | `page:{id}` | write (delete: see below) |
 //! | `GET /v1/blocks/{id}`, `GET /v1/blocks/{id}/children` | `page:{id}` | read |
-//! | `PATCH /v1/blocks/{id}`, `PATCH /v1/blocks/{id}/children` | `page:{id}` | write |
+//! | `PATCH /v1/blocks/{id}`, `PATCH /v1/blocks/{id}/children` | `page:{id}` | write (delete: see below) |
 //! | `DELETE /v1/blocks/{id}` | `page:{id}` | delete |
 //! | `GET /v1/comments?block_id={id}` | `page:{id}` | read |
 //! | `GET /v1/databases/{id}` | `database:{id}` | read |
-//! | `PATCH /v1/databases/{id}` | `database:{id}` | write |
-//! | `POST /v1/pages` with `parent.page_id` / `parent.database_id` | that page / database | write |
+//! | `PATCH /v1/databases/{id}` | `database:{id}` | write (delete: see below) |
+//! | `POST /v1/pages` with `parent` `{"page_id": …}` / `{"database_id": …}` | that page / database | write |
 //!
 //! Blocks are addressed by the page they are (a page is a block with the
 //! page's id); a block inside a page is not an object of the model, so it
 //! is refused rather than guessed at.
+//!
+//! What Notion would act on decides, never a reading of the request that
+//! Notion does not share:
+//! - A PATCH of a page, block or database that sets `in_trash` or
+//!   `archived` (Notion's way to trash or restore one) needs `delete`, as
+//!   `DELETE` does.
+//! - A new page's `parent` must name exactly one page or database, with a
+//!   `type` that agrees if it has one: Notion follows `type` (and knows
+//!   parents the model does not, such as data sources), so a parent with
+//!   two ids, a `type` naming another key or an unknown key is refused.
+//! - A query parameter the target is read from may appear once.
 
 use serde_json::Value;
 
@@ -65,29 +76,28 @@ pub fn target(method: Method, path: &str, body: Option<&Value>) -> Result<Target
     }
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
     let t = |entity_type, raw: &str, action| -> Result<Target> { Ok(Target { entity_type, id: id(raw, "the id")?, action }) };
+    // Trashing (or restoring) through PATCH deletes, whatever else it sets.
+    let patch = || if trashes(body) { "delete" } else { "write" };
     match (method, parts.as_slice()) {
         (Method::Get, ["pages", p]) | (Method::Get, ["pages", p, "properties", _]) => t("page", p, "read"),
-        (Method::Patch, ["pages", p]) => t("page", p, "write"),
+        (Method::Patch, ["pages", p]) => t("page", p, patch()),
         (Method::Get, ["blocks", b]) | (Method::Get, ["blocks", b, "children"]) => t("page", b, "read"),
-        (Method::Patch, ["blocks", b]) | (Method::Patch, ["blocks", b, "children"]) => t("page", b, "write"),
+        (Method::Patch, ["blocks", b]) => t("page", b, patch()),
+        (Method::Patch, ["blocks", b, "children"]) => t("page", b, "write"),
         (Method::Delete, ["blocks", b]) => t("page", b, "delete"),
         (Method::Get, ["databases", d]) => t("database", d, "read"),
-        (Method::Patch, ["databases", d]) => t("database", d, "write"),
+        (Method::Patch, ["databases", d]) => t("database", d, patch()),
         (Method::Get, ["comments"]) => {
-            let block = form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == "block_id")
-                .map(|(_, v)| v.into_owned())
-                .ok_or_else(|| refuse("GET /v1/comments needs block_id".into()))?;
+            let mut blocks = form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == "block_id").map(|(_, v)| v);
+            let block = blocks.next().ok_or_else(|| refuse("GET /v1/comments needs block_id".into()))?;
+            if blocks.next().is_some() {
+                return Err(refuse("GET /v1/comments: block_id given more than once".into()));
+            }
             t("page", &block, "read")
         }
         (Method::Post, ["pages"]) => {
-            let parent = body.and_then(|b| b.get("parent"));
-            let s = |k: &str| parent.and_then(|p| p.get(k)).and_then(Value::as_str);
-            match (s("page_id"), s("database_id")) {
-                (Some(p), _) => t("page", p, "write"),
-                (None, Some(d)) => t("database", d, "write"),
-                _ => Err(refuse("POST /v1/pages needs parent.page_id or parent.database_id".into())),
-            }
+            let (entity_type, raw) = new_page_parent(body)?;
+            t(entity_type, raw, "write")
         }
         _ => Err(refuse(format!(
             "{} {} is not a request rbac.notion_request can authorize",
@@ -95,6 +105,49 @@ pub fn target(method: Method, path: &str, body: Option<&Value>) -> Result<Target
             notion_rbac_core::error::shown(path)
         ))),
     }
+}
+
+/// Whether a PATCH body sets `in_trash` or `archived` (to anything: a
+/// restore undoes a delete).
+fn trashes(body: Option<&Value>) -> bool {
+    body.and_then(Value::as_object)
+        .is_some_and(|b| ["in_trash", "archived"].iter().any(|k| b.get(*k).is_some_and(|v| !v.is_null())))
+}
+
+/// The page or database a new page goes under: the one id of `parent`
+/// (`{"page_id": …}` or `{"database_id": …}`, with an optional `type`
+/// naming that key), as Notion reads it.
+fn new_page_parent(body: Option<&Value>) -> Result<(&'static str, &str)> {
+    let shape = "POST /v1/pages needs parent {\"page_id\": …} or {\"database_id\": …} (with an optional matching \"type\")";
+    let parent = body
+        .and_then(|b| b.get("parent"))
+        .and_then(Value::as_object)
+        .ok_or_else(|| refuse(shape.into()))?;
+    let mut named = None;
+    for (key, value) in parent {
+        let entity_type = match key.as_str() {
+            "type" => continue,
+            "page_id" => "page",
+            "database_id" => "database",
+            other => {
+                return Err(refuse(format!(
+                    "{shape}: parent.{} is not a parent rbac.notion_request can authorize",
+                    notion_rbac_core::error::shown(other)
+                )));
+            }
+        };
+        let id = value.as_str().ok_or_else(|| refuse(format!("{shape}: parent.{key} must be a string")))?;
+        if named.replace((key.as_str(), entity_type, id)).is_some() {
+            return Err(refuse(format!("{shape}: parent names more than one")));
+        }
+    }
+    let (key, entity_type, id) = named.ok_or_else(|| refuse(shape.into()))?;
+    match parent.get("type") {
+        None => {}
+        Some(Value::String(ty)) if ty == key => {}
+        Some(_) => return Err(refuse(format!("{shape}: parent.type does not name parent.{key}"))),
+    }
+    Ok((entity_type, id))
 }
 
 /// What an error code means for the person who asked, as the seed guide
@@ -149,6 +202,59 @@ mod tests {
             assert!(target(m, p, None).is_err(), "{p}");
         }
         assert!(target(Method::Post, "/v1/pages", Some(&json!({ "parent": { "workspace": true } }))).is_err());
+    }
+
+    /// Notion follows a parent's `type`: a parent whose keys could be read
+    /// two ways is refused, not authorized for the harmless reading.
+    #[test]
+    fn a_new_pages_parent_is_read_one_way_only() {
+        let t = |b: Value| target(Method::Post, "/v1/pages", Some(&b)).map(|t| (t.object(), t.action));
+        assert_eq!(t(json!({ "parent": { "type": "page_id", "page_id": P } })).unwrap(), (format!("page:{PD}"), "write"));
+        assert_eq!(
+            t(json!({ "parent": { "type": "database_id", "database_id": P } })).unwrap(),
+            (format!("database:{PD}"), "write")
+        );
+        for body in [
+            json!({ "parent": { "type": "database_id", "database_id": P, "page_id": PD } }),
+            json!({ "parent": { "database_id": P, "page_id": PD } }),
+            json!({ "parent": { "type": "data_source_id", "data_source_id": P, "page_id": PD } }),
+            json!({ "parent": { "data_source_id": P } }),
+            json!({ "parent": { "type": "database_id", "page_id": PD } }),
+            json!({ "parent": { "type": 7, "page_id": PD } }),
+            json!({ "parent": { "page_id": 7 } }),
+            json!({ "parent": "page" }),
+            json!({ "parent": {} }),
+            json!({}),
+        ] {
+            let err = t(body.clone()).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidArgument, "{body}");
+            assert!(err.message.starts_with("POST /v1/pages needs parent"), "{body}: {}", err.message);
+        }
+    }
+
+    /// Trashing or restoring through PATCH needs what DELETE needs.
+    #[test]
+    fn trashing_by_patch_needs_delete() {
+        let t = |p: String, b: Value| target(Method::Patch, &p, Some(&b)).unwrap().action;
+        for path in [format!("/v1/pages/{P}"), format!("/v1/blocks/{P}"), format!("/v1/databases/{P}")] {
+            assert_eq!(t(path.clone(), json!({ "properties": {} })), "write", "{path}");
+            for key in ["in_trash", "archived"] {
+                assert_eq!(t(path.clone(), json!({ key: true })), "delete", "{path} {key}");
+                assert_eq!(t(path.clone(), json!({ key: false, "properties": {} })), "delete", "{path} {key}: a restore");
+            }
+            assert_eq!(t(path.clone(), json!({ "in_trash": null })), "write", "{path}: null sets nothing");
+        }
+        // Appending children trashes nothing, whatever its blocks say.
+        assert_eq!(t(format!("/v1/blocks/{P}/children"), json!({ "children": [{ "archived": true }] })), "write");
+    }
+
+    /// A parameter the target comes from is read once: Notion might read
+    /// another copy of it than the one authorized.
+    #[test]
+    fn a_repeated_block_id_is_refused() {
+        let err = target(Method::Get, &format!("/v1/comments?block_id={P}&block_id={PD}"), None).unwrap_err();
+        assert!(err.message.contains("more than once"), "{}", err.message);
+        assert!(target(Method::Get, &format!("/v1/comments?page_size=5&block_id={P}"), None).is_ok());
     }
 
     #[test]

@@ -38,6 +38,17 @@ SELECT s AS subject, a AS action, o AS object, rbac.authorize(s, a, o) AS allowe
 -- Every denial is audited, with the reason.
 SELECT action, result, subject, resource_type, resource_id, workspace_id, metadata ->> 'reason' AS reason
   FROM rbac.audit_log WHERE result = 'denied' AND logged_at >= now() ORDER BY subject, action, resource_id;
+-- A subject, object or action that is not one is refused, and nothing is
+-- recorded of it (a caller cannot write entries of its choosing).
+SELECT count(*) AS entries_before FROM rbac.audit_log \gset
+SELECT try($$SELECT rbac.authorize('ann', 'read', 'page:p1')$$) AS bad_subject;
+SELECT try($$SELECT rbac.authorize('user:ann', 'read', 'page')$$) AS bad_object;
+SELECT try($$SELECT rbac.authorize('user:ann', 'read', 'page:p1#reader')$$) AS object_with_relation;
+SELECT try($$SELECT rbac.authorize('user:ann', 'read', 'workspace:' || repeat('w', 5000))$$) AS overlong_object;
+SELECT try($$SELECT rbac.authorize('user:ann', 'Read it', 'page:p1')$$) AS bad_action;
+SELECT try($$SELECT rbac.authorize('user:ann', repeat('a', 64), 'page:p1')$$) AS overlong_action;
+SELECT rbac.authorize('user:ann', repeat('a', 63), 'page:p1') AS longest_action_denied;
+SELECT count(*) - :entries_before AS entries_added FROM rbac.audit_log;
 -- Actions map to permissions: by name unless configured.
 INSERT INTO rbac.action_permissions (action, permission) VALUES ('comment', 'read');
 SELECT rbac.authorize('user:ann', 'comment', 'page:p1') AS viewer_comments;

@@ -85,6 +85,19 @@ SET ROLE regress_cache_user;
 SELECT try($$SET notion_rbac.cache_across_commits = off$$);
 RESET ROLE;
 DROP ROLE regress_cache_user;
+-- A statement on a recording table's triggers by a role that may not
+-- change them (neither its owner nor holding TRIGGER) changes nothing and
+-- is no writer: a no-op DROP TRIGGER IF EXISTS, a refused ALTER TABLE.
+CREATE ROLE regress_cache_reader NOLOGIN IN ROLE rbac_reader;
+SELECT rbac.check('user:k', 'owner', 'doc:k2');
+SELECT invalidations AS i4 FROM rbac.cache_stats() \gset
+SET ROLE regress_cache_reader;
+DROP TRIGGER IF EXISTS regress_nope ON rbac.tuples;
+SELECT try($$ALTER TABLE rbac.tuples DISABLE TRIGGER ALL$$);
+RESET ROLE;
+SELECT rbac.check('user:k', 'owner', 'doc:k2');
+SELECT invalidations - :i4 AS invalidations_after_refused_ddl FROM rbac.cache_stats();
+DROP ROLE regress_cache_reader;
 
 -- A call answered from the cache still makes the privilege checks a read
 -- would, once per transaction — and again after a privilege change on

@@ -269,6 +269,20 @@ SELECT id FROM regress_protect.tags WHERE id IN ('t8', 'T1', 't9') ORDER BY id;
 COMMIT;
 RESET ROLE;
 
+-- An id column is one whose text form no setting changes: a date's
+-- follows the reader's DateStyle (2024-01-02 or 02.01.2024), so a reader
+-- could choose which tuples a row matches. Text, integer, numeric, uuid
+-- and enum columns, and domains over them, are accepted.
+CREATE TYPE regress_protect.kind AS ENUM ('alpha', 'beta');
+CREATE DOMAIN regress_protect.code AS text CHECK (VALUE <> '');
+CREATE DOMAIN regress_protect.code2 AS regress_protect.code;
+CREATE DOMAIN regress_protect.day AS date;
+CREATE TABLE regress_protect.typed (d date, ts timestamptz, f float8, b bytea, n numeric, e regress_protect.kind,
+                                    c regress_protect.code2, dd regress_protect.day, ch char(4), v varchar(10));
+SELECT col, try(format('SELECT rbac.protect(%L, %L, %L); SELECT rbac.unprotect(%L)',
+                       'regress_protect.typed', 'doc', col, 'regress_protect.typed')) AS protect
+  FROM unnest(ARRAY['d', 'ts', 'f', 'b', 'n', 'e', 'c', 'dd', 'ch', 'v']) col;
+
 DROP SCHEMA regress_protect CASCADE;
 DELETE FROM rbac.login_subjects WHERE login_role = 'regress_login_alice';
 DROP ROLE regress_login_alice, regress_owner, regress_web, regress_intruder;

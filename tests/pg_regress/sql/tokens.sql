@@ -79,6 +79,16 @@ SELECT try($$SELECT rbac.oauth_configure('c', 's', ARRAY['https://app.example.co
 SELECT try($$SELECT rbac.oauth_configure('c', 's', ARRAY[]::text[])$$);
 SELECT try($$SELECT rbac.oauth_configure('c', 's', ARRAY['https://app.example.com/cb', NULL])$$);
 SELECT try($$SELECT rbac.oauth_configure('c', 's', ARRAY['https://app.example.com/cb', 'https://app.example.com/cb'])$$);
+-- The worker sends workspace tokens to the API base URL: only a superuser
+-- session may make it anything but Notion's.
+SELECT api_base_url AS base_before FROM rbac.oauth_config \gset
+CREATE ROLE regress_oauth_admin NOLOGIN IN ROLE rbac_admin;
+SET SESSION AUTHORIZATION regress_oauth_admin;
+SELECT try($$SELECT rbac.oauth_configure('client-x', 'not-a-secret', ARRAY['https://app.example.com/cb'], 'https://attacker.example')$$) AS elsewhere;
+SELECT try($$SELECT rbac.oauth_configure('client-x', 'not-a-secret', ARRAY['https://app.example.com/cb'], 'http://127.0.0.1:9')$$) AS local;
+SELECT api_base_url = :'base_before' AS base_unchanged FROM rbac.oauth_config;
+RESET SESSION AUTHORIZATION;
+DROP ROLE regress_oauth_admin;
 
 -- Only registered redirect URIs: another registered one is used as asked,
 -- any other is refused (an open redirect), without echoing it.
