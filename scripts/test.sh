@@ -409,7 +409,7 @@ SQL
     if [ "$got" = "t 1 t f f f " ]; then p=$((p + 1)); echo "ok: a snapshot taken during recovery leaves nothing stale in the cache after promotion"
     else f=$((f + 1)); echo "FAILED: promotion: expected 't 1 t f f f ', got '$got'"; fi
     got=$(primary_prepared_restart "$primary" "$pport")
-    local below="snapshot: transactions from before the server started or was promoted (prepared ones, say) are still open to this snapshot"
+    local below="snapshot: this snapshot predates the registry's start or promotion, or a change of the recording triggers, and transactions from before it are still open to it"
     if [ "$got" = "t t $below f writes " ]; then p=$((p + 1)); echo "ok: a prepared revocation committed after a restart reaches a cached check"
     else f=$((f + 1)); echo "FAILED: prepared transaction across a restart: '$got'"; fi
     record standby "$p" "$f"

@@ -331,3 +331,47 @@ BEGIN
 END
 $$;
 
+-- rbac.unprotect(NULL) is 22004, as a NULL argument of rbac.protect is.
+CREATE OR REPLACE FUNCTION rbac.unprotect(tbl regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pol record;
+    enabled boolean := false;
+    forced boolean := false;
+    n int := 0;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'rbac.unprotect: the table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+        RAISE EXCEPTION 'rbac.unprotect: must be the owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    FOR pol IN
+        SELECT p.polname, rbac._protect_info(d.description) AS info
+          FROM pg_policy p JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_policy'::regclass
+         WHERE p.polrelid = tbl AND rbac._protect_info(d.description) IS NOT NULL
+    LOOP
+        EXECUTE format('DROP POLICY %I ON %s', pol.polname, tbl);
+        enabled := enabled OR coalesce((pol.info->>'enabled_rls')::boolean, false);
+        forced := forced OR coalesce((pol.info->>'forced_rls')::boolean, false);
+        n := n + 1;
+    END LOOP;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'rbac.unprotect: % is not protected', tbl
+            USING ERRCODE = 'undefined_object', HINT = 'rbac.protected_tables lists the protected tables.';
+    END IF;
+    IF forced THEN
+        EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', tbl);
+    END IF;
+    IF enabled THEN
+        IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = tbl) THEN
+            -- Other policies were added since: turning RLS off would void them.
+            RAISE NOTICE 'row-level security on % stays enabled: the table has other policies', tbl;
+        ELSE
+            EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', tbl);
+        END IF;
+    END IF;
+END
+$$;

@@ -148,6 +148,9 @@ DECLARE
     forced boolean := false;
     n int := 0;
 BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'rbac.unprotect: the table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
         RAISE EXCEPTION 'rbac.unprotect: must be the owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
     END IF;

@@ -101,4 +101,27 @@ mod tests {
         assert!(items.windows(2).all(|w| w[0] <= w[1]));
         assert!(CALLS.load(Ordering::Relaxed) - before >= 100, "a poll every 1024 comparisons");
     }
+
+    /// A rule's loop that reads a rule variable polls on every turn: a
+    /// rule over a long list in the request context stops at a cancel.
+    #[test]
+    fn rule_loops_poll_the_hook() {
+        set_hook(count);
+        let schema = crate::lang::compile(
+            "entity user {}\nentity doc {\n relation viewer @user\n attribute tags string[]\n \
+             permission view = viewer or shares(tags)\n}\nrule shares(tags string[]) {\n \
+             context.data.groups.exists(g, g in tags)\n}",
+        )
+        .unwrap();
+        let groups: Vec<String> = (0..5_000).map(|i| format!("g{i}")).collect();
+        let ctx = crate::engine::Context::from_json(&serde_json::json!({ "data": { "groups": groups } })).unwrap();
+        let mut source = crate::engine::MemorySource::default();
+        let obj = crate::tuple::parse_object("doc:d").unwrap();
+        let subject = crate::tuple::parse_subject("user:a").unwrap();
+        let before = CALLS.load(Ordering::Relaxed);
+        let allowed = crate::engine::check(&schema, &mut source, &obj, "view", &subject, &ctx, crate::engine::CheckOptions::default())
+            .unwrap();
+        assert!(!allowed);
+        assert!(CALLS.load(Ordering::Relaxed) - before >= 5_000, "a poll per turn of the loop");
+    }
 }

@@ -155,7 +155,9 @@ pub(crate) fn explicit() -> Option<Option<String>> {
 /// Only members of `rbac_app` may call it.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
-fn set_subject(subject: Option<&str>, scope: default!(&str, "'transaction'")) {
+fn set_subject(subject: Option<&str>, scope: default!(Option<&str>, "'transaction'")) {
+    // (Not strict: a NULL subject clears it; a NULL scope is an error.)
+    let scope = super::oauth::required(scope, "scope");
     // EXECUTE is granted to rbac_app alone; the membership is checked here
     // too (for the role running the function: inside someone's SECURITY
     // DEFINER function, its owner), so a grant added later to anyone else

@@ -17,7 +17,9 @@
 use serde_json::{Map, Value as Json, json};
 
 use crate::engine::check::{CheckOptions, Checker};
-use crate::engine::context::Context;
+use std::collections::HashSet;
+
+use crate::engine::context::{Context, ContextIndex, poll_every};
 use crate::engine::source::TupleSource;
 use crate::error::Result;
 use crate::model::{EntityDef, Expr, Leaf, Member, Schema};
@@ -38,7 +40,7 @@ pub fn explain<S: TupleSource + ?Sized>(
     let mut checker = Checker::new(schema, source, ctx, opts);
     checker.memoize_all();
     let result = checker.check(entity, name, subject)?;
-    let mut ex = Explainer { checker, ctx, subject, nodes: 0, max_nodes, truncated: false, path: Vec::new() };
+    let mut ex = Explainer { checker, ctx: ContextIndex::new(ctx), subject, nodes: 0, max_nodes, truncated: false, path: Vec::new() };
     let explanation = match ex.node(&entity.ty, &entity.id, name, result)? {
         Some(e) => e,
         // No proof found within the budget (the check is true all the same).
@@ -55,7 +57,7 @@ pub fn explain<S: TupleSource + ?Sized>(
 
 struct Explainer<'c, 'a, S: TupleSource + ?Sized> {
     checker: Checker<'a, S>,
-    ctx: &'c Context,
+    ctx: ContextIndex<'c>,
     subject: &'c SubjectRef,
     nodes: usize,
     max_nodes: usize,
@@ -64,19 +66,25 @@ struct Explainer<'c, 'a, S: TupleSource + ?Sized> {
     path: Vec<(String, String, String)>,
 }
 
-/// The stored and contextual subjects of `ty:id#relation`.
+/// The stored and contextual subjects of `ty:id#relation`, each once.
+/// The contextual ones come from the context's index (a context of a
+/// hundred thousand tuples was scanned whole for every node, and each of
+/// its subjects compared with every one before it).
 fn subjects_of<S: TupleSource + ?Sized>(
     checker: &mut Checker<'_, S>,
-    ctx: &Context,
+    ctx: &ContextIndex<'_>,
     ty: &str,
     id: &str,
     relation: &str,
 ) -> Result<Vec<SubjectRef>> {
     let mut out = Vec::new();
     checker.source().subjects(&ObjectRef { ty: ty.to_owned(), id: id.to_owned() }, relation, &mut out)?;
-    for t in &ctx.tuples {
-        if t.entity.ty == ty && t.entity.id == id && t.relation == relation && !out.contains(&t.subject) {
-            out.push(t.subject.clone());
+    let mut seen: Option<HashSet<SubjectRef>> = None;
+    for (i, subject) in ctx.forward(ty, id, relation).enumerate() {
+        poll_every(i);
+        let seen = seen.get_or_insert_with(|| out.iter().cloned().collect());
+        if seen.insert(subject.clone()) {
+            out.push(subject.clone());
         }
     }
     Ok(out)
@@ -92,7 +100,7 @@ impl<S: TupleSource + ?Sized> Explainer<'_, '_, S> {
     }
 
     fn subjects(&mut self, ty: &str, id: &str, relation: &str) -> Result<Vec<SubjectRef>> {
-        subjects_of(&mut self.checker, self.ctx, ty, id, relation)
+        subjects_of(&mut self.checker, &self.ctx, ty, id, relation)
     }
 
     /// A node `ty:id#name` whose truth is `result`. None: true, but no
@@ -180,12 +188,7 @@ impl<S: TupleSource + ?Sized> Explainer<'_, '_, S> {
     }
 
     fn attribute(&mut self, ty: &str, id: &str, name: &str, result: bool) -> Result<Json> {
-        let contextual = self
-            .ctx
-            .attributes
-            .iter()
-            .find(|a| a.entity.ty == ty && a.entity.id == id && a.name == name)
-            .map(|a| a.value.clone());
+        let contextual = self.ctx.attribute(ty, id, name).cloned();
         let value = match contextual {
             Some(v) => Some(v),
             None => self.checker.source().attribute(&ObjectRef { ty: ty.to_owned(), id: id.to_owned() }, name)?,
@@ -425,14 +428,14 @@ pub fn expand<S: TupleSource + ?Sized>(
     // The checker evaluates attributes and rules (with the context).
     let nobody = SubjectRef { ty: String::new(), id: String::new(), relation: String::new() };
     let checker = Checker::new(schema, source, ctx, opts);
-    let mut ex = Expander { checker, ctx, nobody: &nobody, nodes: 0, max_nodes, truncated: false, path: Vec::new() };
+    let mut ex = Expander { checker, ctx: ContextIndex::new(ctx), nobody: &nobody, nodes: 0, max_nodes, truncated: false, path: Vec::new() };
     let tree = ex.node(&entity.ty, &entity.id, name)?;
     Ok(json!({"tree": tree, "nodes": ex.nodes, "truncated": ex.truncated}))
 }
 
 struct Expander<'c, 'a, S: TupleSource + ?Sized> {
     checker: Checker<'a, S>,
-    ctx: &'c Context,
+    ctx: ContextIndex<'c>,
     /// The subject for evaluating attributes and rules (which ignore it).
     nobody: &'c SubjectRef,
     nodes: usize,
@@ -443,7 +446,7 @@ struct Expander<'c, 'a, S: TupleSource + ?Sized> {
 
 impl<S: TupleSource + ?Sized> Expander<'_, '_, S> {
     fn subjects(&mut self, ty: &str, id: &str, relation: &str) -> Result<Vec<SubjectRef>> {
-        let mut out = subjects_of(&mut self.checker, self.ctx, ty, id, relation)?;
+        let mut out = subjects_of(&mut self.checker, &self.ctx, ty, id, relation)?;
         out.sort_by_key(|s| s.to_string());
         Ok(out)
     }

@@ -98,6 +98,34 @@ pub(crate) fn fits(v: &Value, ty: AttrType) -> bool {
     )
 }
 
+/// A rule's variables (its parameters and `context`), handed to CEL
+/// through a resolver rather than bound in its scope, so that reading one
+/// polls for interrupts: CEL's comprehensions (`all`, `exists`, `map`, …)
+/// run loops of their own that nothing else interrupts, and a loop whose
+/// body reads a rule variable asks for it on every turn. A cancel or
+/// statement_timeout then stops a rule over a list of millions within one
+/// turn. (Loops over literals alone are bounded when the rule compiles.)
+struct PollingVariables(Vec<(String, Box<dyn cel::common::value::Val>)>);
+
+impl cel::context::VariableResolver for PollingVariables {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<cel::common::value::CowVal<'b, 'b>> {
+        crate::interrupt::poll();
+        self.0
+            .iter()
+            .find(|(name, _)| name == variable)
+            .map(|(_, value)| cel::common::value::CowVal::Borrowed(value.as_ref()))
+    }
+}
+
+fn to_val(value: cel::Value, rule: &RuleDef, entity: &dyn std::fmt::Display) -> Result<Box<dyn cel::common::value::Val>> {
+    value.try_into().map_err(|e| {
+        Error::new(
+            ErrorKind::RuleEvaluation,
+            format!("failed to evaluate rule \"{}\" on {entity}: {e}", rule.name),
+        )
+    })
+}
+
 /// Runs `rule` with its parameters bound to `arguments` (in parameter
 /// order) and `context` bound to `context`. `entity` names the entity in
 /// error messages.
@@ -107,11 +135,14 @@ pub(crate) fn evaluate(
     context: &cel::Value,
     entity: &dyn std::fmt::Display,
 ) -> Result<bool> {
-    let mut scope = cel::Context::with_env(environment());
+    let mut variables = Vec::with_capacity(rule.params.len() + 1);
     for ((name, _), value) in rule.params.iter().zip(arguments) {
-        scope.add_variable_from_value(name.as_str(), value);
+        variables.push((name.clone(), to_val(value, rule, entity)?));
     }
-    scope.add_variable_from_value("context", context.clone());
+    variables.push(("context".to_string(), to_val(context.clone(), rule, entity)?));
+    let variables = PollingVariables(variables);
+    let mut scope = cel::Context::with_env(environment());
+    scope.set_variable_resolver(&variables);
     match rule.program.execute(&scope) {
         Ok(cel::Value::Bool(b)) => Ok(b),
         Ok(other) => Err(Error::new(

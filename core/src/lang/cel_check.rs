@@ -122,6 +122,26 @@ pub fn depth(expr: &IdedExpr) -> usize {
     deepest
 }
 
+/// How deeply comprehensions (`all`, `exists`, `exists_one`, `map`,
+/// `filter`) nest in `expr`, and how many elements its list literals hold
+/// in all.
+pub fn loops_and_list_items(expr: &IdedExpr) -> (usize, usize) {
+    let mut deepest = 0;
+    let mut items = 0;
+    let mut stack = vec![(expr, 0usize)];
+    while let Some((node, loops)) = stack.pop() {
+        let loops = loops + usize::from(matches!(node.expr, Expr::Comprehension(_)));
+        deepest = deepest.max(loops);
+        if let Expr::List(list) = &node.expr {
+            items += list.elements.len();
+        }
+        for child in children(node) {
+            stack.push((child, loops));
+        }
+    }
+    (deepest, items)
+}
+
 /// The direct subexpressions of a node.
 fn children(node: &IdedExpr) -> Vec<&IdedExpr> {
     fn entry(entry: &cel::common::ast::IdedEntryExpr) -> Vec<&IdedExpr> {

@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Pos, Result};
 use crate::model::{RuleDef, Warning};
 
 use super::ast::{RuleBody, RuleDecl};
-use super::cel_check::{CelType, Scope, depth, type_of, undeclared_reference};
+use super::cel_check::{CelType, Scope, depth, loops_and_list_items, type_of, undeclared_reference};
 use super::types::attribute_type;
 
 /// How deeply brackets may nest in a rule body (string literals included).
@@ -36,6 +36,14 @@ pub const MAX_RULE_OPERATORS: usize = 500;
 /// recurses once per level) stays within any stack. `&&` and `||` chains
 /// are balanced trees and stay shallow.
 pub const MAX_RULE_DEPTH: usize = 32;
+
+/// How deeply a rule's comprehensions (`all`, `exists`, `map`, …) may
+/// nest, and how many elements its list literals may hold in all. A loop
+/// whose body reads a rule variable polls for interrupts on every turn
+/// (see `engine::rules`); these bound what loops over literals alone can
+/// cost between polls (a few hundred thousand turns at most).
+pub const MAX_RULE_LOOP_NESTING: usize = 3;
+pub const MAX_RULE_LIST_ITEMS: usize = 256;
 
 /// Compiles one rule; also returns warnings about reassembly quirks that
 /// changed the body without breaking it.
@@ -84,6 +92,22 @@ pub(super) fn compile_rule(decl: &RuleDecl) -> Result<(RuleDef, Vec<Warning>)> {
             ),
         )
         .with_hint("simplify the condition or split it into several rules"));
+    }
+    let (loops, list_items) = loops_and_list_items(program.expression());
+    if loops > MAX_RULE_LOOP_NESTING || list_items > MAX_RULE_LIST_ITEMS {
+        return Err(Error::at(
+            ErrorKind::Compile,
+            decl.name.pos,
+            format!(
+                "rule body too costly: {} (in rule \"{rule}\")",
+                if loops > MAX_RULE_LOOP_NESTING {
+                    format!("more than {MAX_RULE_LOOP_NESTING} nested all/exists/exists_one/map/filter")
+                } else {
+                    format!("list literals of more than {MAX_RULE_LIST_ITEMS} elements in all")
+                }
+            ),
+        )
+        .with_hint("keep large lists in attributes or the request context, and split the condition into several rules"));
     }
     let mut scope = Scope::for_rule(&params);
     if let Some((name, id)) = undeclared_reference(program.expression(), &mut scope) {

@@ -767,6 +767,21 @@ fn rule_bodies_are_bounded_before_and_after_parsing() {
     assert!(e.message.starts_with("rule body too complex: its expression is nested more than 32"), "{e}");
     // Long `&&` chains are balanced and fine.
     ok(&rule_schema(&format!("rule r(n integer) {{\n  {}\n}}", vec!["n > 1"; 200].join(" && "))));
+    // Loops over literals alone poll nothing: three nested loops at most,
+    // 256 literal list elements in all.
+    let list = |n: usize| format!("[{}]", (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(","));
+    ok(&rule_schema(&format!(
+        "rule r(n integer) {{\n  {l}.all(a, {l}.all(b, {l}.all(c, a + b + c >= n)))\n}}",
+        l = list(10)
+    )));
+    let e = err(&rule_schema(&format!(
+        "rule r(n integer) {{\n  {l}.all(a, {l}.all(b, {l}.all(c, {l}.all(d, a + b + c + d >= n))))\n}}",
+        l = list(2)
+    )));
+    assert!(e.message.starts_with("rule body too costly: more than 3 nested"), "{e}");
+    ok(&rule_schema(&format!("rule r(n integer) {{\n  n in {}\n}}", list(256))));
+    let e = err(&rule_schema(&format!("rule r(n integer) {{\n  n in {}\n}}", list(257))));
+    assert!(e.message.starts_with("rule body too costly: list literals of more than 256"), "{e}");
 }
 
 // ---- limits the storage relies on ------------------------------------

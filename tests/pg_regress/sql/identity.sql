@@ -15,6 +15,8 @@ COMMIT;
 SELECT rbac.current_subject() IS NULL AS ended_with_the_transaction;
 SELECT rbac.set_subject('team:eng#member'), rbac.current_subject() AS same_statement;
 SELECT rbac.current_subject() IS NULL AS next_statement_has_none;
+-- A NULL scope is refused (22004), not taken for either.
+SELECT try($$SELECT rbac.set_subject('user:alice', NULL)$$) AS null_scope;
 -- A rolled back transaction or savepoint takes its subject with it.
 BEGIN;
 SELECT rbac.set_subject('user:bob');

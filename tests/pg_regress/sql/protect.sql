@@ -51,6 +51,7 @@ SELECT try($$SELECT rbac.protect('regress_protect.docs', 'doc', 'nope')$$);
 SELECT try($$SELECT rbac.protect('regress_protect.docs', 'page', 'id')$$);
 SELECT try($$SELECT rbac.protect('regress_protect.docs', 'doc', 'id', select_action => 'peek')$$);
 SELECT try($$SELECT rbac.protect('regress_protect.docs', NULL, 'id')$$);
+SELECT try($$SELECT rbac.unprotect(NULL)$$);
 SELECT try($$SELECT rbac.unprotect('regress_protect.docs')$$);
 RESET ROLE;
 SET ROLE regress_web;

@@ -82,27 +82,93 @@
 
 use crate::model::{EntityDef, Expr, Leaf, Member, Schema, UnionForm};
 
+/// Inlining follows permissions this many deep at most; a permission whose
+/// union goes deeper gets no form (it is evaluated as written).
+const MAX_INLINE_DEPTH: usize = 64;
+
+/// A flattened union holds this many children at most; a permission whose
+/// union flattens to more gets no form.
+const MAX_ITEMS: usize = 1024;
+
+/// The work (children flattened, pairs of walks compared, namings
+/// followed) all forms of a schema may take: a fixed allowance plus a
+/// little per expression node, so that it grows with the schema and no
+/// faster. The forms only save work, so once the allowance is spent the
+/// remaining permissions are evaluated as written. (A chain of 120,000
+/// permissions each naming the next made the unbounded computation cubic,
+/// uninterruptible and deep enough in recursion to overflow the stack.)
+fn allowance(schema: &Schema) -> u64 {
+    let nodes: u64 = schema
+        .entities
+        .iter()
+        .flat_map(|e| &e.permissions)
+        .map(|p| expr_nodes(&p.expr))
+        .sum();
+    1_000_000 + 64 * nodes
+}
+
+fn expr_nodes(expr: &Expr) -> u64 {
+    let mut count = 0;
+    let mut stack = vec![expr];
+    while let Some(e) = stack.pop() {
+        count += 1;
+        match e {
+            Expr::Or(children) | Expr::And(children) => stack.extend(children),
+            Expr::Not(base, subtract) => {
+                stack.push(base);
+                stack.push(subtract);
+            }
+            Expr::Leaf(_) => {}
+        }
+    }
+    count
+}
+
+/// The work left (see [`allowance`]); polls for interrupts as it is spent.
+struct Budget {
+    left: u64,
+    /// Whether a search stopped short (out of work or too deep) since it
+    /// was last cleared: what it found may then be less than there is.
+    cut: bool,
+}
+
+impl Budget {
+    /// Spends one unit; false (and cut) once there is none left.
+    fn spend(&mut self) -> bool {
+        if self.left == 0 {
+            self.cut = true;
+            return false;
+        }
+        self.left -= 1;
+        if self.left % 4096 == 0 {
+            crate::interrupt::poll();
+        }
+        true
+    }
+}
+
 /// The rewritten form of every permission of `schema` (see the module
-/// docs), per entity and permission; `None` where nothing is left out.
+/// docs), per entity and permission; `None` where nothing is left out (or
+/// the work allowed ran out).
 pub(crate) fn union_forms(schema: &Schema) -> Vec<Vec<Option<UnionForm>>> {
+    let mut budget = Budget { left: allowance(schema), cut: false };
     schema
         .entities
         .iter()
         .map(|e| {
             (0..e.permissions.len())
-                .map(|i| union_form(schema, e, i))
+                .map(|i| union_form(schema, e, i, &mut budget))
                 .collect()
         })
         .collect()
 }
 
-fn union_form(schema: &Schema, entity: &EntityDef, permission: usize) -> Option<UnionForm> {
+fn union_form(schema: &Schema, entity: &EntityDef, permission: usize, budget: &mut Budget) -> Option<UnionForm> {
     let expr = &entity.permissions.get(permission)?.expr;
     if !is_union(expr) {
         return None;
     }
-    let mut items = Vec::new();
-    flatten(entity, expr, 0, &mut vec![permission], &mut items);
+    let items = flatten(entity, permission, budget)?;
     let mut keep = vec![true; items.len()];
     for a in 0..items.len() {
         let Expr::Leaf(Leaf::Walk {
@@ -123,12 +189,15 @@ fn union_form(schema: &Schema, entity: &EntityDef, permission: usize) -> Option<
             else {
                 continue;
             };
+            if !budget.spend() {
+                return None;
+            }
             // Through `r.t2`, a proof the left out walk gave is as tall as
             // before or lower: `t2` names `t1` within the levels saved.
             let covered = if t1 == t2 {
                 (items[b].1, b) < (items[a].1, a)
             } else {
-                subsumed(schema, t1, t2).is_some_and(|chain| items[b].1 + chain <= items[a].1)
+                subsumed(schema, t1, t2, budget).is_some_and(|chain| items[b].1 + chain <= items[a].1)
             };
             if r1 == r2 && covered {
                 keep[a] = false;
@@ -160,56 +229,93 @@ fn union_children(expr: &Expr) -> &[Expr] {
     }
 }
 
-/// Appends `expr`'s union children to `out` at `levels`, inlining the
-/// permissions of `entity` they name (not those in `inlining`, the chain
-/// being inlined, which breaks cycles such as `a = b`, `b = a`).
-fn flatten(
-    entity: &EntityDef,
-    expr: &Expr,
-    levels: u32,
-    inlining: &mut Vec<usize>,
-    out: &mut Vec<(Expr, u32)>,
-) {
-    for child in union_children(expr) {
+/// Permission `permission`'s union children with the permissions of
+/// `entity` they name inlined, depth first in their order, each with its
+/// levels (not through a permission already being inlined, which breaks
+/// cycles such as `a = b`, `b = a`). Iterative, with the chain being
+/// inlined marked per permission; `None` beyond [`MAX_INLINE_DEPTH`],
+/// [`MAX_ITEMS`] or the budget.
+fn flatten(entity: &EntityDef, permission: usize, budget: &mut Budget) -> Option<Vec<(Expr, u32)>> {
+    let mut out = Vec::new();
+    let mut inlining = vec![false; entity.permissions.len()];
+    inlining[permission] = true;
+    // Per level being inlined: its children, the next one to visit, and
+    // the permission it belongs to.
+    let mut stack: Vec<(&[Expr], usize, usize)> =
+        vec![(union_children(&entity.permissions[permission].expr), 0, permission)];
+    while let Some((children, next, owner)) = stack.last_mut() {
+        let Some(child) = children.get(*next) else {
+            inlining[*owner] = false;
+            stack.pop();
+            continue;
+        };
+        *next += 1;
+        if !budget.spend() {
+            return None;
+        }
+        let levels = (stack.len() - 1) as u32;
         if let Expr::Leaf(Leaf::Computed(name)) = child
             && let Some(Member::Permission(j)) = entity.member(name)
-            && !inlining.contains(&j)
+            && !inlining[j]
             && let Some(named) = entity.permissions.get(j)
             && is_union(&named.expr)
         {
-            inlining.push(j);
-            flatten(entity, &named.expr, levels + 1, inlining, out);
-            inlining.pop();
+            if stack.len() >= MAX_INLINE_DEPTH {
+                return None;
+            }
+            inlining[j] = true;
+            stack.push((union_children(&named.expr), 0, j));
         } else {
+            if out.len() == MAX_ITEMS {
+                return None;
+            }
             out.push((child.clone(), levels));
         }
     }
+    Some(out)
 }
 
 /// Whether a walk's target `small` is subsumed by target `large` on every
 /// entity type a walk can reach (any type: contextual tuples are not
 /// validated against the relation's declared subject types): if so, the
-/// most levels by which `large` names `small` on any of them.
-fn subsumed(schema: &Schema, small: &str, large: &str) -> Option<u32> {
+/// most levels by which `large` names `small` on any of them. (`None` too
+/// when the budget runs out: the walk is then kept, as written.)
+fn subsumed(schema: &Schema, small: &str, large: &str, budget: &mut Budget) -> Option<u32> {
+    budget.cut = false;
     let mut most = 0;
     for e in &schema.entities {
         if e.member(small).is_some() {
-            most = most.max(names(e, large, small, &mut Vec::new())?);
+            most = most.max(names(e, large, small, &mut Vec::new(), budget)?);
         }
     }
-    Some(most)
+    // A search cut short may have missed a taller naming: the most levels
+    // would then be too few, and leaving the walk out could make a proof
+    // taller.
+    (!budget.cut).then_some(most)
 }
 
 /// Whether member `large` of `entity` is `small` (0 levels), or a
 /// permission whose union names `small`, recursively through unions: the
 /// most levels of any such naming, so that a proof through `large` is
 /// never taller than one through `small` by more than that. `seen` (the
-/// chain being followed) breaks cycles.
-fn names<'e>(entity: &'e EntityDef, large: &'e str, small: &str, seen: &mut Vec<&'e str>) -> Option<u32> {
+/// chain being followed) breaks cycles; the recursion goes at most
+/// [`MAX_INLINE_DEPTH`] deep and spends the budget (beyond either it marks
+/// the budget cut, and [`subsumed`] then knows nothing).
+fn names<'e>(
+    entity: &'e EntityDef,
+    large: &'e str,
+    small: &str,
+    seen: &mut Vec<&'e str>,
+    budget: &mut Budget,
+) -> Option<u32> {
     if large == small {
         return Some(0);
     }
     if seen.contains(&large) {
+        return None;
+    }
+    if seen.len() >= MAX_INLINE_DEPTH || !budget.spend() {
+        budget.cut = true;
         return None;
     }
     let Some(Member::Permission(j)) = entity.member(large) else {
@@ -223,7 +329,7 @@ fn names<'e>(entity: &'e EntityDef, large: &'e str, small: &str, seen: &mut Vec<
     let mut most = None;
     for child in union_children(&permission.expr) {
         if let Expr::Leaf(Leaf::Computed(name)) | Expr::Leaf(Leaf::Attribute(name)) = child
-            && let Some(levels) = names(entity, name, small, seen)
+            && let Some(levels) = names(entity, name, small, seen, budget)
         {
             most = most.max(Some(levels + 1));
         }
@@ -370,5 +476,67 @@ mod tests {
             )
         );
         assert_eq!(got[2], ("c".into(), Some(vec!["next.a@0".into()])));
+    }
+
+    /// Names of `n` permissions, letters only (digits are not names).
+    fn letters(mut n: usize) -> String {
+        let mut out = String::new();
+        loop {
+            out.push((b'a' + (n % 26) as u8) as char);
+            n /= 26;
+            if n == 0 {
+                return out;
+            }
+        }
+    }
+
+    /// A chain of permissions, each naming the next, is flattened without
+    /// recursion (as deep as it is, it would overflow the stack) and with
+    /// bounded work: the forms that would inline more than 64 levels or
+    /// 1,024 children are not made, and the check evaluates them as
+    /// written.
+    #[test]
+    fn a_long_chain_of_permissions_costs_bounded_work() {
+        let n = 20_000;
+        let mut text = String::from("entity user {} entity doc { relation r @user relation parent @doc ");
+        for i in 0..n {
+            text.push_str(&format!("permission p{} = p{} or parent.p{} ", letters(i), letters(i + 1), letters(i)));
+        }
+        text.push_str(&format!("permission p{} = r }}", letters(n)));
+        let schema = compile(&text).expect("schema compiles");
+        let all = union_forms(&schema);
+        let doc = &all[schema.entity("doc").expect("doc").index];
+        assert_eq!(doc.len(), n + 1);
+        // Near the end of the chain a form is still made (within 64
+        // levels, the inlined `parent.` walks are left out)...
+        let last = doc[n - 2].as_ref().expect("a short chain still gets its form");
+        assert!(last.len() < 6, "{}", last.len());
+        // ... and none further up, where the chain is too deep.
+        assert!(doc[0].is_none());
+    }
+
+    /// Namings that fan out and meet again (a diamond per level) are
+    /// followed within the budget: beyond it a walk is kept as written,
+    /// never left out on a partial search.
+    #[test]
+    fn a_lattice_of_namings_stops_at_the_budget() {
+        let depth = 40;
+        let mut text = String::from("entity user {} entity doc { relation r @user relation parent @doc ");
+        for i in 0..depth {
+            let (x, y, nx, ny) = (letters(2 * i), letters(2 * i + 1), letters(2 * i + 2), letters(2 * i + 3));
+            for own in [&x, &y] {
+                text.push_str(&format!("permission d{own} = d{nx} or d{ny} "));
+            }
+        }
+        let (bx, by) = (letters(2 * depth), letters(2 * depth + 1));
+        text.push_str(&format!("permission d{bx} = r permission d{by} = r "));
+        text.push_str(&format!("permission top = parent.d{bx} or parent.da }}"));
+        let schema = compile(&text).expect("schema compiles");
+        let all = union_forms(&schema);
+        let doc = schema.entity("doc").expect("doc");
+        let top = doc.permissions.iter().position(|p| p.name == "top").expect("top");
+        // 2^40 paths from `da` down to `d<bottom>`: the search runs out,
+        // and `parent.d<bottom>` stays.
+        assert_eq!(all[doc.index][top], None);
     }
 }
