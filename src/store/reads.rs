@@ -53,11 +53,8 @@ fn read_in_active<R>(f: impl FnOnce(&Rc<ActiveSchema>, &mut IndexSource) -> R) -
         // before it committed reads the emptied table once it has, so a key
         // made before the wait would match the cache's and answer from the
         // rows it removed. (Locks already held in this transaction cost no
-        // wait; `guard_tables` below makes the privilege checks again when
-        // the new key empties the stamp.)
-        if let Some(c) = shared.as_deref_mut() {
-            guard_tables(c, limit > 0);
-        }
+        // wait.)
+        let checked_now = shared.as_deref_mut().map(|c| guard_tables(c, limit > 0).then_some(c.guarded)).flatten();
         let key = SnapshotKey::current();
         if key.is_none() {
             shared = None;
@@ -67,13 +64,21 @@ fn read_in_active<R>(f: impl FnOnce(&Rc<ActiveSchema>, &mut IndexSource) -> R) -
         let active = match (shared.as_deref_mut(), key) {
             (Some(c), Some(key)) => {
                 c.enter(key, limit);
+                match checked_now {
+                    // A new key empties the stamp; the locks and checks
+                    // this call just made hold for it (nothing can change
+                    // in between), so they need not be made twice.
+                    Some(stamp) if c.guarded.is_none() => c.guarded = stamp,
+                    // The stamp was an earlier call's: a new key (a commit,
+                    // a command) may follow a change of privileges.
+                    _ => {
+                        guard_tables(c, limit > 0);
+                    }
+                }
                 c.schema.get_or_insert_with(schema::require_active).clone()
             }
             _ => schema::require_active(),
         };
-        if let Some(shared) = shared.as_deref_mut() {
-            guard_tables(shared, limit > 0);
-        }
         let mut private;
         let cache: &mut ReadCache = match shared.as_deref_mut() {
             Some(c) if limit > 0 => c,
@@ -93,7 +98,9 @@ fn read_in_active<R>(f: impl FnOnce(&Rc<ActiveSchema>, &mut IndexSource) -> R) -
 /// and user: locks last to the end of the (sub)transaction that took them,
 /// and a privilege change is a commit (or, in the caller's transaction, a
 /// command), which changes the snapshot key and so empties `guarded`.
-fn guard_tables(cache: &mut ReadCache, tuples: bool) {
+/// True when it took the locks and made the checks now (false: the stamp
+/// says they were made already).
+fn guard_tables(cache: &mut ReadCache, tuples: bool) -> bool {
     // SAFETY: backend-local transaction state.
     let stamp = unsafe {
         (
@@ -104,7 +111,7 @@ fn guard_tables(cache: &mut ReadCache, tuples: bool) {
         )
     };
     if cache.guarded == Some(stamp) || cache.guarded.is_some_and(|g| g.3 && (g.0, g.1, g.2) == (stamp.0, stamp.1, stamp.2)) {
-        return;
+        return false;
     }
     lock_for_reading(c"schemas");
     if tuples {
@@ -112,4 +119,5 @@ fn guard_tables(cache: &mut ReadCache, tuples: bool) {
         lock_for_reading(c"attributes");
     }
     cache.guarded = Some(stamp);
+    true
 }
