@@ -17,7 +17,7 @@ use crate::store;
 use crate::whole_errors::whole_entry;
 
 /// Prefixes an error with the element's position ("element 3 of 5").
-fn at_element(i: usize, n: usize, e: Error) -> Error {
+pub(crate) fn at_element(i: usize, n: usize, e: Error) -> Error {
     let message = format!("element {} of {}: {}", i + 1, n, e.message);
     Error { message, ..e }
 }

@@ -48,6 +48,10 @@ impl std::fmt::Display for Token {
     }
 }
 
+/// Running transactions a token may list at most: far more than any
+/// server runs at once.
+const MAX_TOKEN_XIDS: usize = 100_000;
+
 fn bad_token(text: &str) -> ! {
     raise(
         Error::new(ErrorKind::InvalidArgument, format!("invalid consistency token \"{}\"", text.chars().take(80).collect::<String>()))
@@ -69,9 +73,17 @@ impl Token {
             let list = parts.next()?;
             let mut xip = Vec::new();
             for x in list.split(',').filter(|x| !x.is_empty()) {
+                // No snapshot has this many transactions running (a token
+                // of millions only costs time to read and sort).
+                if xip.len() == MAX_TOKEN_XIDS {
+                    return None;
+                }
+                if xip.len() % 4096 == 0 {
+                    pgrx::check_for_interrupts!();
+                }
                 xip.push(x.parse::<u64>().ok()?);
             }
-            xip.sort_unstable();
+            notion_rbac_core::interrupt::sort_unstable(&mut xip);
             // Each running transaction once (coverage counts them).
             let distinct = xip.windows(2).all(|w| w[0] < w[1]);
             (distinct && xmin <= xmax && xip.iter().all(|x| (xmin..xmax).contains(x))).then_some(Token { lsn, xmin, xmax, xip })

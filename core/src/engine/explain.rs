@@ -446,9 +446,13 @@ struct Expander<'c, 'a, S: TupleSource + ?Sized> {
 
 impl<S: TupleSource + ?Sized> Expander<'_, '_, S> {
     fn subjects(&mut self, ty: &str, id: &str, relation: &str) -> Result<Vec<SubjectRef>> {
-        let mut out = subjects_of(&mut self.checker, &self.ctx, ty, id, relation)?;
-        out.sort_by_key(|s| s.to_string());
-        Ok(out)
+        let out = subjects_of(&mut self.checker, &self.ctx, ty, id, relation)?;
+        // By their text, each made once (not in every comparison), in a
+        // sort that polls: a relation may have a million subjects. (They
+        // are distinct, so an unstable sort orders them the same way.)
+        let mut keyed: Vec<(String, SubjectRef)> = out.into_iter().map(|s| (s.to_string(), s)).collect();
+        crate::interrupt::sort_unstable_by(&mut keyed, |a, b| a.0.cmp(&b.0));
+        Ok(keyed.into_iter().map(|(_, s)| s).collect())
     }
 
     fn node(&mut self, ty: &str, id: &str, name: &str) -> Result<Json> {

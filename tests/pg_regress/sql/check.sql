@@ -53,6 +53,9 @@ SELECT rbac.check('user:zoe', 'read', 'page:project_plan', '{"tuples": [], "attr
 SELECT * FROM rbac.check_many('user:bob', 'read',
     ARRAY['page:project_plan', 'page:product_spec', 'database:customer_list', NULL, 'block:task_list_1']);
 SELECT * FROM rbac.check_many(ARRAY['user:alice', 'user:bob', 'user:charlie', 'user:eve'], 'write', 'block:task_list_2');
+-- A malformed element is refused with its position.
+SELECT try($$SELECT * FROM rbac.check_many('user:bob', 'read', ARRAY['page:project_plan', NULL, 'page'])$$) AS bad_object;
+SELECT try($$SELECT * FROM rbac.check_many(ARRAY['user:alice', 'alice'], 'write', 'block:task_list_2')$$) AS bad_subject;
 
 ROLLBACK;
 

@@ -22,6 +22,9 @@ SELECT pg_switch_wal() IS NOT NULL AS switched,
 -- a running transaction listed twice.
 SELECT try($$SELECT rbac.check('user:t1', 'owner', 'doc:c1', '{"at_least": "100000000/0;1:2:"}')$$) AS wide_lsn;
 SELECT try($$SELECT rbac.check('user:t1', 'owner', 'doc:c1', '{"at_least": "0/0;100:103:101,101"}')$$) AS repeated_xid;
+-- More running transactions than any snapshot has (at most 100,000).
+SELECT left(try(format($$SELECT rbac.check('user:t1', 'owner', 'doc:c1', jsonb_build_object('at_least', %L))$$,
+                       '0/0;1:200003:' || (SELECT string_agg(i::text, ',') FROM generate_series(2, 100002) i))), 40) AS too_many_xids;
 
 -- Inside a transaction that has written, there is nothing committed to name.
 BEGIN;
