@@ -21,6 +21,17 @@ fn sqlstate(kind: ErrorKind) -> PgSqlErrorCode {
 }
 
 /// Raises `err` as a PostgreSQL `ERROR`. Never returns.
+/// Refuses a NULL argument (22004) naming it.
+pub fn required<'a>(value: Option<&'a str>, name: &str) -> &'a str {
+    value.unwrap_or_else(|| {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("{name} must not be NULL")
+        );
+    })
+}
+
 pub fn raise(err: Error) -> ! {
     let message = match err.pos {
         Some(p) => format!("line {}, column {}: {}", p.line, p.col, err.message),

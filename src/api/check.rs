@@ -10,6 +10,7 @@ use notion_rbac_core::tuple::{self, ObjectRef, SubjectRef};
 use pgrx::prelude::*;
 
 use super::context::{context_of, ContextArg};
+use super::tuples::parse_elements;
 use crate::errors::OrRaise;
 use crate::guc;
 use crate::store;
@@ -37,23 +38,6 @@ fn subject_of(text: &str) -> SubjectRef {
 
 fn object_of(text: &str) -> ObjectRef {
     tuple::parse_object(text).or_raise()
-}
-
-/// Parses each non-NULL element of an array argument with `parse`, raising
-/// the first error with its position ("element 3 of 5: …"), and polling
-/// for interrupts as it goes (an array of millions takes a while).
-fn parse_elements<T>(items: &[Option<String>], parse: impl Fn(&str) -> notion_rbac_core::Result<T>) -> Vec<Option<T>> {
-    let n = items.len();
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            if i % 1024 == 0 {
-                pgrx::check_for_interrupts!();
-            }
-            item.as_deref().map(|text| parse(text).map_err(|e| super::tuples::at_element(i, n, e)).or_raise())
-        })
-        .collect()
 }
 
 /// Runs `run` on a checker resumed from what earlier checks of `subject`
@@ -143,7 +127,7 @@ fn check_many_objects(
     let ctx = context_of(context);
     let subject_text = subject;
     let subject = subject_of(subject_text);
-    let parsed: Vec<Option<ObjectRef>> = parse_elements(&objects, tuple::parse_object);
+    let parsed: Vec<Option<ObjectRef>> = parse_elements(&objects, None, tuple::parse_object);
     let present: Vec<ObjectRef> = parsed.iter().flatten().cloned().collect();
     let opts = options();
     let results = store::read(|schema, source| {
@@ -187,7 +171,7 @@ fn check_many_subjects(
     };
     let ctx = context_of(context);
     let object = object_of(object);
-    let parsed: Vec<Option<SubjectRef>> = parse_elements(&subjects, tuple::parse_subject);
+    let parsed: Vec<Option<SubjectRef>> = parse_elements(&subjects, None, tuple::parse_subject);
     let present: Vec<SubjectRef> = parsed.iter().flatten().cloned().collect();
     let results = store::read(|schema, source| {
         Checker::new(schema, source, &ctx, options()).check_many_subjects(&object, action, &present)

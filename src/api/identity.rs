@@ -28,7 +28,7 @@ use notion_rbac_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use crate::errors::{raise, OrRaise};
+use crate::errors::{raise, required, OrRaise};
 
 /// A subject set by `rbac.set_subject` (None: explicitly cleared).
 #[derive(Clone)]
@@ -157,7 +157,7 @@ pub(crate) fn explicit() -> Option<Option<String>> {
 #[search_path(pg_catalog, pg_temp)]
 fn set_subject(subject: Option<&str>, scope: default!(Option<&str>, "'transaction'")) {
     // (Not strict: a NULL subject clears it; a NULL scope is an error.)
-    let scope = super::oauth::required(scope, "scope");
+    let scope = required(scope, "scope");
     // EXECUTE is granted to rbac_app alone; the membership is checked here
     // too (for the role running the function: inside someone's SECURITY
     // DEFINER function, its owner), so a grant added later to anyone else

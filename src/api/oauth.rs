@@ -12,22 +12,11 @@ use notion_rbac_notion::{self as notion, oauth};
 use notion_rbac_core::{Error, ErrorKind};
 use pgrx::prelude::*;
 
-use crate::errors::{raise, OrRaise};
+use crate::errors::{raise, required, OrRaise};
 use crate::token::{encrypted_token, seal};
 
 fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
     pgrx::error!("notion_rbac: {what} failed: {e}")
-}
-
-/// Refuses a NULL argument (22004) naming it.
-pub(crate) fn required<'a>(value: Option<&'a str>, name: &str) -> &'a str {
-    value.unwrap_or_else(|| {
-        pgrx::ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-            format!("{name} must not be NULL")
-        );
-    })
 }
 
 fn now_epoch() -> i64 {

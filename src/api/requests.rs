@@ -29,7 +29,7 @@ fn notion_request(
     body: default!(Option<pgrx::JsonB>, "NULL"),
 ) -> i64 {
     // Not STRICT (the body may be NULL): the others are refused by name.
-    use crate::api::oauth::required;
+    use crate::errors::required;
     let (subject, bot_id, method, path) =
         (required(subject, "subject"), required(bot_id, "bot_id"), required(method, "method"), required(path, "path"));
     crate::store::require_writable("make a Notion request");

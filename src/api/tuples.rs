@@ -17,7 +17,7 @@ use crate::store;
 use crate::whole_errors::whole_entry;
 
 /// Prefixes an error with the element's position ("element 3 of 5").
-pub(crate) fn at_element(i: usize, n: usize, e: Error) -> Error {
+fn at_element(i: usize, n: usize, e: Error) -> Error {
     let message = format!("element {} of {}: {}", i + 1, n, e.message);
     Error { message, ..e }
 }
@@ -26,22 +26,35 @@ fn active_schema() -> std::rc::Rc<store::schema::ActiveSchema> {
     store::schema::require_active()
 }
 
-/// Parses every element of a text array with `parse`, raising the first
-/// error with its position ("element 3 of 5: …"). NULL elements are errors.
-fn parse_each<T>(items: &[Option<String>], what: &str, parse: impl Fn(&str) -> notion_rbac_core::Result<T>) -> Vec<T> {
+/// Parses each element of a text array with `parse`, raising the first
+/// error with its position ("element 3 of 5: …"), cancellable throughout
+/// (a large array takes a while). A NULL element is `None`, or, when
+/// `null` names what the elements are, an error in its place.
+pub(crate) fn parse_elements<T>(
+    items: &[Option<String>],
+    null: Option<&str>,
+    parse: impl Fn(&str) -> notion_rbac_core::Result<T>,
+) -> Vec<Option<T>> {
     let n = items.len();
     items
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            // A large array takes a while: cancellable throughout.
             pgrx::check_for_interrupts!();
-            let s = s.as_deref().unwrap_or_else(|| {
-                raise(at_element(i, n, Error::new(ErrorKind::InvalidText, format!("{what} must not be NULL"))))
-            });
-            parse(s).map_err(|e| at_element(i, n, e)).or_raise()
+            match (s.as_deref(), null) {
+                (Some(s), _) => Some(parse(s).map_err(|e| at_element(i, n, e)).or_raise()),
+                (None, None) => None,
+                (None, Some(what)) => {
+                    raise(at_element(i, n, Error::new(ErrorKind::InvalidText, format!("{what} must not be NULL"))))
+                }
+            }
         })
         .collect()
+}
+
+/// [`parse_elements`] where NULL elements are errors.
+fn parse_each<T>(items: &[Option<String>], what: &str, parse: impl Fn(&str) -> notion_rbac_core::Result<T>) -> Vec<T> {
+    parse_elements(items, Some(what), parse).into_iter().flatten().collect()
 }
 
 fn parse_tuples(items: &[Option<String>], schema: Option<&Schema>) -> Vec<Tuple> {
