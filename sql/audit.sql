@@ -145,12 +145,19 @@ CREATE TRIGGER audit_chain_no_truncate BEFORE TRUNCATE ON rbac.audit_chain
 -- notion_rbac.audit_server_log is on). In a read-only transaction or on a
 -- standby the entry goes to the server log only. Never raises for the
 -- audit's sake: the audited operation must not fail because of it.
+-- The log line is the entry alone: PostgreSQL would follow a LOG message
+-- with the statement that led to it (log_min_error_statement counts LOG as
+-- more severe than ERROR for the server log) and its context, and the
+-- statement may hold a secret (rbac.oauth_configure's client secret, an
+-- OAuth code, a token written in the same statement as a tuple).
 CREATE FUNCTION rbac._audit(p_action text, p_result text, p_resource_type text DEFAULT NULL,
                             p_resource_id text DEFAULT NULL, p_workspace_id text DEFAULT NULL,
                             p_metadata jsonb DEFAULT '{}', p_subject text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
+SET log_min_error_statement TO panic
+SET log_error_verbosity TO terse
 AS $$
 DECLARE
     v_subject text := coalesce(p_subject, rbac.current_subject());
@@ -228,6 +235,22 @@ CREATE TRIGGER role_assignments_audit_insert AFTER INSERT ON rbac.role_assignmen
     FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_assigned');
 CREATE TRIGGER role_assignments_audit_delete AFTER DELETE ON rbac.role_assignments REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_unassigned');
+
+-- Configuration that decides who is who and where the audit goes is
+-- audited too (row counts, as above; the OAuth client's secret is never
+-- part of an entry).
+CREATE TRIGGER oauth_config_audit_insert AFTER INSERT ON rbac.oauth_config REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('oauth_configured');
+CREATE TRIGGER oauth_config_audit_update AFTER UPDATE ON rbac.oauth_config REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('oauth_configured');
+CREATE TRIGGER oauth_config_audit_delete AFTER DELETE ON rbac.oauth_config REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('oauth_config_deleted');
+CREATE TRIGGER login_subjects_audit_insert AFTER INSERT ON rbac.login_subjects REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('login_subject_changed');
+CREATE TRIGGER login_subjects_audit_update AFTER UPDATE ON rbac.login_subjects REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('login_subject_changed');
+CREATE TRIGGER login_subjects_audit_delete AFTER DELETE ON rbac.login_subjects REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('login_subject_deleted');
 
 -- Chains entries not chained yet, oldest first, one chainer at a time
 -- (a lock on rbac.audit_chain that only the extension can take). Returns
@@ -520,6 +543,12 @@ CREATE TABLE rbac.audit_outbox (
     PRIMARY KEY (entry_id, bot_id)
 );
 CREATE INDEX audit_outbox_due ON rbac.audit_outbox (next_attempt_at) WHERE status IN ('queued', 'sending');
+CREATE TRIGGER audit_delivery_audit_insert AFTER INSERT ON rbac.audit_delivery REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('audit_delivery_changed');
+CREATE TRIGGER audit_delivery_audit_update AFTER UPDATE ON rbac.audit_delivery REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('audit_delivery_changed');
+CREATE TRIGGER audit_delivery_audit_delete AFTER DELETE ON rbac.audit_delivery REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('audit_delivery_deleted');
 
 CREATE FUNCTION rbac._audit_enqueue() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER

@@ -127,6 +127,10 @@ pub fn define() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    // The memory bounds below are superuser settings: a role that could
+    // raise them could make one call hold gigabytes (a 1 GB validation file
+    // takes about 60 GB). Administrators delegate them with
+    // `GRANT SET ON PARAMETER ... TO role`, or set them per role or database.
     GucRegistry::define_int_guc(
         c"notion_rbac.cache_lookup_ids",
         c"Ids of lookup answers each backend may keep between statements (0 keeps none).",
@@ -136,7 +140,7 @@ pub fn define() {
         &CACHE_LOOKUP_IDS,
         0,
         10_000_000,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
@@ -147,7 +151,7 @@ pub fn define() {
         &CACHE_ROWS,
         0,
         10_000_000,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
@@ -157,7 +161,7 @@ pub fn define() {
         &MAX_CONTEXT_ITEMS,
         0,
         10_000_000,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
@@ -167,7 +171,7 @@ pub fn define() {
         &MAX_VALIDATION_KB,
         1,
         1_048_576,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::UNIT_KB,
     );
     GucRegistry::define_int_guc(
@@ -178,7 +182,7 @@ pub fn define() {
         &MAX_FIXPOINT_SIZE,
         1_000,
         100_000_000,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(

@@ -102,6 +102,25 @@ mod tests {
         assert!(CALLS.load(Ordering::Relaxed) - before >= 100, "a poll every 1024 comparisons");
     }
 
+    /// Turning a long request context or a long stored array into CEL
+    /// values polls as it goes (every 4,096 items): a cancel lands before
+    /// the first rule even runs.
+    #[test]
+    fn long_rule_values_poll_the_hook() {
+        set_hook(count);
+        let groups: Vec<String> = (0..100_000).map(|i| format!("g{i}")).collect();
+        let data = serde_json::json!({ "groups": groups, "nested": { "list": [[1, 2], [3]] } });
+        let before = CALLS.load(Ordering::Relaxed);
+        let context = crate::engine::rules::context_value(data.as_object().unwrap());
+        assert!(CALLS.load(Ordering::Relaxed) - before >= 24, "a poll every 4,096 items");
+        assert_eq!(context.get_type().name(), "map");
+        let before = CALLS.load(Ordering::Relaxed);
+        let tags = crate::tuple::Value::StringArray(groups);
+        let list = crate::engine::rules::attribute_to_cel(&tags);
+        assert!(CALLS.load(Ordering::Relaxed) - before >= 24, "a poll every 4,096 items");
+        assert_eq!(list.get_type().name(), "list");
+    }
+
     /// A rule's loop that reads a rule variable polls on every turn: a
     /// rule over a long list in the request context stops at a cancel.
     #[test]

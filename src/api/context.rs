@@ -49,7 +49,7 @@ impl FromDatum for ContextArg {
             if size > limit.saturating_mul(BYTES_PER_ITEM).saturating_add(DATA_ALLOWANCE) {
                 crate::errors::limit_exceeded(
                     format!("context is {size} bytes, more than notion_rbac.max_context_items ({limit}) items can take"),
-                    "write the relationships to rbac.tuples instead, or raise notion_rbac.max_context_items",
+                    "write the relationships to rbac.tuples instead, or have a superuser raise notion_rbac.max_context_items",
                 );
             }
             Some(jsonb_to_context(jsonb))
@@ -260,7 +260,7 @@ pub(crate) fn context_of(context: Option<ContextArg>) -> CallContext {
     if items > limit {
         crate::errors::limit_exceeded(
             format!("context holds {items} tuples and attributes, more than notion_rbac.max_context_items ({limit})"),
-            "write the relationships to rbac.tuples instead, or raise notion_rbac.max_context_items",
+            "write the relationships to rbac.tuples instead, or have a superuser raise notion_rbac.max_context_items",
         );
     }
     let ctx = CallContext::new(Context::from_json_and_lists(&json, tuples.as_ref(), attributes.as_ref()).or_raise());

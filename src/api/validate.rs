@@ -27,7 +27,7 @@ fn validate(
     if file.len() > limit {
         crate::errors::limit_exceeded(
             format!("validation file of {} bytes exceeds notion_rbac.max_validation_kb ({limit} bytes)", file.len()),
-            "split the file, or raise notion_rbac.max_validation_kb (memory use is about 80 times the file size)",
+            "split the file, or have a superuser raise notion_rbac.max_validation_kb (memory use is about 80 times the file size)",
         );
     }
     let rows = validation::run(file).or_raise();

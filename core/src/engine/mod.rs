@@ -16,7 +16,7 @@ pub mod context;
 pub mod explain;
 pub mod lookup;
 pub mod memory;
-mod rules;
+pub(crate) mod rules;
 pub mod source;
 mod text_list;
 

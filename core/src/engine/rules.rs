@@ -10,6 +10,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString};
+use cel::common::value::{CowVal, Val};
+
 use serde_json::{Map, Value as Json};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -23,61 +26,96 @@ fn environment() -> Arc<cel::Env> {
     Arc::clone(ENV.get_or_init(|| Arc::new(cel::Env::stdlib())))
 }
 
-/// The CEL value bound to `context`: `{"data": data}`.
-pub(crate) fn context_value(data: &Map<String, Json>) -> cel::Value {
-    let data: HashMap<String, cel::Value> = data
-        .iter()
-        .map(|(k, v)| (k.clone(), json_to_cel(v)))
-        .collect();
-    let mut context = HashMap::with_capacity(1);
-    context.insert("data".to_string(), cel::Value::Map(data.into()));
-    cel::Value::Map(context.into())
-}
+/// A value as CEL's evaluator holds it. Values are built in this form
+/// directly (not through `cel::Value`, which CEL would convert again, deep,
+/// on every evaluation), and `context` only once per call.
+pub(crate) type CelVal = Box<dyn Val>;
 
-fn json_to_cel(v: &Json) -> cel::Value {
-    match v {
-        Json::Null => cel::Value::Null,
-        Json::Bool(b) => cel::Value::Bool(*b),
-        // Always a double, as a protobuf Struct number is.
-        Json::Number(n) => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-        Json::String(s) => cel::Value::String(Arc::new(s.clone())),
-        Json::Array(items) => cel::Value::List(Arc::new(items.iter().map(json_to_cel).collect())),
-        Json::Object(o) => {
-            let m: HashMap<String, cel::Value> =
-                o.iter().map(|(k, v)| (k.clone(), json_to_cel(v))).collect();
-            cel::Value::Map(m.into())
+/// Items converted between two interrupt polls: a context or an attribute
+/// of millions of items stays cancellable while it is converted.
+const POLL_EVERY: usize = 4096;
+
+/// Counts converted items and polls every [`POLL_EVERY`].
+struct Progress(usize);
+
+impl Progress {
+    fn step(&mut self) {
+        self.0 += 1;
+        if self.0 % POLL_EVERY == 0 {
+            crate::interrupt::poll();
         }
     }
 }
 
+/// The CEL value bound to `context`: `{"data": data}`.
+pub(crate) fn context_value(data: &Map<String, Json>) -> CelVal {
+    let mut progress = Progress(0);
+    let data = json_object(data, &mut progress);
+    let mut context: HashMap<CelMapKey<'static>, CelVal> = HashMap::with_capacity(1);
+    context.insert(CelMapKey::from("data".to_string()), data);
+    Box::new(CelMap::from(context))
+}
+
+fn json_object(o: &Map<String, Json>, progress: &mut Progress) -> CelVal {
+    let mut m: HashMap<CelMapKey<'static>, CelVal> = HashMap::with_capacity(o.len());
+    for (k, v) in o {
+        m.insert(CelMapKey::from(k.clone()), json_to_cel(v, progress));
+    }
+    Box::new(CelMap::from(m))
+}
+
+fn json_to_cel(v: &Json, progress: &mut Progress) -> CelVal {
+    progress.step();
+    match v {
+        Json::Null => Box::new(CelNull),
+        Json::Bool(b) => Box::new(CelBool::from(*b)),
+        // Always a double, as a protobuf Struct number is.
+        Json::Number(n) => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
+        Json::String(s) => Box::new(CelString::from(s.clone())),
+        Json::Array(items) => {
+            let list: Vec<CelVal> = items.iter().map(|item| json_to_cel(item, progress)).collect();
+            Box::new(CelList::from(list))
+        }
+        Json::Object(o) => json_object(o, progress),
+    }
+}
+
 /// An attribute value as CEL sees it (integers widen to CEL's `int`).
-pub(crate) fn attribute_to_cel(v: &Value) -> cel::Value {
-    fn list<T>(items: &[T], f: impl Fn(&T) -> cel::Value) -> cel::Value {
-        cel::Value::List(Arc::new(items.iter().map(f).collect()))
+pub(crate) fn attribute_to_cel(v: &Value) -> CelVal {
+    fn list<T>(items: &[T], f: impl Fn(&T) -> CelVal) -> CelVal {
+        let mut progress = Progress(0);
+        let list: Vec<CelVal> = items
+            .iter()
+            .map(|item| {
+                progress.step();
+                f(item)
+            })
+            .collect();
+        Box::new(CelList::from(list))
     }
     match v {
-        Value::Boolean(b) => cel::Value::Bool(*b),
-        Value::String(s) => cel::Value::String(Arc::new(s.clone())),
-        Value::Integer(i) => cel::Value::Int(i64::from(*i)),
-        Value::Double(d) => cel::Value::Float(*d),
-        Value::BooleanArray(a) => list(a, |b| cel::Value::Bool(*b)),
-        Value::StringArray(a) => list(a, |s| cel::Value::String(Arc::new(s.clone()))),
-        Value::IntegerArray(a) => list(a, |i| cel::Value::Int(i64::from(*i))),
-        Value::DoubleArray(a) => list(a, |d| cel::Value::Float(*d)),
+        Value::Boolean(b) => Box::new(CelBool::from(*b)),
+        Value::String(s) => Box::new(CelString::from(s.clone())),
+        Value::Integer(i) => Box::new(CelInt::from(i64::from(*i))),
+        Value::Double(d) => Box::new(CelDouble::from(*d)),
+        Value::BooleanArray(a) => list(a, |b| Box::new(CelBool::from(*b))),
+        Value::StringArray(a) => list(a, |s| Box::new(CelString::from(s.clone()))),
+        Value::IntegerArray(a) => list(a, |i| Box::new(CelInt::from(i64::from(*i)))),
+        Value::DoubleArray(a) => list(a, |d| Box::new(CelDouble::from(*d))),
     }
 }
 
 /// The value a missing attribute takes in a rule: `0`, `0.0`, `""`,
 /// `false` or `[]`.
-pub(crate) fn zero_value(ty: AttrType) -> cel::Value {
+pub(crate) fn zero_value(ty: AttrType) -> CelVal {
     if ty.array {
-        return cel::Value::List(Arc::new(Vec::new()));
+        return Box::new(CelList::from(Vec::<CelVal>::new()));
     }
     match ty.base {
-        BaseType::Boolean => cel::Value::Bool(false),
-        BaseType::String => cel::Value::String(Arc::new(String::new())),
-        BaseType::Integer => cel::Value::Int(0),
-        BaseType::Double => cel::Value::Float(0.0),
+        BaseType::Boolean => Box::new(CelBool::from(false)),
+        BaseType::String => Box::new(CelString::from(String::new())),
+        BaseType::Integer => Box::new(CelInt::from(0i64)),
+        BaseType::Double => Box::new(CelDouble::from(0.0)),
     }
 }
 
@@ -105,25 +143,22 @@ pub(crate) fn fits(v: &Value, ty: AttrType) -> bool {
 /// body reads a rule variable asks for it on every turn. A cancel or
 /// statement_timeout then stops a rule over a list of millions within one
 /// turn. (Loops over literals alone are bounded when the rule compiles.)
-struct PollingVariables(Vec<(String, Box<dyn cel::common::value::Val>)>);
-
-impl cel::context::VariableResolver for PollingVariables {
-    fn resolve<'b>(&'b self, variable: &str) -> Option<cel::common::value::CowVal<'b, 'b>> {
-        crate::interrupt::poll();
-        self.0
-            .iter()
-            .find(|(name, _)| name == variable)
-            .map(|(_, value)| cel::common::value::CowVal::Borrowed(value.as_ref()))
-    }
+struct PollingVariables<'c> {
+    arguments: Vec<(&'c str, CelVal)>,
+    context: &'c dyn Val,
 }
 
-fn to_val(value: cel::Value, rule: &RuleDef, entity: &dyn std::fmt::Display) -> Result<Box<dyn cel::common::value::Val>> {
-    value.try_into().map_err(|e| {
-        Error::new(
-            ErrorKind::RuleEvaluation,
-            format!("failed to evaluate rule \"{}\" on {entity}: {e}", rule.name),
-        )
-    })
+impl cel::context::VariableResolver for PollingVariables<'_> {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        crate::interrupt::poll();
+        if variable == "context" {
+            return Some(CowVal::Borrowed(self.context));
+        }
+        self.arguments
+            .iter()
+            .find(|(name, _)| *name == variable)
+            .map(|(_, value)| CowVal::Borrowed(value.as_ref()))
+    }
 }
 
 /// Runs `rule` with its parameters bound to `arguments` (in parameter
@@ -131,16 +166,12 @@ fn to_val(value: cel::Value, rule: &RuleDef, entity: &dyn std::fmt::Display) -> 
 /// error messages.
 pub(crate) fn evaluate(
     rule: &RuleDef,
-    arguments: Vec<cel::Value>,
-    context: &cel::Value,
+    arguments: Vec<CelVal>,
+    context: &dyn Val,
     entity: &dyn std::fmt::Display,
 ) -> Result<bool> {
-    let mut variables = Vec::with_capacity(rule.params.len() + 1);
-    for ((name, _), value) in rule.params.iter().zip(arguments) {
-        variables.push((name.clone(), to_val(value, rule, entity)?));
-    }
-    variables.push(("context".to_string(), to_val(context.clone(), rule, entity)?));
-    let variables = PollingVariables(variables);
+    let arguments = rule.params.iter().map(|(name, _)| name.as_str()).zip(arguments).collect();
+    let variables = PollingVariables { arguments, context };
     let mut scope = cel::Context::with_env(environment());
     scope.set_variable_resolver(&variables);
     match rule.program.execute(&scope) {

@@ -116,6 +116,15 @@ RESET session_replication_role;
 INSERT INTO rbac.workspaces (bot_id, workspace_id, access_token)
 VALUES ('bot-audit', 'w1', rbac.encrypt_token('secret_audit_token', 'rbac.workspaces', 'access_token', 'bot-audit'));
 INSERT INTO rbac.audit_delivery (bot_id, database_id) VALUES ('bot-audit', 'db-audit');
+-- Configuration changes are entries too: where entries go, and who a login
+-- role acts as (one entry per statement, with its row count).
+UPDATE rbac.audit_delivery SET enabled = true;
+INSERT INTO rbac.login_subjects VALUES ('regress_audit_login', 'user:ann'), ('regress_audit_other', 'user:bob');
+UPDATE rbac.login_subjects SET subject = 'user:carl' WHERE login_role = 'regress_audit_other';
+DELETE FROM rbac.login_subjects WHERE login_role LIKE 'regress_audit_%';
+SELECT action, resource_type, metadata FROM rbac.audit_log
+ WHERE resource_type IN ('audit_delivery', 'login_subjects') AND logged_at >= now()  -- this transaction's
+ ORDER BY logged_at, action;
 SELECT rbac.authorize('user:ann', 'write', 'page:p2') AS ann_writes_in_w1;
 SELECT rbac.authorize('user:ann', 'read', 'page:p3') AS ann_reads_in_w2;
 SELECT count(*) AS queued_for_notion FROM rbac.audit_outbox WHERE status = 'queued';

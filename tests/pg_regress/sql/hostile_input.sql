@@ -33,6 +33,26 @@ RESET notion_rbac.max_context_items;
 SET notion_rbac.max_validation_kb = 1;
 SELECT try(format('SELECT * FROM rbac.validate(%L)', E'schema: "entity user {}"\n#' || repeat('x', 2000)));
 RESET notion_rbac.max_validation_kb;
+-- The bounds on memory are superusers' settings: a role that may only read
+-- cannot raise them (42501) by SET, set_config or SET LOCAL, nor lower them;
+-- an administrator may delegate one with GRANT SET ON PARAMETER.
+CREATE ROLE regress_bounds_reader IN ROLE rbac_reader;
+SET ROLE regress_bounds_reader;
+SELECT try($$SET notion_rbac.max_validation_kb = 1048576$$);
+SELECT try($$SELECT set_config('notion_rbac.max_context_items', '10000000', false)$$);
+SELECT try($$SET LOCAL notion_rbac.max_fixpoint_size = 100000000$$);
+SELECT try($$SET notion_rbac.cache_rows = 10000000$$);
+SELECT try($$SET notion_rbac.cache_lookup_ids = 0$$);
+SHOW notion_rbac.max_validation_kb;
+RESET ROLE;
+GRANT SET ON PARAMETER notion_rbac.cache_rows TO regress_bounds_reader;
+SET ROLE regress_bounds_reader;
+SET notion_rbac.cache_rows = 0;
+SHOW notion_rbac.cache_rows;
+RESET notion_rbac.cache_rows;
+RESET ROLE;
+REVOKE SET ON PARAMETER notion_rbac.cache_rows FROM regress_bounds_reader;
+DROP ROLE regress_bounds_reader;
 -- 100,000 contextual attributes: a lookup stays linear in them (it took
 -- minutes when each entity scanned the whole list).
 SELECT rbac.write_schema('entity user {} entity doc { relation viewer @user attribute public boolean permission view = viewer or public }') > 0 AS written;

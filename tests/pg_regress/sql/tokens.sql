@@ -34,6 +34,11 @@ COPY (SELECT rbac.generate_token_key('k2')) TO PROGRAM 'cat >> "$(dirname "$PGDA
 SELECT rbac.oauth_configure('client-1', 'secret_CLIENT_SECRET_xyz',
                             ARRAY['https://app.example.com/oauth/callback', 'http://localhost:3000/cb'],
                             'http://127.0.0.1:9');
+-- Configuring is audited, without the secret (and the entry's server-log
+-- line does not carry the statement, which holds it: the layer checks the
+-- log for every secret_..._xyz of the tests).
+SELECT action, resource_type, metadata, metadata::text ~ 'secret' AS shows_secret
+  FROM rbac.audit_log WHERE action = 'oauth_configured';
 SELECT rbac.rotate_token_keys() AS rotated;
 SELECT rbac.token_key_id(access_token) AS access_key, rbac.token_key_id(refresh_token) AS refresh_key FROM rbac.workspaces;
 SELECT rbac.decrypt_token(access_token, 'rbac.workspaces', 'access_token', bot_id) FROM rbac.workspaces;

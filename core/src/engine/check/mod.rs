@@ -478,7 +478,7 @@ pub struct Checker<'a, S: TupleSource + ?Sized> {
     row_pool: RowPool,
     scratch: ObjectRef,
     /// `context` for rules, converted once.
-    cel_context: Option<cel::Value>,
+    cel_context: Option<rules::CelVal>,
     /// [`stack_position`] at the entry of the current public call.
     stack_base: usize,
 }
@@ -1190,7 +1190,7 @@ impl<'a, S: TupleSource + ?Sized> Checker<'a, S> {
         rules::evaluate(
             rule,
             arguments,
-            context,
+            context.as_ref(),
             &format_args!("{}:{}", entity.name, id),
         )
     }
