@@ -684,6 +684,7 @@ cancel_probe() {
 SET application_name = '$app';
 SET notion_rbac.max_context_items = 10000000;
 SET notion_rbac.max_fixpoint_size = 100000000;
+SET notion_rbac.max_call_memory = 0;
 \set ON_ERROR_STOP 0
 $sql;
 SELECT 'ended ' || $now;

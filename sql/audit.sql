@@ -235,6 +235,15 @@ CREATE TRIGGER role_assignments_audit_insert AFTER INSERT ON rbac.role_assignmen
     FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_assigned');
 CREATE TRIGGER role_assignments_audit_delete AFTER DELETE ON rbac.role_assignments REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_unassigned');
+-- Every change an administrator can make is an entry: an UPDATE of an
+-- assignment promotes as an INSERT does, one of a role's actions widens it,
+-- a removed override loosens an action.
+CREATE TRIGGER role_assignments_audit_update AFTER UPDATE ON rbac.role_assignments REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_assigned');
+CREATE TRIGGER app_role_actions_audit_update AFTER UPDATE ON rbac.app_role_actions REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_changed');
+CREATE TRIGGER action_permissions_audit_delete AFTER DELETE ON rbac.action_permissions REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('role_changed');
 
 -- Configuration that decides who is who and where the audit goes is
 -- audited too (row counts, as above; the OAuth client's secret is never
@@ -543,6 +552,26 @@ CREATE TABLE rbac.audit_outbox (
     PRIMARY KEY (entry_id, bot_id)
 );
 CREATE INDEX audit_outbox_due ON rbac.audit_outbox (next_attempt_at) WHERE status IN ('queued', 'sending');
+-- Administrators may re-queue a failed delivery (and say when), nothing
+-- else: an entry marked sent by hand would be removed undelivered by
+-- rbac.purge_audit_log. (The worker, a superuser, moves entries along.)
+CREATE FUNCTION rbac._audit_outbox_requeue_only() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path TO pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.status IS DISTINCT FROM OLD.status AND NOT (OLD.status = 'failed' AND NEW.status = 'queued')
+       AND current_setting('is_superuser') <> 'on' THEN
+        RAISE EXCEPTION 'rbac.audit_outbox: an entry''s delivery may only be queued again after it failed, not moved from % to %',
+                        OLD.status, NEW.status
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'UPDATE rbac.audit_outbox SET status = ''queued'', next_attempt_at = now() WHERE status = ''failed''';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER audit_outbox_requeue_only BEFORE UPDATE ON rbac.audit_outbox
+    FOR EACH ROW EXECUTE FUNCTION rbac._audit_outbox_requeue_only();
 CREATE TRIGGER audit_delivery_audit_insert AFTER INSERT ON rbac.audit_delivery REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION rbac._audit_rows('audit_delivery_changed');
 CREATE TRIGGER audit_delivery_audit_update AFTER UPDATE ON rbac.audit_delivery REFERENCING NEW TABLE AS new_rows

@@ -49,6 +49,7 @@ DECLARE
     cmd record;
     enabled boolean;
     forced boolean;
+    others text;
 BEGIN
     IF tbl IS NULL OR entity_type IS NULL OR id_column IS NULL THEN
         RAISE EXCEPTION 'rbac.protect: the table, entity type and id column must not be NULL'
@@ -68,6 +69,18 @@ BEGIN
                 WHERE p.polrelid = tbl AND d.description LIKE 'rbac.protect {%') THEN
         RAISE EXCEPTION 'rbac.protect: % is already protected', tbl
             USING ERRCODE = 'duplicate_object', HINT = 'Call rbac.unprotect(' || quote_literal(tbl::text) || ') first to change how.';
+    END IF;
+    -- PostgreSQL lets a row through when any permissive policy for its
+    -- command does: one the table has already would void these.
+    SELECT string_agg(quote_ident(p.polname), ', ' ORDER BY p.polname) INTO others
+      FROM pg_policy p
+     WHERE p.polrelid = tbl AND p.polpermissive
+       AND (p.polcmd = '*' OR (p.polcmd = 'r' AND select_action IS NOT NULL) OR (p.polcmd = 'a' AND insert_action IS NOT NULL)
+            OR (p.polcmd = 'w' AND update_action IS NOT NULL) OR (p.polcmd = 'd' AND delete_action IS NOT NULL));
+    IF others IS NOT NULL THEN
+        RAISE EXCEPTION 'rbac.protect: table % has permissive policies (%) that would let rows through', tbl, others
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Drop them, or create them again AS RESTRICTIVE (they then narrow what rbac.protect allows).';
     END IF;
     SELECT a.atttypid::regtype AS type INTO col
       FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = id_column AND a.attnum > 0 AND NOT a.attisdropped;

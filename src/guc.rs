@@ -50,6 +50,10 @@ pub static MAX_VALIDATION_KB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 /// checks the depth-first search gives up on). Bounds a check's memory.
 pub static MAX_FIXPOINT_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
 
+/// What one statement's calls may add to the library's heap, in kB (0: no
+/// limit). See `memory_budget`.
+pub static MAX_CALL_MEMORY: GucSetting<i32> = GucSetting::<i32>::new(1_048_576);
+
 /// Unused, unexpired OAuth states one role may hold (`rbac.oauth_start`).
 /// Superuser-only: the roles it limits must not raise it.
 pub static MAX_PENDING_OAUTH_STATES: GucSetting<i32> = GucSetting::<i32>::new(1000);
@@ -186,6 +190,18 @@ pub fn define() {
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
+        c"notion_rbac.max_call_memory",
+        c"Most memory one statement's calls to the library may take (0: no limit).",
+        c"Counted over the library's own heap from the statement's first evaluation step; beyond it the \
+          statement fails with SQLSTATE 54000 and frees what it built. Work that grows with the product of \
+          its inputs (a rule mapping a context list over itself) meets it first.",
+        &MAX_CALL_MEMORY,
+        0,
+        i32::MAX / 1024,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_int_guc(
         c"notion_rbac.max_pending_oauth_states",
         c"Most pending (unused, unexpired) OAuth authorizations one role may have started.",
         c"rbac.oauth_start fails with SQLSTATE 54000 beyond it; states expire after 10 minutes.",
@@ -288,6 +304,12 @@ pub fn max_depth() -> u32 {
 /// The current `notion_rbac.max_fixpoint_size`.
 pub fn max_fixpoint_size() -> usize {
     MAX_FIXPOINT_SIZE.get().max(1_000) as usize
+}
+
+/// The current `notion_rbac.max_call_memory` in bytes, None when 0.
+pub fn max_call_memory() -> Option<usize> {
+    let kb = MAX_CALL_MEMORY.get();
+    (kb > 0).then(|| kb as usize * 1024)
 }
 
 /// The current `notion_rbac.max_pending_oauth_states`.

@@ -35,6 +35,7 @@ pub mod api;
 pub mod audit;
 pub mod errors;
 pub mod guc;
+mod memory_budget;
 mod pg_ffi;
 mod sql_type;
 pub mod store;
@@ -143,6 +144,7 @@ fn poll_interrupts() {
         // SAFETY: compares the stack pointer with max_stack_depth; raises
         // an ERROR (a Rust panic through pgrx's guard) when exceeded.
         unsafe { pgrx::pg_sys::check_stack_depth() };
+        memory_budget::check();
     }
 }
 

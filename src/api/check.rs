@@ -128,7 +128,9 @@ fn check_many_objects(
     let subject_text = subject;
     let subject = subject_of(subject_text);
     let parsed: Vec<Option<ObjectRef>> = parse_elements(&objects, None, tuple::parse_object);
-    let present: Vec<ObjectRef> = parsed.iter().flatten().cloned().collect();
+    // Moved, not copied: an array may hold millions of objects.
+    let is_present: Vec<bool> = parsed.iter().map(Option::is_some).collect();
+    let present: Vec<ObjectRef> = parsed.into_iter().flatten().collect();
     let opts = options();
     let results = store::read(|schema, source| {
         if !ctx.is_empty() {
@@ -147,11 +149,8 @@ fn check_many_objects(
     let mut results = results.into_iter();
     let rows: Vec<_> = objects
         .into_iter()
-        .zip(parsed)
-        .map(|(text, obj)| match obj {
-            Some(_) => (text, results.next()),
-            None => (None, None),
-        })
+        .zip(is_present)
+        .map(|(text, present)| if present { (text, results.next()) } else { (None, None) })
         .collect();
     TableIterator::new(rows)
 }
@@ -172,7 +171,8 @@ fn check_many_subjects(
     let ctx = context_of(context);
     let object = object_of(object);
     let parsed: Vec<Option<SubjectRef>> = parse_elements(&subjects, None, tuple::parse_subject);
-    let present: Vec<SubjectRef> = parsed.iter().flatten().cloned().collect();
+    let is_present: Vec<bool> = parsed.iter().map(Option::is_some).collect();
+    let present: Vec<SubjectRef> = parsed.into_iter().flatten().collect();
     let results = store::read(|schema, source| {
         Checker::new(schema, source, &ctx, options()).check_many_subjects(&object, action, &present)
     });
@@ -180,11 +180,8 @@ fn check_many_subjects(
     let mut results = results.into_iter();
     let rows: Vec<_> = subjects
         .into_iter()
-        .zip(parsed)
-        .map(|(text, s)| match s {
-            Some(_) => (text, results.next()),
-            None => (None, None),
-        })
+        .zip(is_present)
+        .map(|(text, present)| if present { (text, results.next()) } else { (None, None) })
         .collect();
     TableIterator::new(rows)
 }

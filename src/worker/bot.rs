@@ -115,9 +115,22 @@ pub fn deauthorize(bot_id: &str, reason: &str, erase: bool) -> bool {
     was_active
 }
 
+/// Orders every removal of synced tuples (a deauthorization, a sync's
+/// reconciliation) after the others, until the transaction ends. Each
+/// decides whether another installation still owns a tuple; two deciding
+/// at once would each see the other's ownership, keep the tuple, and leave
+/// it owned by no one — access no sync ever revokes. Taken in its own
+/// statement, so that at READ COMMITTED the statements after it see what
+/// the transaction that held it committed.
+pub fn order_removals() {
+    Spi::run("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('notion_rbac synced tuples', 0))")
+        .unwrap_or_else(|e| spi_error("ordering the removal of synced tuples", e));
+}
+
 /// Removes what the installation's syncs wrote (tuples another
 /// installation also saw stay, owned by it). Returns how many tuples went.
 pub fn remove_synced(bot_id: &str) -> i64 {
+    order_removals();
     let same = "t.entity_type = g.entity_type AND t.entity_id = g.entity_id AND t.relation = g.relation \
                 AND t.subject_type = g.subject_type AND t.subject_id = g.subject_id";
     let sql = format!(

@@ -190,6 +190,29 @@ pub extern "C-unwind" fn notion_rbac_worker_main(_arg: pg_sys::Datum) {
     unsafe { pg_sys::proc_exit(1) };
 }
 
+/// After this many application requests and audit deliveries in a row, a
+/// due workspace job (a sync, a revocation) goes first: a steady stream of
+/// requests must not hold back the sync that removes access Notion
+/// withdrew, nor the revocation of a token.
+const FOREGROUND_STREAK: u32 = 16;
+
+thread_local! {
+    /// Requests and deliveries run since a workspace job last had its turn.
+    static STREAK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+fn run_workspace_job(context: &Context) -> bool {
+    STREAK.with(|s| s.set(0));
+    match BackgroundWorker::transaction(jobs::claim_workspace_job) {
+        Some(job) => {
+            report(Some(&format!("{} of workspace {} (job {})", job.kind.as_str(), job.bot_id, job.claim.id)));
+            workspace_job::run(context, job);
+            true
+        }
+        None => false,
+    }
+}
+
 /// Runs one due job if there is one; false when there was nothing to do.
 fn work_once(context: &Context) -> bool {
     match BackgroundWorker::transaction(exchange::claim) {
@@ -203,19 +226,13 @@ fn work_once(context: &Context) -> bool {
         jobs::Claim::Settled => return true,
         jobs::Claim::Nothing => {}
     }
+    if STREAK.with(|s| s.get()) >= FOREGROUND_STREAK && run_workspace_job(context) {
+        return true;
+    }
     // Applications wait on these: before the background jobs.
-    if request::run_one(context) {
+    if request::run_one(context) || deliver::run_one(context) {
+        STREAK.with(|s| s.set(s.get() + 1));
         return true;
     }
-    if deliver::run_one(context) {
-        return true;
-    }
-    match BackgroundWorker::transaction(jobs::claim_workspace_job) {
-        Some(job) => {
-            report(Some(&format!("{} of workspace {} (job {})", job.kind.as_str(), job.bot_id, job.claim.id)));
-            workspace_job::run(context, job);
-            true
-        }
-        None => false,
-    }
+    run_workspace_job(context)
 }

@@ -23,30 +23,59 @@ struct Claimed {
     method: String,
     path: String,
     body: Option<serde_json::Value>,
+    /// The subject may no longer do what the request does: refused now,
+    /// not sent.
+    denied: bool,
 }
 
+/// Takes the next due request, and authorizes it again: retries and
+/// backoff can hold a request for hours, and a role or a share withdrawn
+/// meanwhile must stop it as it would stop a new one.
 fn claim() -> Option<Claimed> {
-    crate::store::write_returning(
+    let claimed = crate::store::write_returning(
         "UPDATE rbac.notion_requests SET status = 'running', attempts = attempts + 1 \
           WHERE id = (SELECT id FROM rbac.notion_requests WHERE status = 'queued' AND next_attempt_at <= pg_catalog.now() \
                        ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-          RETURNING id, attempts, bot_id, method, path, body",
+          RETURNING id, attempts, bot_id, method, path, body, subject, action, object",
         &[],
         |row| {
             if row.is_empty() {
                 return Ok(None);
             }
-            Ok(Some(Claimed {
+            let job = Claimed {
                 id: row.get::<i64>(1)?.unwrap_or_default(),
                 attempt: row.get::<i32>(2)?.unwrap_or_default(),
                 bot_id: row.get::<String>(3)?.unwrap_or_default(),
                 method: row.get::<String>(4)?.unwrap_or_default(),
                 path: row.get::<String>(5)?.unwrap_or_default(),
                 body: row.get::<pgrx::JsonB>(6)?.map(|j| j.0),
-            }))
+                denied: false,
+            };
+            let grant = (
+                row.get::<String>(7)?.unwrap_or_default(),
+                row.get::<String>(8)?.unwrap_or_default(),
+                row.get::<String>(9)?.unwrap_or_default(),
+            );
+            Ok(Some((job, grant)))
         },
     )
-    .unwrap_or_else(|e| spi_error("claiming a Notion request", e))
+    .unwrap_or_else(|e| spi_error("claiming a Notion request", e));
+    let (mut job, (subject, action, object)) = claimed?;
+    let allowed = Spi::get_one_with_args::<bool>(
+        "SELECT rbac.authorize($1, $2, $3)",
+        &[subject.as_str().into(), action.as_str().into(), object.as_str().into()],
+    )
+    .unwrap_or_else(|e| spi_error("authorizing a Notion request again", e))
+    .unwrap_or(false);
+    if !allowed {
+        Spi::run_with_args(
+            "UPDATE rbac.notion_requests SET status = 'denied', finished_at = pg_catalog.now(), error = $2 WHERE id = $1",
+            &[job.id.into(), format!("{subject} may no longer {action} {object} (see rbac.recent_denials)").into()],
+        )
+        .unwrap_or_else(|e| spi_error("refusing a Notion request", e));
+        job.denied = true;
+    }
+    Some(job)
 }
 
 /// How a request ended.
@@ -59,6 +88,9 @@ enum Ended {
 /// Runs one queued request if there is one; false when there was none.
 pub fn run_one(context: &Context) -> bool {
     let Some(job) = BackgroundWorker::transaction(claim) else { return false };
+    if job.denied {
+        return true;
+    }
     let ended = perform(context, &job);
     let job = std::panic::AssertUnwindSafe(job);
     BackgroundWorker::transaction(move || record(&job, ended));

@@ -204,6 +204,7 @@ fn reconcile(bot_id: &str, planned: &HashMap<Part, BTreeSet<SyncTuple>>, incompl
     if !active {
         return None;
     }
+    super::bot::order_removals();
     let parts: Vec<String> = planned.keys().map(|p| p.as_str().to_owned()).collect();
     let [part, et, eid, rel, st, sid] = columns(planned);
     // Only a part listed whole tells what is no longer there.

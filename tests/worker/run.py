@@ -645,6 +645,44 @@ def t_audit_delivery_removed_and_requeued():
     sql("DELETE FROM rbac.audit_delivery WHERE bot_id = :'b'", b=bot)
 
 
+def t_request_authorized_again():
+    bot, workspace, member, page = state["bot"], state["workspace"], state["members"][0], state["pages"][0]
+    subject = "user:" + member
+    fake("POST", "/_fake/faults", {"method": "GET", "path": f"/v1/pages/{page}", "status": 429, "retry_after": 3, "count": 1})
+    since = log_seq()
+    rid = as_app("app_server", "SELECT rbac.notion_request(:'s', :'b', 'GET', :'p')", s=subject, b=bot, p=f"/v1/pages/{page}")[0][0]
+    wait_for("the throttled first attempt", lambda: one("SELECT status = 'queued' AND attempts = 1 FROM rbac.notion_requests "
+                                                        "WHERE id = :n", n=rid) == "t", 10)
+    kept = sql("DELETE FROM rbac.role_assignments WHERE subject = :'s' RETURNING workspace_id, role", s=subject)
+    try:
+        r = as_app("app_server", "SELECT status, coalesce(error, '') FROM rbac.notion_response(:n, '20s')", n=rid)[0]
+    finally:
+        for w, role in kept:
+            sql("INSERT INTO rbac.role_assignments (subject, workspace_id, role) VALUES (:'s', :'w', :'r')", s=subject, w=w, r=role)
+    sent = [e for e in fake("GET", f"/_fake/log?since={since}")["entries"]
+            if e["path"].startswith(f"/v1/pages/{page}") and e["status"] != 429]
+    check("a request held back by Retry-After is authorized again when its turn comes: the subject's role gone meanwhile, "
+          "it is refused and never sent", r[0] == "denied" and "no longer" in r[1] and not sent, (r, sent))
+
+
+def t_jobs_not_starved():
+    bot, member, page = state["bot"], state["members"][0], state["pages"][0]
+    # 40 requests in one commit: the token's request budget spreads them
+    # over seconds. A sync asked for meanwhile gets a turn after at most 16
+    # of them, not after the last.
+    rows = as_app("app_server", "BEGIN; " + "SELECT rbac.notion_request(:'s', :'b', 'GET', :'p'); " * 40 + "COMMIT;",
+                  s="user:" + member, b=bot, p=f"/v1/pages/{page}")
+    ids = "{" + ",".join(r[0] for r in rows) + "}"
+    jid = sync_now(bot)
+    wait_workspace_job(jid, timeout=90)
+    waiting = int(one("SELECT count(*) FROM rbac.notion_requests WHERE id = ANY(:'ids'::bigint[]) "
+                      "AND status IN ('queued', 'running')", ids=ids))
+    wait_for("the 40 requests", lambda: one("SELECT count(*) FROM rbac.notion_requests WHERE id = ANY(:'ids'::bigint[]) "
+                                            "AND status IN ('queued', 'running')", ids=ids) == "0", 90)
+    check(f"a stream of application requests does not hold back a workspace job: the sync ended with {waiting} of 40 "
+          "requests still waiting", waiting > 0, waiting)
+
+
 def t_interrupted_requests():
     bot, member, page = state["bot"], state["members"][0], state["pages"][0]
     spent = one("SELECT current_setting('notion_rbac.max_job_attempts')")
@@ -966,7 +1004,7 @@ def t_no_secrets_in_log():
 
 def main():
     steps = [t_idle_without_extension, t_setup, t_full_flow, t_first_sync, t_sync_diff, t_sync_failure_keeps_tuples, t_sync_incomplete,
-             t_sync_restricted, t_sync_rate_limited, t_sync_long_retry_after, t_sync_periodic, t_notion_requests, t_requests_share_retry_after, t_audit_delivery,
+             t_sync_restricted, t_sync_rate_limited, t_sync_long_retry_after, t_sync_periodic, t_notion_requests, t_requests_share_retry_after, t_request_authorized_again, t_jobs_not_starved, t_audit_delivery,
              t_audit_delivery_removed_and_requeued, t_interrupted_requests, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
              t_invalid_client, t_redirect_mismatch, t_transient_retry, t_html_502, t_retry_after, t_refresh_on_401,
              t_refresh_failure_revokes, t_deauthorize, t_reauthorized_before_revoke, t_sighup, t_sigterm, t_restart_after_error, t_kill9_mid_exchange,

@@ -16,6 +16,17 @@
 
 use serde_json::{Map, Value as Json, json};
 
+/// `{key: value, …}` built by moving each value in. (`json!` serialises
+/// every value it is given again, so a subtree would be copied once for
+/// every level above it: nodes × depth.)
+macro_rules! object {
+    ($($key:expr => $value:expr),* $(,)?) => {{
+        let mut m = Map::new();
+        $( m.insert(String::from($key), Json::from($value)); )*
+        Json::Object(m)
+    }};
+}
+
 use crate::engine::check::{CheckOptions, Checker};
 use std::collections::HashSet;
 
@@ -46,13 +57,13 @@ pub fn explain<S: TupleSource + ?Sized>(
         // No proof found within the budget (the check is true all the same).
         None => cut(&format!("{}#{}", entity, name), result),
     };
-    Ok(json!({
-        "check": format!("{}#{}@{}", entity, name, subject),
-        "result": result,
-        "explanation": explanation,
-        "nodes": ex.nodes,
-        "truncated": ex.truncated,
-    }))
+    Ok(object! {
+        "check" => format!("{}#{}@{}", entity, name, subject),
+        "result" => result,
+        "explanation" => explanation,
+        "nodes" => ex.nodes,
+        "truncated" => ex.truncated,
+    })
 }
 
 struct Explainer<'c, 'a, S: TupleSource + ?Sized> {
@@ -137,7 +148,7 @@ impl<S: TupleSource + ?Sized> Explainer<'_, '_, S> {
                 let expr = &entity.permissions[i].expr;
                 self.expr(expr, entity, id, result).map(|e| {
                     e.map(|because| {
-                        json!({"node": label, "kind": "permission", "expression": expr_text(expr), "result": result, "because": because})
+                        object! {"node" => label, "kind" => "permission", "expression" => expr_text(expr), "result" => result, "because" => because}
                     })
                 })
             }
@@ -167,9 +178,9 @@ impl<S: TupleSource + ?Sized> Explainer<'_, '_, S> {
             }
             match self.node(&t.ty, &t.id, &t.relation, holds)? {
                 Some(because) if result => {
-                    return Ok(Some(json!({"node": label, "kind": "relation", "result": true, "tuple": tuple, "because": because})));
+                    return Ok(Some(object! {"node" => label, "kind" => "relation", "result" => true, "tuple" => tuple, "because" => because}));
                 }
-                Some(because) => tried.push(json!({"tuple": tuple, "because": because})),
+                Some(because) => tried.push(object! {"tuple" => tuple, "because" => because}),
                 None => {}
             }
         }
@@ -287,7 +298,7 @@ impl<S: TupleSource + ?Sized> Explainer<'_, '_, S> {
                     }
                 }
                 let key = if or { "or" } else { "and" };
-                Ok(Some(json!({key: shown, "expression": expr_text(expr), "result": result})))
+                Ok(Some(object! {key => shown, "expression" => expr_text(expr), "result" => result}))
             }
             Expr::Not(base, subtract) => {
                 let mut shown = Map::new();
@@ -313,7 +324,7 @@ impl<S: TupleSource + ?Sized> Explainer<'_, '_, S> {
                 }
                 shown.insert("expression".into(), json!(expr_text(expr)));
                 shown.insert("result".into(), json!(result));
-                Ok(Some(json!({"not": Json::Object(shown)})))
+                Ok(Some(object! {"not" => shown}))
             }
         }
     }
@@ -330,9 +341,9 @@ impl<S: TupleSource + ?Sized> Explainer<'_, '_, S> {
             }
             match self.node(&t.ty, &t.id, target, holds)? {
                 Some(because) if result => {
-                    return Ok(Some(json!({"walk": walk, "result": true, "tuple": tuple, "because": because})));
+                    return Ok(Some(object! {"walk" => walk, "result" => true, "tuple" => tuple, "because" => because}));
                 }
-                Some(because) => tried.push(json!({"tuple": tuple, "because": because})),
+                Some(because) => tried.push(object! {"tuple" => tuple, "because" => because}),
                 None => {}
             }
         }
@@ -342,7 +353,7 @@ impl<S: TupleSource + ?Sized> Explainer<'_, '_, S> {
         if targets.is_empty() {
             return Ok(Some(json!({"walk": walk, "result": false, "reason": format!("no {}:{}#{} tuple", entity.name, id, relation)})));
         }
-        Ok(Some(json!({"walk": walk, "result": false, "tuples": tried})))
+        Ok(Some(object! {"walk" => walk, "result" => false, "tuples" => tried}))
     }
 }
 
@@ -430,7 +441,7 @@ pub fn expand<S: TupleSource + ?Sized>(
     let checker = Checker::new(schema, source, ctx, opts);
     let mut ex = Expander { checker, ctx: ContextIndex::new(ctx), nobody: &nobody, nodes: 0, max_nodes, truncated: false, path: Vec::new() };
     let tree = ex.node(&entity.ty, &entity.id, name)?;
-    Ok(json!({"tree": tree, "nodes": ex.nodes, "truncated": ex.truncated}))
+    Ok(object! {"tree" => tree, "nodes" => ex.nodes, "truncated" => ex.truncated})
 }
 
 struct Expander<'c, 'a, S: TupleSource + ?Sized> {
@@ -483,7 +494,7 @@ impl<S: TupleSource + ?Sized> Expander<'_, '_, S> {
                 }
                 let mut leaf = Map::new();
                 leaf.insert("target".into(), json!(target));
-                leaf.insert("subjects".into(), json!(subjects.iter().map(ToString::to_string).collect::<Vec<_>>()));
+                leaf.insert("subjects".into(), Json::from(subjects.iter().map(ToString::to_string).collect::<Vec<_>>()));
                 if !sets.is_empty() {
                     leaf.insert("expanded".into(), Json::Array(sets));
                 }
@@ -522,20 +533,20 @@ impl<S: TupleSource + ?Sized> Expander<'_, '_, S> {
                         children.push(self.node(&t.ty, &t.id, target)?);
                     }
                 }
-                json!({"walk": format!("{}:{}#{}.{}", entity.name, id, relation, target), "union": children})
+                object! {"walk" => format!("{}:{}#{}.{}", entity.name, id, relation, target), "union" => children}
             }
             Expr::Or(cs) => {
                 let children = cs.iter().map(|c| self.expr(c, entity, id)).collect::<Result<Vec<_>>>()?;
-                json!({"union": children})
+                object! {"union" => children}
             }
             Expr::And(cs) => {
                 let children = cs.iter().map(|c| self.expr(c, entity, id)).collect::<Result<Vec<_>>>()?;
-                json!({"intersection": children})
+                object! {"intersection" => children}
             }
             Expr::Not(b, s) => {
                 let base = self.expr(b, entity, id)?;
                 let subtract = self.expr(s, entity, id)?;
-                json!({"exclusion": {"base": base, "subtract": subtract}})
+                object! {"exclusion" => object! {"base" => base, "subtract" => subtract}}
             }
         })
     }

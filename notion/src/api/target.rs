@@ -68,11 +68,53 @@ fn id(raw: &str, what: &str) -> Result<String> {
     normalize_id(raw).ok_or_else(|| refuse(format!("{what} in the path is not a Notion id")))
 }
 
+/// Whether the HTTP client sends `path` (before any `?`) as it is: `/`
+/// and segments of letters, digits, `_`, `-` and percent-escapes of
+/// anything but a dot, a slash, a backslash or a control character. A URL
+/// parser reads `\` as `/` and `%2e` as `.` in dot segments, and drops
+/// tabs and newlines: a path holding any of them could be authorized for
+/// one object and reach another (`/v1/pages/A/properties/x\%2e%2e\B`
+/// is `/v1/pages/B` on the wire).
+fn plain_path(path: &str) -> bool {
+    let b = path.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'/' => i += 1,
+            b'%' => {
+                let decoded = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match decoded {
+                    Some(c) if !matches!(c, b'.' | b'/' | b'\\') && !c.is_ascii_control() => i += 3,
+                    _ => return false,
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Whether a query is form-encoded text only (no fragment, no whitespace).
+fn plain_query(query: &str) -> bool {
+    query.bytes().all(|c| c.is_ascii_alphanumeric() || b"_-.~%=&+".contains(&c))
+}
+
 /// The object and action a request needs. `path` may carry a query.
 pub fn target(method: Method, path: &str, body: Option<&Value>) -> Result<Target> {
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
-    if path.contains("..") || !path.starts_with("/v1/") {
+    if !path.starts_with("/v1/") {
         return Err(refuse("the path must start with /v1/".into()));
+    }
+    if !plain_path(path) || !plain_query(query) {
+        return Err(refuse(
+            "the path may hold only letters, digits, '/', '_', '-' and percent-escapes (not of '.', '/', '\\' or a \
+             control character), and the query only form-encoded text"
+                .into(),
+        ));
     }
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
     let t = |entity_type, raw: &str, action| -> Result<Target> { Ok(Target { entity_type, id: id(raw, "the id")?, action }) };
@@ -174,6 +216,18 @@ mod tests {
     const P: &str = "3c0000000000400080000000000000aa";
     const PD: &str = "3c000000-0000-4000-8000-0000000000aa";
 
+    /// Property ids are percent-encoded by Notion (`%3AT%3Bq`): they pass,
+    /// and the path the client sends is the path authorized.
+    #[test]
+    fn property_ids_pass_as_sent() {
+        for prop in ["title", "%3AT%3Bq", "a_b-c", "%7B%7D"] {
+            let path = format!("/v1/pages/{P}/properties/{prop}");
+            assert_eq!(target(Method::Get, &path, None).unwrap().object(), format!("page:{PD}"), "{path}");
+            let url = reqwest::Url::parse(&format!("https://api.notion.com{path}")).unwrap();
+            assert_eq!(url.path(), path, "the URL parser keeps the path as it is");
+        }
+    }
+
     #[test]
     fn paths_to_objects() {
         let t = |m, p: &str, b: Option<Value>| target(m, p, b.as_ref()).map(|t| (t.object(), t.action));
@@ -197,6 +251,19 @@ mod tests {
             (Method::Post, "/v1/search"),
             (Method::Get, "/v2/pages/x"),
             (Method::Get, "/v1/../oauth/token"),
+            // What a URL parser would turn into another object's path.
+            (Method::Get, "/v1/pages/3c0000000000400080000000000000aa/properties/x\\%2e%2e\\%2e%2e\\%2e%2e\\users"),
+            (Method::Get, "/v1/pages/3c0000000000400080000000000000aa/properties/%2E%2E"),
+            (Method::Get, "/v1/pages/3c0000000000400080000000000000aa/properties/.%2e"),
+            (Method::Get, "/v1/pages/3c0000000000400080000000000000aa/properties/x%2fy"),
+            (Method::Get, "/v1/pages/3c0000000000400080000000000000aa/properties/x%5cy"),
+            (Method::Get, "/v1/pages/3c0000000000400080000000000000aa/properties/a\tb"),
+            (Method::Get, "/v1/pages/3c0000000000400080000000000000aa/properties/a\nb"),
+            (Method::Get, "/v1/pages/3c0000000000400080000000000000aa/properties/a%0ab"),
+            (Method::Get, "/v1/pages/3c0000000000400080000000000000aa/properties/%zz"),
+            (Method::Get, "/v1/pages/3c0000000000400080000000000000aa#/../users"),
+            (Method::Get, "/v1/comments?block_id=3c0000000000400080000000000000aa#x"),
+            (Method::Get, "/v1/comments?block_id=3c0000000000400080000000000000aa&x=a b"),
             (Method::Delete, "/v1/pages/3c0000000000400080000000000000aa"),
         ] {
             assert!(target(m, p, None).is_err(), "{p}");

@@ -125,9 +125,28 @@ DELETE FROM rbac.login_subjects WHERE login_role LIKE 'regress_audit_%';
 SELECT action, resource_type, metadata FROM rbac.audit_log
  WHERE resource_type IN ('audit_delivery', 'login_subjects') AND logged_at >= now()  -- this transaction's
  ORDER BY logged_at, action;
+-- So is every change to roles an administrator can make: an UPDATE of an
+-- assignment or of a role's actions, a removed action override.
+SAVEPOINT roles;
+UPDATE rbac.role_assignments SET workspace_id = 'w9' WHERE subject = 'user:bob' AND workspace_id = 'w1';
+UPDATE rbac.app_role_actions SET action = 'review' WHERE role = 'commenter' AND action = 'comment';
+DELETE FROM rbac.action_permissions WHERE action = 'comment';
+SELECT action, resource_type, metadata FROM rbac.audit_log ORDER BY logged_at DESC LIMIT 3;
+ROLLBACK TO SAVEPOINT roles;
 SELECT rbac.authorize('user:ann', 'write', 'page:p2') AS ann_writes_in_w1;
 SELECT rbac.authorize('user:ann', 'read', 'page:p3') AS ann_reads_in_w2;
 SELECT count(*) AS queued_for_notion FROM rbac.audit_outbox WHERE status = 'queued';
+-- An administrator may queue a failed delivery again, and nothing else:
+-- an entry marked sent by hand would be purged undelivered.
+SET ROLE regress_audit_admin;
+SELECT try($$UPDATE rbac.audit_outbox SET status = 'sent' WHERE status = 'queued'$$) AS mark_sent;
+RESET ROLE;
+UPDATE rbac.audit_outbox SET status = 'failed' WHERE status = 'queued';  -- as the worker would
+SET ROLE regress_audit_admin;
+SELECT try($$UPDATE rbac.audit_outbox SET status = 'sent' WHERE status = 'failed'$$) AS failed_to_sent;
+UPDATE rbac.audit_outbox SET status = 'queued', next_attempt_at = now() WHERE status = 'failed';
+RESET ROLE;
+SELECT status, count(*) FROM rbac.audit_outbox GROUP BY status;
 SELECT rbac.purge_audit_log(NULL) IS NULL AS null_purges_nothing;
 SELECT rbac.purge_audit_log(clock_timestamp()) > 0 AS purged_up_to_it;
 SELECT count(*) AS undelivered_kept FROM rbac.audit_log l JOIN rbac.audit_outbox o ON o.entry_id = l.id;

@@ -235,10 +235,11 @@ SELECT relrowsecurity, relforcerowsecurity,
 SELECT count(*) AS protected FROM rbac.protected_tables;
 
 -- A table whose RLS was already on keeps it (and its own policy) after
--- unprotect.
+-- unprotect. (A restrictive one: a permissive one would let rows through,
+-- and is refused; see below.)
 SET ROLE regress_owner;
 ALTER TABLE regress_protect.docs ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own_policy ON regress_protect.docs FOR SELECT USING (id < 3);
+CREATE POLICY own_policy ON regress_protect.docs AS RESTRICTIVE FOR SELECT USING (id < 3);
 SELECT rbac.protect('regress_protect.docs', 'doc', 'id');
 SELECT rbac.unprotect('regress_protect.docs');
 SELECT relrowsecurity, (SELECT array_agg(polname) FROM pg_policy WHERE polrelid = c.oid) AS policies
@@ -288,6 +289,23 @@ CREATE TABLE regress_protect.typed (d date, ts timestamptz, f float8, b bytea, n
 SELECT col, try(format('SELECT rbac.protect(%L, %L, %L); SELECT rbac.unprotect(%L)',
                        'regress_protect.typed', 'doc', col, 'regress_protect.typed')) AS protect
   FROM unnest(ARRAY['d', 'ts', 'f', 'b', 'n', 'e', 'c', 'dd', 'ch', 'v']) col;
+
+-- A permissive policy the table has already would let every row through
+-- (PostgreSQL ORs permissive policies): refused (55000), for the commands
+-- rbac.protect restricts; a restrictive one narrows further and is kept.
+CREATE TABLE regress_protect.legacy (id int PRIMARY KEY);
+ALTER TABLE regress_protect.legacy ENABLE ROW LEVEL SECURITY;
+CREATE POLICY everyone ON regress_protect.legacy FOR SELECT USING (true);
+SELECT try($$SELECT rbac.protect('regress_protect.legacy', 'doc', 'id')$$) AS permissive_select;
+SELECT try($$SELECT rbac.protect('regress_protect.legacy', 'doc', 'id', select_action => NULL)$$) AS select_left_open;
+SELECT rbac.unprotect('regress_protect.legacy');
+DROP POLICY everyone ON regress_protect.legacy;
+CREATE POLICY everything ON regress_protect.legacy USING (true);
+SELECT try($$SELECT rbac.protect('regress_protect.legacy', 'doc', 'id', select_action => NULL)$$) AS permissive_all;
+DROP POLICY everything ON regress_protect.legacy;
+CREATE POLICY low_ids ON regress_protect.legacy AS RESTRICTIVE USING (id < 100);
+SELECT try($$SELECT rbac.protect('regress_protect.legacy', 'doc', 'id')$$) AS restrictive_kept;
+SELECT polname, polpermissive FROM pg_policy WHERE polrelid = 'regress_protect.legacy'::regclass ORDER BY polname;
 
 DROP SCHEMA regress_protect CASCADE;
 DELETE FROM rbac.login_subjects WHERE login_role = 'regress_login_alice';
