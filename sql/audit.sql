@@ -145,19 +145,15 @@ CREATE TRIGGER audit_chain_no_truncate BEFORE TRUNCATE ON rbac.audit_chain
 -- notion_rbac.audit_server_log is on). In a read-only transaction or on a
 -- standby the entry goes to the server log only. Never raises for the
 -- audit's sake: the audited operation must not fail because of it.
--- The log line is the entry alone: PostgreSQL would follow a LOG message
--- with the statement that led to it (log_min_error_statement counts LOG as
--- more severe than ERROR for the server log) and its context, and the
--- statement may hold a secret (rbac.oauth_configure's client secret, an
--- OAuth code, a token written in the same statement as a tuple).
+-- The log line is the entry alone (rbac._audit_log_line): PostgreSQL would
+-- follow a LOG message from here with the statement that led to it and its
+-- context, and the statement may hold a secret.
 CREATE FUNCTION rbac._audit(p_action text, p_result text, p_resource_type text DEFAULT NULL,
                             p_resource_id text DEFAULT NULL, p_workspace_id text DEFAULT NULL,
                             p_metadata jsonb DEFAULT '{}', p_subject text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
-SET log_min_error_statement TO panic
-SET log_error_verbosity TO terse
 AS $$
 DECLARE
     v_subject text := coalesce(p_subject, rbac.current_subject());
@@ -168,11 +164,11 @@ BEGIN
                                  'resource_type', p_resource_type, 'resource_id', p_resource_id,
                                  'result', p_result, 'metadata', coalesce(p_metadata, '{}'));
     IF coalesce(current_setting('notion_rbac.audit_server_log', true), 'on') = 'on' THEN
-        RAISE LOG USING MESSAGE = v_line::text;
+        PERFORM rbac._audit_log_line(v_line::text);
     END IF;
     IF pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' THEN
         IF coalesce(current_setting('notion_rbac.audit_server_log', true), 'on') <> 'on' THEN
-            RAISE LOG USING MESSAGE = v_line::text;
+            PERFORM rbac._audit_log_line(v_line::text);
         END IF;
         RETURN;
     END IF;

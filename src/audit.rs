@@ -41,3 +41,33 @@ pub fn record_for_bot(action: &str, bot_id: &str, mut metadata: serde_json::Valu
     }
     record(action, "success", (Some("workspace"), workspace.as_deref()), workspace.as_deref(), metadata);
 }
+
+/// Internal (`rbac._audit`): writes an audit entry's JSON line to the
+/// server log, and nothing else. A LOG message from PL/pgSQL would be
+/// followed by the statement that led to it (`log_min_error_statement`
+/// counts LOG as worse than ERROR for the server log) and its context, and
+/// that statement may hold a secret: `rbac.oauth_configure`'s client
+/// secret, an OAuth code, a token written beside a tuple. Here the message
+/// hides both, at no cost to calls that write no line (function-level
+/// settings would have cost every entry 18 µs).
+#[pg_extern(volatile, parallel_safe)]
+pub fn _audit_log_line(line: &str) {
+    use std::ffi::{c_char, c_int};
+    // Declared here: pgrx keeps errstart and errfinish out of its bindings.
+    // Nothing in this frame has a destructor, and a LOG report returns.
+    unsafe extern "C-unwind" {
+        fn errstart(elevel: c_int, domain: *const c_char) -> bool;
+        fn errfinish(filename: *const c_char, lineno: c_int, funcname: *const c_char);
+    }
+    let len = c_int::try_from(line.len()).unwrap_or(c_int::MAX);
+    // SAFETY: the ereport sequence of PostgreSQL's macro at a level that
+    // returns; "%.*s" reads exactly `len` bytes of the borrowed text.
+    unsafe {
+        if errstart(pgrx::pg_sys::LOG_SERVER_ONLY as c_int, std::ptr::null()) {
+            pgrx::pg_sys::errmsg_internal(c"%.*s".as_ptr(), len, line.as_ptr().cast::<c_char>());
+            pgrx::pg_sys::errhidestmt(true);
+            pgrx::pg_sys::errhidecontext(true);
+            errfinish(c"audit.rs".as_ptr(), line!() as c_int, c"_audit_log_line".as_ptr());
+        }
+    }
+}

@@ -55,7 +55,7 @@ pgrx::extension_sql_file!("../sql/worker.sql", name = "worker", requires = ["oau
 // subject parser.
 pgrx::extension_sql_file!("../sql/identity.sql", name = "identity", requires = ["bootstrap", api::identity::is_subject]);
 // Application roles and the audit log (role assignments check subjects).
-pgrx::extension_sql_file!("../sql/audit.sql", name = "audit", requires = ["identity", "worker"]);
+pgrx::extension_sql_file!("../sql/audit.sql", name = "audit", requires = ["identity", "worker", audit::_audit_log_line]);
 // rbac.protect / unprotect and the view of protected tables (their
 // policies call rbac.permitted).
 pgrx::extension_sql_file!("../sql/protect.sql", name = "protect", requires = ["identity", "permitted_functions"]);
