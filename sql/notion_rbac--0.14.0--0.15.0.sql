@@ -3,9 +3,9 @@
 -- An audit entry's server-log line is written by rbac._audit_log_line,
 -- which hides the statement behind it and its context in the message
 -- itself, instead of by RAISE LOG under function-level settings
--- (log_min_error_statement, log_error_verbosity), which cost every entry
--- about 18 µs whether a line was written or not. CREATE OR REPLACE drops
--- those settings from rbac._audit.
+-- (log_min_error_statement, log_error_verbosity), which PostgreSQL saves
+-- and restores on every call. CREATE OR REPLACE drops those settings from
+-- rbac._audit.
 -- The library's other changes need no SQL.
 
 \echo Use "ALTER EXTENSION notion_rbac UPDATE TO '0.15.0'" to load this file. \quit
