@@ -127,10 +127,7 @@ fn check_many_objects(
     let ctx = context_of(context);
     let subject_text = subject;
     let subject = subject_of(subject_text);
-    let parsed: Vec<Option<ObjectRef>> = parse_elements(&objects, None, tuple::parse_object);
-    // Moved, not copied: an array may hold millions of objects.
-    let is_present: Vec<bool> = parsed.iter().map(Option::is_some).collect();
-    let present: Vec<ObjectRef> = parsed.into_iter().flatten().collect();
+    let (is_present, present) = split_present(parse_elements(&objects, None, tuple::parse_object));
     let opts = options();
     let results = store::read(|schema, source| {
         if !ctx.is_empty() {
@@ -145,14 +142,7 @@ fn check_many_objects(
             |results| results.iter().all(Result::is_ok),
         )
     });
-    let results = results.into_iter().map(|r| r.or_raise()).collect::<Vec<_>>();
-    let mut results = results.into_iter();
-    let rows: Vec<_> = objects
-        .into_iter()
-        .zip(is_present)
-        .map(|(text, present)| if present { (text, results.next()) } else { (None, None) })
-        .collect();
-    TableIterator::new(rows)
+    TableIterator::new(rows_in_order(objects, is_present, results))
 }
 
 /// Checks many subjects against one object in one call. One row per
@@ -170,19 +160,33 @@ fn check_many_subjects(
     };
     let ctx = context_of(context);
     let object = object_of(object);
-    let parsed: Vec<Option<SubjectRef>> = parse_elements(&subjects, None, tuple::parse_subject);
-    let is_present: Vec<bool> = parsed.iter().map(Option::is_some).collect();
-    let present: Vec<SubjectRef> = parsed.into_iter().flatten().collect();
+    let (is_present, present) = split_present(parse_elements(&subjects, None, tuple::parse_subject));
     let results = store::read(|schema, source| {
         Checker::new(schema, source, &ctx, options()).check_many_subjects(&object, action, &present)
     });
-    let results = results.into_iter().map(|r| r.or_raise()).collect::<Vec<_>>();
-    let mut results = results.into_iter();
-    let rows: Vec<_> = subjects
+    TableIterator::new(rows_in_order(subjects, is_present, results))
+}
+
+/// Where an array's elements are present (not NULL), and those elements,
+/// moved out rather than copied: an array may hold millions.
+fn split_present<T>(parsed: Vec<Option<T>>) -> (Vec<bool>, Vec<T>) {
+    let is_present = parsed.iter().map(Option::is_some).collect();
+    (is_present, parsed.into_iter().flatten().collect())
+}
+
+/// One row per element of a `check_many` array, in the given order: an
+/// element's answer, NULL for a NULL element. Any error is raised before a
+/// row is made.
+fn rows_in_order(
+    texts: Vec<Option<String>>,
+    is_present: Vec<bool>,
+    results: Vec<notion_rbac_core::Result<bool>>,
+) -> Vec<(Option<String>, Option<bool>)> {
+    let mut results = results.into_iter().map(|r| r.or_raise()).collect::<Vec<_>>().into_iter();
+    texts
         .into_iter()
         .zip(is_present)
         .map(|(text, present)| if present { (text, results.next()) } else { (None, None) })
-        .collect();
-    TableIterator::new(rows)
+        .collect()
 }
 
