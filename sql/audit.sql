@@ -463,6 +463,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'An action is a name of lower-case letters, digits and underscores (at most 63), as in app roles.';
     END IF;
+    -- A denial is audited in the subject's name: only trusted roles may
+    -- name any subject (42501 otherwise).
+    PERFORM rbac._authorize_caller(p_subject);
     IF v_type = 'workspace' THEN
         v_workspace := v_id;
     ELSE

@@ -180,6 +180,7 @@ COMMENT ON FUNCTION rbac.oauth_configure(text, text, text[], text, text) IS 'Set
 COMMENT ON FUNCTION rbac.oauth_start(text, text) IS 'Start an OAuth authorization: Notion''s authorization URL and its single-use state';
 COMMENT ON FUNCTION rbac.oauth_callback(text, text, text) IS 'Verify a callback''s state and queue the code exchange; returns the job id';
 COMMENT ON TABLE rbac.login_subjects IS 'Login roles mapped to the subject they act as: rbac.current_subject() when no subject was set';
+COMMENT ON COLUMN rbac.login_subjects.role_oid IS 'The role the mapping is for: the one named login_role when the mapping was last written (set by a trigger), NULL if none was';
 COMMENT ON FUNCTION rbac.set_subject(text, text) IS 'Set the subject of the current request for the transaction (default) or the session; members of rbac_app only';
 COMMENT ON FUNCTION rbac.current_subject() IS 'The subject of the current request: set with rbac.set_subject, else the login role''s in rbac.login_subjects, else NULL';
 COMMENT ON FUNCTION rbac.oauth_status(bigint) IS 'Where an OAuth code exchange stands: queued, running, succeeded, failed or denied (for the role that recorded it and administrators)';
@@ -199,7 +200,7 @@ COMMENT ON TABLE rbac.role_assignments IS 'Application roles of subjects in Noti
 COMMENT ON TABLE rbac.audit_log IS 'Audit entries: append-only; chained by hash in rbac.audit_chain (rbac.verify_audit_log)';
 COMMENT ON TABLE rbac.audit_chain IS 'The hash chain over rbac.audit_log: position, entry, previous hash, hash';
 COMMENT ON VIEW rbac.recent_denials IS 'Denied decisions of the last 7 days, newest first, with the reason';
-COMMENT ON FUNCTION rbac.authorize(text, text, text) IS 'Does the subject''s role in the object''s workspace allow the action, and does the graph grant its permission? Denials are audited';
+COMMENT ON FUNCTION rbac.authorize(text, text, text) IS 'Does the subject''s role in the object''s workspace allow the action, and does the graph grant its permission? Denials are audited; only members of rbac_app or rbac_admin may name a subject other than rbac.current_subject()';
 COMMENT ON FUNCTION rbac.verify_audit_log() IS 'Check the audit log''s hash chain: every entry deleted, altered, moved or unchained is reported';
 COMMENT ON FUNCTION rbac.purge_audit_log(timestamptz) IS 'Remove audit entries logged before a time, recording the purge so that the chain stays verifiable';
 COMMENT ON TABLE rbac.notion_requests IS 'Permission-aware Notion requests: who asked for what, the authorized object, and Notion''s answer';

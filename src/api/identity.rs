@@ -25,6 +25,7 @@ use std::cell::RefCell;
 
 use notion_rbac_core::tuple;
 use notion_rbac_core::{Error, ErrorKind};
+use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -199,14 +200,85 @@ fn current_subject() -> Option<String> {
     if let Some(set) = explicit() {
         return set;
     }
-    crate::store::read_rows(
-        c"SELECT subject FROM rbac.login_subjects WHERE login_role = SESSION_USER",
-        &[],
-        |col| crate::store::from_datum::<String>(col(1)),
-    )
+    // The mapping holds for the role it was written for: the one that had
+    // the name then (`role_oid`, bound by rbac._login_subject_bind). A role
+    // created later under a dropped or renamed role's name is someone else.
+    // SAFETY: plain read of backend state.
+    let session_role = unsafe { pg_sys::GetSessionUserId() };
+    let (query, args) = if login_subjects_bound() {
+        (
+            c"SELECT subject FROM rbac.login_subjects WHERE login_role = SESSION_USER AND role_oid = $1",
+            vec![DatumWithOid::from(session_role)],
+        )
+    } else {
+        (c"SELECT subject FROM rbac.login_subjects WHERE login_role = SESSION_USER", vec![])
+    };
+    crate::store::read_rows(query, &args, |col| crate::store::from_datum::<String>(col(1)))
     .into_iter()
     .next()
     .flatten()
+}
+
+/// Whether `rbac.login_subjects` has `role_oid` (0.16.0). This library
+/// also serves an installation whose SQL is older until `ALTER EXTENSION
+/// notion_rbac UPDATE` runs; there, mappings are read by name, as that
+/// version did.
+fn login_subjects_bound() -> bool {
+    // SAFETY: syscache lookups by name; missing objects give InvalidOid.
+    unsafe {
+        let schema = pg_sys::get_namespace_oid(c"rbac".as_ptr(), true);
+        let table = pg_sys::get_relname_relid(c"login_subjects".as_ptr(), schema);
+        table != pg_sys::InvalidOid && pg_sys::get_attnum(table, c"role_oid".as_ptr()) != pg_sys::InvalidAttrNumber as i16
+    }
+}
+
+/// Internal (`rbac.authorize`): refuses, with 42501, a caller who may not
+/// authorize `subject`. A denial is audited in the subject's name (and
+/// delivered to Notion audit databases), so only a trusted role may name
+/// any subject: members of `rbac_app` (application servers and poolers,
+/// who may set the subject anyway) and of `rbac_admin`. Anyone else may
+/// authorize the subject they act as, `rbac.current_subject()`.
+///
+/// The caller is the role outside any SECURITY DEFINER function, as SET
+/// ROLE left it (`GetOuterUserId`): `rbac.authorize` runs as its owner, and
+/// a pooler's client that was given a lesser role with SET ROLE is that
+/// role here, not the pooler's login.
+///
+/// (No function-level `search_path`, which PostgreSQL would save and
+/// restore on every call: its one caller pins it, and the only names it
+/// resolves are in `current_subject`'s query.)
+#[pg_extern(stable, strict, parallel_restricted, name = "_authorize_caller")]
+fn authorize_caller(subject: &str) {
+    // SAFETY: backend state and syscache lookups; no pointers kept.
+    let caller = unsafe { pg_sys::GetOuterUserId() };
+    let trusted = [c"rbac_app", c"rbac_admin"].iter().any(|role| {
+        // SAFETY: as above; missing_ok, so a missing role is InvalidOid.
+        let role = unsafe { pg_sys::get_role_oid(role.as_ptr(), true) };
+        role != pg_sys::InvalidOid && unsafe { pg_sys::is_member_of_role(caller, role) }
+    });
+    if trusted {
+        return;
+    }
+    let asked = tuple::parse_subject(subject).or_raise().to_string();
+    let acting_as = current_subject();
+    if acting_as.as_deref() == Some(asked.as_str()) {
+        return;
+    }
+    let detail = match acting_as {
+        Some(own) => format!("this role acts as {own} (rbac.current_subject()), not as {asked}"),
+        None => format!("this role acts as no subject (rbac.current_subject() is NULL), not as {asked}"),
+    };
+    pgrx::pg_sys::panic::ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        "permission denied to authorize another subject",
+        "",
+    )
+    .set_detail(detail)
+    .set_hint(
+        "Only members of rbac_app or rbac_admin may name any subject in rbac.authorize (its denials are \
+         audited in that subject's name); others authorize the subject they act as.",
+    )
+    .report(PgLogLevel::ERROR);
 }
 
 /// Internal (CHECK of `rbac.login_subjects`): whether `text` is a subject in

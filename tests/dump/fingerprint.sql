@@ -20,7 +20,10 @@ SELECT count(*) AS states, count(used_at) AS used FROM rbac.oauth_states;
 SELECT j.id, j.status, j.error, j.redirect_uri,
        encode(sha256(convert_to(rbac.decrypt_token(j.code, 'rbac.oauth_jobs', 'code', j.state_hash), 'UTF8')), 'hex') AS code
   FROM rbac.oauth_jobs j ORDER BY j.id;
-SELECT login_role, subject FROM rbac.login_subjects ORDER BY 1;
+-- (Bound to the role of that name where restored: the role's OID differs
+-- in another cluster.)
+SELECT login_role, subject, role_oid = (SELECT oid FROM pg_roles WHERE rolname = login_role) AS bound
+  FROM rbac.login_subjects ORDER BY 1;
 -- Every check of every user and team on every document.
 SELECT s.subject, string_agg(CASE WHEN rbac.check(s.subject, 'view', 'doc:d' || d) THEN '1' ELSE '0' END, '' ORDER BY d)
   FROM (SELECT 'user:u' || i AS subject FROM generate_series(0, 40) i UNION ALL VALUES ('user:x'), ('user:y'), ('team:t1#member')) s,

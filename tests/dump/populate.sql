@@ -41,5 +41,7 @@ INSERT INTO rbac.workspaces (bot_id, workspace_id, workspace_name, access_token,
 VALUES ('bot-1', 'ws-1', 'Engineering',
         rbac.encrypt_token('secret_ACCESS_xyz', 'rbac.workspaces', 'access_token', 'bot-1'),
         rbac.encrypt_token('secret_REFRESH_xyz', 'rbac.workspaces', 'refresh_token', 'bot-1'));
--- A login role mapped to its subject (rbac.current_subject()).
-INSERT INTO rbac.login_subjects VALUES ('dump_login', 'team:t1#member');
+-- A login role mapped to its subject (rbac.current_subject()), and a
+-- mapping whose role is gone (it applies to no one, here and restored).
+CREATE ROLE dump_login;
+INSERT INTO rbac.login_subjects VALUES ('dump_login', 'team:t1#member'), ('dump_gone', 'user:nobody');

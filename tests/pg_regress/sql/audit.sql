@@ -119,6 +119,8 @@ INSERT INTO rbac.audit_delivery (bot_id, database_id) VALUES ('bot-audit', 'db-a
 -- Configuration changes are entries too: where entries go, and who a login
 -- role acts as (one entry per statement, with its row count).
 UPDATE rbac.audit_delivery SET enabled = true;
+CREATE ROLE regress_audit_login;
+CREATE ROLE regress_audit_other;
 INSERT INTO rbac.login_subjects VALUES ('regress_audit_login', 'user:ann'), ('regress_audit_other', 'user:bob');
 UPDATE rbac.login_subjects SET subject = 'user:carl' WHERE login_role = 'regress_audit_other';
 DELETE FROM rbac.login_subjects WHERE login_role LIKE 'regress_audit_%';

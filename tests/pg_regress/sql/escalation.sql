@@ -48,6 +48,35 @@ SELECT public.try($$SELECT set_config('notion_rbac.subject', 'user:root', false)
 RESET SESSION AUTHORIZATION;
 RESET search_path;
 
+-- rbac.authorize audits a denial in the subject's name (and delivers it to
+-- Notion audit databases), so a role that may check but is no application
+-- server (not in rbac_app) authorizes only the subject it acts as.
+CREATE ROLE regress_plain NOLOGIN IN ROLE rbac_reader;
+CREATE SCHEMA plain AUTHORIZATION regress_plain;
+INSERT INTO rbac.login_subjects VALUES ('regress_plain', 'user:ann');
+SET SESSION AUTHORIZATION regress_plain;
+SELECT public.try($$SELECT rbac.authorize('user:bob', 'read', 'page:p1')$$) AS as_bob;
+SELECT rbac.authorize('user:ann', 'read', 'page:p1') AS as_itself, rbac.authorize('user:ann', 'write', 'page:p1') AS as_itself_denied;
+-- Not through a SECURITY DEFINER function of its own either.
+CREATE FUNCTION plain.sneak() RETURNS boolean LANGUAGE sql SECURITY DEFINER
+    AS $$ SELECT rbac.authorize('user:bob', 'read', 'page:p1') $$;
+SELECT public.try($$SELECT plain.sneak()$$) AS through_a_definer_function;
+RESET SESSION AUTHORIZATION;
+-- A pooler (in rbac_app) may name anyone; the client it hands a lesser role
+-- with SET ROLE is that role, acting as the subject the pooler set.
+CREATE ROLE regress_pooler NOLOGIN IN ROLE rbac_reader, rbac_app;
+GRANT regress_plain TO regress_pooler;
+SET SESSION AUTHORIZATION regress_pooler;
+SELECT rbac.authorize('user:bob', 'read', 'page:p1') AS pooler_as_bob;
+SELECT rbac.set_subject('user:ann');
+SET ROLE regress_plain;
+SELECT public.try($$SELECT rbac.authorize('user:bob', 'read', 'page:p1')$$) AS client_as_bob;
+SELECT rbac.authorize('user:ann', 'read', 'page:p1') AS client_as_the_set_subject;
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+SELECT subject, action, db_role, metadata ->> 'reason' AS reason FROM rbac.audit_log
+ WHERE db_role IN ('regress_plain', 'regress_pooler') ORDER BY db_role, subject, action;
+
 -- A superuser who forges an entry (triggers disabled, hash made up) is
 -- caught by verification.
 SELECT status FROM rbac.verify_audit_log();

@@ -74,11 +74,50 @@ REVOKE EXECUTE ON FUNCTION rbac.set_subject(text, text) FROM regress_user;
 
 -- Applications that log in per user: the login role's subject.
 INSERT INTO rbac.login_subjects VALUES ('regress_user', 'user:grace');
-SELECT try($$INSERT INTO rbac.login_subjects VALUES ('regress_app', 'not a subject')$$);
+SELECT try($$INSERT INTO rbac.login_subjects VALUES ('regress_nobody', 'not a subject')$$);
 SET SESSION AUTHORIZATION regress_user;
 SELECT rbac.current_subject() AS mapped_login;
 RESET SESSION AUTHORIZATION;
 SELECT rbac.current_subject() IS NULL AS not_for_other_logins;
+
+-- A mapping is for the role that had the name when it was written: a role
+-- created again under a dropped role's name, or renamed to a mapped name,
+-- is someone else and gets no subject.
+CREATE ROLE regress_login IN ROLE rbac_reader;
+INSERT INTO rbac.login_subjects VALUES ('regress_login', 'user:kim');
+SET SESSION AUTHORIZATION regress_login;
+SELECT rbac.current_subject() AS mapped;
+RESET SESSION AUTHORIZATION;
+DROP ROLE regress_login;
+CREATE ROLE regress_login IN ROLE rbac_reader;
+SET SESSION AUTHORIZATION regress_login;
+SELECT rbac.current_subject() IS NULL AS same_name_new_role_unmapped;
+RESET SESSION AUTHORIZATION;
+-- Written again, the mapping is for the role that has the name now.
+UPDATE rbac.login_subjects SET subject = subject WHERE login_role = 'regress_login';
+SET SESSION AUTHORIZATION regress_login;
+SELECT rbac.current_subject() AS mapped_again;
+RESET SESSION AUTHORIZATION;
+-- Renamed, the role loses its mapping (the mapping names the old name),
+-- and a role renamed to the old name does not take it over.
+ALTER ROLE regress_login RENAME TO regress_login_renamed;
+CREATE ROLE regress_login_other IN ROLE rbac_reader;
+ALTER ROLE regress_login_other RENAME TO regress_login;
+SET SESSION AUTHORIZATION regress_login_renamed;
+SELECT rbac.current_subject() IS NULL AS renamed_role_unmapped;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_login;
+SELECT rbac.current_subject() IS NULL AS renamed_to_the_name_unmapped;
+RESET SESSION AUTHORIZATION;
+-- The writer does not choose the role: role_oid is bound to the role that
+-- has the name (none here, with a warning), whatever was given.
+INSERT INTO rbac.login_subjects VALUES
+    ('regress_no_such_role', 'user:lee', (SELECT oid FROM pg_roles WHERE rolname = 'regress_login'));
+SELECT login_role, subject, role_oid IS NULL AS applies_to_no_one,
+       role_oid = (SELECT oid FROM pg_roles WHERE rolname = login_role) AS bound_to_the_named_role
+  FROM rbac.login_subjects WHERE login_role IN ('regress_login', 'regress_no_such_role') ORDER BY 1;
+DELETE FROM rbac.login_subjects WHERE login_role IN ('regress_login', 'regress_no_such_role');
+DROP ROLE regress_login, regress_login_renamed;
 
 -- In a row-level security policy: the rows the request's subject may see;
 -- with no subject, none (rbac.check is strict: NULL hides the row).
