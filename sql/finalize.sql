@@ -97,7 +97,7 @@ GRANT EXECUTE ON FUNCTION rbac.explain(text, text, text, jsonb, integer), rbac.e
 GRANT EXECUTE ON FUNCTION rbac.protect(regclass, text, name, text, text, text, text, boolean), rbac.unprotect(regclass)
     TO rbac_admin;
 GRANT SELECT ON rbac.protected_tables TO rbac_admin;
-GRANT EXECUTE ON FUNCTION rbac._protect_info(text) TO rbac_admin;
+GRANT EXECUTE ON FUNCTION rbac._protect_info(text), rbac._tables_below(regclass) TO rbac_admin;
 GRANT EXECUTE ON FUNCTION rbac._stable_id_type(regtype) TO rbac_admin;
 GRANT EXECUTE ON FUNCTION rbac._is_subject(text) TO rbac_admin;
 

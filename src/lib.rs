@@ -93,6 +93,7 @@ pub extern "C-unwind" fn _PG_init() {
     // The registry of writers that lets cached reads survive unrelated
     // commits (shared memory: preloading only), and its relcache callback.
     store::writes::init(preloading);
+    store::reads::init();
     if preloading {
         // The worker can only be registered from the postmaster.
         worker::register();

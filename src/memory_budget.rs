@@ -106,11 +106,22 @@ pub fn check() {
         STATEMENT.with(|s| s.set((0, 0)));
         crate::errors::limit_exceeded(
             format!(
-                "the statement's calls to notion_rbac need more than notion_rbac.max_call_memory ({} MB)",
-                limit >> 20
+                "the statement's calls to notion_rbac need more than notion_rbac.max_call_memory ({})",
+                as_setting(limit)
             ),
-            "a rule that builds lists from lists of the request context grows with their product; \
-             a superuser can raise notion_rbac.max_call_memory",
+            "Large lookups and validation files need memory in proportion to what they read, and a rule that \
+             builds lists from lists of the request context in proportion to their product; a superuser can \
+             raise notion_rbac.max_call_memory (for one role: ALTER ROLE ... SET).",
         );
+    }
+}
+
+/// `bytes` as `SHOW` writes a setting in kB: 512kB, 16MB, 1GB.
+fn as_setting(bytes: usize) -> String {
+    let kb = bytes / 1024;
+    match kb {
+        _ if kb >= 1 << 20 && kb % (1 << 20) == 0 => format!("{}GB", kb >> 20),
+        _ if kb >= 1 << 10 && kb % (1 << 10) == 0 => format!("{}MB", kb >> 10),
+        _ => format!("{kb}kB"),
     }
 }

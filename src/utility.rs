@@ -106,9 +106,9 @@ unsafe fn resets_settings(stmt: *const pg_sys::Node) -> bool {
 }
 
 /// Whether `stmt` may change which triggers of a table whose writers are
-/// recorded fire: any `ALTER TABLE` of it (cheap to over-count: one more
-/// writer of everything), and `CREATE`, `DROP` and renaming of its
-/// triggers.
+/// recorded fire: any `ALTER TABLE` of it or attaching it as a partition
+/// (cheap to over-count: one more writer of everything), and `CREATE`,
+/// `DROP` and renaming of its triggers.
 /// SAFETY: `stmt` is NULL or a valid node.
 unsafe fn changes_recording_triggers(stmt: *const pg_sys::Node) -> bool {
     // SAFETY: the tag is read before the cast; the lists are the parser's.
@@ -117,7 +117,23 @@ unsafe fn changes_recording_triggers(stmt: *const pg_sys::Node) -> bool {
             return false;
         }
         match (*stmt).type_ {
-            pg_sys::NodeTag::T_AlterTableStmt => is_recorded((*stmt.cast::<pg_sys::AlterTableStmt>()).relation),
+            pg_sys::NodeTag::T_AlterTableStmt => {
+                let alter = stmt.cast::<pg_sys::AlterTableStmt>();
+                // Attaching one of them as a partition names the parent:
+                // writes through it fire none of its statement triggers.
+                is_recorded((*alter).relation) || {
+                    let cmds = (*alter).cmds;
+                    let n = if cmds.is_null() { 0 } else { (*cmds).length as usize };
+                    (0..n).any(|i| {
+                        let cmd = (*(*cmds).elements.add(i)).ptr_value as *mut pg_sys::AlterTableCmd;
+                        !cmd.is_null()
+                            && (*cmd).subtype == pg_sys::AlterTableType::AT_AttachPartition
+                            && !(*cmd).def.is_null()
+                            && (*(*cmd).def).type_ == pg_sys::NodeTag::T_PartitionCmd
+                            && is_recorded((*(*cmd).def.cast::<pg_sys::PartitionCmd>()).name)
+                    })
+                }
+            }
             pg_sys::NodeTag::T_CreateTrigStmt => is_recorded((*stmt.cast::<pg_sys::CreateTrigStmt>()).relation),
             pg_sys::NodeTag::T_RenameStmt => {
                 let rename = stmt.cast::<pg_sys::RenameStmt>();

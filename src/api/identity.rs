@@ -145,7 +145,28 @@ pub(crate) fn explicit_is(expected: Option<&Option<String>>) -> bool {
 
 /// The subject set for this request, if any was set (explicitly cleared:
 /// `Some(None)`).
+///
+/// Not in a parallel worker: the subject is the leader's backend memory,
+/// which PostgreSQL does not hand to workers, so a worker would fall back
+/// to the login role's mapping — someone else, or no one. The planner
+/// keeps the extension's functions (PARALLEL RESTRICTED) in the leader;
+/// only a function someone marked PARALLEL SAFE can bring a protected
+/// table's policy or `rbac.current_subject()` into a worker, and that is
+/// refused (0A000) rather than answered for the wrong subject.
 pub(crate) fn explicit() -> Option<Option<String>> {
+    // SAFETY: a plain read of a backend global.
+    if unsafe { pg_sys::ParallelWorkerNumber } >= 0 {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "the subject of the request (rbac.current_subject()) cannot be read in a parallel worker",
+            "",
+        )
+        .set_hint(
+            "A function that reads a table protected by rbac.protect, or calls rbac.current_subject(), \
+             must not be marked PARALLEL SAFE.",
+        )
+        .report(PgLogLevel::ERROR);
+    }
     IDENTITY.with(|cell| cell.borrow().current().map(|s| s.map(str::to_owned)))
 }
 

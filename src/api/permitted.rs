@@ -574,6 +574,8 @@ fn new_memo(action: &str, entity_type: &str) -> usize {
         Some(budget) => (Duration::ZERO, budget),
         None => (hint.first_attempt(), FIRST_ATTEMPT),
     };
+    // Rows a lookup would leave out are checked one by one, however many.
+    let first_attempt = listed(action, entity_type).then_some(first_attempt);
     let memo = Memo {
         snapshot,
         explicit,
@@ -582,7 +584,7 @@ fn new_memo(action: &str, entity_type: &str) -> usize {
         subject_text: subject.as_ref().map(ToString::to_string).unwrap_or_default(),
         subject,
         spent: Duration::ZERO,
-        next_attempt: Some(first_attempt),
+        next_attempt: first_attempt,
         min_budget,
         visible: None,
         kept: None,
@@ -672,6 +674,30 @@ fn try_lookup(i: usize, subject: &SubjectRef, action: &str, entity_type: &str) -
     })
 }
 
+/// Whether a lookup lists exactly the entities checks grant for `action`
+/// on `entity_type` in the active model. Not when a rule holds on missing
+/// attributes (see `engine::unlisted_by`): those rows are checked one by
+/// one, and no visible set is bought, kept, recalled or offered to the
+/// planner for them.
+fn listed(action: &str, entity_type: &str) -> bool {
+    store::read_active(|active, _| active.unlisted_by(entity_type, action).is_none())
+}
+
+/// Refuses a visible set a lookup cannot list (0A000): the ids functions
+/// are the index condition's array, which the planner is never offered
+/// for such a permission; a direct call gets this.
+fn unlisted_error(action: &str, entity_type: &str, rule: &str) -> ! {
+    pgrx::pg_sys::panic::ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!("the {entity_type} ids with {action} cannot be listed: rule \"{rule}\" holds for entities without attributes"),
+        "",
+    )
+    .set_detail("A lookup finds entities through stored tuples and attribute values only.")
+    .set_hint("Check each id with rbac.check (or rbac.permitted), or store the attributes the rule reads.")
+    .report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
+
 /// The key of a visible set among the read cache's kept answers (computed
 /// under the current limits).
 fn answer_key(subject: &SubjectRef, action: &str, entity_type: &str) -> String {
@@ -688,6 +714,9 @@ fn memo_for(action: &str, entity_type: &str) -> (usize, bool) {
     }
     let i = new_memo(action, entity_type);
     let Some(subject) = STATE.with(|cell| cell.borrow()[i].subject.clone()) else { return (i, false) };
+    if STATE.with(|cell| cell.borrow()[i].next_attempt.is_none()) && !listed(action, entity_type) {
+        return (i, false);
+    }
     let key = answer_key(&subject, action, entity_type);
     let Some(visible) = store::read(|_, source| source.cache().recall::<RefCell<Visible>>(&key)) else { return (i, false) };
     count(|s| s.reused += 1);
@@ -741,7 +770,17 @@ fn lookup_within(subject: &SubjectRef, action: &str, entity_type: &str, budget: 
             learn(subject, action, entity_type, |h| h.not_within = h.not_within.max(budget));
             Lookup::GaveUp
         }
-        Err(e) => Lookup::Failed(e),
+        Err(e) => {
+            // What the last finished lookup found no longer holds: the
+            // planner must not offer an index condition on its size (its
+            // array would fail the same way), and the first row must not
+            // buy one at once. Per-row checks remain the reference.
+            learn(subject, action, entity_type, |h| {
+                h.took = None;
+                h.size = None;
+            });
+            Lookup::Failed(e)
+        }
     }
 }
 
@@ -769,7 +808,10 @@ fn visible_set(action: &str, entity_type: &str) -> Option<Rc<RefCell<Visible>>> 
     // older than the statement's (one that may not see a model written
     // earlier in the transaction): no model, nothing visible, no error.
     // The statement itself then fails closed in the same way.
-    store::schema::active()?;
+    let active = store::schema::active()?;
+    if let Some(rule) = active.unlisted_by(entity_type, action) {
+        unlisted_error(action, entity_type, &rule);
+    }
     let (i, _) = memo_for(action, entity_type);
     let (subject, visible) = STATE.with(|cell| {
         let m = &cell.borrow()[i];
@@ -826,6 +868,11 @@ fn permitted_ids_uuid(action: &str, entity_type: &str) -> Vec<pgrx::Uuid> {
 /// same statement finds it there when no write to rbac's tables came in
 /// between). None when it would take longer.
 pub(super) fn estimate_visible(subject: &SubjectRef, action: &str, entity_type: &str, budget: Duration) -> Option<usize> {
+    // No estimate (and so no index condition) for a set a lookup cannot
+    // list: the hint may hold one from before the model changed.
+    if !store::schema::active().is_some_and(|a| a.unlisted_by(entity_type, action).is_none()) {
+        return None;
+    }
     let hint = cost_hint(subject, action, entity_type);
     if hint.size.is_some() {
         return hint.size;
@@ -837,9 +884,10 @@ pub(super) fn estimate_visible(subject: &SubjectRef, action: &str, entity_type: 
         return None;
     }
     use crate::store::index_scan::may_read;
-    if !(may_read(c"schemas") && may_read(c"tuples") && may_read(c"attributes")) || store::schema::active().is_none() {
+    if !(may_read(c"schemas") && may_read(c"tuples") && may_read(c"attributes")) {
         return None;
     }
+    store::schema::active()?;
     match lookup_within(subject, action, entity_type, Some(budget)) {
         Lookup::Finished(visible) => Some(visible.borrow().len()),
         Lookup::GaveUp | Lookup::Failed(_) => None,

@@ -117,22 +117,32 @@ pub(crate) fn is_extension_table(oid: Oid) -> bool {
     OIDS.try_with(|o| o.try_borrow().is_ok_and(|o| o.iter().any(|(_, t)| *t == oid))).unwrap_or(true)
 }
 
-/// Runs `decide(trigger name, tgenabled)` over the triggers of `rbac.<table>`;
-/// true if it said Some(true) for at least two triggers and never
-/// Some(false) (the callers watch two triggers per table).
-pub(crate) fn with_triggers(table: &'static CStr, decide: impl Fn(&str, u8) -> Option<bool>) -> bool {
+unsafe extern "C-unwind" {
+    /// pg_inherits.h (not in pgrx's bindings): whether the relation has a
+    /// parent in pg_inherits (an inheritance child or a partition).
+    #[link_name = "has_superclass"]
+    fn has_superclass_raw(relid: Oid) -> bool;
+}
+
+/// Runs `decide(trigger)` over the triggers of `rbac.<table>`; true if it
+/// said Some(true) for at least two triggers and never Some(false) (the
+/// callers watch two triggers per table), and the table has no parent: a
+/// write through an inheritance parent or a partitioned table fires only
+/// the row triggers of the table itself, none of its statement triggers.
+pub(crate) fn with_triggers(table: &'static CStr, decide: impl Fn(&pg_sys::Trigger) -> Option<bool>) -> bool {
     // SAFETY: the relation is open while its trigger descriptor is read,
-    // then closed keeping the lock.
+    // then closed keeping the lock; has_superclass reads pg_inherits
+    // (through the boundary: it can raise).
     unsafe {
         let rel = open_cached(table);
+        let relid = (*rel).rd_id;
         let mut found = 0;
-        let mut ok = true;
+        let mut ok = !(*(*rel).rd_rel).relispartition && !pg_sys::ffi::pg_guard_ffi_boundary(|| has_superclass_raw(relid));
         let desc = (*rel).trigdesc;
         if !desc.is_null() {
             for i in 0..(*desc).numtriggers as usize {
                 let t = &*(*desc).triggers.add(i);
-                let name = CStr::from_ptr(t.tgname).to_str().unwrap_or("");
-                match decide(name, t.tgenabled as u8) {
+                match decide(t) {
                     Some(true) => found += 1,
                     Some(false) => ok = false,
                     None => {}

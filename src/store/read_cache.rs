@@ -52,9 +52,10 @@ use crate::guc;
 pub struct ReadCache {
     key: Option<SnapshotKey>,
     pub(super) schema: Option<Rc<ActiveSchema>>,
-    /// (local transaction, subtransaction, user, tuple tables too) whose
-    /// table locks and privilege checks are done (see `reads::guard_tables`).
-    pub(super) guarded: Option<(u32, u32, pg_sys::Oid, bool)>,
+    /// (local transaction, subtransaction, user, roles epoch, tuple tables
+    /// too) whose table locks and privilege checks are done (see
+    /// `reads::guard_tables`).
+    pub(super) guarded: Option<(u32, u32, pg_sys::Oid, u64, bool)>,
     /// Whole small entities by `type\0id` (`None`: known to be large).
     pub entities: FxHashMap<Box<str>, Option<EntityTuples>>,
     /// Whole small subjects by `type\0id` (`None`: known to be large).

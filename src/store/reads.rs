@@ -2,10 +2,12 @@
 //! source reading in the caller's snapshot, through the backend's read
 //! cache when the snapshot allows it (see [`super::read_cache`]).
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use notion_rbac_core::model::Schema;
 use pgrx::pg_sys;
+use pgrx::pg_guard;
 
 use super::index_scan::lock_for_reading;
 use super::read_cache::{ReadCache, CACHE};
@@ -92,25 +94,53 @@ fn read_in_active<R>(f: impl FnOnce(&Rc<ActiveSchema>, &mut IndexSource) -> R) -
     })
 }
 
+thread_local! {
+    /// Bumped by every change to roles or role memberships this backend
+    /// learns of: a role's privileges on the tables can change without
+    /// any change to the tables (REVOKE rbac_reader FROM …).
+    static ROLES_EPOCH: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Called from `_PG_init` (every backend): watch roles and memberships.
+pub fn init() {
+    // SAFETY: plain callbacks registered once per backend.
+    unsafe {
+        for cache in [pg_sys::SysCacheIdentifier::AUTHMEMROLEMEM, pg_sys::SysCacheIdentifier::AUTHOID] {
+            pg_sys::CacheRegisterSyscacheCallback(cache as i32, Some(on_roles_changed), pg_sys::Datum::from(0));
+        }
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_roles_changed(_arg: pg_sys::Datum, _cache: i32, _hash: u32) {
+    ROLES_EPOCH.with(|e| e.set(e.get().wrapping_add(1)));
+}
+
 /// Answers may come from the cache alone: take the locks and make the
 /// privilege checks a read of the tables would (the schema is always kept;
-/// tuples and attributes when `tuples` is set) — once per subtransaction
-/// and user: locks last to the end of the (sub)transaction that took them,
-/// and a privilege change is a commit (or, in the caller's transaction, a
-/// command), which changes the snapshot key and so empties `guarded`.
+/// tuples and attributes when `tuples` is set) — once per subtransaction,
+/// user and state of roles: locks last to the end of the (sub)transaction
+/// that took them; a change of the tables' privileges is a commit (or, in
+/// the caller's transaction, a command), which changes the snapshot key and
+/// so empties `guarded`; and a change of roles or memberships moves
+/// [`ROLES_EPOCH`].
 /// True when it took the locks and made the checks now (false: the stamp
 /// says they were made already).
 fn guard_tables(cache: &mut ReadCache, tuples: bool) -> bool {
-    // SAFETY: backend-local transaction state.
+    // SAFETY: backend-local transaction state; taking in committed
+    // catalog changes (as every lock acquisition does), so that a
+    // membership revoked since is seen here.
     let stamp = unsafe {
+        pg_sys::AcceptInvalidationMessages();
         (
             local_transaction_id(),
             pg_sys::GetCurrentSubTransactionId(),
             pg_sys::GetUserId(),
+            ROLES_EPOCH.with(Cell::get),
             tuples,
         )
     };
-    if cache.guarded == Some(stamp) || cache.guarded.is_some_and(|g| g.3 && (g.0, g.1, g.2) == (stamp.0, stamp.1, stamp.2)) {
+    if cache.guarded == Some(stamp) || cache.guarded.is_some_and(|g| g.4 && (g.0, g.1, g.2, g.3) == (stamp.0, stamp.1, stamp.2, stamp.3)) {
         return false;
     }
     lock_for_reading(c"schemas");

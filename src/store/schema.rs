@@ -29,6 +29,25 @@ pub struct ActiveSchema {
     /// DROP/CREATE EXTENSION, version 1 of the new table is another schema.
     pub table: pgrx::pg_sys::Oid,
     pub schema: Schema,
+    /// Per (entity type, permission): the rule that makes a lookup miss
+    /// entities a check grants (see `engine::unlisted_by`), worked out on
+    /// first use.
+    unlisted: RefCell<std::collections::HashMap<(String, String), Option<String>>>,
+}
+
+impl ActiveSchema {
+    /// The rule, if any, that lets `permission` of `entity_type` grant
+    /// entities a lookup cannot list (rules true on missing attributes):
+    /// where it is Some, only checks answer exactly.
+    pub fn unlisted_by(&self, entity_type: &str, permission: &str) -> Option<String> {
+        let key = (entity_type.to_owned(), permission.to_owned());
+        if let Some(found) = self.unlisted.borrow().get(&key) {
+            return found.clone();
+        }
+        let found = notion_rbac_core::engine::unlisted_by(&self.schema, entity_type, permission);
+        self.unlisted.borrow_mut().insert(key, found.clone());
+        found
+    }
 }
 
 thread_local! {
@@ -69,7 +88,7 @@ pub fn active() -> Option<Rc<ActiveSchema>> {
                 .with_hint("write the schema again with rbac.write_schema() after fixing it")
         })
         .or_raise();
-    let active = Rc::new(ActiveSchema { version, row, table, schema });
+    let active = Rc::new(ActiveSchema { version, row, table, schema, unlisted: RefCell::default() });
     CACHE.with(|c| *c.borrow_mut() = Some(active.clone()));
     Some(active)
 }

@@ -45,6 +45,13 @@ pub(super) struct SnapshotKey {
     /// transaction has written something (with the writes basis: something
     /// in the extension's tables).
     own: Option<(u32, u32, u32)>,
+    /// This backend's epoch (see `writes`), moved by every invalidation of
+    /// the extension's tables: TRUNCATE and table rewrites are not
+    /// MVCC-safe, so a snapshot from before one that reads after it (a
+    /// REPEATABLE READ transaction, a cursor, a standby's reader) sees the
+    /// emptied table, and must not be served rows cached under the same
+    /// snapshot before it. (The writes basis carries it too.)
+    epoch: u64,
     /// The writes basis (see `writes`): (registry generation, this
     /// backend's epoch, the registered writers the snapshot sees). When
     /// set, `xmax`, `xip`, `subxip` and `suboverflowed` are left empty:
@@ -61,6 +68,7 @@ impl PartialEq for SnapshotKey {
             a.len() == b.len() && (a.is_empty() || a == b)
         }
         self.xmax == other.xmax
+            && self.epoch == other.epoch
             && self.user == other.user
             && self.own == other.own
             && self.suboverflowed == other.suboverflowed
@@ -110,13 +118,17 @@ impl SnapshotKey {
             let xid = pg_sys::GetTopTransactionIdIfAny();
             let own = (xid != pg_sys::InvalidTransactionId)
                 .then(|| (u32::from(xid), snap.curcid, pg_sys::GetCurrentSubTransactionId()));
-            if let Some(writes) = super::writes::basis(snap) {
+            // (After `basis`, which takes in pending invalidations.)
+            let writes = super::writes::basis(snap);
+            let epoch = super::writes::epoch();
+            if let Some(writes) = writes {
                 return Some(SnapshotKey {
                     xmax: 0,
                     xip: Vec::new(),
                     subxip: Vec::new(),
                     suboverflowed: false,
                     recovery: false,
+                    epoch,
                     user: pg_sys::GetUserId(),
                     own: own.filter(|_| super::writes::wrote_in_this_transaction()),
                     writes: Some(writes),
@@ -128,6 +140,7 @@ impl SnapshotKey {
                 subxip: ids(snap.subxip.cast(), snap.subxcnt.max(0) as usize),
                 suboverflowed: snap.suboverflowed,
                 recovery: snap.takenDuringRecovery,
+                epoch,
                 user: pg_sys::GetUserId(),
                 own,
                 writes: None,

@@ -290,6 +290,12 @@ unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: pg_sys::Oid)
     }
 }
 
+/// This backend's epoch: bumped by every relcache invalidation of the
+/// extension's tables (part of every snapshot key).
+pub(super) fn epoch() -> u64 {
+    EPOCH.with(Cell::get)
+}
+
 /// The triggers that register writers, per table: the statement trigger
 /// (must fire always) and the row trigger for replication apply.
 const WATCHED: [(&std::ffi::CStr, &str, &str); 3] = [
@@ -307,15 +313,52 @@ fn triggers_enabled() -> bool {
     {
         return ok;
     }
+    // Each trigger as sql/writes.sql creates it: its firing, its events and
+    // its function, not only its name (CREATE OR REPLACE TRIGGER keeps a
+    // name and can change the rest).
+    use pg_sys::{TRIGGER_TYPE_BEFORE, TRIGGER_TYPE_DELETE, TRIGGER_TYPE_INSERT, TRIGGER_TYPE_ROW, TRIGGER_TYPE_TRUNCATE, TRIGGER_TYPE_UPDATE};
+    const WRITES: u32 = TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE;
+    let always = pg_sys::TRIGGER_FIRES_ALWAYS as u8;
     let ok = WATCHED.iter().all(|(table, statement, row)| {
-        super::index_scan::with_triggers(table, |name, enabled| match name {
-            n if n == *statement => Some(enabled == pg_sys::TRIGGER_FIRES_ALWAYS as u8),
-            n if n == *row => Some(enabled == pg_sys::TRIGGER_FIRES_ALWAYS as u8 || enabled == pg_sys::TRIGGER_FIRES_ON_REPLICA as u8),
-            _ => None,
+        super::index_scan::with_triggers(table, |t| {
+            // SAFETY: the trigger descriptor's name is a C string.
+            let name = unsafe { std::ffi::CStr::from_ptr(t.tgname) }.to_str().unwrap_or("");
+            let (enabled, kind) = (t.tgenabled as u8, t.tgtype as u16 as u32);
+            match name {
+                n if n == *statement => Some(
+                    enabled == always
+                        && kind == WRITES | TRIGGER_TYPE_TRUNCATE
+                        && is_rbac_function(t.tgfoid, c"_note_write_statement"),
+                ),
+                n if n == *row => Some(
+                    (enabled == always || enabled == pg_sys::TRIGGER_FIRES_ON_REPLICA as u8)
+                        && kind == WRITES | TRIGGER_TYPE_ROW
+                        && is_rbac_function(t.tgfoid, c"_note_write_row"),
+                ),
+                _ => None,
+            }
         })
     });
     TRIGGERS.with(|t| t.set(Some((epoch, ok))));
     ok
+}
+
+/// Whether `func` is `rbac.<name>`.
+fn is_rbac_function(func: pg_sys::Oid, name: &std::ffi::CStr) -> bool {
+    // SAFETY: syscache lookups; the name is a palloc'd copy, freed here.
+    unsafe {
+        let nsp = pg_sys::get_namespace_oid(c"rbac".as_ptr(), true);
+        if nsp == pg_sys::InvalidOid || pg_sys::get_func_namespace(func) != nsp {
+            return false;
+        }
+        let got = pg_sys::get_func_name(func);
+        if got.is_null() {
+            return false;
+        }
+        let same = std::ffi::CStr::from_ptr(got) == name;
+        pg_sys::pfree(got.cast());
+        same
+    }
 }
 
 /// The oldest transaction id any snapshot may still consider running (all
@@ -345,21 +388,24 @@ fn oldest_status_held() -> u32 {
 /// invalidations first (as every lock acquisition does), so that a trigger
 /// disabled by a commit the snapshot may see is known.
 fn whole_snapshot_reason() -> Option<&'static str> {
+    // First, whatever the basis: the epoch is part of every key.
+    // SAFETY: processing invalidations, as every lock acquisition does.
+    unsafe { pg_sys::AcceptInvalidationMessages() };
     if !AVAILABLE.load(Ordering::Relaxed) {
         return Some("the library is not in shared_preload_libraries (no registry of writers)");
     }
     if !crate::guc::cache_across_commits() {
         return Some("notion_rbac.cache_across_commits is off");
     }
-    // SAFETY: reads of recovery state; processing invalidations.
-    unsafe {
-        if pg_sys::RecoveryInProgress() {
-            return Some("a hot standby (replay records no writers)");
-        }
-        pg_sys::AcceptInvalidationMessages();
+    // SAFETY: a read of recovery state.
+    if unsafe { pg_sys::RecoveryInProgress() } {
+        return Some("a hot standby (replay records no writers)");
     }
     if !triggers_enabled() {
-        return Some("a trigger that records writers of rbac.tuples, rbac.attributes or rbac.schemas is disabled or missing");
+        return Some(
+            "a trigger that records writers of rbac.tuples, rbac.attributes or rbac.schemas is disabled, missing or \
+             altered, or one of those tables is a partition or child",
+        );
     }
     if xact_truncation_lock().is_none() {
         return Some("this server's lock layout is not the expected one (XactTruncationLock)");

@@ -105,7 +105,8 @@
 //! of an attribute the leaf reads. A rule that is true on the zero values of
 //! missing attributes is thus true for entities no search can enumerate;
 //! like Permify, lookups only return entities that have one of the
-//! attributes.
+//! attributes. [`unlisted_by`] names such a rule for a permission, for
+//! callers that need the lookup to equal the check (row-level security).
 //!
 //! # Subjects
 //!
@@ -124,6 +125,9 @@ mod analysis;
 mod resources;
 mod state_ids;
 mod subjects;
+mod unlisted;
+
+pub use unlisted::unlisted_by;
 
 use analysis::Kind;
 

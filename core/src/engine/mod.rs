@@ -27,7 +27,7 @@ pub use context::{CallContext, Context, free_set_aside};
 pub use chains::{Chains, key_hash};
 pub use text_list::TextList;
 pub use explain::{expand, explain};
-pub use lookup::{lookup_resource_list, lookup_resources, lookup_subjects};
+pub use lookup::{lookup_resource_list, lookup_resources, lookup_subjects, unlisted_by};
 pub use memory::MemorySource;
 pub use source::{Deadline, ReverseHit, TupleSource};
 

@@ -72,6 +72,10 @@ SELECT try(format('SELECT rbac.check(%L, %L, %L, %L)', 'user:u2', 'view', 'doc:d
                   jsonb_build_object('data', jsonb_build_object('xs', (SELECT jsonb_agg('x' || i) FROM generate_series(1, 3000) i))))) AS product_refused;
 SELECT rbac.check('user:u2', 'view', 'doc:d1', '{"data": {"xs": ["a", "b"]}}') AS small_product_answers;
 SHOW notion_rbac.max_call_memory;
+-- The message writes the limit as SHOW does, below a megabyte too.
+SET notion_rbac.max_call_memory = '700kB';
+SELECT try(format('SELECT rbac.check(%L, %L, %L, %L)', 'user:u2', 'view', 'doc:d1',
+                  jsonb_build_object('data', jsonb_build_object('xs', (SELECT jsonb_agg('x' || i) FROM generate_series(1, 3000) i))))) AS product_refused_in_kb;
 RESET notion_rbac.max_call_memory;
 RESET statement_timeout;
 -- 100,000 contextual attributes: a lookup stays linear in them (it took

@@ -306,6 +306,15 @@ DROP POLICY everything ON regress_protect.legacy;
 CREATE POLICY low_ids ON regress_protect.legacy AS RESTRICTIVE USING (id < 100);
 SELECT try($$SELECT rbac.protect('regress_protect.legacy', 'doc', 'id')$$) AS restrictive_kept;
 SELECT polname, polpermissive FROM pg_policy WHERE polrelid = 'regress_protect.legacy'::regclass ORDER BY polname;
+-- A permissive policy added afterwards widens the protection: the view
+-- names it for the commands it covers (ALL: every one).
+CREATE POLICY open_select ON regress_protect.legacy FOR SELECT USING (id > 5);
+CREATE POLICY open_all ON regress_protect.legacy USING (true);
+CREATE POLICY narrow_delete ON regress_protect.legacy AS RESTRICTIVE FOR DELETE USING (id > 1);
+SELECT command, widened_by FROM rbac.protected_tables WHERE table_name = 'regress_protect.legacy'::regclass ORDER BY command;
+DROP POLICY open_select ON regress_protect.legacy;
+DROP POLICY open_all ON regress_protect.legacy;
+SELECT count(*) AS still_widened FROM rbac.protected_tables WHERE widened_by IS NOT NULL;
 
 DROP SCHEMA regress_protect CASCADE;
 DELETE FROM rbac.login_subjects WHERE login_role = 'regress_login_alice';
