@@ -49,6 +49,7 @@ use crate::store;
 use crate::store::read_cache::Deps;
 use crate::store::schema::ActiveSchema;
 use crate::store::snapshot_key::StatementSnapshot;
+use crate::store::text_datum::plain_bytes;
 
 /// Per-row checks may cost this much before the first lookup attempt.
 const FIRST_ATTEMPT: Duration = Duration::from_millis(1);
@@ -283,7 +284,7 @@ pub unsafe extern "C-unwind" fn notion_rbac_permitted_text(fcinfo: pg_sys::Funct
     // SAFETY: three non-null arguments of the declared types.
     unsafe {
         let fast = fast_args(fcinfo).and_then(|(action, entity_type, id)| {
-            let id = std::str::from_utf8(plain_text(id)?).ok()?;
+            let id = std::str::from_utf8(plain_bytes(id)?).ok()?;
             fast_answer(action, entity_type, RowId::Text(id))
         });
         match fast {
@@ -355,22 +356,10 @@ unsafe fn note_call(fcinfo: pg_sys::FunctionCallInfo) {
 unsafe fn fast_args<'a>(fcinfo: pg_sys::FunctionCallInfo) -> Option<(&'a [u8], &'a [u8], pg_sys::Datum)> {
     unsafe {
         let args = (*fcinfo).args.as_slice(3);
-        Some((plain_text(args[0].value)?, plain_text(args[1].value)?, args[2].value))
+        Some((plain_bytes(args[0].value)?, plain_bytes(args[1].value)?, args[2].value))
     }
 }
 
-/// The bytes of a text datum stored inline and uncompressed (the usual
-/// form of constants and short values); None for anything that needs
-/// detoasting.
-/// SAFETY: `d` points to a varlena.
-unsafe fn plain_text<'a>(d: pg_sys::Datum) -> Option<&'a [u8]> {
-    use pgrx::varlena::{vardata_any, varatt_is_1b, varatt_is_1b_e, varatt_is_4b_u, varsize_any_exhdr};
-    unsafe {
-        let p = d.cast_mut_ptr::<pg_sys::varlena>();
-        let plain = varatt_is_4b_u(p) || (varatt_is_1b(p) && !varatt_is_1b_e(p));
-        plain.then(|| std::slice::from_raw_parts(vardata_any(p).cast::<u8>(), varsize_any_exhdr(p)))
-    }
-}
 
 /// The answer from the statement's visible set (or its missing subject),
 /// if it has one. Calls nothing that can raise an error and cannot panic.

@@ -22,7 +22,7 @@
 use std::ffi::CStr;
 
 use pgrx::pg_sys::{self, Datum, Oid};
-use pgrx::{FromDatum, IntoDatum, PgSqlErrorCode};
+use pgrx::{FromDatum, PgSqlErrorCode};
 
 /// Column numbers of `rbac.tuples` (see sql/bootstrap.sql).
 pub mod tuples_col {
@@ -218,10 +218,45 @@ fn serializable() -> bool {
 }
 
 /// `hashtextextended(key, 0)` under the C collation: what a hashed index
-/// stores for `key`. Called the way the index expression is evaluated, so
-/// the two cannot disagree. (PostgreSQL keeps these hashes stable across
-/// versions: hash partitioning depends on them.)
+/// stores for `key`. (PostgreSQL keeps these hashes stable across
+/// versions: hash partitioning depends on them.) For a deterministic
+/// collation such as C, hashtextextended is `hash_bytes_extended` of the
+/// text's bytes; that is called directly — no text datum to build and
+/// free, no guarded calls — once this backend has seen both agree.
 fn hashed_key(key: &str) -> i64 {
+    if DIRECT_HASH_AGREES.with(|agrees| *agrees.get_or_init(direct_hash_agrees)) {
+        return direct_hash(key);
+    }
+    hashed_key_by_function(key)
+}
+
+unsafe extern "C" {
+    /// common/hashfn.h: pure arithmetic over the bytes (no allocation, no
+    /// error), so it needs no guard.
+    fn hash_bytes_extended(k: *const u8, keylen: std::ffi::c_int, seed: u64) -> u64;
+}
+
+fn direct_hash(key: &str) -> i64 {
+    // SAFETY: reads `key.len()` bytes of `key`; ids and names are far
+    // below `c_int::MAX` bytes.
+    unsafe { hash_bytes_extended(key.as_ptr(), key.len() as std::ffi::c_int, 0) as i64 }
+}
+
+/// Whether [`direct_hash`] gives what the built-in gives, on keys of every
+/// length class the hash treats apart (empty, under one 12-byte block,
+/// several blocks, a remainder of each size).
+fn direct_hash_agrees() -> bool {
+    let long = "page:0123456789abcdefghijklmnopqrstuvwxyz_.+-ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    (0..=long.len()).all(|n| direct_hash(&long[..n]) == hashed_key_by_function(&long[..n]))
+}
+
+thread_local! {
+    static DIRECT_HASH_AGREES: std::cell::OnceCell<bool> = const { std::cell::OnceCell::new() };
+}
+
+/// [`hashed_key`] through the built-in function, as the index expression
+/// is evaluated.
+fn hashed_key_by_function(key: &str) -> i64 {
     // SAFETY: a text datum built here, a built-in function that cannot
     // return NULL for a non-NULL argument.
     unsafe {
@@ -332,6 +367,40 @@ unsafe fn is_const(node: *mut pg_sys::Node, test: impl FnOnce(Datum) -> bool) ->
             let c = node.cast::<pg_sys::Const>();
             !(*c).constisnull && test((*c).constvalue)
         }
+    }
+}
+
+/// PostgreSQL functions the scan calls in its hot paths, declared without
+/// pgrx's guard: pgrx wraps every call of its bindings in a `sigsetjmp`
+/// of its own, and a cold check makes a few hundred. `rekey_from`,
+/// `rekey_hashed` and `next` call several of these inside one
+/// `pg_guard_ffi_boundary` instead, from closures that own nothing with a
+/// destructor (an error's longjmp skips their frames). Same signatures as
+/// pgrx's bindings on every supported version.
+mod raw {
+    use pgrx::pg_sys::{AttrNumber, Buffer, BlockNumber, Datum, IndexScanDesc, ItemPointer, Oid, Relation, RegProcedure,
+                       ScanDirection, ScanKey, StrategyNumber, TupleTableSlot, text};
+    use std::ffi::{c_char, c_int, c_void};
+
+    unsafe extern "C-unwind" {
+        pub fn cstring_to_text_with_len(s: *const c_char, len: c_int) -> *mut text;
+        pub fn pfree(pointer: *mut c_void);
+        pub fn ScanKeyInit(entry: ScanKey, attributeNumber: AttrNumber, strategy: StrategyNumber, procedure: RegProcedure, argument: Datum);
+        #[allow(clippy::too_many_arguments)]
+        pub fn ScanKeyEntryInitialize(
+            entry: ScanKey,
+            flags: c_int,
+            attributeNumber: AttrNumber,
+            strategy: StrategyNumber,
+            subtype: Oid,
+            collation: Oid,
+            procedure: RegProcedure,
+            argument: Datum,
+        );
+        pub fn index_rescan(scan: IndexScanDesc, keys: ScanKey, nkeys: c_int, orderbys: ScanKey, norderbys: c_int);
+        pub fn index_getnext_tid(scan: IndexScanDesc, direction: ScanDirection::Type) -> ItemPointer;
+        pub fn index_fetch_heap(scan: IndexScanDesc, slot: *mut TupleTableSlot) -> bool;
+        pub fn visibilitymap_get_status(rel: Relation, heapBlk: BlockNumber, vmbuf: *mut Buffer) -> u8;
     }
 }
 
@@ -504,47 +573,61 @@ impl IndexScan {
     pub fn rekey_from(&mut self, keys: &[&str], from: Option<&str>) {
         let nkeys = keys.len() + usize::from(from.is_some());
         assert!(nkeys <= self.nkeys, "IndexScan::rekey: too many keys");
+        let mut parts: [(&str, u32, u32); 6] = [("", 0, 0); 6];
+        for (part, k) in parts.iter_mut().zip(keys) {
+            *part = (k, pg_sys::BTEqualStrategyNumber, pg_sys::F_TEXTEQ);
+        }
+        if let Some(k) = from {
+            parts[keys.len()] = (k, pg_sys::BTGreaterEqualStrategyNumber, pg_sys::F_TEXT_GE);
+        }
         let mut scan_keys: [pg_sys::ScanKeyData; 6] = unsafe { std::mem::zeroed() };
+        let mut datums = [Datum::from(0usize); 6];
+        let all = self.nkeys;
         let old = std::mem::take(&mut self.key_datums);
-        let bounds = keys.iter().map(|k| (*k, pg_sys::BTEqualStrategyNumber, pg_sys::F_TEXTEQ));
-        let bounds = bounds.chain(from.map(|k| (k, pg_sys::BTGreaterEqualStrategyNumber, pg_sys::F_TEXT_GE)));
-        for (i, (k, strategy, procedure)) in bounds.enumerate() {
-            let datum = k.into_datum().expect("text datum");
-            self.key_datums.push(datum);
-            // SAFETY: initialises a ScanKeyData we own; text comparisons
-            // with the C collation ScanKeyInit sets match the tables'
-            // COLLATE "C".
-            unsafe {
-                pg_sys::ScanKeyInit(
-                    &mut scan_keys[i],
-                    (i + 1) as pg_sys::AttrNumber,
-                    strategy as pg_sys::StrategyNumber,
-                    pg_sys::Oid::from(procedure),
-                    datum,
-                );
-            }
+        let scan = self.begun();
+        // SAFETY: one guard for the whole re-key (see `raw`); the closure
+        // owns nothing with a destructor. Text datums in the current
+        // memory context, freed at the next re-key (or with the context);
+        // text comparisons with the C collation ScanKeyInit sets match the
+        // tables' COLLATE "C"; the IS NOT NULL keys are the form the
+        // executor uses for `col IS NOT NULL`. The old key datums are
+        // freed after the rescan, which may still read them until then.
+        unsafe {
+            pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                for i in 0..nkeys {
+                    let (k, strategy, procedure) = parts[i];
+                    datums[i] = Datum::from(raw::cstring_to_text_with_len(k.as_ptr().cast(), k.len() as std::ffi::c_int));
+                    raw::ScanKeyInit(
+                        &mut scan_keys[i],
+                        (i + 1) as pg_sys::AttrNumber,
+                        strategy as pg_sys::StrategyNumber,
+                        pg_sys::Oid::from(procedure),
+                        datums[i],
+                    );
+                }
+                for (i, key) in scan_keys.iter_mut().enumerate().take(all).skip(nkeys) {
+                    raw::ScanKeyEntryInitialize(
+                        key,
+                        (pg_sys::SK_ISNULL | pg_sys::SK_SEARCHNOTNULL) as std::ffi::c_int,
+                        (i + 1) as pg_sys::AttrNumber,
+                        0, // InvalidStrategy
+                        pg_sys::InvalidOid,
+                        pg_sys::InvalidOid,
+                        pg_sys::InvalidOid,
+                        Datum::from(0usize),
+                    );
+                }
+                raw::index_rescan(scan, scan_keys.as_mut_ptr(), all as std::ffi::c_int, std::ptr::null_mut(), 0);
+                for d in &old {
+                    raw::pfree(d.cast_mut_ptr());
+                }
+            });
         }
-        for (i, key) in scan_keys.iter_mut().enumerate().take(self.nkeys).skip(nkeys) {
-            // SAFETY: the form the executor uses for `col IS NOT NULL`.
-            unsafe {
-                pg_sys::ScanKeyEntryInitialize(
-                    key,
-                    (pg_sys::SK_ISNULL | pg_sys::SK_SEARCHNOTNULL) as i32,
-                    (i + 1) as pg_sys::AttrNumber,
-                    0, // InvalidStrategy
-                    pg_sys::InvalidOid,
-                    pg_sys::InvalidOid,
-                    pg_sys::InvalidOid,
-                    Datum::from(0usize),
-                );
-            }
-        }
-        self.rescan(&mut scan_keys[..self.nkeys], old);
+        self.key_datums.extend_from_slice(&datums[..nkeys]);
     }
 
-    /// Restarts the scan with `keys`, then frees `old` key datums (which
-    /// the previous keys may still point to until the rescan).
-    fn rescan(&mut self, keys: &mut [pg_sys::ScanKeyData], old: Vec<Datum>) {
+    /// The scan, begun on first use in the statement's snapshot.
+    fn begun(&mut self) -> pg_sys::IndexScanDesc {
         // SAFETY: heap/index are open; the snapshot is the statement's.
         unsafe {
             if self.scan.is_null() {
@@ -554,11 +637,8 @@ impl IndexScan {
                 self.scan = begin_scan(self.heap, self.index, pg_sys::GetActiveSnapshot(), self.nkeys as i32);
                 (*self.scan).xs_want_itup = self.index_position.is_some();
             }
-            pg_sys::index_rescan(self.scan, keys.as_mut_ptr(), keys.len() as i32, std::ptr::null_mut(), 0);
-            for d in old {
-                pg_sys::pfree(d.cast_mut_ptr());
-            }
         }
+        self.scan
     }
 
     /// Positions the scan of a hashed index (see [`Self::open_hashed`]) on
@@ -569,17 +649,21 @@ impl IndexScan {
     /// pages): whole cold checks measured 1.19x faster on PostgreSQL 15.
     pub fn rekey_hashed(&mut self, key: &str) {
         let mut scan_key: pg_sys::ScanKeyData = unsafe { std::mem::zeroed() };
-        // SAFETY: initialises a ScanKeyData we own with a by-value int8.
+        let hash = Datum::from(hashed_key(key));
+        let scan = self.begun();
+        // SAFETY: one guard (see `raw`); a by-value int8 key we own.
         unsafe {
-            pg_sys::ScanKeyInit(
-                &mut scan_key,
-                1,
-                pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
-                pg_sys::Oid::from(pg_sys::F_INT8EQ),
-                Datum::from(hashed_key(key)),
-            );
+            pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                raw::ScanKeyInit(
+                    &mut scan_key,
+                    1,
+                    pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+                    pg_sys::Oid::from(pg_sys::F_INT8EQ),
+                    hash,
+                );
+                raw::index_rescan(scan, &mut scan_key, 1, std::ptr::null_mut(), 0);
+            });
         }
-        self.rescan(std::slice::from_mut(&mut scan_key), Vec::new());
     }
 
     /// Advances to the next matching visible row (forward, or backward for
@@ -587,37 +671,41 @@ impl IndexScan {
     pub fn next(&mut self, backward: bool) -> bool {
         let dir = if backward { pg_sys::ScanDirection::BackwardScanDirection } else { pg_sys::ScanDirection::ForwardScanDirection };
         self.itup_deformed = false;
-        // SAFETY: the scan was begun in `rekey`.
-        unsafe {
-            pgrx::check_for_interrupts!();
-            if self.index_position.is_none() {
-                self.from_index = false;
-                return pg_sys::index_getnext_slot(self.scan, dir, self.slot);
-            }
-            // An index-only scan, as the executor's: a row on a heap page
-            // the visibility map marks all-visible is visible to every
-            // snapshot (any change to the page clears the bit), so its index
-            // entry is the row; otherwise fetch the heap tuple and let the
-            // snapshot decide.
-            loop {
-                if !(*self.scan).xs_heap_continue {
-                    let tid = pg_sys::index_getnext_tid(self.scan, dir);
+        pgrx::check_for_interrupts!();
+        let (scan, slot, heap) = (self.scan, self.slot, self.heap);
+        if self.index_position.is_none() {
+            self.from_index = false;
+            // SAFETY: the scan was begun in `rekey`.
+            return unsafe { pg_sys::index_getnext_slot(scan, dir, slot) };
+        }
+        let vm_buffer = &mut self.vm_buffer;
+        // An index-only scan, as the executor's: a row on a heap page the
+        // visibility map marks all-visible is visible to every snapshot
+        // (any change to the page clears the bit), so its index entry is
+        // the row; otherwise fetch the heap tuple and let the snapshot
+        // decide. Some(from the index), or None at the end.
+        // SAFETY: the scan was begun in `rekey`; one guard for the whole
+        // step (see `raw`), the closure owning nothing with a destructor.
+        let found = unsafe {
+            pg_sys::ffi::pg_guard_ffi_boundary(|| loop {
+                if !(*scan).xs_heap_continue {
+                    let tid = raw::index_getnext_tid(scan, dir);
                     if tid.is_null() {
-                        return false;
+                        break None;
                     }
                     let blk = (((*tid).ip_blkid.bi_hi as u32) << 16) | (*tid).ip_blkid.bi_lo as u32;
-                    let status = pg_sys::visibilitymap_get_status(self.heap, blk, &mut self.vm_buffer);
-                    if status as u32 & pg_sys::VISIBILITYMAP_ALL_VISIBLE != 0 && !(*self.scan).xs_itup.is_null() {
-                        self.from_index = true;
-                        return true;
+                    let status = raw::visibilitymap_get_status(heap, blk, vm_buffer);
+                    if status as u32 & pg_sys::VISIBILITYMAP_ALL_VISIBLE != 0 && !(*scan).xs_itup.is_null() {
+                        break Some(true);
                     }
                 }
-                if pg_sys::index_fetch_heap(self.scan, self.slot) {
-                    self.from_index = false;
-                    return true;
+                if raw::index_fetch_heap(scan, slot) {
+                    break Some(false);
                 }
-            }
-        }
+            })
+        };
+        self.from_index = found == Some(true);
+        found.is_some()
     }
 
     fn datum(&mut self, attnum: i32) -> Option<Datum> {
@@ -650,13 +738,20 @@ impl IndexScan {
         }
     }
 
+    /// The text column `attnum` of the current row, borrowed: in place
+    /// (see `text_datum`), else as PostgreSQL detoasts it. Valid until the
+    /// scan moves on.
+    fn str_at(&mut self, attnum: i32) -> Option<&str> {
+        let d = self.datum(attnum)?;
+        // SAFETY: the column is text (checked by the table definition); the
+        // value lives in the current row (or a detoasted copy in the
+        // current memory context).
+        unsafe { super::text_datum::plain_str(d).or_else(|| <&str>::from_datum(d, false)) }
+    }
+
     /// The text column `attnum` of the current row, as a Rust string.
     pub fn text(&mut self, attnum: i32) -> String {
-        match self.datum(attnum) {
-            // SAFETY: the column is text (checked by the table definition).
-            Some(d) => unsafe { String::from_datum(d, false) }.unwrap_or_default(),
-            None => String::new(),
-        }
+        self.str_at(attnum).map(str::to_owned).unwrap_or_default()
     }
 
     /// Appends the text column `attnum` of the current row to `buf`
@@ -664,13 +759,8 @@ impl IndexScan {
     /// names and ids are at most 128 bytes, never compressed or toasted, so
     /// borrowing the text allocates nothing either.)
     pub fn push_text(&mut self, attnum: i32, buf: &mut String) {
-        if let Some(d) = self.datum(attnum) {
-            // SAFETY: the column is text; the borrowed str lives in the
-            // current row (or a detoasted copy in the current memory
-            // context) and is copied before the scan moves on.
-            if let Some(s) = unsafe { <&str>::from_datum(d, false) } {
-                buf.push_str(s);
-            }
+        if let Some(s) = self.str_at(attnum) {
+            buf.push_str(s);
         }
     }
 
@@ -678,9 +768,7 @@ impl IndexScan {
     /// tables' C collation) with `other`, without copying it; NULL sorts
     /// first.
     pub fn text_cmp(&mut self, attnum: i32, other: &str) -> std::cmp::Ordering {
-        // SAFETY: the column is text; the str is only compared.
-        let value = self.datum(attnum).and_then(|d| unsafe { <&str>::from_datum(d, false) });
-        value.map_or(std::cmp::Ordering::Less, |v| v.as_bytes().cmp(other.as_bytes()))
+        self.str_at(attnum).map_or(std::cmp::Ordering::Less, |v| v.as_bytes().cmp(other.as_bytes()))
     }
 
     /// Whether the text column `attnum` of the current row is `want`.

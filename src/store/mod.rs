@@ -6,7 +6,7 @@
 //! sees), `packed` (cached rows), `schema` (the active schema, compiled once
 //! per row version), `read_cache` (the exact per-backend cache of reads),
 //! `source` (the engine's `TupleSource` over the tables, through the
-//! cache) and `reads` (the entry point of every check and lookup). Below:
+//! cache; `text_datum` reads its text columns in place) and `reads` (the entry point of every check and lookup). Below:
 //! read-only SPI helpers and the write-path guards. `writes`: which
 //! writes to the extension's tables a snapshot sees (the cache key that
 //! unrelated commits leave alone). `consistency`: tokens
@@ -20,6 +20,7 @@ pub mod reads;
 pub mod schema;
 pub mod snapshot_key;
 pub mod source;
+pub mod text_datum;
 pub mod writes;
 pub mod xid;
 
