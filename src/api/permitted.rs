@@ -564,7 +564,8 @@ fn new_memo(action: &str, entity_type: &str) -> usize {
         None => (hint.first_attempt(), FIRST_ATTEMPT),
     };
     // Rows a lookup would leave out are checked one by one, however many.
-    let first_attempt = listed(action, entity_type).then_some(first_attempt);
+    // (Without a subject nothing is visible, and nothing is read.)
+    let first_attempt = (subject.is_none() || listed(action, entity_type)).then_some(first_attempt);
     let memo = Memo {
         snapshot,
         explicit,
@@ -857,26 +858,28 @@ fn permitted_ids_uuid(action: &str, entity_type: &str) -> Vec<pgrx::Uuid> {
 /// same statement finds it there when no write to rbac's tables came in
 /// between). None when it would take longer.
 pub(super) fn estimate_visible(subject: &SubjectRef, action: &str, entity_type: &str, budget: Duration) -> Option<usize> {
-    // No estimate (and so no index condition) for a set a lookup cannot
-    // list: the hint may hold one from before the model changed.
-    if !store::schema::active().is_some_and(|a| a.unlisted_by(entity_type, action).is_none()) {
-        return None;
-    }
-    let hint = cost_hint(subject, action, entity_type);
-    if hint.size.is_some() {
-        return hint.size;
-    }
     // Planning must not fail where the query itself would not have: only
     // with a snapshot, the right to read rbac's tables and a model.
     // SAFETY: reads whether this backend has an active snapshot.
-    if hint.not_within >= budget || !unsafe { pg_sys::ActiveSnapshotSet() } {
+    if !unsafe { pg_sys::ActiveSnapshotSet() } {
         return None;
     }
     use crate::store::index_scan::may_read;
     if !(may_read(c"schemas") && may_read(c"tuples") && may_read(c"attributes")) {
         return None;
     }
-    store::schema::active()?;
+    // No estimate (and so no index condition) for a set a lookup cannot
+    // list: the hint may hold one from before the model changed.
+    if store::schema::active()?.unlisted_by(entity_type, action).is_some() {
+        return None;
+    }
+    let hint = cost_hint(subject, action, entity_type);
+    if hint.size.is_some() {
+        return hint.size;
+    }
+    if hint.not_within >= budget {
+        return None;
+    }
     match lookup_within(subject, action, entity_type, Some(budget)) {
         Lookup::Finished(visible) => Some(visible.borrow().len()),
         Lookup::GaveUp | Lookup::Failed(_) => None,
