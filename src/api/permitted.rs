@@ -563,9 +563,6 @@ fn new_memo(action: &str, entity_type: &str) -> usize {
         Some(budget) => (Duration::ZERO, budget),
         None => (hint.first_attempt(), FIRST_ATTEMPT),
     };
-    // Rows a lookup would leave out are checked one by one, however many.
-    // (Without a subject nothing is visible, and nothing is read.)
-    let first_attempt = (subject.is_none() || listed(action, entity_type)).then_some(first_attempt);
     let memo = Memo {
         snapshot,
         explicit,
@@ -574,7 +571,7 @@ fn new_memo(action: &str, entity_type: &str) -> usize {
         subject_text: subject.as_ref().map(ToString::to_string).unwrap_or_default(),
         subject,
         spent: Duration::ZERO,
-        next_attempt: first_attempt,
+        next_attempt: Some(first_attempt),
         min_budget,
         visible: None,
         kept: None,
@@ -653,24 +650,16 @@ fn try_lookup(i: usize, subject: &SubjectRef, action: &str, entity_type: &str) -
                 m.next_attempt = Some(m.spent * 2);
                 false
             }
-            // Any other failure (a depth limit met elsewhere in the graph,
-            // say): per-row checks stay the reference, and report their own
+            // Rows a lookup would leave out (see `Lookup::Unlisted`), or any
+            // other failure (a depth limit met elsewhere in the graph, say):
+            // per-row checks stay the reference, and report their own
             // errors.
-            Lookup::Failed(_) => {
+            Lookup::Unlisted(_) | Lookup::Failed(_) => {
                 m.next_attempt = None;
                 false
             }
         }
     })
-}
-
-/// Whether a lookup lists exactly the entities checks grant for `action`
-/// on `entity_type` in the active model. Not when a rule holds on missing
-/// attributes (see `engine::unlisted_by`): those rows are checked one by
-/// one, and no visible set is bought, kept, recalled or offered to the
-/// planner for them.
-fn listed(action: &str, entity_type: &str) -> bool {
-    store::read_active(|active, _| active.unlisted_by(entity_type, action).is_none())
 }
 
 /// Refuses a visible set a lookup cannot list (0A000): the ids functions
@@ -704,11 +693,12 @@ fn memo_for(action: &str, entity_type: &str) -> (usize, bool) {
     }
     let i = new_memo(action, entity_type);
     let Some(subject) = STATE.with(|cell| cell.borrow()[i].subject.clone()) else { return (i, false) };
-    if STATE.with(|cell| cell.borrow()[i].next_attempt.is_none()) && !listed(action, entity_type) {
-        return (i, false);
-    }
     let key = answer_key(&subject, action, entity_type);
-    let Some(visible) = store::read(|_, source| source.cache().recall::<RefCell<Visible>>(&key)) else { return (i, false) };
+    // (None kept where a lookup cannot list the rows: see `Lookup::Unlisted`.)
+    let recalled = store::read_active(|active, source| {
+        active.unlisted_by(entity_type, action).is_none().then(|| source.cache().recall::<RefCell<Visible>>(&key)).flatten()
+    });
+    let Some(visible) = recalled else { return (i, false) };
     count(|s| s.reused += 1);
     STATE.with(|cell| cell.borrow_mut()[i].visible = Some(visible));
     (i, true)
@@ -719,6 +709,11 @@ enum Lookup {
     Finished(Rc<RefCell<Visible>>),
     /// It would have taken longer than allowed.
     GaveUp,
+    /// Not tried: a rule of the permission holds on missing attributes, so
+    /// a lookup would leave out rows checks grant (`engine::unlisted_by`,
+    /// named here). Those rows are checked one by one; no visible set is
+    /// bought, kept or offered to the planner for them.
+    Unlisted(String),
     Failed(notion_rbac_core::Error),
 }
 
@@ -728,7 +723,11 @@ enum Lookup {
 /// nothing); either outcome is learnt as a cost hint and counted.
 fn lookup_within(subject: &SubjectRef, action: &str, entity_type: &str, budget: Option<Duration>) -> Lookup {
     let started = Instant::now();
-    let (found, gave_up) = store::read(|schema, source| {
+    let outcome = store::read_active(|active, source| {
+        if let Some(rule) = active.unlisted_by(entity_type, action) {
+            return Err(rule);
+        }
+        let schema = &active.schema;
         let (found, gave_up) = match budget {
             Some(budget) => {
                 let mut limited = Deadline::new(&mut *source, started + budget);
@@ -743,8 +742,12 @@ fn lookup_within(subject: &SubjectRef, action: &str, entity_type: &str, budget: 
             source.cache().remember(&answer_key(subject, action, entity_type), Rc::clone(&visible), n);
             (visible, n)
         });
-        (found, gave_up)
+        Ok((found, gave_up))
     });
+    let (found, gave_up) = match outcome {
+        Ok(read) => read,
+        Err(rule) => return Lookup::Unlisted(rule),
+    };
     match found {
         Ok((visible, size)) => {
             count(|s| s.lookups += 1);
@@ -798,10 +801,7 @@ fn visible_set(action: &str, entity_type: &str) -> Option<Rc<RefCell<Visible>>> 
     // older than the statement's (one that may not see a model written
     // earlier in the transaction): no model, nothing visible, no error.
     // The statement itself then fails closed in the same way.
-    let active = store::schema::active()?;
-    if let Some(rule) = active.unlisted_by(entity_type, action) {
-        unlisted_error(action, entity_type, &rule);
-    }
+    store::schema::active()?;
     let (i, _) = memo_for(action, entity_type);
     let (subject, visible) = STATE.with(|cell| {
         let m = &cell.borrow()[i];
@@ -814,6 +814,7 @@ fn visible_set(action: &str, entity_type: &str) -> Option<Rc<RefCell<Visible>>> 
     let visible = match lookup_within(&subject, action, entity_type, None) {
         Lookup::Finished(visible) => visible,
         Lookup::Failed(e) => crate::errors::raise(e),
+        Lookup::Unlisted(rule) => unlisted_error(action, entity_type, &rule),
         Lookup::GaveUp => unreachable!("a lookup without a budget is never given up"),
     };
     STATE.with(|cell| {
@@ -882,6 +883,6 @@ pub(super) fn estimate_visible(subject: &SubjectRef, action: &str, entity_type: 
     }
     match lookup_within(subject, action, entity_type, Some(budget)) {
         Lookup::Finished(visible) => Some(visible.borrow().len()),
-        Lookup::GaveUp | Lookup::Failed(_) => None,
+        Lookup::GaveUp | Lookup::Unlisted(_) | Lookup::Failed(_) => None,
     }
 }
