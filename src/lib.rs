@@ -214,6 +214,30 @@ mod tests {
         assert_eq!(q_bool("SELECT rbac.check('user:a', 'view', 'doc:1')"), Some(true));
     }
 
+    /// A check's index scans are kept for the next call of the transaction
+    /// and handed out again (not opened anew), and closed before a utility
+    /// statement (see store::scan_pool).
+    #[pg_test]
+    fn scans_are_kept_between_calls() {
+        use crate::store::scan_pool::idle_scans;
+        docs_model();
+        Spi::run("SELECT rbac.write_tuples(ARRAY['doc:2#parent@doc:1', 'doc:1#viewer@user:a'])").unwrap();
+        Spi::run("SELECT set_config('notion_rbac.cache_rows', '0', true)").unwrap();
+        assert_eq!(q_bool("SELECT rbac.check('user:a', 'view', 'doc:2')"), Some(true));
+        let kept = idle_scans();
+        assert!(kept > 0, "no scan kept");
+        for _ in 0..10 {
+            assert_eq!(q_bool("SELECT rbac.check('user:a', 'view', 'doc:2')"), Some(true));
+            assert_eq!(q_bool("SELECT rbac.check('user:b', 'view', 'doc:2')"), Some(false));
+        }
+        assert_eq!(idle_scans(), kept, "scans opened anew instead of handed out again");
+        Spi::run("SET LOCAL notion_rbac.max_depth = 50").unwrap();
+        assert_eq!(idle_scans(), 0, "a utility statement left scans open");
+        // (The compiled schema is kept: its scan is not opened again.)
+        assert_eq!(q_bool("SELECT rbac.check('user:a', 'view', 'doc:2')"), Some(true));
+        assert!(idle_scans() > 0, "no scan kept after the utility statement");
+    }
+
     /// Checks are read-only: they work in a read-only transaction.
     #[pg_test]
     fn check_in_read_only_transaction() {

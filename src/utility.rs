@@ -9,6 +9,8 @@
 //!   trigger is off go unrecorded, and this makes every snapshot that sees
 //!   them key the read cache apart from every snapshot that does not (see
 //!   `store::writes`).
+//! - **Before** every utility statement, the index scans kept between
+//!   calls are closed (see `store::scan_pool`).
 //! - **After** `DISCARD ALL` (what session-mode poolers run between
 //!   clients) or `RESET ALL`, the request subject is cleared, as those
 //!   statements reset what `SET` set (see `api::identity`).
@@ -72,6 +74,9 @@ unsafe extern "C-unwind" fn before_statement(pstmt: *mut pg_sys::PlannedStmt) ->
     // SAFETY: `pstmt` is the hook's valid planned utility statement.
     unsafe {
         let stmt = (*pstmt).utilityStmt;
+        // Kept scans hold references PostgreSQL counts as "in use" (and
+        // would refuse DDL on the extension's tables for).
+        crate::store::scan_pool::before_utility();
         // (A hot standby refuses these statements itself, and could not
         // give the transaction an id.)
         if !pg_sys::RecoveryInProgress() && changes_recording_triggers(stmt) {

@@ -24,6 +24,8 @@ use std::ffi::CStr;
 use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::{FromDatum, PgSqlErrorCode};
 
+use super::scan_pool::{self, Home};
+
 /// Column numbers of `rbac.tuples` (see sql/bootstrap.sql).
 pub mod tuples_col {
     pub const ENTITY_TYPE: i32 = 1;
@@ -427,17 +429,34 @@ pub struct IndexScan {
     itup_deformed: bool,
     /// Visibility-map buffer pin kept between rows, released on drop.
     vm_buffer: pg_sys::Buffer,
+    /// The index and the key columns it was opened for (what a kept scan
+    /// is handed out again for).
+    index_name: &'static CStr,
+    key_columns: ([i32; 6], usize),
+    /// The pool this scan is kept in between calls (see `scan_pool`): its
+    /// resources are that pool's, and its PostgreSQL calls run there.
+    home: Option<Home>,
+    /// Closed (or abandoned to its pool's release): nothing left to do.
+    closed: bool,
 }
 
 impl IndexScan {
     /// Opens `rbac.<table>` and `rbac.<index>`, checking the caller's SELECT
     /// privilege and that the index's leading columns are `key_columns`
     /// (heap attribute numbers), in order.
+    /// A scan kept from an earlier call of this transaction is handed out
+    /// when there is one (see `scan_pool`).
     pub fn open(table: &'static CStr, index: &'static CStr, key_columns: &[i32]) -> IndexScan {
+        if let Some(scan) = scan_pool::take(index, key_columns) {
+            return scan;
+        }
+        let home = scan_pool::home();
         // SAFETY: opening takes the same lock a SELECT would, and the
-        // relations stay valid until we close them (or transaction abort
-        // does).
-        unsafe { Self::open_relations(open_cached(table), open_cached(index), table, index, key_columns) }
+        // relations stay valid until we close them (or transaction abort,
+        // or the release of the pool's resource owner, does).
+        scan_pool::at(home, || unsafe {
+            Self::open_relations(open_cached(table), open_cached(index), table, index, key_columns, home)
+        })
     }
 
     /// Opens `rbac.<table>` through `rbac.<index>`, an index whose one key
@@ -447,6 +466,14 @@ impl IndexScan {
     /// library newer than the installed SQL, before `ALTER EXTENSION
     /// UPDATE`), so that callers read through the primary key instead.
     pub fn open_hashed(table: &'static CStr, index: &'static CStr) -> Option<IndexScan> {
+        if let Some(scan) = scan_pool::take(index, &[0]) {
+            return Some(scan);
+        }
+        let home = scan_pool::home();
+        scan_pool::at(home, || Self::open_hashed_in(table, index, home))
+    }
+
+    fn open_hashed_in(table: &'static CStr, index: &'static CStr, home: Option<Home>) -> Option<IndexScan> {
         // SAFETY: as in `open`; a missing index is looked up without an
         // error and nothing is opened then.
         unsafe {
@@ -465,7 +492,7 @@ impl IndexScan {
                 pg_sys::relation_close(heap, pg_sys::NoLock as pg_sys::LOCKMODE);
                 return None;
             }
-            let scan = Self::open_relations(heap, index_rel, table, index, &[0]);
+            let scan = Self::open_relations(heap, index_rel, table, index, &[0], home);
             if !hashed_key_verified(scan.index) || scan.index_position.is_none() && !serializable() {
                 pgrx::ereport!(
                     ERROR,
@@ -485,6 +512,7 @@ impl IndexScan {
         table: &'static CStr,
         index: &'static CStr,
         key_columns: &[i32],
+        home: Option<Home>,
     ) -> IndexScan {
         unsafe {
             if (*(*heap).rd_rel).relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char
@@ -535,6 +563,11 @@ impl IndexScan {
             }
             let covering = position.iter().all(|p| *p != usize::MAX) && !serializable();
             let index_natts = all_indkey.len();
+            let mut kind = [0; 6];
+            kind[..key_columns.len()].copy_from_slice(key_columns);
+            if let Some(home) = home {
+                scan_pool::handed_out(home);
+            }
             IndexScan {
                 heap,
                 index: index_rel,
@@ -548,6 +581,10 @@ impl IndexScan {
                 itup_nulls: vec![true; index_natts],
                 itup_deformed: false,
                 vm_buffer: pg_sys::InvalidBuffer as pg_sys::Buffer,
+                index_name: index,
+                key_columns: (kind, key_columns.len()),
+                home,
+                closed: false,
             }
         }
     }
@@ -571,6 +608,11 @@ impl IndexScan {
     /// `keys` and whose next column is at least `from` (if given), in index
     /// order: a scan that can be read on past one key value into the next.
     pub fn rekey_from(&mut self, keys: &[&str], from: Option<&str>) {
+        let home = self.home;
+        scan_pool::at(home, || self.rekey_from_here(keys, from));
+    }
+
+    fn rekey_from_here(&mut self, keys: &[&str], from: Option<&str>) {
         let nkeys = keys.len() + usize::from(from.is_some());
         assert!(nkeys <= self.nkeys, "IndexScan::rekey: too many keys");
         let mut parts: [(&str, u32, u32); 6] = [("", 0, 0); 6];
@@ -648,6 +690,11 @@ impl IndexScan {
     /// text columns of the primary key (no text comparisons, smaller inner
     /// pages): whole cold checks measured 1.19x faster on PostgreSQL 15.
     pub fn rekey_hashed(&mut self, key: &str) {
+        let home = self.home;
+        scan_pool::at(home, || self.rekey_hashed_here(key));
+    }
+
+    fn rekey_hashed_here(&mut self, key: &str) {
         let mut scan_key: pg_sys::ScanKeyData = unsafe { std::mem::zeroed() };
         let hash = Datum::from(hashed_key(key));
         let scan = self.begun();
@@ -669,6 +716,11 @@ impl IndexScan {
     /// Advances to the next matching visible row (forward, or backward for
     /// "the highest key"). Returns false when there is none.
     pub fn next(&mut self, backward: bool) -> bool {
+        let home = self.home;
+        scan_pool::at(home, || self.next_here(backward))
+    }
+
+    fn next_here(&mut self, backward: bool) -> bool {
         let dir = if backward { pg_sys::ScanDirection::BackwardScanDirection } else { pg_sys::ScanDirection::ForwardScanDirection };
         self.itup_deformed = false;
         pgrx::check_for_interrupts!();
@@ -838,15 +890,85 @@ unsafe fn begin_scan(
     unsafe { pg_sys::index_beginscan(heap, index, snapshot, std::ptr::null_mut(), nkeys, 0) }
 }
 
-impl Drop for IndexScan {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            // An ERROR is unwinding: transaction abort cleans up.
+impl IndexScan {
+    /// Whether this scan was opened for `index` with `key_columns`.
+    pub(super) fn is_kind(&self, index: &CStr, key_columns: &[i32]) -> bool {
+        std::ptr::eq(self.index_name, index) && &self.key_columns.0[..self.key_columns.1] == key_columns
+    }
+
+    pub(super) fn same_kind(&self, other: &IndexScan) -> bool {
+        other.is_kind(self.index_name, &self.key_columns.0[..self.key_columns.1])
+    }
+
+    /// A kept scan handed out to a new call: reads in its snapshot (the
+    /// active one, MVCC, as when it was begun).
+    pub(super) fn reuse_in_active_snapshot(&mut self) {
+        self.from_index = false;
+        self.itup_deformed = false;
+        if !self.scan.is_null() {
+            // SAFETY: the caller checked that an MVCC snapshot is active;
+            // the scan reads nothing before its next re-key.
+            unsafe { (*self.scan).xs_snapshot = pg_sys::GetActiveSnapshot() };
+        }
+    }
+
+    /// Moves everything out into a new scan, leaving this one closed.
+    pub(super) fn move_out(&mut self) -> IndexScan {
+        let moved = IndexScan {
+            heap: self.heap,
+            index: self.index,
+            scan: self.scan,
+            slot: self.slot,
+            nkeys: self.nkeys,
+            key_datums: std::mem::take(&mut self.key_datums),
+            index_position: self.index_position.take(),
+            from_index: false,
+            itup_values: std::mem::take(&mut self.itup_values),
+            itup_nulls: std::mem::take(&mut self.itup_nulls),
+            itup_deformed: false,
+            vm_buffer: self.vm_buffer,
+            index_name: self.index_name,
+            key_columns: self.key_columns,
+            home: self.home,
+            closed: false,
+        };
+        self.closed = true;
+        moved
+    }
+
+    /// Leaves this scan's resources to its pool's release.
+    pub(super) fn abandon(&mut self) {
+        self.closed = true;
+    }
+
+    /// Drops the buffer pins an idle scan would hold: the leaf page and
+    /// heap page (a rescan with the same keys releases both, reading
+    /// nothing), the row in the slot and the visibility-map page.
+    pub(super) fn release_pins(&mut self) {
+        let (scan, slot, vm_buffer) = (self.scan, self.slot, self.vm_buffer);
+        self.vm_buffer = pg_sys::InvalidBuffer as pg_sys::Buffer;
+        // SAFETY: a begun scan keeps its keys (and their datums, until the
+        // next re-key); run in the scan's home.
+        scan_pool::at(self.home, || unsafe {
+            if !scan.is_null() {
+                pg_sys::index_rescan(scan, (*scan).keyData, (*scan).numberOfKeys, std::ptr::null_mut(), 0);
+            }
+            pg_sys::ExecClearTuple(slot);
+            if vm_buffer != pg_sys::InvalidBuffer as pg_sys::Buffer {
+                pg_sys::ReleaseBuffer(vm_buffer);
+            }
+        });
+    }
+
+    /// Closes what `open` opened, in the scan's home.
+    pub(super) fn close_now(&mut self) {
+        if self.closed {
             return;
         }
-        // SAFETY: everything was opened/created by `open`/`rekey`; locks are
-        // kept until transaction end (NoLock), as the executor does.
-        unsafe {
+        self.closed = true;
+        // SAFETY: everything was opened/created by `open`/`rekey`; locks
+        // are kept until transaction end (NoLock), as the executor does.
+        scan_pool::at(self.home, || unsafe {
             if self.vm_buffer != pg_sys::InvalidBuffer as pg_sys::Buffer {
                 pg_sys::ReleaseBuffer(self.vm_buffer);
             }
@@ -859,6 +981,26 @@ impl Drop for IndexScan {
             for d in self.key_datums.drain(..) {
                 pg_sys::pfree(d.cast_mut_ptr());
             }
+        });
+    }
+}
+
+impl Drop for IndexScan {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
         }
+        if let Some(home) = self.home {
+            // Kept for the next call (or, unwinding, left to the pool's
+            // release).
+            scan_pool::hand_back(home, self);
+            self.closed = true;
+            return;
+        }
+        if std::thread::panicking() {
+            // An ERROR is unwinding: transaction abort cleans up.
+            return;
+        }
+        self.close_now();
     }
 }

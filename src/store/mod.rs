@@ -17,6 +17,7 @@ pub mod index_scan;
 pub mod packed;
 pub mod read_cache;
 pub mod reads;
+pub mod scan_pool;
 pub mod schema;
 pub mod snapshot_key;
 pub mod source;

@@ -101,8 +101,15 @@ thread_local! {
     static ROLES_EPOCH: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Called from `_PG_init` (every backend): watch roles and memberships.
+/// The count of role and membership changes this backend has seen.
+pub(super) fn roles_epoch() -> u64 {
+    ROLES_EPOCH.with(Cell::get)
+}
+
+/// Called from `_PG_init` (every backend): watch roles and memberships,
+/// and close the kept scans at every transaction's end.
 pub fn init() {
+    super::scan_pool::init();
     // SAFETY: plain callbacks registered once per backend.
     unsafe {
         for cache in [pg_sys::SysCacheIdentifier::AUTHMEMROLEMEM, pg_sys::SysCacheIdentifier::AUTHOID] {
