@@ -129,20 +129,24 @@ CREATE TABLE rbac.tuples (
         REFERENCES rbac.schema_relations DEFERRABLE INITIALLY DEFERRED
 );
 CREATE INDEX tuples_by_subject ON rbac.tuples (subject_type, subject_id, entity_type, relation, subject_relation, entity_id);
--- Subject sets only (team:eng#member as a subject): after a point probe for
--- the exact tuple, a check expands just these, however many plain subjects
--- a relation has.
-CREATE INDEX tuples_subject_sets ON rbac.tuples (entity_type, entity_id, relation) WHERE subject_relation <> '';
--- Whole small entities (a page: its parent, workspace and grants), read
--- in one descent keyed by an 8-byte hash of entity_type:entity_id instead
--- of the primary key's text columns: no text comparisons on the way down
--- and inner pages of 8-byte keys, about half the cost of a descent. Every
--- column is included, so the read is index-only; rows of entities that
--- share the hash are skipped by the reader. Built-in functions only, so
--- every role that may write tuples can evaluate it.
+-- Entities read through an 8-byte hash of entity_type:entity_id instead of
+-- the primary key's text columns: no text comparisons on the way down
+-- until the hash matches, and inner pages of 8-byte keys, about half the
+-- cost of a descent. Keyed on by relation, subject relation, subject type
+-- and id, one index serves
+-- - small entities (a page: its parent, workspace and grants), read whole
+--   in one descent by the hash alone;
+-- - a large entity's subjects of one relation (hash, relation), or its
+--   subject sets alone (subject relation > '': they sort after every plain
+--   subject, however many those are);
+-- - a point probe for one tuple (the whole key).
+-- Every column is in the index, so reads are index-only; rows of entities
+-- that share the hash are skipped by the reader. Built-in functions only,
+-- so every role that may write tuples can evaluate it.
 CREATE INDEX tuples_by_entity_key ON rbac.tuples
-    (pg_catalog.hashtextextended(entity_type OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) entity_id, 0))
-    INCLUDE (entity_type, entity_id, relation, subject_type, subject_id, subject_relation);
+    (pg_catalog.hashtextextended(entity_type OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) entity_id, 0),
+     relation, subject_relation, subject_type, subject_id)
+    INCLUDE (entity_type, entity_id);
 
 -- Attribute values, typed by the schema: value_type is one of boolean,
 -- string, integer, double (optionally with []), value the matching JSON.

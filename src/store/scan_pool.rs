@@ -312,7 +312,8 @@ pub(super) fn at<R>(home: Option<Home>, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// How many scans are kept idle now (for tests and the statistics view).
+/// How many scans are kept idle now (for tests).
+#[cfg(any(test, feature = "pg_test"))]
 pub(crate) fn idle_scans() -> usize {
     POOL.with(|p| p.borrow().as_ref().map_or(0, |pool| pool.idle.len()))
 }

@@ -102,9 +102,16 @@ pub struct IndexSource<'a> {
     /// `tuples_by_entity_key`, for reading small entities whole (`None`
     /// inside: the index does not exist yet, see [`IndexScan::open_hashed`]).
     by_entity_key: Option<Option<IndexScan>>,
+    /// The same index keyed on by relation and subject relation (a large
+    /// entity's subjects, or its subject sets alone), and by the whole
+    /// tuple (a point probe); `None` inside: the index is an older
+    /// version's, keyed by the hash alone.
+    by_entity_relation: Option<Option<IndexScan>>,
+    by_entity_tuple: Option<Option<IndexScan>>,
     /// Reused buffer for the `type:id` a hashed index is keyed by.
     hashed: String,
-    sets: Option<IndexScan>,
+    /// `tuples_subject_sets` (before 0.18.0; `None` inside: dropped).
+    sets: Option<Option<IndexScan>>,
     /// `tuples_by_subject`, for reading small subjects whole.
     by_subject: Option<IndexScan>,
     /// Reverse reads, one walk per (subject type, entity type, relation).
@@ -122,6 +129,8 @@ impl<'a> IndexSource<'a> {
             buf: String::new(),
             pkey: None,
             by_entity_key: None,
+            by_entity_relation: None,
+            by_entity_tuple: None,
             hashed: String::new(),
             sets: None,
             by_subject: None,
@@ -152,13 +161,29 @@ fn open_pkey() -> IndexScan {
 /// The subject columns, as [`Packed::subject`] reads them.
 const SUBJECT_COLUMNS: [i32; 3] = [t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION];
 
-/// Reads every subject of the rows the scan is positioned on.
-fn read_subjects(scan: &mut IndexScan, buf: &mut String) -> Vec<Packed> {
-    let mut found = Vec::new();
-    while scan.next(false) {
-        found.push(Packed::read(scan, &SUBJECT_COLUMNS, buf));
-    }
-    found
+/// `tuples_by_entity_key`'s key columns after the hash (0.18.0 on).
+const BY_RELATION: [i32; 2] = [t::RELATION, t::SUBJECT_RELATION];
+const BY_TUPLE: [i32; 4] = [t::RELATION, t::SUBJECT_RELATION, t::SUBJECT_TYPE, t::SUBJECT_ID];
+
+/// A scan of `tuples_by_entity_key` keyed on by `then` (opened on first
+/// use), or `None` when the installed index is not keyed that way.
+fn entity_key_scan<'s>(slot: &'s mut Option<Option<IndexScan>>, then: &[i32]) -> Option<&'s mut IndexScan> {
+    slot.get_or_insert_with(|| IndexScan::open_hashed(c"tuples", c"tuples_by_entity_key", then)).as_mut()
+}
+
+/// The `type:id` the hashed entity index is keyed by, into a reused buffer.
+fn hashed_name<'b>(buf: &'b mut String, entity: &ObjectRef) -> &'b str {
+    buf.clear();
+    buf.push_str(&entity.ty);
+    buf.push(':');
+    buf.push_str(&entity.id);
+    buf.as_str()
+}
+
+/// Whether the scan's current row is `entity`'s: rows of other entities
+/// that share its hash are skipped.
+fn of_entity(entity: &ObjectRef) -> impl FnMut(&mut IndexScan) -> bool + '_ {
+    |scan| scan.text_is(t::ENTITY_ID, &entity.id) && scan.text_is(t::ENTITY_TYPE, &entity.ty)
 }
 
 /// Reads `columns` of the rows the scan is positioned on that `belongs`
@@ -367,21 +392,10 @@ impl IndexSource<'_> {
         }
         self.cache.miss();
         let columns = [t::RELATION, t::SUBJECT_TYPE, t::SUBJECT_ID, t::SUBJECT_RELATION];
-        let by_key = self
-            .by_entity_key
-            .get_or_insert_with(|| IndexScan::open_hashed(c"tuples", c"tuples_by_entity_key"));
-        let (rows, small) = match by_key {
+        let (rows, small) = match entity_key_scan(&mut self.by_entity_key, &[]) {
             Some(scan) => {
-                self.hashed.clear();
-                self.hashed.push_str(&entity.ty);
-                self.hashed.push(':');
-                self.hashed.push_str(&entity.id);
-                scan.rekey_hashed(&self.hashed);
-                // Rows of other entities that share the hash are skipped.
-                let of_entity = |scan: &mut IndexScan| {
-                    scan.text_is(t::ENTITY_ID, &entity.id) && scan.text_is(t::ENTITY_TYPE, &entity.ty)
-                };
-                read_at_most(scan, &columns, SMALL_ENTITY, &mut self.buf, of_entity)
+                scan.rekey_hashed(hashed_name(&mut self.hashed, entity), &[], None);
+                read_at_most(scan, &columns, SMALL_ENTITY, &mut self.buf, of_entity(entity))
             }
             None => {
                 let scan = self.pkey.get_or_insert_with(open_pkey);
@@ -440,15 +454,35 @@ impl IndexSource<'_> {
             return;
         }
         self.cache.miss();
-        let scan = if sets_only {
-            self.sets.get_or_insert_with(|| {
-                IndexScan::open(c"tuples", c"tuples_subject_sets", &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION])
-            })
-        } else {
-            self.pkey.get_or_insert_with(open_pkey)
+        let found = match entity_key_scan(&mut self.by_entity_relation, &BY_RELATION) {
+            // Subject sets are the rows whose subject relation is not
+            // empty: in the index, after every plain subject.
+            Some(scan) => {
+                scan.rekey_hashed(hashed_name(&mut self.hashed, entity), &[relation], sets_only.then_some(""));
+                read_at_most(scan, &SUBJECT_COLUMNS, usize::MAX, &mut self.buf, of_entity(entity)).0
+            }
+            // An older version's indexes (before ALTER EXTENSION UPDATE),
+            // or this one's not usable yet: the partial index of subject
+            // sets where it still exists, else the primary key.
+            None => {
+                let sets = match sets_only {
+                    true => self
+                        .sets
+                        .get_or_insert_with(|| {
+                            IndexScan::try_open(c"tuples", c"tuples_subject_sets", &[t::ENTITY_TYPE, t::ENTITY_ID, t::RELATION])
+                        })
+                        .as_mut(),
+                    false => None,
+                };
+                let (scan, is_set): (&mut IndexScan, fn(&mut IndexScan) -> bool) = match sets {
+                    Some(scan) => (scan, every_row),
+                    None if sets_only => (self.pkey.get_or_insert_with(open_pkey), |scan| !scan.text_is(t::SUBJECT_RELATION, "")),
+                    None => (self.pkey.get_or_insert_with(open_pkey), every_row),
+                };
+                scan.rekey(&[&entity.ty, &entity.id, relation]);
+                read_at_most(scan, &SUBJECT_COLUMNS, usize::MAX, &mut self.buf, is_set).0
+            }
         };
-        scan.rekey(&[&entity.ty, &entity.id, relation]);
-        let found = read_subjects(scan, &mut self.buf);
         out.extend(found.iter().map(|s| s.subject(0)));
         if self.cache.admit(found.len().max(1)) {
             if sets_only {
@@ -497,9 +531,22 @@ impl TupleSource for IndexSource<'_> {
             return Ok(found);
         }
         self.cache.miss();
-        let scan = self.pkey.get_or_insert_with(open_pkey);
-        scan.rekey(&[&entity.ty, &entity.id, relation, &subject.ty, &subject.id, &subject.relation]);
-        let found = scan.next(false);
+        let found = match entity_key_scan(&mut self.by_entity_tuple, &BY_TUPLE) {
+            Some(scan) => {
+                scan.rekey_hashed(hashed_name(&mut self.hashed, entity), &[relation, &subject.relation, &subject.ty, &subject.id], None);
+                let mut of_entity = of_entity(entity);
+                let mut found = false;
+                while !found && scan.next(false) {
+                    found = of_entity(scan);
+                }
+                found
+            }
+            None => {
+                let scan = self.pkey.get_or_insert_with(open_pkey);
+                scan.rekey(&[&entity.ty, &entity.id, relation, &subject.ty, &subject.id, &subject.relation]);
+                scan.next(false)
+            }
+        };
         if self.cache.admit(1) {
             remember_read(self.cache, |c| &mut c.contains, &self.key, found);
         }
