@@ -84,6 +84,9 @@ cluster_create() {
         echo "fsync = off"
         echo "max_connections = 40"
         echo "log_line_prefix = '%m [%p] %q%u@%d '"
+        # A lock wait longer than deadlock_timeout is logged with who holds
+        # the lock: what a layer that timed out prints (see layer_fuzz).
+        echo "log_lock_waits = on"
         echo "lc_messages = 'C'"
     } >>"$dir/data/postgresql.conf"
 }

@@ -654,6 +654,8 @@ layer_fuzz() {
         p=$((p + 1)); echo "ok: $inputs inputs across $functions functions, no finding"
     else
         f=$((f + 1)); echo "FAILED: fuzz (psql exit $rc, ${inputs:-0} inputs, ${functions:-0} functions, ${findings:-?} findings)"
+        # What the server saw waiting (a round that ran out of time).
+        grep -ahE "still waiting|acquired|deadlock|autovacuum|canceling|terminating" "$dir/data/log/"* "$dir"/*.log 2>/dev/null | tail -20
     fi
     if grep -qE "terminated by signal|PANIC|was terminated|server process .* exited" "$dir/data/log/"* "$dir"/*.log 2>/dev/null; then
         f=$((f + 1)); echo "FAILED: a backend crashed:"; grep -hE "terminated by signal|PANIC" "$dir/data/log/"* "$dir"/*.log 2>/dev/null | head -5

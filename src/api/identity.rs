@@ -245,9 +245,9 @@ fn current_subject() -> Option<String> {
 /// notion_rbac UPDATE` runs; there, mappings are read by name, as that
 /// version did.
 fn login_subjects_bound() -> bool {
+    let Some(schema) = crate::store::rbac_namespace() else { return false };
     // SAFETY: syscache lookups by name; missing objects give InvalidOid.
     unsafe {
-        let schema = pg_sys::get_namespace_oid(c"rbac".as_ptr(), true);
         let table = pg_sys::get_relname_relid(c"login_subjects".as_ptr(), schema);
         table != pg_sys::InvalidOid && pg_sys::get_attnum(table, c"role_oid".as_ptr()) != pg_sys::InvalidAttrNumber as i16
     }

@@ -44,18 +44,17 @@ pub mod attributes_col {
     pub const VALUE: i32 = 5;
 }
 
+/// The `rbac` schema's OID, or an error saying the extension is missing.
 fn rbac_namespace() -> Oid {
-    // SAFETY: plain catalog lookup; `missing_ok` so we can report nicely.
-    let nsp = unsafe { pg_sys::get_namespace_oid(c"rbac".as_ptr(), true) };
-    if nsp == pg_sys::InvalidOid {
-        pgrx::ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME,
-            "schema \"rbac\" does not exist",
-            "is the notion_rbac extension installed in this database?"
-        );
+    if let Some(nsp) = super::rbac_namespace() {
+        return nsp;
     }
-    nsp
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME,
+        "schema \"rbac\" does not exist",
+        "is the notion_rbac extension installed in this database?"
+    );
 }
 
 fn missing_relation(name: &CStr) -> ! {

@@ -27,6 +27,14 @@ pub mod xid;
 
 pub use reads::{read, read_active};
 
+/// The `rbac` schema's OID, or `None` where the extension is not installed
+/// (the one lookup of it by name).
+pub fn rbac_namespace() -> Option<pg_sys::Oid> {
+    // SAFETY: a syscache lookup by name, missing_ok.
+    let nsp = unsafe { pg_sys::get_namespace_oid(c"rbac".as_ptr(), true) };
+    (nsp != pg_sys::InvalidOid).then_some(nsp)
+}
+
 use std::ffi::CStr;
 
 use pgrx::datum::DatumWithOid;

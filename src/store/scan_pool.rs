@@ -82,10 +82,32 @@ thread_local! {
     static CLOSED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Called from `_PG_init`: close the pool at every transaction's end.
+/// Called from `_PG_init`: close the pool at every transaction's end, and
+/// a poisoned one when the savepoint its error rolled back is gone.
 pub fn init() {
-    // SAFETY: a plain callback registered once per backend.
-    unsafe { pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut()) };
+    // SAFETY: plain callbacks registered once per backend.
+    unsafe {
+        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+    }
+}
+
+/// A call that failed inside a subtransaction (a PL/pgSQL exception
+/// block, a savepoint) poisoned the pool: its owner is released now rather
+/// than at the next call, which may be long in coming (and a scan stopped
+/// half way may hold a buffer pin VACUUM would wait for).
+#[pg_guard]
+unsafe extern "C-unwind" fn on_subxact(
+    event: pg_sys::SubXactEvent::Type,
+    _my: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB
+        && POOL.with(|p| p.borrow().as_ref().is_some_and(|pool| pool.poisoned && pool.lent == 0))
+    {
+        close();
+    }
 }
 
 #[pg_guard]

@@ -32,7 +32,10 @@ pub struct ActiveSchema {
     /// Per (entity type, permission): the rule that makes a lookup miss
     /// entities a check grants (see `engine::unlisted_by`), worked out on
     /// first use.
-    unlisted: RefCell<std::collections::HashMap<(String, String), Option<String>>>,
+    /// (A list: a schema has a few dozen permissions, and a lookup by
+    /// borrowed names allocates nothing, as the rows of every protected
+    /// statement ask.)
+    unlisted: RefCell<Vec<(String, String, Option<String>)>>,
 }
 
 impl ActiveSchema {
@@ -40,12 +43,12 @@ impl ActiveSchema {
     /// entities a lookup cannot list (rules true on missing attributes):
     /// where it is Some, only checks answer exactly.
     pub fn unlisted_by(&self, entity_type: &str, permission: &str) -> Option<String> {
-        let key = (entity_type.to_owned(), permission.to_owned());
-        if let Some(found) = self.unlisted.borrow().get(&key) {
-            return found.clone();
+        let known = self.unlisted.borrow().iter().find(|(t, p, _)| t == entity_type && p == permission).map(|(_, _, found)| found.clone());
+        if let Some(found) = known {
+            return found;
         }
         let found = notion_rbac_core::engine::unlisted_by(&self.schema, entity_type, permission);
-        self.unlisted.borrow_mut().insert(key, found.clone());
+        self.unlisted.borrow_mut().push((entity_type.to_owned(), permission.to_owned(), found.clone()));
         found
     }
 }

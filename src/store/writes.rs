@@ -345,10 +345,10 @@ fn triggers_enabled() -> bool {
 
 /// Whether `func` is `rbac.<name>`.
 fn is_rbac_function(func: pg_sys::Oid, name: &std::ffi::CStr) -> bool {
+    let Some(nsp) = super::rbac_namespace() else { return false };
     // SAFETY: syscache lookups; the name is a palloc'd copy, freed here.
     unsafe {
-        let nsp = pg_sys::get_namespace_oid(c"rbac".as_ptr(), true);
-        if nsp == pg_sys::InvalidOid || pg_sys::get_func_namespace(func) != nsp {
+        if pg_sys::get_func_namespace(func) != nsp {
             return false;
         }
         let got = pg_sys::get_func_name(func);
@@ -642,10 +642,10 @@ pub(crate) fn is_recorded_table(relid: pg_sys::Oid) -> bool {
     if relid == pg_sys::InvalidOid {
         return false;
     }
+    let Some(nsp) = super::rbac_namespace() else { return false };
     // SAFETY: catalog lookups; the name is a palloc'd copy, freed here.
     unsafe {
-        let nsp = pg_sys::get_namespace_oid(c"rbac".as_ptr(), true);
-        if nsp == pg_sys::InvalidOid || pg_sys::get_rel_namespace(relid) != nsp {
+        if pg_sys::get_rel_namespace(relid) != nsp {
             return false;
         }
         let name = pg_sys::get_rel_name(relid);
