@@ -997,7 +997,9 @@ impl IndexScan {
         // next re-key); run in the scan's home.
         scan_pool::at(self.home, || unsafe {
             if !scan.is_null() {
-                pg_sys::index_rescan(scan, (*scan).keyData, (*scan).numberOfKeys, std::ptr::null_mut(), 0);
+                // No keys: the access method keeps the ones it has (passing
+                // its own array back would copy it onto itself).
+                pg_sys::index_rescan(scan, std::ptr::null_mut(), (*scan).numberOfKeys, std::ptr::null_mut(), 0);
             }
             pg_sys::ExecClearTuple(slot);
             if vm_buffer != pg_sys::InvalidBuffer as pg_sys::Buffer {

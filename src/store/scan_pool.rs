@@ -71,6 +71,19 @@ struct Pool {
     poisoned: bool,
 }
 
+/// The memory a pool may hold before it is closed and opened afresh.
+/// Scans allocate a little in the current context on some re-keys that
+/// nothing frees before the scan ends (PostgreSQL 18's skip arrays copy
+/// their current element there): bounded here, whatever the version does.
+const POOL_MEMORY: usize = 4 << 20;
+
+impl Pool {
+    fn outgrown(&self) -> bool {
+        // SAFETY: the pool's own context, alive while the pool is.
+        unsafe { pg_sys::MemoryContextMemAllocated(self.home.context, true) > POOL_MEMORY }
+    }
+}
+
 /// Idle scans kept per index and key columns (a lookup's reverse walks
 /// use up to eight of `tuples_by_subject`).
 const IDLE_PER_KIND: usize = 8;
@@ -170,7 +183,7 @@ fn stamp_now() -> Option<Stamp> {
 /// The pool for `stamp`: the current one, or a new one when there is none
 /// or it no longer applies (and no scan of it is out).
 fn with_pool<R>(stamp: Stamp, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
-    let stale = POOL.with(|p| p.borrow().as_ref().map(|pool| pool.poisoned || pool.stamp != stamp));
+    let stale = POOL.with(|p| p.borrow().as_ref().map(|pool| pool.poisoned || pool.stamp != stamp || pool.outgrown()));
     match stale {
         Some(true) => {
             if POOL.with(|p| p.borrow().as_ref().is_some_and(|pool| pool.lent > 0)) {
@@ -293,7 +306,16 @@ pub(super) fn hand_back(home: Home, scan: &mut IndexScan) {
         Some((keep, pool.poisoned))
     });
     match keep {
-        None | Some((false, true)) => scan.abandon(),
+        None => scan.abandon(),
+        Some((false, true)) => {
+            // Poisoned while this call went on (a utility statement inside
+            // it, another call's error): this scan is whole, and must not
+            // hold pins until the pool is released.
+            if !unwinding {
+                scan.release_pins();
+            }
+            scan.abandon();
+        }
         Some((false, false)) => scan.close_now(),
         Some((true, _)) => {
             let mut kept = scan.move_out();
@@ -313,7 +335,7 @@ pub(super) fn hand_back(home: Home, scan: &mut IndexScan) {
 /// unwinds.
 pub(super) fn at<R>(home: Option<Home>, f: impl FnOnce() -> R) -> R {
     let Some(home) = home else { return f() };
-    struct Restore(pg_sys::ResourceOwner, pg_sys::MemoryContext);
+    struct Restore(pg_sys::ResourceOwner, pg_sys::MemoryContext, Home);
     impl Drop for Restore {
         fn drop(&mut self) {
             // SAFETY: what `at` found current.
@@ -321,17 +343,35 @@ pub(super) fn at<R>(home: Option<Home>, f: impl FnOnce() -> R) -> R {
                 pg_sys::CurrentResourceOwner = self.0;
                 pg_sys::CurrentMemoryContext = self.1;
             }
+            if std::thread::panicking() {
+                // An error half way through a PostgreSQL call (opening a
+                // scan too: what it had taken is the owner's now).
+                poison(self.2);
+            }
         }
     }
     // SAFETY: the pool's owner and context are alive while its generation
     // is current (callers hold a scan of it).
     let _restore = unsafe {
-        let restore = Restore(pg_sys::CurrentResourceOwner, pg_sys::CurrentMemoryContext);
+        let restore = Restore(pg_sys::CurrentResourceOwner, pg_sys::CurrentMemoryContext, home);
         pg_sys::CurrentResourceOwner = home.owner;
         pg_sys::CurrentMemoryContext = home.context;
         restore
     };
     f()
+}
+
+/// Marks `home`'s pool (if it is still the current one) poisoned.
+fn poison(home: Home) {
+    if home.generation == GENERATION.get() {
+        POOL.with(|p| {
+            if let Ok(mut p) = p.try_borrow_mut()
+                && let Some(pool) = p.as_mut()
+            {
+                pool.poisoned = true;
+            }
+        });
+    }
 }
 
 /// How many scans are kept idle now (for tests).
