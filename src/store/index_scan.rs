@@ -405,6 +405,19 @@ mod raw {
     }
 }
 
+/// Closes relations opened for a scan that will not be made (their locks
+/// stay to the end of the transaction, as they would): `None`.
+/// SAFETY: open relations, closed by no one else.
+unsafe fn close_unused(heap: pg_sys::Relation, index: Option<pg_sys::Relation>) -> Option<IndexScan> {
+    unsafe {
+        if let Some(index) = index {
+            pg_sys::relation_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
+        }
+        pg_sys::relation_close(heap, pg_sys::NoLock as pg_sys::LOCKMODE);
+    }
+    None
+}
+
 /// An open index scan over one table through one of its indexes, re-keyed
 /// for every lookup.
 pub struct IndexScan {
@@ -446,44 +459,40 @@ impl IndexScan {
     /// A scan kept from an earlier call of this transaction is handed out
     /// when there is one (see `scan_pool`).
     pub fn open(table: &'static CStr, index: &'static CStr, key_columns: &[i32]) -> IndexScan {
-        if let Some(scan) = scan_pool::take(index, key_columns) {
-            return scan;
-        }
-        let home = scan_pool::home();
         // SAFETY: opening takes the same lock a SELECT would, and the
         // relations stay valid until we close them (or transaction abort,
         // or the release of the pool's resource owner, does).
-        scan_pool::at(home, || unsafe {
-            Self::open_relations(open_cached(table), open_cached(index), table, index, key_columns, home)
+        Self::kept_or(index, key_columns, |home| unsafe {
+            Some(Self::open_relations(open_cached(table), open_cached(index), table, index, key_columns, home))
         })
+        .expect("opened")
     }
 
     /// [`Self::open`], or `None` when the index does not exist or is not
     /// usable (an index a later version dropped, or one being built or
     /// dropped concurrently): callers read through another.
     pub fn try_open(table: &'static CStr, index: &'static CStr, key_columns: &[i32]) -> Option<IndexScan> {
-        if let Some(scan) = scan_pool::take(index, key_columns) {
-            return Some(scan);
-        }
-        let home = scan_pool::home();
         // SAFETY: as in `open`; a missing index is looked up without an
-        // error, and relations opened for nothing are closed again (their
-        // locks stay to the end of the transaction, as they would).
-        scan_pool::at(home, || unsafe {
+        // error.
+        Self::kept_or(index, key_columns, |home| unsafe {
             let heap = open_cached(table);
             match try_open_cached(index) {
                 Some(index_rel) if usable(index_rel) => {
                     Some(Self::open_relations(heap, index_rel, table, index, key_columns, home))
                 }
-                other => {
-                    if let Some(index_rel) = other {
-                        pg_sys::relation_close(index_rel, pg_sys::NoLock as pg_sys::LOCKMODE);
-                    }
-                    pg_sys::relation_close(heap, pg_sys::NoLock as pg_sys::LOCKMODE);
-                    None
-                }
+                other => close_unused(heap, other),
             }
         })
+    }
+
+    /// A scan of `index` with `key_columns` kept from an earlier call, or
+    /// what `open` opens, in the pool's home when it can be kept there.
+    fn kept_or(index: &'static CStr, key_columns: &[i32], open: impl FnOnce(Option<Home>) -> Option<IndexScan>) -> Option<IndexScan> {
+        if let Some(scan) = scan_pool::take(index, key_columns) {
+            return Some(scan);
+        }
+        let home = scan_pool::home();
+        scan_pool::at(home, || open(home))
     }
 
     /// Opens `rbac.<table>` through `rbac.<index>`, an index whose first key
@@ -499,11 +508,7 @@ impl IndexScan {
         let mut key_columns = [0; 6];
         key_columns[1..=then.len()].copy_from_slice(then);
         let key_columns = &key_columns[..=then.len()];
-        if let Some(scan) = scan_pool::take(index, key_columns) {
-            return Some(scan);
-        }
-        let home = scan_pool::home();
-        scan_pool::at(home, || Self::open_hashed_in(table, index, key_columns, home))
+        Self::kept_or(index, key_columns, |home| Self::open_hashed_in(table, index, key_columns, home))
     }
 
     fn open_hashed_in(table: &'static CStr, index: &'static CStr, key_columns: &[i32], home: Option<Home>) -> Option<IndexScan> {
@@ -512,11 +517,7 @@ impl IndexScan {
         unsafe {
             // The table first, as every reader locks them.
             let heap = open_cached(table);
-            let Some(index_rel) = try_open_cached(index) else {
-                // (The lock stays to the end of the transaction, as it would.)
-                pg_sys::relation_close(heap, pg_sys::NoLock as pg_sys::LOCKMODE);
-                return None;
-            };
+            let Some(index_rel) = try_open_cached(index) else { return close_unused(heap, None) };
             // Being built or dropped concurrently (or a build that failed):
             // it may lack rows, so read through the primary key, as the
             // planner would. An index of an older version (whose key is the
@@ -526,9 +527,7 @@ impl IndexScan {
             let goes_on = key_columns.len() <= natts
                 && key_columns[1..].iter().zip(&(*form).indkey.values.as_slice(natts)[1..]).all(|(want, have)| *want == *have as i32);
             if !usable(index_rel) || !goes_on {
-                pg_sys::relation_close(index_rel, pg_sys::NoLock as pg_sys::LOCKMODE);
-                pg_sys::relation_close(heap, pg_sys::NoLock as pg_sys::LOCKMODE);
-                return None;
+                return close_unused(heap, Some(index_rel));
             }
             let scan = Self::open_relations(heap, index_rel, table, index, key_columns, home);
             if !hashed_key_verified(scan.index) || scan.index_position.is_none() && !serializable() {
@@ -647,12 +646,8 @@ impl IndexScan {
     /// order: a scan that can be read on past one key value into the next.
     pub fn rekey_from(&mut self, keys: &[&str], from: Option<&str>) {
         let home = self.home;
-        scan_pool::at(home, || self.rekey_from_here(keys, from));
-    }
-
-    fn rekey_from_here(&mut self, keys: &[&str], from: Option<&str>) {
         let bound = from.map(|k| (k, pg_sys::BTGreaterEqualStrategyNumber, pg_sys::F_TEXT_GE));
-        self.rekey_here(None, keys, bound);
+        scan_pool::at(home, || self.rekey_here(None, keys, bound));
     }
 
     /// Re-keys the scan: the hash (an int8 equality on the first key
