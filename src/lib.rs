@@ -200,6 +200,26 @@ mod tests {
         assert_eq!(fast.first_attempt(), ms(1));
     }
 
+    /// A read's rows, packed into two allocations, give back every field
+    /// of every row, in order; an empty read has no rows.
+    #[pg_test]
+    fn packed_rows_give_back_their_fields() {
+        use crate::store::packed::RowsBuilder;
+        let mut b = RowsBuilder::default();
+        b.push_fields(&["user", "u1", ""]);
+        b.push_fields(&["group", "g1", "member"]);
+        let rows = b.finish(3);
+        assert_eq!(rows.len(), 2);
+        let all: Vec<Vec<&str>> = rows.iter().map(|row| (0..3).map(|i| row.field(i)).collect()).collect();
+        assert_eq!(all, vec![vec!["user", "u1", ""], vec!["group", "g1", "member"]]);
+        let second = rows.iter().nth(1).unwrap();
+        let s = second.subject(0);
+        assert_eq!((s.ty.as_str(), s.id.as_str(), s.relation.as_str()), ("group", "g1", "member"));
+        assert!(second.is_subject(0, &s) && !rows.iter().next().unwrap().is_subject(0, &s));
+        let empty = b.finish(4);
+        assert_eq!((empty.len(), empty.is_empty(), empty.iter().count()), (0, true, 0));
+    }
+
     /// A check sees its own transaction's uncommitted writes and deletes
     /// (the #[pg_test] runs inside one transaction that is rolled back).
     #[pg_test]

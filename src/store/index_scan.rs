@@ -380,7 +380,7 @@ unsafe fn is_const(node: *mut pg_sys::Node, test: impl FnOnce(Datum) -> bool) ->
 /// pgrx's bindings on every supported version.
 mod raw {
     use pgrx::pg_sys::{AttrNumber, Buffer, BlockNumber, Datum, IndexScanDesc, ItemPointer, Oid, Relation, RegProcedure,
-                       ScanDirection, ScanKey, StrategyNumber, TupleTableSlot, text};
+                       ScanDirection, ScanKey, StrategyNumber, TupleTableSlot, IndexTuple, TupleDesc, text};
     use std::ffi::{c_char, c_int, c_void};
 
     unsafe extern "C-unwind" {
@@ -402,6 +402,7 @@ mod raw {
         pub fn index_getnext_tid(scan: IndexScanDesc, direction: ScanDirection::Type) -> ItemPointer;
         pub fn index_fetch_heap(scan: IndexScanDesc, slot: *mut TupleTableSlot) -> bool;
         pub fn visibilitymap_get_status(rel: Relation, heapBlk: BlockNumber, vmbuf: *mut Buffer) -> u8;
+        pub fn index_deform_tuple(itup: IndexTuple, tupdesc: TupleDesc, values: *mut Datum, isnull: *mut bool);
     }
 }
 
@@ -772,13 +773,16 @@ impl IndexScan {
             return unsafe { pg_sys::index_getnext_slot(scan, dir, slot) };
         }
         let vm_buffer = &mut self.vm_buffer;
+        let (values, nulls) = (self.itup_values.as_mut_ptr(), self.itup_nulls.as_mut_ptr());
         // An index-only scan, as the executor's: a row on a heap page the
         // visibility map marks all-visible is visible to every snapshot
         // (any change to the page clears the bit), so its index entry is
-        // the row; otherwise fetch the heap tuple and let the snapshot
-        // decide. Some(from the index), or None at the end.
+        // the row, taken apart here (every row read is read from); otherwise
+        // fetch the heap tuple and let the snapshot decide. Some(from the
+        // index), or None at the end.
         // SAFETY: the scan was begun in `rekey`; one guard for the whole
-        // step (see `raw`), the closure owning nothing with a destructor.
+        // step (see `raw`), the closure owning nothing with a destructor;
+        // `values` and `nulls` have room for every column of the index.
         let found = unsafe {
             pg_sys::ffi::pg_guard_ffi_boundary(|| loop {
                 if !(*scan).xs_heap_continue {
@@ -789,6 +793,7 @@ impl IndexScan {
                     let blk = (((*tid).ip_blkid.bi_hi as u32) << 16) | (*tid).ip_blkid.bi_lo as u32;
                     let status = raw::visibilitymap_get_status(heap, blk, vm_buffer);
                     if status as u32 & pg_sys::VISIBILITYMAP_ALL_VISIBLE != 0 && !(*scan).xs_itup.is_null() {
+                        raw::index_deform_tuple((*scan).xs_itup, (*scan).xs_itupdesc, values, nulls);
                         break Some(true);
                     }
                 }
@@ -798,6 +803,7 @@ impl IndexScan {
             })
         };
         self.from_index = found == Some(true);
+        self.itup_deformed = self.from_index;
         found.is_some()
     }
 

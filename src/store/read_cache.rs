@@ -40,7 +40,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use notion_rbac_core::engine::{CheckOptions, Kept};
 use notion_rbac_core::tuple::Value;
 
-use super::packed::{EntityTuples, Packed, SubjectTuples};
+use super::packed::{EntityTuples, PackedRows, SubjectTuples};
 use super::schema::ActiveSchema;
 use super::snapshot_key::SnapshotKey;
 use super::writes::Changes;
@@ -58,24 +58,26 @@ pub struct ReadCache {
     pub(super) guarded: Option<(u32, u32, pg_sys::Oid, u64, bool)>,
     /// Whole small entities by `type\0id` (`None`: known to be large).
     pub entities: FxHashMap<Box<str>, Option<EntityTuples>>,
-    /// Whole small subjects by `type\0id` (`None`: known to be large).
+    /// Whole small subjects in the entities of one type, by `type\0id\0entity
+    /// type` (`None`: known to be large there).
     pub subject_rows: FxHashMap<Box<str>, Option<SubjectTuples>>,
     /// `type\0id\0relation` → every subject (`type, id, relation`; large
     /// entities only).
-    pub subjects: FxHashMap<Box<str>, Vec<Packed>>,
+    pub subjects: FxHashMap<Box<str>, PackedRows>,
     /// `type\0id\0relation` → the subject-set subjects (large entities only).
-    pub subject_sets: FxHashMap<Box<str>, Vec<Packed>>,
+    pub subject_sets: FxHashMap<Box<str>, PackedRows>,
     /// A point probe `type\0id\0relation\0subject type\0id\0relation`.
     pub contains: FxHashMap<Box<str>, bool>,
     /// `subject type\0id\0entity type\0relation` → reverse hits (`entity
     /// id, subject relation`).
-    pub reverse: FxHashMap<Box<str>, Vec<Packed>>,
+    pub reverse: FxHashMap<Box<str>, PackedRows>,
     /// `type\0id\0attribute` → stored value.
     pub attributes: FxHashMap<Box<str>, Option<Value>>,
     /// The footprint hash of every read kept in the maps above (and maybe
     /// of some dropped since): a write that touches none of them leaves
     /// every read valid without a pass over the maps. Filled only by
-    /// [`remember_read`], the one way reads enter the maps.
+    /// [`remember_read`], the one way reads enter the maps (of a cache
+    /// shared between calls: a cache of one call never meets a write).
     held: FxHashSet<u64>,
     /// Answers computed from this snapshot's reads (lookups), by their
     /// maker's key, with their size in ids; see [`ReadCache::remember`].
@@ -474,7 +476,42 @@ impl ReadCache {
     pub(super) fn one_call() -> ReadCache {
         ReadCache { limit: ONE_CALL_ROWS, ..ReadCache::default() }
     }
+
+    /// Makes this cache what [`Self::one_call`] makes, keeping the room its
+    /// read maps have grown (a cold check fills a few of them; allocating
+    /// and growing them again in every call was a visible share of its
+    /// cost), unless a large call grew them past [`ONE_CALL_ROOM_KEPT`]
+    /// entries: that room is given back rather than swept by every later
+    /// call.
+    pub(super) fn begin_one_call(&mut self) {
+        let old = std::mem::replace(self, ReadCache::one_call());
+        let room = old.entities.capacity()
+            + old.subject_rows.capacity()
+            + old.subjects.capacity()
+            + old.subject_sets.capacity()
+            + old.contains.capacity()
+            + old.reverse.capacity()
+            + old.attributes.capacity();
+        if room > ONE_CALL_ROOM_KEPT {
+            return;
+        }
+        fn emptied<T>(mut map: FxHashMap<Box<str>, T>) -> FxHashMap<Box<str>, T> {
+            map.clear();
+            map
+        }
+        self.entities = emptied(old.entities);
+        self.subject_rows = emptied(old.subject_rows);
+        self.subjects = emptied(old.subjects);
+        self.subject_sets = emptied(old.subject_sets);
+        self.contains = emptied(old.contains);
+        self.reverse = emptied(old.reverse);
+        self.attributes = emptied(old.attributes);
+    }
 }
+
+/// Map entries a one-call cache keeps room for between calls (see
+/// [`ReadCache::begin_one_call`]).
+const ONE_CALL_ROOM_KEPT: usize = 4096;
 
 /// Drops the entries `gone` picks, handing each to `freed` first (to
 /// uncount what it was charged).
@@ -507,7 +544,11 @@ pub fn remember_read<V>(
     key: &str,
     value: V,
 ) {
-    cache.held.insert(key_footprint(key));
+    // Only a cache shared between calls meets writes that touch some of
+    // its reads (`enter`); a cache of one call is dropped whole.
+    if cache.shared {
+        cache.held.insert(key_footprint(key));
+    }
     map(cache).insert(key.into(), value);
 }
 

@@ -2,7 +2,7 @@
 //! source reading in the caller's snapshot, through the backend's read
 //! cache when the snapshot allows it (see [`super::read_cache`]).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use notion_rbac_core::model::Schema;
@@ -81,17 +81,30 @@ fn read_in_active<R>(f: impl FnOnce(&Rc<ActiveSchema>, &mut IndexSource) -> R) -
             }
             _ => schema::require_active(),
         };
-        let mut private;
-        let cache: &mut ReadCache = match shared.as_deref_mut() {
-            Some(c) if limit > 0 => c,
-            _ => {
-                private = ReadCache::one_call();
-                &mut private
-            }
-        };
-        let mut source = IndexSource::new(&active.schema, cache);
-        f(&active, &mut source)
+        match shared.as_deref_mut() {
+            Some(c) if limit > 0 => f(&active, &mut IndexSource::new(&active.schema, c)),
+            // Reads not cached past the call: through a cache of this call
+            // alone, the backend's reused one (see `begin_one_call`) unless
+            // a nested call holds it.
+            _ => ONE_CALL.with(|cell| match cell.try_borrow_mut() {
+                Ok(mut c) => {
+                    // Emptied before (a call that failed left its reads)
+                    // and after: nothing is held between calls.
+                    c.begin_one_call();
+                    let out = f(&active, &mut IndexSource::new(&active.schema, &mut c));
+                    c.begin_one_call();
+                    out
+                }
+                Err(_) => f(&active, &mut IndexSource::new(&active.schema, &mut ReadCache::one_call())),
+            }),
+        }
     })
+}
+
+thread_local! {
+    /// The cache of calls whose reads are not kept past them, reused from
+    /// call to call.
+    static ONE_CALL: RefCell<ReadCache> = RefCell::new(ReadCache::one_call());
 }
 
 thread_local! {
