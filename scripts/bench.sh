@@ -36,6 +36,8 @@ shared_buffers = '1GB'
 work_mem = '64MB'
 maintenance_work_mem = '512MB'
 max_wal_size = '4GB'
+# 50 sessions idle in transaction (in_progress) beside the timing session.
+max_connections = 80
 CONF
 cluster_start
 
@@ -91,6 +93,34 @@ steady_state() { # db label
     cluster_psql -qAt -d postgres -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$db'" >/dev/null
 }
 
+# The mix's checks (read cache off, and on asked again) with no other
+# transaction in progress, then with 50 sessions idle in transaction, each
+# holding a transaction id (pgbench sleeping inside its transaction): a
+# check's cost must not grow with the transactions in progress in the
+# cluster (the read cache's key once copied and sorted every running id).
+in_progress() { # db label
+    local db=$1 label=$2 pid open=0 i
+    cp bench/hold_transaction.pgbench "$WORK/cluster/" && chown postgres "$WORK/cluster/"*.pgbench
+    echo
+    echo "in-progress transactions ($label): the same checks with none and with 50 sessions idle in transaction"
+    cluster_psql -q -d "$db" -v label="$label" -v open=0 -v last=false -f bench/in_progress.sql
+    as_postgres "$PG_BIN/pgbench" -n -c 50 -j 1 -T 600 -f "$WORK/cluster/hold_transaction.pgbench" \
+        -h "$CLUSTER_DIR" -p "$CLUSTER_PORT" -U postgres "$db" >/dev/null 2>&1 & pid=$!
+    for i in $(seq 300); do
+        open=$(cluster_psql -At -d postgres -c "SELECT count(*) FROM pg_stat_activity
+            WHERE datname = '$db' AND state = 'idle in transaction' AND backend_xid IS NOT NULL")
+        [ "$open" -ge 50 ] && break
+        sleep 0.1
+    done
+    if [ "$open" -lt 50 ]; then
+        echo "in-progress transactions: only $open of 50 sessions became idle in transaction" >&2
+        kill "$pid" 2>/dev/null; exit 1
+    fi
+    cluster_psql -q -d "$db" -v label="$label" -v open="$open" -v last=true -f bench/in_progress.sql
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    cluster_psql -qAt -d postgres -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$db'" >/dev/null
+}
+
 for scale in $SCALES; do
     label="scale $scale"
     case " $PARTS " in *" checks "*) ;; *) continue ;; esac
@@ -106,6 +136,7 @@ for scale in $SCALES; do
     rm -f "$WORK/cluster/tuples.tsv"
     throughput "$db" "$label"
     steady_state "$db" "$label"
+    in_progress "$db" "$label"
     cluster_psql -q -d postgres -c "DROP DATABASE $db" >/dev/null
 done
 
