@@ -91,8 +91,9 @@ impl RowsBuilder {
     pub fn push(&mut self, scan: &mut IndexScan, columns: &[i32]) {
         for c in columns {
             scan.push_text(*c, &mut self.text);
-            // Stored texts are at most a few hundred bytes and a read at
-            // most a bounded number of rows: no 4 GB of text.
+            // Field ends are 32-bit: a read of more than 4 GB of text (a
+            // relation of tens of millions of subjects) ends in an error
+            // when a field past that is sliced, never in a wrong field.
             self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
         }
     }

@@ -483,7 +483,7 @@ impl ReadCache {
     /// cost), unless a large call grew them past [`ONE_CALL_ROOM_KEPT`]
     /// entries: that room is given back rather than swept by every later
     /// call.
-    pub(super) fn begin_one_call(&mut self) {
+    pub(super) fn reset_one_call(&mut self) {
         let old = std::mem::replace(self, ReadCache::one_call());
         let room = old.entities.capacity()
             + old.subject_rows.capacity()
@@ -510,7 +510,7 @@ impl ReadCache {
 }
 
 /// Map entries a one-call cache keeps room for between calls (see
-/// [`ReadCache::begin_one_call`]).
+/// [`ReadCache::reset_one_call`]).
 const ONE_CALL_ROOM_KEPT: usize = 4096;
 
 /// Drops the entries `gone` picks, handing each to `freed` first (to

@@ -84,16 +84,21 @@ fn read_in_active<R>(f: impl FnOnce(&Rc<ActiveSchema>, &mut IndexSource) -> R) -
         match shared.as_deref_mut() {
             Some(c) if limit > 0 => f(&active, &mut IndexSource::new(&active.schema, c)),
             // Reads not cached past the call: through a cache of this call
-            // alone, the backend's reused one (see `begin_one_call`) unless
+            // alone, the backend's reused one (see `reset_one_call`) unless
             // a nested call holds it.
             _ => ONE_CALL.with(|cell| match cell.try_borrow_mut() {
-                Ok(mut c) => {
-                    // Emptied before (a call that failed left its reads)
-                    // and after: nothing is held between calls.
-                    c.begin_one_call();
-                    let out = f(&active, &mut IndexSource::new(&active.schema, &mut c));
-                    c.begin_one_call();
-                    out
+                Ok(c) => {
+                    // Emptied when the call ends, by a guard, so also when
+                    // it fails (an error unwinds through here): nothing is
+                    // held between calls but the maps' room.
+                    struct EmptiedAfter<'c>(std::cell::RefMut<'c, ReadCache>);
+                    impl Drop for EmptiedAfter<'_> {
+                        fn drop(&mut self) {
+                            self.0.reset_one_call();
+                        }
+                    }
+                    let mut c = EmptiedAfter(c);
+                    f(&active, &mut IndexSource::new(&active.schema, &mut c.0))
                 }
                 Err(_) => f(&active, &mut IndexSource::new(&active.schema, &mut ReadCache::one_call())),
             }),
