@@ -40,3 +40,20 @@ unsafe extern "C-unwind" {
         tcount: std::ffi::c_long,
     ) -> std::ffi::c_int;
 }
+
+// PostgreSQL's getters of backend-local state, called without pgrx's
+// error guard. The guard (a `sigsetjmp` and a swap of the error stack
+// around every call) exists for functions that may raise an ERROR; these
+// only read variables (at most after an assertion) and never raise. A
+// check calls about twenty of them (the kept scans' stamp, the tables'
+// guard, the cache key), and a policy calls some on every row it filters.
+unsafe extern "C" {
+    pub fn IsTransactionState() -> bool;
+    pub fn IsInParallelMode() -> bool;
+    pub fn ActiveSnapshotSet() -> bool;
+    pub fn GetActiveSnapshot() -> pg_sys::Snapshot;
+    pub fn GetUserId() -> pg_sys::Oid;
+    pub fn GetTopTransactionIdIfAny() -> pg_sys::TransactionId;
+    pub fn GetCurrentSubTransactionId() -> pg_sys::SubTransactionId;
+    pub fn GetCurrentStatementStartTimestamp() -> pg_sys::TimestampTz;
+}

@@ -955,7 +955,7 @@ impl IndexScan {
         if !self.scan.is_null() {
             // SAFETY: the caller checked that an MVCC snapshot is active;
             // the scan reads nothing before its next re-key.
-            unsafe { (*self.scan).xs_snapshot = pg_sys::GetActiveSnapshot() };
+            unsafe { (*self.scan).xs_snapshot = crate::pg_ffi::GetActiveSnapshot() };
         }
     }
 

@@ -159,8 +159,8 @@ fn guard_tables(cache: &mut ReadCache, tuples: bool) -> bool {
         pg_sys::AcceptInvalidationMessages();
         (
             local_transaction_id(),
-            pg_sys::GetCurrentSubTransactionId(),
-            pg_sys::GetUserId(),
+            crate::pg_ffi::GetCurrentSubTransactionId(),
+            crate::pg_ffi::GetUserId(),
             ROLES_EPOCH.with(Cell::get),
             tuples,
         )

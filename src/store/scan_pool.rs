@@ -165,18 +165,19 @@ fn stamp_now() -> Option<Stamp> {
     }
     // SAFETY: backend-local transaction state.
     unsafe {
-        if !pg_sys::IsTransactionState()
-            || pg_sys::IsInParallelMode()
+        use crate::pg_ffi as ffi;
+        if !ffi::IsTransactionState()
+            || ffi::IsInParallelMode()
             || pg_sys::TopTransactionResourceOwner.is_null()
-            || !pg_sys::ActiveSnapshotSet()
+            || !ffi::ActiveSnapshotSet()
         {
             return None;
         }
-        let snap = pg_sys::GetActiveSnapshot();
+        let snap = ffi::GetActiveSnapshot();
         if (*snap).snapshot_type != pg_sys::SnapshotType::SNAPSHOT_MVCC {
             return None;
         }
-        Some((super::xid::local_transaction_id(), pg_sys::GetUserId(), super::reads::roles_epoch(), super::writes::epoch()))
+        Some((super::xid::local_transaction_id(), ffi::GetUserId(), super::reads::roles_epoch(), super::writes::epoch()))
     }
 }
 

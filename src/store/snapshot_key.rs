@@ -23,6 +23,8 @@
 
 use pgrx::pg_sys;
 
+use crate::pg_ffi as ffi;
+
 use super::xid::{full_xid, local_transaction_id};
 
 /// Which data a snapshot sees, as far as reads are concerned.
@@ -103,10 +105,10 @@ impl SnapshotKey {
         // SAFETY: reads of the active snapshot (valid for the duration of
         // the calling statement) and of backend-local transaction state.
         unsafe {
-            if !pg_sys::ActiveSnapshotSet() || pg_sys::XactIsoLevel == pg_sys::XACT_SERIALIZABLE as i32 {
+            if !ffi::ActiveSnapshotSet() || pg_sys::XactIsoLevel == pg_sys::XACT_SERIALIZABLE as i32 {
                 return None;
             }
-            let snap = &*pg_sys::GetActiveSnapshot();
+            let snap = &*ffi::GetActiveSnapshot();
             if snap.snapshot_type != pg_sys::SnapshotType::SNAPSHOT_MVCC {
                 return None;
             }
@@ -115,9 +117,9 @@ impl SnapshotKey {
                 v.sort_unstable();
                 v
             };
-            let xid = pg_sys::GetTopTransactionIdIfAny();
+            let xid = ffi::GetTopTransactionIdIfAny();
             let own = (xid != pg_sys::InvalidTransactionId)
-                .then(|| (u32::from(xid), snap.curcid, pg_sys::GetCurrentSubTransactionId()));
+                .then(|| (u32::from(xid), snap.curcid, ffi::GetCurrentSubTransactionId()));
             // (After `basis`, which takes in pending invalidations.)
             let writes = super::writes::basis(snap);
             let epoch = super::writes::epoch();
@@ -129,7 +131,7 @@ impl SnapshotKey {
                     suboverflowed: false,
                     recovery: false,
                     epoch,
-                    user: pg_sys::GetUserId(),
+                    user: ffi::GetUserId(),
                     own: own.filter(|_| super::writes::wrote_in_this_transaction()),
                     writes: Some(writes),
                 });
@@ -141,7 +143,7 @@ impl SnapshotKey {
                 suboverflowed: snap.suboverflowed,
                 recovery: snap.takenDuringRecovery,
                 epoch,
-                user: pg_sys::GetUserId(),
+                user: ffi::GetUserId(),
                 own,
                 writes: None,
             })
@@ -202,9 +204,9 @@ impl StatementSnapshot {
         unsafe {
             let Some(snap) = active_mvcc() else { return false };
             let (xid, subxact) = own_ids();
-            self.statement_start == raw::GetCurrentStatementStartTimestamp()
+            self.statement_start == ffi::GetCurrentStatementStartTimestamp()
                 && self.lxid == local_transaction_id()
-                && self.user == raw::GetUserId()
+                && self.user == ffi::GetUserId()
                 && (self.xid, self.subxact) == (xid, subxact)
                 && self.curcid == snap.curcid
                 && self.xmin == u32::from(snap.xmin)
@@ -222,9 +224,9 @@ impl StatementSnapshot {
         unsafe {
             let Some(snap) = active_mvcc() else { return false };
             let (xid, subxact) = own_ids();
-            self.statement_start = raw::GetCurrentStatementStartTimestamp();
+            self.statement_start = ffi::GetCurrentStatementStartTimestamp();
             self.lxid = local_transaction_id();
-            self.user = raw::GetUserId();
+            self.user = ffi::GetUserId();
             (self.xid, self.subxact) = (xid, subxact);
             self.curcid = snap.curcid;
             self.xmin = u32::from(snap.xmin);
@@ -242,10 +244,10 @@ impl StatementSnapshot {
 /// SAFETY: the reference is valid for the calling statement only.
 unsafe fn active_mvcc() -> Option<&'static pg_sys::SnapshotData> {
     unsafe {
-        if !raw::ActiveSnapshotSet() {
+        if !ffi::ActiveSnapshotSet() {
             return None;
         }
-        let snap = &*raw::GetActiveSnapshot();
+        let snap = &*ffi::GetActiveSnapshot();
         (snap.snapshot_type == pg_sys::SnapshotType::SNAPSHOT_MVCC).then_some(snap)
     }
 }
@@ -254,8 +256,8 @@ unsafe fn active_mvcc() -> Option<&'static pg_sys::SnapshotData> {
 /// SAFETY: backend-local transaction state.
 unsafe fn own_ids() -> (u32, u32) {
     unsafe {
-        let xid = u32::from(raw::GetTopTransactionIdIfAny());
-        if xid == 0 { (0, 0) } else { (xid, raw::GetCurrentSubTransactionId()) }
+        let xid = u32::from(ffi::GetTopTransactionIdIfAny());
+        if xid == 0 { (0, 0) } else { (xid, ffi::GetCurrentSubTransactionId()) }
     }
 }
 
@@ -273,20 +275,3 @@ unsafe fn raw_ids<'a>(ptr: *const u32, n: usize) -> &'a [u32] {
     if n == 0 || ptr.is_null() { &[] } else { unsafe { std::slice::from_raw_parts(ptr, n) } }
 }
 
-/// PostgreSQL's getters of backend-local state, called without pgrx's
-/// error guard. The guard (a `sigsetjmp` and a swap of the error stack
-/// around every call) exists for functions that may raise an ERROR; these
-/// only read variables and never raise, and [`StatementSnapshot::is_active`]
-/// calls them on every row a policy filters, where the guard would cost
-/// more than the reads.
-mod raw {
-    use pgrx::pg_sys;
-    unsafe extern "C" {
-        pub(super) fn ActiveSnapshotSet() -> bool;
-        pub(super) fn GetActiveSnapshot() -> pg_sys::Snapshot;
-        pub(super) fn GetUserId() -> pg_sys::Oid;
-        pub(super) fn GetTopTransactionIdIfAny() -> pg_sys::TransactionId;
-        pub(super) fn GetCurrentSubTransactionId() -> pg_sys::SubTransactionId;
-        pub(super) fn GetCurrentStatementStartTimestamp() -> pg_sys::TimestampTz;
-    }
-}

@@ -471,7 +471,7 @@ pub fn basis_report() -> (Option<&'static str>, Option<(u32, u64, u64)>) {
     let overflowed = reg.overflowed.then_some("more writers than the registry holds (512) wait for a long transaction to end");
     // SAFETY: reads of the active snapshot, valid during the statement.
     let below_floor = reg.floor > 1
-        && unsafe { pg_sys::ActiveSnapshotSet() && full_xid(u32::from((*pg_sys::GetActiveSnapshot()).xmin)) < reg.floor };
+        && unsafe { crate::pg_ffi::ActiveSnapshotSet() && full_xid(u32::from((*crate::pg_ffi::GetActiveSnapshot()).xmin)) < reg.floor };
     let below_floor = below_floor.then_some(
         "this snapshot predates the registry's start or promotion, or a change of the recording triggers, and \
          transactions from before it are still open to it",
