@@ -39,8 +39,9 @@ const SMALL_ENTITY: usize = 16;
 /// of 37,000, and the subject reads of a check 10% fewer in all).
 const SMALL_SUBJECT: usize = 16;
 
-/// Per type, how often it turned out small or large in this backend, and
-/// the reads of it not tried since (see [`worth_prefetching`]).
+/// Per type (see the maps below), how often it turned out small or large
+/// in this backend, and the reads of it not tried since (see
+/// [`worth_prefetching`]).
 type Sizes = RefCell<rustc_hash::FxHashMap<Box<str>, (u32, u32, u32)>>;
 
 thread_local! {
@@ -48,7 +49,8 @@ thread_local! {
     /// (reading 16 rows only to give up would cost more than the probes it
     /// saves).
     static ENTITY_SIZES: Sizes = RefCell::new(Default::default());
-    /// Subject types, the same way.
+    /// Subjects, the same way, by `subject type\0entity type` (a subject is
+    /// read per entity type: see [`SMALL_SUBJECT`]).
     static SUBJECT_SIZES: Sizes = RefCell::new(Default::default());
 }
 
@@ -117,7 +119,8 @@ pub struct IndexSource<'a> {
     /// version's, keyed by the hash alone.
     by_entity_relation: Option<Option<IndexScan>>,
     by_entity_tuple: Option<Option<IndexScan>>,
-    /// Reused buffer for the `type:id` a hashed index is keyed by.
+    /// Reused buffer for the `type:id` a hashed index is keyed by, and for
+    /// the key of a subject's size statistics (see `small_subject`).
     hashed: String,
     /// `tuples_subject_sets` (before 0.18.0; `None` inside: dropped).
     sets: Option<Option<IndexScan>>,
