@@ -29,6 +29,8 @@ struct Buckets {
     cursor: usize,
     /// The bucket last put in order by `pop`.
     sorted: Option<usize>,
+    /// Room for sorting a bucket (see [`StateIds::sort`]).
+    scratch: Vec<(usize, u64, usize)>,
 }
 
 impl Buckets {
@@ -44,12 +46,15 @@ impl Buckets {
     }
 
     /// The next state of least height; the states of one height come in
-    /// `order` (a bucket is sorted once, when the queue reaches it: pushes
-    /// during its draining go to higher buckets).
-    fn pop(&mut self, order: impl Fn(usize, usize) -> std::cmp::Ordering) -> Option<(Height, usize)> {
+    /// the order of their plan node and id (a bucket is sorted once, when
+    /// the queue reaches it: pushes during its draining go to higher
+    /// buckets).
+    fn pop(&mut self, ids: &StateIds) -> Option<(Height, usize)> {
         while let Some(bucket) = self.buckets.get_mut(self.cursor) {
             if self.sorted != Some(self.cursor) {
-                bucket.sort_unstable_by(|a, b| order(*b, *a));
+                // Popped from the end: the first in order goes last.
+                ids.sort(bucket, &mut self.scratch);
+                bucket.reverse();
                 self.sorted = Some(self.cursor);
             }
             if let Some(s) = bucket.pop() {
@@ -196,7 +201,7 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
         }
     }
     let ids = &ex.ids;
-    crate::interrupt::sort_unstable_by(&mut allowed, |a, b| ids.id(*a).cmp(ids.id(*b)));
+    ids.sort(&mut allowed, &mut Vec::new());
     let mut answer = TextList::default();
     for (i, s) in allowed.iter().enumerate() {
         poll_every(i);
@@ -373,10 +378,7 @@ impl<'p, 'a, 'c, S: TupleSource + ?Sized> Expansion<'p, 'a, 'c, S> {
         // serve by reading on along its index instead of searching it
         // again for each (see `TupleSource::reverse`).
         loop {
-            let (states, ids) = (&self.states, &self.ids);
-            let Some((height, s)) =
-                self.queue.pop(|a, b| (states[a].node, ids.id(a)).cmp(&(states[b].node, ids.id(b))))
-            else {
+            let Some((height, s)) = self.queue.pop(&self.ids) else {
                 break;
             };
             crate::interrupt::poll();

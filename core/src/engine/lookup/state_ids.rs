@@ -15,6 +15,15 @@ use std::hash::{Hash, Hasher};
 /// No state: the end of a hash chain.
 const NONE: usize = usize::MAX;
 
+/// The first eight bytes of `id`, zero-padded, as a big-endian number:
+/// ordered as the ids are wherever two prefixes differ.
+fn prefix(id: &str) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = id.len().min(8);
+    bytes[..n].copy_from_slice(&id.as_bytes()[..n]);
+    u64::from_be_bytes(bytes)
+}
+
 #[derive(Default)]
 pub(super) struct StateIds {
     /// Per state: its id.
@@ -52,6 +61,23 @@ impl StateIds {
         None
     }
 
+    /// Sorts `states` by (plan node, id) ascending. Each state is compared
+    /// by a key made once, its node and the first eight bytes of its id
+    /// (zero-padded: a shorter id sorts first), and by the whole id only
+    /// where those are equal. A lookup sorts up to millions of states, and
+    /// comparing ids through the buffer at every step was a third of a
+    /// large lookup's time. Polls for cancellation as it sorts.
+    pub(super) fn sort(&self, states: &mut [usize], scratch: &mut Vec<(usize, u64, usize)>) {
+        scratch.clear();
+        scratch.extend(states.iter().map(|&s| (self.nodes[s], prefix(self.id(s)), s)));
+        crate::interrupt::sort_unstable_by(scratch, |a, b| {
+            (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| self.id(a.2).cmp(self.id(b.2)))
+        });
+        for (s, k) in states.iter_mut().zip(scratch.iter()) {
+            *s = k.2;
+        }
+    }
+
     /// Adds a state for `id` at `node` (the caller found none) and returns
     /// its number: the number of states added before it.
     pub(super) fn add(&mut self, node: usize, id: &str) -> usize {
@@ -82,6 +108,21 @@ mod tests {
         assert_eq!(ids.find(1, "bc"), None);
         assert_eq!(ids.find(0, "b"), None);
         assert_eq!((ids.id(0), ids.id(1), ids.id(2), ids.id(3)), ("a", "a", "", "bc"));
+    }
+
+    #[test]
+    fn states_sort_by_node_then_id() {
+        let mut ids = StateIds::default();
+        let words = ["b", "a", "", "abcdefgh", "abcdefghZ", "abcdefgh\0", "abcdefgA", "a\0", "ab", "10", "9", "100000000", "10000000"];
+        for (i, w) in words.iter().enumerate() {
+            ids.add(i % 2, w);
+        }
+        let mut states: Vec<usize> = (0..words.len()).collect();
+        let mut scratch = Vec::new();
+        ids.sort(&mut states, &mut scratch);
+        let mut want: Vec<usize> = (0..words.len()).collect();
+        want.sort_by(|&a, &b| (a % 2, words[a]).cmp(&(b % 2, words[b])));
+        assert_eq!(states, want);
     }
 
     #[test]
