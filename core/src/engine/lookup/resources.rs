@@ -4,7 +4,7 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use super::analysis::{EdgeGate, Graph, Kind, Plan, Up, Via, What};
-use super::state_ids::StateIds;
+use super::state_ids::{SortScratch, StateIds};
 use super::{LookupStats, target_kind};
 use crate::engine::check::{CheckOptions, Checker, undefined_entity, undefined_member};
 use crate::engine::context::{Context, ContextIndex, poll_every};
@@ -30,7 +30,7 @@ struct Buckets {
     /// The bucket last put in order by `pop`.
     sorted: Option<usize>,
     /// Room for sorting a bucket (see [`StateIds::sort`]).
-    scratch: Vec<(usize, u64, usize)>,
+    scratch: SortScratch,
 }
 
 impl Buckets {
@@ -201,7 +201,7 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
         }
     }
     let ids = &ex.ids;
-    ids.sort(&mut allowed, &mut Vec::new());
+    ids.sort(&mut allowed, &mut SortScratch::default());
     let mut answer = TextList::default();
     for (i, s) in allowed.iter().enumerate() {
         poll_every(i);
