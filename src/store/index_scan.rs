@@ -281,19 +281,22 @@ unsafe extern "C-unwind" {
 }
 
 thread_local! {
-    /// The hashed index verified by [`hashed_key_verified`] in this backend.
-    static VERIFIED_HASHED: std::cell::Cell<Oid> = const { std::cell::Cell::new(pg_sys::InvalidOid) };
+    /// The hashed indexes verified by [`hashed_key_verified`] in this
+    /// backend (the entity index and the subject index).
+    static VERIFIED_HASHED: std::cell::Cell<[Oid; 2]> = const { std::cell::Cell::new([pg_sys::InvalidOid; 2]) };
 }
 
 /// Whether the index's first key column is exactly
-/// `hashtextextended(<column 1> || ':' || <column 2>, 0)`, the key
-/// [`hashed_key`] computes: an index recreated with another expression
-/// would make reads miss rows. Verified once per backend and index OID.
+/// `hashtextextended(<column a> || ':' || <column b>, 0)` for `hashed` =
+/// (a, b), the key [`hashed_key`] computes: an index recreated with
+/// another expression would make reads miss rows. Verified once per
+/// backend and index OID.
 /// SAFETY: `index` is an open index.
-unsafe fn hashed_key_verified(index: pg_sys::Relation) -> bool {
+unsafe fn hashed_key_verified(index: pg_sys::Relation, hashed: (i32, i32)) -> bool {
     unsafe {
         let oid = (*index).rd_id;
-        if VERIFIED_HASHED.get() == oid {
+        let verified = VERIFIED_HASHED.get();
+        if verified.contains(&oid) {
             return true;
         }
         let form = (*index).rd_index;
@@ -301,26 +304,28 @@ unsafe fn hashed_key_verified(index: pg_sys::Relation) -> bool {
             return false;
         }
         // (Operator function OIDs are filled in by the relcache.)
-        let ok = is_expected_key(list_nodes(pg_sys::RelationGetIndexExpressions(index)));
+        let ok = is_expected_key(list_nodes(pg_sys::RelationGetIndexExpressions(index)), hashed);
         if ok {
-            VERIFIED_HASHED.set(oid);
+            // The newest two (an index rebuilt has a new OID).
+            VERIFIED_HASHED.set([oid, verified[0]]);
         }
         ok
     }
 }
 
-/// Whether `exprs` is exactly `[hashtextextended((col1 || ':') || col2, 0)]`.
+/// Whether `exprs` is exactly `[hashtextextended((a || ':') || b, 0)]` for
+/// the columns `(a, b)`.
 /// SAFETY: `exprs` are valid expression nodes.
-unsafe fn is_expected_key(exprs: Vec<*mut pg_sys::Node>) -> bool {
+unsafe fn is_expected_key(exprs: Vec<*mut pg_sys::Node>, (col_a, col_b): (i32, i32)) -> bool {
     unsafe {
         let [key] = exprs[..] else { return false };
         let [text, seed] = func_args(key, pg_sys::F_HASHTEXTEXTENDED)[..] else { return false };
         let [left, b] = op_args(text, pg_sys::F_TEXTCAT)[..] else { return false };
         let [a, sep] = op_args(left, pg_sys::F_TEXTCAT)[..] else { return false };
         is_const(seed, |d| d.value() == 0)
-            && is_column(a, 1)
+            && is_column(a, col_a as i16)
             && is_const(sep, |d| <&str>::from_datum(d, false) == Some(":"))
-            && is_column(b, 2)
+            && is_column(b, col_b as i16)
     }
 }
 
@@ -497,22 +502,28 @@ impl IndexScan {
     }
 
     /// Opens `rbac.<table>` through `rbac.<index>`, an index whose first key
-    /// column is `hashtextextended(<a> || ':' || <b>, 0)` over two text
-    /// columns and which includes every column of the table (see
-    /// [`Self::rekey_hashed`]), for reads keyed by the hash and then by the
-    /// key columns `then` (heap column numbers; none: by the hash alone).
-    /// `None` when the index does not exist, is not usable, or its key does
-    /// not go on with `then` (a library newer than the installed SQL,
-    /// before `ALTER EXTENSION UPDATE`), so that callers read through the
-    /// primary key instead.
-    pub fn open_hashed(table: &'static CStr, index: &'static CStr, then: &[i32]) -> Option<IndexScan> {
+    /// column is `hashtextextended(<a> || ':' || <b>, 0)` over the text
+    /// columns `hashed` = (a, b) and which includes every column of the
+    /// table (see [`Self::rekey_hashed`]), for reads keyed by the hash and
+    /// then by the key columns `then` (heap column numbers; none: by the
+    /// hash alone). `None` when the index does not exist, is not usable,
+    /// or its key does not go on with `then` (a library newer than the
+    /// installed SQL, before `ALTER EXTENSION UPDATE`), so that callers
+    /// read through another index instead.
+    pub fn open_hashed(table: &'static CStr, index: &'static CStr, hashed: (i32, i32), then: &[i32]) -> Option<IndexScan> {
         let mut key_columns = [0; 6];
         key_columns[1..=then.len()].copy_from_slice(then);
         let key_columns = &key_columns[..=then.len()];
-        Self::kept_or(index, key_columns, |home| Self::open_hashed_in(table, index, key_columns, home))
+        Self::kept_or(index, key_columns, |home| Self::open_hashed_in(table, index, hashed, key_columns, home))
     }
 
-    fn open_hashed_in(table: &'static CStr, index: &'static CStr, key_columns: &[i32], home: Option<Home>) -> Option<IndexScan> {
+    fn open_hashed_in(
+        table: &'static CStr,
+        index: &'static CStr,
+        hashed: (i32, i32),
+        key_columns: &[i32],
+        home: Option<Home>,
+    ) -> Option<IndexScan> {
         // SAFETY: as in `open`; a missing index is looked up without an
         // error and nothing is opened then.
         unsafe {
@@ -531,7 +542,7 @@ impl IndexScan {
                 return close_unused(heap, Some(index_rel));
             }
             let scan = Self::open_relations(heap, index_rel, table, index, key_columns, home);
-            if !hashed_key_verified(scan.index) || scan.index_position.is_none() && !serializable() {
+            if !hashed_key_verified(scan.index, hashed) || scan.index_position.is_none() && !serializable() {
                 pgrx::ereport!(
                     ERROR,
                     PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
