@@ -493,16 +493,22 @@ fn position(memos: &[Memo], action: &str, entity_type: &str) -> Option<usize> {
 /// The slow path: a new memo if needed, one check, and a lookup attempt
 /// when the checks so far have earned it.
 fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
-    let (i, recalled) = memo_for(action, entity_type);
-    if recalled && let Some(answer) = STATE.with(|cell| cell.borrow_mut()[i].probe(id)) {
-        return answer;
-    }
+    let (i, fresh) = memo_for(action, entity_type);
     let (subject, subject_text, due) = STATE.with(|cell| {
         let memos = cell.borrow();
         let m = &memos[i];
         (m.subject.clone(), m.subject_text.clone(), m.next_attempt.is_some_and(|at| m.spent >= at))
     });
     let Some(subject) = subject else { return false };
+    // A new memo's visible set may be kept from an earlier statement: a
+    // memo about to buy one looks first, in a read of its own; otherwise
+    // the look is the first step of this row's check, in the same read
+    // (one read's locks, privilege checks and cache key for the
+    // statement's first row instead of two: a point lookup is little else).
+    let recall_key = (fresh && !due).then(|| answer_key(&subject, action, entity_type));
+    if fresh && due && recall_visible(i, action, entity_type) {
+        return answer(action, entity_type, id);
+    }
     if due && try_lookup(i, &subject, action, entity_type) {
         count(|s| s.probes += 1);
         return STATE.with(|cell| cell.borrow()[i].visible.as_ref().is_some_and(|v| v.borrow_mut().contains(id)));
@@ -510,7 +516,12 @@ fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
     let started = Instant::now();
     let object = ObjectRef { ty: entity_type.to_owned(), id: id.to_text() };
     let kept = STATE.with(|cell| cell.borrow_mut()[i].kept.take());
-    let (allowed, kept) = store::read_active(|active, source| {
+    let checked = store::read_active(|active, source| {
+        if let Some(key) = &recall_key
+            && let Some(visible) = recalled_in(active, source, key, action, entity_type)
+        {
+            return Err(visible);
+        }
         let ctx = Context::default();
         let opts = options();
         // Under the read cache's key, what earlier checks of this subject
@@ -540,8 +551,17 @@ fn check_row(action: &str, entity_type: &str, id: RowId<'_>) -> bool {
             (Some(_), None) => None,
         };
         let kept = learnt.map(|(learnt, deps)| (Rc::clone(active), learnt, deps));
-        (allowed, kept)
+        Ok((allowed, kept))
     });
+    let (allowed, kept) = match checked {
+        Ok(checked) => checked,
+        Err(visible) => {
+            adopt(i, visible);
+            // A probe now (or, should it not answer, a check: the memo is
+            // no longer new).
+            return answer(action, entity_type, id);
+        }
+    };
     let allowed = allowed.or_raise();
     STATE.with(|cell| {
         let mut memos = cell.borrow_mut();
@@ -684,24 +704,41 @@ fn answer_key(subject: &SubjectRef, action: &str, entity_type: &str) -> String {
 }
 
 /// The statement's memo for `action` on `entity_type`, made if needed; and
-/// whether a new memo found its visible set kept by an earlier statement
-/// (its snapshot saw the same data, and the read cache took this
-/// statement's table locks and privilege checks).
+/// whether it is new (made now: its visible set may still be found kept by
+/// an earlier statement, see [`recall_visible`]).
 fn memo_for(action: &str, entity_type: &str) -> (usize, bool) {
-    if let Some(i) = STATE.with(|cell| position(&cell.borrow(), action, entity_type)) {
-        return (i, false);
+    match STATE.with(|cell| position(&cell.borrow(), action, entity_type)) {
+        Some(i) => (i, false),
+        None => (new_memo(action, entity_type), true),
     }
-    let i = new_memo(action, entity_type);
-    let Some(subject) = STATE.with(|cell| cell.borrow()[i].subject.clone()) else { return (i, false) };
-    let key = answer_key(&subject, action, entity_type);
-    // (None kept where a lookup cannot list the rows: see `Lookup::Unlisted`.)
-    let recalled = store::read_active(|active, source| {
-        active.unlisted_by(entity_type, action).is_none().then(|| source.cache().recall::<RefCell<Visible>>(&key)).flatten()
-    });
-    let Some(visible) = recalled else { return (i, false) };
+}
+
+/// The visible set an earlier statement kept for `key` (its snapshot saw
+/// the same data; the read cache took this statement's table locks and
+/// privilege checks), None where a lookup cannot list the rows (see
+/// `Lookup::Unlisted`). Called inside a read.
+fn recalled_in(active: &ActiveSchema, source: &mut store::source::IndexSource, key: &str, action: &str, entity_type: &str) -> Option<Rc<RefCell<Visible>>> {
+    active.unlisted_by(entity_type, action).is_none().then(|| source.cache().recall::<RefCell<Visible>>(key)).flatten()
+}
+
+/// Gives memo `i` a visible set found kept (see [`recalled_in`]).
+fn adopt(i: usize, visible: Rc<RefCell<Visible>>) {
     count(|s| s.reused += 1);
     STATE.with(|cell| cell.borrow_mut()[i].visible = Some(visible));
-    (i, true)
+}
+
+/// For a new memo: whether its visible set was found kept, in a read of its
+/// own (then memo `i` holds it).
+fn recall_visible(i: usize, action: &str, entity_type: &str) -> bool {
+    let Some(subject) = STATE.with(|cell| cell.borrow()[i].subject.clone()) else { return false };
+    let key = answer_key(&subject, action, entity_type);
+    match store::read_active(|active, source| recalled_in(active, source, &key, action, entity_type)) {
+        Some(visible) => {
+            adopt(i, visible);
+            true
+        }
+        None => false,
+    }
 }
 
 /// How a lookup for a visible set ended.
@@ -802,7 +839,10 @@ fn visible_set(action: &str, entity_type: &str) -> Option<Rc<RefCell<Visible>>> 
     // earlier in the transaction): no model, nothing visible, no error.
     // The statement itself then fails closed in the same way.
     store::schema::active()?;
-    let (i, _) = memo_for(action, entity_type);
+    let (i, fresh) = memo_for(action, entity_type);
+    if fresh {
+        recall_visible(i, action, entity_type);
+    }
     let (subject, visible) = STATE.with(|cell| {
         let m = &cell.borrow()[i];
         (m.subject.clone(), m.visible.clone())

@@ -13,7 +13,9 @@
 //!
 //! Why it is offered only sometimes: PostgreSQL estimates an array that is
 //! not a constant at ten elements, so once offered the planner prefers the
-//! condition whatever the array's real size. It is offered when the
+//! condition whatever the array's real size. (On PostgreSQL 17 and later
+//! it is also offered for a larger set when the query passes every row
+//! through the policy anyway: see [`reads_every_row`].) It is offered when the
 //! subject's last finished lookup (this backend's cost hint, see
 //! `permitted`; for a subject it knows nothing of, a lookup tried within
 //! [`PLANNING_LOOKUP`] at planning time, whose set the execution then
@@ -161,7 +163,7 @@ unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> Opt
             return None;
         }
         let visible = known_visible(&action, &entity_type)?;
-        if !small_set(visible, (*(*index).rel).tuples) {
+        if !small_set(visible, (*(*index).rel).tuples) && !(ARRAY_READS_ON && reads_every_row((*req).root, (*index).rel, (*req).funcid)) {
             return None;
         }
         let id_type = pg_sys::exprType(id);
@@ -216,6 +218,44 @@ unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> Opt
         // The policy's own call stays as a filter on the rows found.
         (*req).lossy = true;
         Some(pg_sys::lappend(std::ptr::null_mut(), saop.into_pg().cast()))
+    }
+}
+
+/// Whether a B-tree scan by an array of keys reads on along the index from
+/// one key to the next where they are near (PostgreSQL 17 on), instead of
+/// descending once per key: then a large visible set of ids that cluster
+/// in the index (pages created together) is read in a few descents.
+const ARRAY_READS_ON: bool = cfg!(any(feature = "pg17", feature = "pg18"));
+
+/// Whether the query passes every row of `rel` through the policy: it
+/// reads this one table, with no condition but the policy's (`funcid`) and
+/// no LIMIT or OFFSET — a `count(*)`, a whole listing. Every visible id is
+/// then needed whatever the plan (the per-row function would buy the
+/// lookup at once), so the index condition costs no lookup a plan would
+/// not make anyway, and the planner can weigh it at the set's real size
+/// (it evaluates the array for its estimate). A query with a LIMIT, a
+/// condition of its own or a join may need a few rows only: there a large
+/// set is not offered, lest planning buy a lookup its plan never uses.
+/// SAFETY: `root` and `rel` are the planner's, for the scanned table.
+unsafe fn reads_every_row(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptInfo, funcid: pg_sys::Oid) -> bool {
+    unsafe {
+        let parse = (*root).parse;
+        if parse.is_null() || !(*parse).limitCount.is_null() || !(*parse).limitOffset.is_null() {
+            return false;
+        }
+        let rels = (1..(*root).simple_rel_array_size as usize)
+            .filter(|&i| {
+                let r = *(*root).simple_rel_array.add(i);
+                !r.is_null() && (*r).reloptkind == pg_sys::RelOptKind::RELOPT_BASEREL
+            })
+            .count();
+        rels == 1
+            && PgList::<pg_sys::RestrictInfo>::from_pg((*rel).baserestrictinfo).iter_ptr().all(|ri| {
+                let clause = (*ri).clause.cast::<pg_sys::Node>();
+                !clause.is_null()
+                    && (*clause).type_ == pg_sys::NodeTag::T_FuncExpr
+                    && (*clause.cast::<pg_sys::FuncExpr>()).funcid == funcid
+            })
     }
 }
 

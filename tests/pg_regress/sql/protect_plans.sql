@@ -100,6 +100,34 @@ SELECT count(*) AS carol_count,
        count(*) = (SELECT count(*) FROM rbac.lookup_resources('user:carol', 'read', 'doc')) AS equals_lookup
   FROM regress_plans_docs;
 EXPLAIN (COSTS OFF) SELECT id FROM regress_plans_docs ORDER BY updated_at DESC LIMIT 3;
+-- A query that passes every row through the policy (a count, a whole
+-- listing: one table, no condition of its own, no LIMIT) needs her whole
+-- visible set whatever its plan. From PostgreSQL 17 on, where a scan by an
+-- array of keys reads on between near keys, the set is offered there
+-- whatever its size, and the planner weighs it at its real size: her
+-- 2,901 ids drive the primary key. Not for a query with a LIMIT or a
+-- condition of its own (it may need a few rows only), nor before 17.
+RESET ROLE;
+CREATE FUNCTION regress_plan_uses_ids(q text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+        IF line LIKE '%permitted_ids%' THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END $$;
+SET ROLE regress_plans_web;
+SELECT regress_plan_uses_ids('SELECT count(*) FROM regress_plans_docs')
+       = (current_setting('server_version_num')::int >= 170000) AS count_by_ids_from_17,
+       regress_plan_uses_ids('SELECT id FROM regress_plans_docs') = (current_setting('server_version_num')::int >= 170000) AS listing_by_ids_from_17,
+       regress_plan_uses_ids('SELECT id FROM regress_plans_docs ORDER BY updated_at DESC LIMIT 3') AS top_n_by_ids,
+       regress_plan_uses_ids($q$SELECT count(*) FROM regress_plans_docs WHERE updated_at > '2026-01-10'$q$) AS filtered_by_ids,
+       regress_plan_uses_ids('SELECT count(*) FROM regress_plans_docs d JOIN regress_plans_tags t ON t.id = ''t'' || d.id') AS join_by_ids;
+SELECT count(*) AS carol_count_again,
+       count(*) = (SELECT count(*) FROM rbac.lookup_resources('user:carol', 'read', 'doc')) AS equals_lookup
+  FROM regress_plans_docs;
 
 -- A generic plan made for dan, executed for carol, and back: exact.
 SELECT rbac.set_subject('user:dan', 'session');
@@ -136,4 +164,5 @@ SELECT rbac.unprotect('regress_plans_tags');
 SELECT rbac.unprotect('regress_plans_notes');
 SELECT rbac.unprotect('regress_plans_codes');
 DROP TABLE regress_plans_docs, regress_plans_tags, regress_plans_notes, regress_plans_codes;
+DROP FUNCTION regress_plan_uses_ids(text);
 DROP ROLE regress_plans_web;
