@@ -163,10 +163,18 @@ unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> Opt
             return None;
         }
         let visible = known_visible(&action, &entity_type)?;
-        if !small_set(visible, (*(*index).rel).tuples) && !(ARRAY_READS_ON && reads_every_row((*req).root, (*index).rel, (*req).funcid)) {
+        let id_type = pg_sys::exprType(id);
+        // A large set only of bigint or uuid ids: the scan sorts the array
+        // by the index's comparison, and these come sorted in it (checked
+        // in one pass); text ids come in byte order, which the column's
+        // collation may not share (a full sort of the whole set, through
+        // strcoll, at every execution).
+        let large_ok = ARRAY_READS_ON
+            && matches!(id_type, pg_sys::INT8OID | pg_sys::UUIDOID)
+            && reads_every_row((*req).root, (*index).rel, (*req).funcid);
+        if !small_set(visible, (*(*index).rel).tuples) && !large_ok {
             return None;
         }
-        let id_type = pg_sys::exprType(id);
         let (ids_fn, array_type) = match id_type {
             pg_sys::INT8OID => ("permitted_ids_bigint", pg_sys::INT8ARRAYOID),
             pg_sys::TEXTOID => ("permitted_ids", pg_sys::TEXTARRAYOID),
@@ -227,7 +235,8 @@ unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> Opt
 /// in the index (pages created together) is read in a few descents.
 const ARRAY_READS_ON: bool = cfg!(any(feature = "pg17", feature = "pg18"));
 
-/// Whether the query passes every row of `rel` through the policy: it
+/// Whether the query passes every row of `rel` through the policy (for a
+/// visible set too large for [`small_set`], of bigint or uuid ids): it
 /// reads this one table, with no condition but the policy's (`funcid`) and
 /// no LIMIT or OFFSET — a `count(*)`, a whole listing. Every visible id is
 /// then needed whatever the plan (the per-row function would buy the
