@@ -237,8 +237,9 @@ const ARRAY_READS_ON: bool = cfg!(any(feature = "pg17", feature = "pg18"));
 
 /// Whether the query passes every row of `rel` through the policy (for a
 /// visible set too large for [`small_set`], of bigint or uuid ids): it
-/// reads this one table, with no condition but the policy's (`funcid`) and
-/// no LIMIT or OFFSET — a `count(*)`, a whole listing. Every visible id is
+/// reads this one table, with no condition but the policy's (`funcid`),
+/// and wants all of its rows (no LIMIT or OFFSET, not a cursor or an
+/// EXISTS) — a `count(*)`, a whole listing. Every visible id is
 /// then needed whatever the plan (the per-row function would buy the
 /// lookup at once), so the index condition costs no lookup a plan would
 /// not make anyway, and the planner can weigh it at the set's real size
@@ -248,8 +249,11 @@ const ARRAY_READS_ON: bool = cfg!(any(feature = "pg17", feature = "pg18"));
 /// SAFETY: `root` and `rel` are the planner's, for the scanned table.
 unsafe fn reads_every_row(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptInfo, funcid: pg_sys::Oid) -> bool {
     unsafe {
+        // All of the level's rows wanted: no LIMIT or OFFSET here, and no
+        // fraction asked by the caller (a cursor, an EXISTS subquery, a
+        // subquery under an outer LIMIT plan for fewer).
         let parse = (*root).parse;
-        if parse.is_null() || !(*parse).limitCount.is_null() || !(*parse).limitOffset.is_null() {
+        if parse.is_null() || !(*parse).limitCount.is_null() || !(*parse).limitOffset.is_null() || (*root).tuple_fraction != 0.0 {
             return false;
         }
         let rels = (1..(*root).simple_rel_array_size as usize)

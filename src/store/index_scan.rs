@@ -280,10 +280,16 @@ unsafe extern "C-unwind" {
     fn hashtextextended_fmgr(fcinfo: pg_sys::FunctionCallInfo) -> Datum;
 }
 
+/// A hashed index verified by [`hashed_key_verified`]: its OID and the
+/// column pair its key hashes (an index renamed to the other's name is
+/// verified again, for the pair its name stands for).
+type Verified = (Oid, (i32, i32));
+
 thread_local! {
-    /// The hashed indexes verified by [`hashed_key_verified`] in this
-    /// backend (the entity index and the subject index).
-    static VERIFIED_HASHED: std::cell::Cell<[Oid; 2]> = const { std::cell::Cell::new([pg_sys::InvalidOid; 2]) };
+    /// The hashed indexes verified in this backend (the entity index and
+    /// the subject index).
+    static VERIFIED_HASHED: std::cell::Cell<[Verified; 2]> =
+        const { std::cell::Cell::new([(pg_sys::InvalidOid, (0, 0)); 2]) };
 }
 
 /// Whether the index's first key column is exactly
@@ -296,7 +302,7 @@ unsafe fn hashed_key_verified(index: pg_sys::Relation, hashed: (i32, i32)) -> bo
     unsafe {
         let oid = (*index).rd_id;
         let verified = VERIFIED_HASHED.get();
-        if verified.contains(&oid) {
+        if verified.contains(&(oid, hashed)) {
             return true;
         }
         let form = (*index).rd_index;
@@ -307,7 +313,7 @@ unsafe fn hashed_key_verified(index: pg_sys::Relation, hashed: (i32, i32)) -> bo
         let ok = is_expected_key(list_nodes(pg_sys::RelationGetIndexExpressions(index)), hashed);
         if ok {
             // The newest two (an index rebuilt has a new OID).
-            VERIFIED_HASHED.set([oid, verified[0]]);
+            VERIFIED_HASHED.set([(oid, hashed), verified[0]]);
         }
         ok
     }

@@ -298,10 +298,12 @@ const PROBE_EVERY: u32 = 16;
 /// subjects, it reads on along the index from where the previous read
 /// stopped instead of descending from the root for each id, as long as the
 /// rows in between are few; otherwise, or for an id not above the last,
-/// it searches again — through `tuples_by_subject_key` where it exists,
-/// whose 8-byte hash makes a descent about half as costly as one through
-/// the text columns. Either way it reads the same rows in the same
-/// snapshot.
+/// it searches `tuples_by_subject` again (so that the next read can read
+/// on), or — while reading on does not pay — reads the id's section
+/// alone, through `tuples_by_subject_key` where it exists, whose 8-byte
+/// hash makes a descent about half as costly as one through the text
+/// columns (see [`ReverseWalk::search_pays`]). Either way it reads the same
+/// rows in the same snapshot.
 struct ReverseWalk {
     subject_type: String,
     entity_type: String,

@@ -128,6 +128,20 @@ SELECT regress_plan_uses_ids('SELECT count(*) FROM regress_plans_docs')
        regress_plan_uses_ids($q$SELECT count(*) FROM regress_plans_docs WHERE updated_at > '2026-01-10'$q$) AS filtered_by_ids,
        regress_plan_uses_ids('SELECT count(*) FROM regress_plans_docs d JOIN regress_plans_tags t ON t.id = ''t'' || d.id') AS join_by_ids,
        regress_plan_uses_ids('SELECT count(*) FROM regress_plans_tags') AS text_ids_by_ids;
+-- uuid ids too: uma reads 1,100 of the 5,000 notes (more than the 1,000
+-- a table of this size allows).
+RESET ROLE;
+SELECT rbac.write_tuples(array_agg(format('doc:%s#reader@user:uma', id))) AS uma_notes
+  FROM (SELECT id FROM regress_plans_notes ORDER BY n LIMIT 1100) t;
+SET ROLE regress_plans_web;
+SELECT rbac.set_subject('user:uma', 'session');
+SELECT count(*) AS uma_count FROM regress_plans_notes;
+SELECT regress_plan_uses_ids('SELECT count(*) FROM regress_plans_notes')
+       = (current_setting('server_version_num')::int >= 170000) AS uuid_count_by_ids_from_17;
+SELECT count(*) AS uma_count_again,
+       count(*) = (SELECT count(*) FROM rbac.lookup_resources('user:uma', 'read', 'doc')) AS equals_lookup
+  FROM regress_plans_notes;
+SELECT rbac.set_subject('user:carol', 'session');
 SELECT count(*) AS carol_count_again,
        count(*) = (SELECT count(*) FROM rbac.lookup_resources('user:carol', 'read', 'doc')) AS equals_lookup
   FROM regress_plans_docs;
