@@ -169,10 +169,11 @@ unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> Opt
         // in one pass); text ids come in byte order, which the column's
         // collation may not share (a full sort of the whole set, through
         // strcoll, at every execution).
-        let large_ok = ARRAY_READS_ON
-            && matches!(id_type, pg_sys::INT8OID | pg_sys::UUIDOID)
-            && reads_every_row((*req).root, (*index).rel, (*req).funcid);
-        if !small_set(visible, (*(*index).rel).tuples) && !large_ok {
+        let offered = small_set(visible, (*(*index).rel).tuples)
+            || ARRAY_READS_ON
+                && matches!(id_type, pg_sys::INT8OID | pg_sys::UUIDOID)
+                && reads_every_row((*req).root, (*index).rel, (*req).funcid);
+        if !offered {
             return None;
         }
         let (ids_fn, array_type) = match id_type {

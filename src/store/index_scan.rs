@@ -735,7 +735,8 @@ impl IndexScan {
                         scan_keys[i] = scan_keys[0];
                     }
                 }
-                for (i, key) in scan_keys.iter_mut().enumerate().take(all).skip(if nkeys > 0 { all } else { 0 }) {
+                let not_null = if nkeys == 0 { all } else { 0 };
+                for (i, key) in scan_keys.iter_mut().enumerate().take(not_null) {
                     raw::ScanKeyEntryInitialize(
                         key,
                         (pg_sys::SK_ISNULL | pg_sys::SK_SEARCHNOTNULL) as std::ffi::c_int,

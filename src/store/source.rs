@@ -477,13 +477,7 @@ impl ReverseWalk {
         buf.clear();
         if let Some(keyed) = subject_key_scan(&mut self.keyed, &KEYED_BY) {
             keyed.rekey_hashed(hashed_name(&mut self.name, &self.subject_type, id), &[&self.entity_type, &self.relation], None);
-            let mut ours = of_subject(&self.subject_type, id);
-            while keyed.next(false) {
-                if ours(keyed) {
-                    buf.push(keyed, &HIT_COLUMNS);
-                }
-            }
-            return buf.finish(HIT_COLUMNS.len());
+            return read_at_most(keyed, &HIT_COLUMNS, usize::MAX, buf, of_subject(&self.subject_type, id)).0;
         }
         self.scan.rekey(&[&self.subject_type, id, &self.entity_type, &self.relation]);
         while self.scan.next(false) {

@@ -201,7 +201,7 @@ pub(super) fn lookup<S: TupleSource + ?Sized>(
         }
     }
     let ids = &ex.ids;
-    ids.sort(&mut allowed, &mut SortScratch::default());
+    ids.sort(&mut allowed, &mut ex.queue.scratch);
     let mut answer = TextList::default();
     for (i, s) in allowed.iter().enumerate() {
         poll_every(i);
