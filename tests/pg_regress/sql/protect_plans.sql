@@ -1,7 +1,9 @@
 -- The planner support of rbac.permitted: for a subject whose last lookup
 -- found few ids, the protected table's id index is driven by the visible
--- set (an index condition id = ANY (rbac.permitted_ids_…(…))), with the
--- policy kept as a filter; not for a subject who sees much. Rows are those
+-- set (an index condition id = ANY (rbac.permitted_ids_…(…))), which
+-- replaces the policy's per-row call (the array is the set that call
+-- probes; see protect_collation for where it stays a filter); not for a
+-- subject who sees much. Rows are those
 -- rbac.lookup_resources gives, whatever plan, subject or generic plan.
 DELETE FROM rbac.tuples;
 DELETE FROM rbac.attributes;
@@ -170,6 +172,10 @@ SELECT rbac.write_tuples(ARRAY['doc:007#reader@user:dan', 'doc:-0#reader@user:da
 SET ROLE regress_plans_web;
 SELECT rbac.permitted_ids_bigint('read', 'doc') AS dan_canonical_ids;
 SELECT count(*) AS dan_rows_7_8 FROM regress_plans_docs WHERE id IN (7, 8);
+-- Driven by the array alone (no per-row call after it), rows 7 and 8
+-- stay hidden.
+SELECT regress_plan_uses_ids('SELECT id FROM regress_plans_docs ORDER BY updated_at DESC LIMIT 50') AS newest_by_ids,
+       (SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM regress_plans_docs ORDER BY updated_at DESC LIMIT 50) t) AS dan_newest_rows;
 SELECT rbac.permitted_ids('read', 'doc') @> ARRAY['t1', '1'] AS text_form;
 SELECT rbac.permitted_ids('read', 'nope');
 SELECT rbac.set_subject(NULL, 'session');
