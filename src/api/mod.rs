@@ -12,6 +12,7 @@
 //! - `validate`        — Permify validation files;
 //! - `oauth`           — the OAuth flow (configure, start, callback, status);
 //! - `permitted`       — the per-row function of `rbac.protect`'s policies;
+//! - `id_arrays`       — its visible set's ids as the planner's `bigint[]`, `uuid[]`;
 //! - `permitted_plan`  — its planner support: selectivity, index condition;
 //! - `permitted_scan`  — its executor side: how many rows a plan checks;
 //! - `workspaces`      — installed workspaces: deauthorize, verify, sync, worker status;
@@ -23,6 +24,7 @@ pub mod consistency;
 pub mod context;
 pub mod explain;
 pub mod identity;
+pub mod id_arrays;
 pub mod lookup;
 pub mod meta;
 pub mod oauth;

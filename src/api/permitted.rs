@@ -42,6 +42,7 @@ use pgrx::prelude::*;
 use rustc_hash::FxHashSet;
 
 use super::check::options;
+use super::id_arrays::{Int8Ids, UuidIds};
 use super::identity;
 use super::permitted_scan;
 use crate::errors::OrRaise;
@@ -411,13 +412,16 @@ struct Visible {
     text: Option<Chains>,
     ints: Option<FxHashSet<i64>>,
     uuids: Option<FxHashSet<u128>>,
+    /// The integer and uuid ids sorted, for the planner's arrays.
+    sorted_ints: Option<Rc<[i64]>>,
+    sorted_uuids: Option<Rc<[u128]>>,
 }
 
 impl Visible {
     fn new(ids: TextList) -> Visible {
         // (Positions are u32: a visible set is far below 4 billion ids, as
         // it is below the memory a backend may take.)
-        Visible { ids, text: None, ints: None, uuids: None }
+        Visible { ids, text: None, ints: None, uuids: None, sorted_ints: None, sorted_uuids: None }
     }
 
     fn len(&self) -> usize {
@@ -432,6 +436,27 @@ impl Visible {
     fn uuids(&mut self) -> &FxHashSet<u128> {
         let ids = &self.ids;
         self.uuids.get_or_insert_with(|| ids.iter().filter_map(canonical_uuid).collect())
+    }
+
+    /// The ids that are an integer's canonical text, sorted (built from the
+    /// ids, not the probe set: a scan driven by the array probes nothing).
+    fn sorted_ints(&mut self) -> Rc<[i64]> {
+        let ids = &self.ids;
+        Rc::clone(self.sorted_ints.get_or_insert_with(|| {
+            let mut v: Vec<i64> = ids.iter().filter_map(canonical_int).collect();
+            v.sort_unstable();
+            v.into()
+        }))
+    }
+
+    /// The ids that are a uuid's canonical text, sorted.
+    fn sorted_uuids(&mut self) -> Rc<[u128]> {
+        let ids = &self.ids;
+        Rc::clone(self.sorted_uuids.get_or_insert_with(|| {
+            let mut v: Vec<u128> = ids.iter().filter_map(canonical_uuid).collect();
+            v.sort_unstable();
+            v.into()
+        }))
     }
 
     fn contains(&mut self, id: RowId<'_>) -> bool {
@@ -877,19 +902,15 @@ fn permitted_ids(action: &str, entity_type: &str) -> Vec<String> {
 /// [`permitted_ids`] for bigint id columns (the ids that are an integer's
 /// canonical text).
 #[pg_extern(stable, strict, parallel_restricted)]
-fn permitted_ids_bigint(action: &str, entity_type: &str) -> Vec<i64> {
-    let mut ids: Vec<i64> = visible_set(action, entity_type).map_or_else(Vec::new, |v| v.borrow_mut().ints().iter().copied().collect());
-    ids.sort_unstable();
-    ids
+fn permitted_ids_bigint(action: &str, entity_type: &str) -> Int8Ids {
+    Int8Ids(visible_set(action, entity_type).map_or_else(|| Rc::from([]), |v| v.borrow_mut().sorted_ints()))
 }
 
 /// [`permitted_ids`] for uuid id columns (the ids that are a uuid's
 /// canonical text).
 #[pg_extern(stable, strict, parallel_restricted)]
-fn permitted_ids_uuid(action: &str, entity_type: &str) -> Vec<pgrx::Uuid> {
-    let mut ids: Vec<u128> = visible_set(action, entity_type).map_or_else(Vec::new, |v| v.borrow_mut().uuids().iter().copied().collect());
-    ids.sort_unstable();
-    ids.into_iter().map(|u| pgrx::Uuid::from_bytes(u.to_be_bytes())).collect()
+fn permitted_ids_uuid(action: &str, entity_type: &str) -> UuidIds {
+    UuidIds(visible_set(action, entity_type).map_or_else(|| Rc::from([]), |v| v.borrow_mut().sorted_uuids()))
 }
 
 /// For the planner (see `permitted_plan`): how many ids `subject` can act
