@@ -35,7 +35,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use notion_rbac_core::engine::{self, Checker, Context, Chains, Deadline, Kept, TextList, key_hash};
+use notion_rbac_core::engine::{self, Checker, Context, Chains, Deadline, Kept, TextList, key_hash, probe_sorted};
 use notion_rbac_core::tuple::{self, ObjectRef, SubjectRef};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -412,16 +412,19 @@ struct Visible {
     text: Option<Chains>,
     ints: Option<FxHashSet<i64>>,
     uuids: Option<FxHashSet<u128>>,
-    /// The integer and uuid ids sorted, for the planner's arrays.
+    /// The integer and uuid ids sorted, for the planner's arrays; once
+    /// built, probes search them from where the last probe ended (`from`):
+    /// a scan the array drives returns its rows in the array's order.
     sorted_ints: Option<Rc<[i64]>>,
     sorted_uuids: Option<Rc<[u128]>>,
+    from: usize,
 }
 
 impl Visible {
     fn new(ids: TextList) -> Visible {
         // (Positions are u32: a visible set is far below 4 billion ids, as
         // it is below the memory a backend may take.)
-        Visible { ids, text: None, ints: None, uuids: None, sorted_ints: None, sorted_uuids: None }
+        Visible { ids, text: None, ints: None, uuids: None, sorted_ints: None, sorted_uuids: None, from: 0 }
     }
 
     fn len(&self) -> usize {
@@ -439,7 +442,7 @@ impl Visible {
     }
 
     /// The ids that are an integer's canonical text, sorted (built from the
-    /// ids, not the probe set: a scan driven by the array probes nothing).
+    /// ids, not from the probe set).
     fn sorted_ints(&mut self) -> Rc<[i64]> {
         let ids = &self.ids;
         Rc::clone(self.sorted_ints.get_or_insert_with(|| {
@@ -466,8 +469,14 @@ impl Visible {
                 let chains = self.text.get_or_insert_with(|| Chains::build(ids.len(), |i| key_hash(&[ids.get(i)])));
                 chains.positions(key_hash(&[s])).any(|i| ids.get(i) == s)
             }
-            RowId::Int(n) => self.ints().contains(&n),
-            RowId::Uuid(u) => self.uuids().contains(&u),
+            RowId::Int(n) => match &self.sorted_ints {
+                Some(sorted) => probe_sorted(sorted, &mut self.from, n),
+                None => self.ints().contains(&n),
+            },
+            RowId::Uuid(u) => match &self.sorted_uuids {
+                Some(sorted) => probe_sorted(sorted, &mut self.from, u),
+                None => self.uuids().contains(&u),
+            },
         }
     }
 }

@@ -6,12 +6,12 @@
 //! passing every row of the table, or of a sort order, through the policy.
 //!
 //! Why it is exact: the array is the statement's visible set, computed in
-//! the statement's snapshot when the scan starts — the same set the
-//! per-row function probes, so a row is in the array exactly when the
-//! policy's `rbac.permitted(...)` says yes, and the condition replaces the
-//! per-row call. (For text ids under a nondeterministic collation, whose
-//! `=` can match a text that is not a visible id, the condition is lossy
-//! and the call stays a filter on the rows the index returns.)
+//! the statement's snapshot when the scan starts (the same set the per-row
+//! function probes), and the condition is lossy — the policy's own
+//! `rbac.permitted(...)` stays a filter on every row the index returns, so
+//! a row is returned only if the current subject may see it, even when the
+//! subject changed after the scan started. A row missing from the array is
+//! one the subject cannot see.
 //!
 //! Why it is offered only sometimes: PostgreSQL estimates an array that is
 //! not a constant at ten elements, so once offered the planner prefers the
@@ -226,12 +226,16 @@ unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> Opt
         saop.args = saop_args;
         saop.location = -1;
 
-        // The array is the set the policy's own call probes, in the same
-        // snapshot, for the same subject: where `=` means the same id text
-        // (bigint, uuid, text in a deterministic collation) the call would
-        // only say yes again, row by row. Under a collation that equates
-        // different texts it stays a filter on the rows found.
-        (*req).lossy = id_type == pg_sys::TEXTOID && !pg_sys::get_collation_isdeterministic((*req).indexcollation);
+        // The policy's own call stays a filter on the rows found. The array
+        // is the set that call probes, but for the subject of the scan's
+        // start: a cursor fetched after `rbac.set_subject`, or a loop that
+        // changes the subject between its rows, must still return only
+        // rows the current subject may see (regress protect_plans). The
+        // filter is cheap there: rows come in the array's order, and a
+        // probe searches on from the last one (`Visible::contains`). It
+        // also keeps exact an id column whose `=` equates different texts
+        // (a nondeterministic collation: regress protect_collation).
+        (*req).lossy = true;
         Some(pg_sys::lappend(std::ptr::null_mut(), saop.into_pg().cast()))
     }
 }

@@ -18,6 +18,7 @@ pub mod lookup;
 pub mod memory;
 pub(crate) mod rules;
 pub mod source;
+mod sorted_probe;
 mod text_list;
 
 pub use check::{
@@ -25,6 +26,7 @@ pub use check::{
 };
 pub use context::{CallContext, Context, free_set_aside};
 pub use chains::{Chains, key_hash};
+pub use sorted_probe::probe_sorted;
 pub use text_list::TextList;
 pub use explain::{expand, explain};
 pub use lookup::{lookup_resource_list, lookup_resources, lookup_subjects, unlisted_by};

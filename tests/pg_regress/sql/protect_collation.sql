@@ -1,10 +1,8 @@
--- The visible-set index condition (see protect_plans) replaces the
--- policy's per-row call where `=` on the id column means the same text:
--- bigint, uuid, text in a deterministic collation (protect_plans shows
--- those plans without a filter). A text id column under a nondeterministic
--- collation equates texts that are different ids ('D1' = 'd1' ignoring
--- case): there the condition is lossy, the call stays a filter, and a row
--- whose id only equals a visible id under the collation stays hidden.
+-- The visible-set index condition (see protect_plans) is lossy: the
+-- policy's per-row call stays a filter on the rows the index returns. One
+-- reason: a text id column under a nondeterministic collation equates
+-- texts that are different ids ('D1' = 'd1' ignoring case), and a row
+-- whose id only equals a visible id under the collation must stay hidden.
 -- Only builds with ICU have such collations; without ICU (the PostgreSQL
 -- 18 build here) see protect_collation_1.out.
 SELECT EXISTS (SELECT FROM pg_collation WHERE collname = 'und-x-icu') AS icu \gset

@@ -1,9 +1,7 @@
 -- The planner support of rbac.permitted: for a subject whose last lookup
 -- found few ids, the protected table's id index is driven by the visible
--- set (an index condition id = ANY (rbac.permitted_ids_…(…))), which
--- replaces the policy's per-row call (the array is the set that call
--- probes; see protect_collation for where it stays a filter); not for a
--- subject who sees much. Rows are those
+-- set (an index condition id = ANY (rbac.permitted_ids_…(…))), with the
+-- policy kept as a filter; not for a subject who sees much. Rows are those
 -- rbac.lookup_resources gives, whatever plan, subject or generic plan.
 DELETE FROM rbac.tuples;
 DELETE FROM rbac.attributes;
@@ -161,6 +159,21 @@ EXECUTE newest;
 DEALLOCATE newest;
 RESET plan_cache_mode;
 
+-- A cursor whose scan the array drives keeps the array of its start, but
+-- each row it returns still passes the policy for the current subject:
+-- fetched after rbac.set_subject, dan's cursor returns none of his other
+-- docs to carol (who reads doc 100 and its descendants).
+SELECT rbac.set_subject('user:dan', 'session');
+BEGIN;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT regress_plan_uses_ids('SELECT id FROM regress_plans_docs WHERE updated_at IS NOT NULL') AS cursor_query_by_ids;
+DECLARE dan_docs CURSOR FOR SELECT id FROM regress_plans_docs WHERE updated_at IS NOT NULL;
+FETCH 1 FROM dan_docs;
+SELECT rbac.set_subject('user:carol', 'session');
+FETCH ALL FROM dan_docs;
+COMMIT;
+
 -- The arrays themselves, for the current subject only.
 SELECT rbac.set_subject('user:dan', 'session');
 SELECT rbac.permitted_ids_bigint('read', 'doc') AS dan_ids;
@@ -172,8 +185,7 @@ SELECT rbac.write_tuples(ARRAY['doc:007#reader@user:dan', 'doc:-0#reader@user:da
 SET ROLE regress_plans_web;
 SELECT rbac.permitted_ids_bigint('read', 'doc') AS dan_canonical_ids;
 SELECT count(*) AS dan_rows_7_8 FROM regress_plans_docs WHERE id IN (7, 8);
--- Driven by the array alone (no per-row call after it), rows 7 and 8
--- stay hidden.
+-- Driven by the array, rows 7 and 8 stay hidden.
 SELECT regress_plan_uses_ids('SELECT id FROM regress_plans_docs ORDER BY updated_at DESC LIMIT 50') AS newest_by_ids,
        (SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM regress_plans_docs ORDER BY updated_at DESC LIMIT 50) t) AS dan_newest_rows;
 SELECT rbac.permitted_ids('read', 'doc') @> ARRAY['t1', '1'] AS text_form;
