@@ -237,8 +237,8 @@ ALTER TABLE bench.app DISABLE ROW LEVEL SECURITY;
 -- Figures: p50 / p95 in ms; ratios against rbac.protect at p50.
 CREATE TEMP TABLE summary AS
 SELECT mode, who, query, count(*) AS runs,
-       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p50_ms,
-       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p95_ms,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 3) AS p50_ms,
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 3) AS p95_ms,
        max(n) AS rows_counted
   FROM bench.timings GROUP BY mode, who, query;
 SELECT :'label' AS dataset, s.who, s.query, s.rows_counted AS rows,
