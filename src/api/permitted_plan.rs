@@ -13,9 +13,10 @@
 //! subject changed after the scan started. A row missing from the array is
 //! one the subject cannot see.
 //!
-//! Why it is offered only sometimes: PostgreSQL estimates an array that is
-//! not a constant at ten elements, so once offered the planner prefers the
-//! condition whatever the array's real size. (On PostgreSQL 17 and later
+//! Why it is offered only sometimes: PostgreSQL costs the scan's descents
+//! as if an array that is not a constant had ten elements (it evaluates
+//! the array only to estimate the rows it selects), so once offered the
+//! planner tends to prefer the condition whatever the array's real size. (On PostgreSQL 17 and later
 //! it is also offered for a larger set when the query passes every row
 //! through the policy anyway: see [`reads_every_row`].) It is offered when the
 //! subject's last finished lookup (this backend's cost hint, see
