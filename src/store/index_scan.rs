@@ -687,7 +687,12 @@ impl IndexScan {
         let mut scan_keys: [pg_sys::ScanKeyData; 6] = unsafe { std::mem::zeroed() };
         let mut datums = [Datum::from(0usize); 6];
         let all = self.nkeys;
-        let old = std::mem::take(&mut self.key_datums);
+        // The old key datums, freed after the rescan (which may still read
+        // them); the vector keeps its room for the new ones.
+        let mut old = [Datum::from(0usize); 6];
+        let old_len = self.key_datums.len().min(old.len());
+        old[..old_len].copy_from_slice(&self.key_datums[..old_len]);
+        self.key_datums.clear();
         let scan = self.begun();
         // SAFETY: one guard for the whole re-key (see `raw`); the closure
         // owns nothing with a destructor. Text datums in the current
@@ -749,7 +754,7 @@ impl IndexScan {
                     );
                 }
                 raw::index_rescan(scan, scan_keys.as_mut_ptr(), all as std::ffi::c_int, std::ptr::null_mut(), 0);
-                for d in &old {
+                for d in &old[..old_len] {
                     raw::pfree(d.cast_mut_ptr());
                 }
             });
