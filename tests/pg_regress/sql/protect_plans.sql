@@ -167,7 +167,7 @@ SELECT rbac.set_subject('user:dan', 'session');
 BEGIN;
 SET LOCAL enable_seqscan = off;
 SET LOCAL enable_bitmapscan = off;
-SELECT regress_plan_uses_ids('SELECT id FROM regress_plans_docs WHERE updated_at IS NOT NULL') AS cursor_query_by_ids;
+SELECT regress_plan_uses_ids('DECLARE dan_docs CURSOR FOR SELECT id FROM regress_plans_docs WHERE updated_at IS NOT NULL') AS cursor_by_ids;
 DECLARE dan_docs CURSOR FOR SELECT id FROM regress_plans_docs WHERE updated_at IS NOT NULL;
 FETCH 1 FROM dan_docs;
 SELECT rbac.set_subject('user:carol', 'session');
