@@ -28,23 +28,13 @@ pub(crate) struct UuidIds(pub(crate) Rc<[u128]>);
 same_sql_type_as!(Int8Ids, Vec<i64>);
 same_sql_type_as!(UuidIds, Vec<pgrx::Uuid>);
 
-// SAFETY: each returns the datum of an array allocated in the function's
-// memory context (construct_array pallocs and copies every element).
+// SAFETY (both impls): the datum returned is an array allocated in the
+// function's memory context (see `return_array`).
 unsafe impl BoxRet for Int8Ids {
     unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
         let mut elems: Vec<pg_sys::Datum> = self.0.iter().map(|&id| pg_sys::Datum::from(id)).collect();
-        // SAFETY: `elems` holds `len` by-value int8 datums.
-        unsafe {
-            let array = pg_sys::construct_array(
-                elems.as_mut_ptr(),
-                array_len(elems.len()),
-                pg_sys::INT8OID,
-                8,
-                true,
-                pg_sys::TYPALIGN_DOUBLE as std::ffi::c_char,
-            );
-            fcinfo.return_raw_datum(pg_sys::Datum::from(array))
-        }
+        // SAFETY: by-value int8 datums.
+        unsafe { return_array(fcinfo, &mut elems, pg_sys::INT8OID, 8, true, pg_sys::TYPALIGN_DOUBLE) }
     }
 }
 
@@ -52,19 +42,28 @@ unsafe impl BoxRet for UuidIds {
     unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
         let bytes: Vec<[u8; 16]> = self.0.iter().map(|u| u.to_be_bytes()).collect();
         let mut elems: Vec<pg_sys::Datum> = bytes.iter().map(|b| pg_sys::Datum::from(b.as_ptr())).collect();
-        // SAFETY: `elems` points at `len` 16-byte uuids that outlive the
-        // call, which copies them.
-        unsafe {
-            let array = pg_sys::construct_array(
-                elems.as_mut_ptr(),
-                array_len(elems.len()),
-                pg_sys::UUIDOID,
-                16,
-                false,
-                pg_sys::TYPALIGN_CHAR as std::ffi::c_char,
-            );
-            fcinfo.return_raw_datum(pg_sys::Datum::from(array))
-        }
+        // SAFETY: pointers to 16-byte uuids in `bytes`, which outlives the
+        // call that copies them.
+        unsafe { return_array(fcinfo, &mut elems, pg_sys::UUIDOID, 16, false, pg_sys::TYPALIGN_CHAR) }
+    }
+}
+
+/// Returns the one-dimensional array of `elems` (of type `elem_type`, laid
+/// out as `len`, `byval`, `align` say), allocated in the function's memory
+/// context: `construct_array` pallocs it and copies every element.
+/// SAFETY: `elems` are datums of `elem_type`, valid for the call.
+unsafe fn return_array<'fcx>(
+    fcinfo: &mut FcInfo<'fcx>,
+    elems: &mut [pg_sys::Datum],
+    elem_type: pg_sys::Oid,
+    len: i32,
+    byval: bool,
+    align: u8,
+) -> Datum<'fcx> {
+    // SAFETY: as the caller's.
+    unsafe {
+        let array = pg_sys::construct_array(elems.as_mut_ptr(), array_len(elems.len()), elem_type, len, byval, align as std::ffi::c_char);
+        fcinfo.return_raw_datum(pg_sys::Datum::from(array))
     }
 }
 

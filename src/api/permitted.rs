@@ -441,25 +441,14 @@ impl Visible {
         self.uuids.get_or_insert_with(|| ids.iter().filter_map(canonical_uuid).collect())
     }
 
-    /// The ids that are an integer's canonical text, sorted (built from the
-    /// ids, not from the probe set).
+    /// The ids that are an integer's canonical text, sorted.
     fn sorted_ints(&mut self) -> Rc<[i64]> {
-        let ids = &self.ids;
-        Rc::clone(self.sorted_ints.get_or_insert_with(|| {
-            let mut v: Vec<i64> = ids.iter().filter_map(canonical_int).collect();
-            v.sort_unstable();
-            v.into()
-        }))
+        sorted_once(&mut self.sorted_ints, &self.ids, canonical_int)
     }
 
     /// The ids that are a uuid's canonical text, sorted.
     fn sorted_uuids(&mut self) -> Rc<[u128]> {
-        let ids = &self.ids;
-        Rc::clone(self.sorted_uuids.get_or_insert_with(|| {
-            let mut v: Vec<u128> = ids.iter().filter_map(canonical_uuid).collect();
-            v.sort_unstable();
-            v.into()
-        }))
+        sorted_once(&mut self.sorted_uuids, &self.ids, canonical_uuid)
     }
 
     fn contains(&mut self, id: RowId<'_>) -> bool {
@@ -479,6 +468,16 @@ impl Visible {
             },
         }
     }
+}
+
+/// The ids `canonical` maps, sorted: built on first use from the ids
+/// themselves (not from a probe set), then shared.
+fn sorted_once<T: Ord + Copy>(slot: &mut Option<Rc<[T]>>, ids: &TextList, canonical: fn(&str) -> Option<T>) -> Rc<[T]> {
+    Rc::clone(slot.get_or_insert_with(|| {
+        let mut v: Vec<T> = ids.iter().filter_map(canonical).collect();
+        v.sort_unstable();
+        v.into()
+    }))
 }
 
 /// `s` as an integer if it is exactly an integer's text (no sign `+`, no

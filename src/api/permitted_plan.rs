@@ -16,9 +16,10 @@
 //! Why it is offered only sometimes: PostgreSQL costs the scan's descents
 //! as if an array that is not a constant had ten elements (it evaluates
 //! the array only to estimate the rows it selects), so once offered the
-//! planner tends to prefer the condition whatever the array's real size. (On PostgreSQL 17 and later
-//! it is also offered for a larger set when the query passes every row
-//! through the policy anyway: see [`reads_every_row`].) It is offered when the
+//! planner tends to prefer the condition whatever the array's real size.
+//! (On PostgreSQL 17 and later it is also offered for a larger set when the
+//! query passes every row through the policy anyway: see
+//! [`reads_every_row`].) It is offered when the
 //! subject's last finished lookup (this backend's cost hint, see
 //! `permitted`; for a subject it knows nothing of, a lookup tried within
 //! [`PLANNING_LOOKUP`] at planning time, whose set the execution then
