@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::pg_sys;
+use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
 
 use notion_rbac_notion::http::Transport;
@@ -107,6 +108,53 @@ pub fn in_transaction<R>(f: impl FnOnce() -> R) -> R {
         let f = f;
         (f.0)()
     })
+}
+
+/// Runs `f` in a subtransaction of the current transaction. An ERROR it
+/// raises undoes only what `f` did and comes back as its message and
+/// SQLSTATE, so one job that cannot be done (a request whose check the
+/// current model can no longer answer) ends alone, instead of ending the
+/// worker, rolling back its claim and being claimed again after the
+/// restart, for ever. A cancel is not caught: it ends the unit of work as
+/// before.
+pub fn in_subtransaction<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    // SAFETY: called inside a transaction (a unit of work); the memory
+    // context and resource owner are put back after the subtransaction
+    // ends either way, as PL/pgSQL's exception blocks do.
+    unsafe {
+        let context = pg_sys::CurrentMemoryContext;
+        let owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(context);
+        let f = std::panic::AssertUnwindSafe(f);
+        let run = move || {
+            let f = f;
+            Ok((f.0)())
+        };
+        let outcome = pgrx::PgTryBuilder::new(run)
+            .catch_others(|caught| match caught {
+                CaughtError::PostgresError(e) | CaughtError::ErrorReport(e)
+                    if e.sql_error_code() != PgSqlErrorCode::ERRCODE_QUERY_CANCELED =>
+                {
+                    Err(format!("{} (SQLSTATE {})", e.message(), sqlstate_text(e.sql_error_code())))
+                }
+                other => other.rethrow(),
+            })
+            .execute();
+        match outcome {
+            Ok(_) => pg_sys::ReleaseCurrentSubTransaction(),
+            Err(_) => pg_sys::RollbackAndReleaseCurrentSubTransaction(),
+        }
+        pg_sys::MemoryContextSwitchTo(context);
+        pg_sys::CurrentResourceOwner = owner;
+        outcome
+    }
+}
+
+/// A SQLSTATE's five characters (PostgreSQL packs them six bits each).
+fn sqlstate_text(code: PgSqlErrorCode) -> String {
+    let packed = code as i32;
+    (0..5).map(|i| char::from(b'0' + ((packed >> (6 * i)) & 0x3f) as u8)).collect()
 }
 
 /// Shows what the worker is doing in `pg_stat_activity.query` / `state`.

@@ -23,8 +23,8 @@ struct Claimed {
     method: String,
     path: String,
     body: Option<serde_json::Value>,
-    /// The subject may no longer do what the request does: refused now,
-    /// not sent.
+    /// The subject may no longer do what the request does, or that can no
+    /// longer be decided: refused now, not sent.
     denied: bool,
 }
 
@@ -61,20 +61,28 @@ fn claim() -> Option<Claimed> {
     )
     .unwrap_or_else(|e| spi_error("claiming a Notion request", e));
     let (mut job, (subject, action, object)) = claimed?;
-    let allowed = Spi::get_one_with_args::<bool>(
-        "SELECT rbac.authorize($1, $2, $3)",
-        &[subject.as_str().into(), action.as_str().into(), object.as_str().into()],
-    )
-    .unwrap_or_else(|e| spi_error("authorizing a Notion request again", e))
-    .unwrap_or(false);
-    if !allowed {
-        Spi::run_with_args(
-            "UPDATE rbac.notion_requests SET status = 'denied', finished_at = pg_catalog.now(), error = $2 WHERE id = $1",
-            &[job.id.into(), format!("{subject} may no longer {action} {object} (see rbac.recent_denials)").into()],
+    // The check may now raise (the model no longer has the permission the
+    // action maps to, a depth limit): the request then fails here, on its
+    // own, and is not sent.
+    let authorized = super::in_subtransaction(|| {
+        Spi::get_one_with_args::<bool>(
+            "SELECT rbac.authorize($1, $2, $3)",
+            &[subject.as_str().into(), action.as_str().into(), object.as_str().into()],
         )
-        .unwrap_or_else(|e| spi_error("refusing a Notion request", e));
-        job.denied = true;
-    }
+        .unwrap_or_else(|e| spi_error("authorizing a Notion request again", e))
+        .unwrap_or(false)
+    });
+    let refusal = match authorized {
+        Ok(true) => return Some(job),
+        Ok(false) => ("denied", None, format!("{subject} may no longer {action} {object} (see rbac.recent_denials)")),
+        Err(why) => ("failed", Some("authorization_failed"), format!("the request could not be authorized again: {why}")),
+    };
+    Spi::run_with_args(
+        "UPDATE rbac.notion_requests SET status = $2, error_code = $3, finished_at = pg_catalog.now(), error = $4 WHERE id = $1",
+        &[job.id.into(), refusal.0.into(), refusal.1.into(), refusal.2.into()],
+    )
+    .unwrap_or_else(|e| spi_error("refusing a Notion request", e));
+    job.denied = true;
     Some(job)
 }
 

@@ -665,6 +665,34 @@ def t_request_authorized_again():
           "it is refused and never sent", r[0] == "denied" and "no longer" in r[1] and not sent, (r, sent))
 
 
+def t_request_authorization_raises():
+    bot, member, page = state["bot"], state["members"][0], state["pages"][0]
+    subject = "user:" + member
+    fake("POST", "/_fake/faults", {"method": "GET", "path": f"/v1/pages/{page}", "status": 429, "retry_after": 2, "count": 1})
+    since = log_seq()
+    pid = worker_pid()
+    rid = as_app("app_server", "SELECT rbac.notion_request(:'s', :'b', 'GET', :'p')", s=subject, b=bot, p=f"/v1/pages/{page}")[0][0]
+    wait_for("the throttled first attempt", lambda: one("SELECT status = 'queued' AND attempts = 1 FROM rbac.notion_requests "
+                                                        "WHERE id = :n", n=rid) == "t", 10)
+    # Meanwhile an administrator maps the action to a permission the model
+    # does not have: the check the worker makes again now raises 42704.
+    sql("INSERT INTO rbac.action_permissions (action, permission) VALUES ('read', 'no_such_permission')")
+    try:
+        r = as_app("app_server", "SELECT status, coalesce(error_code, ''), coalesce(error, '') "
+                   "FROM rbac.notion_response(:n, '20s')", n=rid)[0]
+    finally:
+        sql("DELETE FROM rbac.action_permissions WHERE action = 'read'")
+    sent = [e for e in fake("GET", f"/_fake/log?since={since}")["entries"]
+            if e["path"].startswith(f"/v1/pages/{page}") and e["status"] != 429]
+    check("a request whose check raises when it is authorized again fails on its own (authorization_failed, the "
+          "error and its SQLSTATE kept) and is never sent",
+          r[0] == "failed" and r[1] == "authorization_failed" and "42704" in r[2] and not sent, (r, sent))
+    later = as_app("app_server", "SELECT rbac.notion_request(:'s', :'b', 'GET', :'p')", s=subject, b=bot, p=f"/v1/pages/{page}")[0][0]
+    r = as_app("app_server", "SELECT status FROM rbac.notion_response(:n, '20s')", n=later)[0]
+    check("the worker was not restarted by it and goes on with the next request", worker_pid() == pid and r[0] == "succeeded",
+          (pid, worker_pid(), r))
+
+
 def t_jobs_not_starved():
     bot, member, page = state["bot"], state["members"][0], state["pages"][0]
     # 40 requests in one commit: the token's request budget spreads them
@@ -1004,7 +1032,7 @@ def t_no_secrets_in_log():
 
 def main():
     steps = [t_idle_without_extension, t_setup, t_full_flow, t_first_sync, t_sync_diff, t_sync_failure_keeps_tuples, t_sync_incomplete,
-             t_sync_restricted, t_sync_rate_limited, t_sync_long_retry_after, t_sync_periodic, t_notion_requests, t_requests_share_retry_after, t_request_authorized_again, t_jobs_not_starved, t_audit_delivery,
+             t_sync_restricted, t_sync_rate_limited, t_sync_long_retry_after, t_sync_periodic, t_notion_requests, t_requests_share_retry_after, t_request_authorized_again, t_request_authorization_raises, t_jobs_not_starved, t_audit_delivery,
              t_audit_delivery_removed_and_requeued, t_interrupted_requests, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
              t_invalid_client, t_redirect_mismatch, t_transient_retry, t_html_502, t_retry_after, t_refresh_on_401,
              t_refresh_failure_revokes, t_deauthorize, t_reauthorized_before_revoke, t_sighup, t_sigterm, t_restart_after_error, t_kill9_mid_exchange,
