@@ -165,6 +165,10 @@ class App:
                  f"grant={info['grant_type']}" if info.get("grant_type") else "",
                  f"fault=({fault.label()})" if fault is not None else ""]
         resp.note = " ".join(n for n in notes if n)
+        if fault is not None and fault.answer_delay_ms:
+            # Processed and logged: only the answer waits (real time),
+            # whether or not the client is still there to read it.
+            time.sleep(fault.answer_delay_ms / 1000.0)
         return resp
 
     @staticmethod

@@ -11,7 +11,10 @@ get this": a JSON error envelope with any status (500/503/504/529 with
 Retry-After, 409 ...), an HTML body without x-notion-request-id (what edge
 proxies send on 502/504), and/or a delay applied BEFORE the request is
 processed. A delayed request whose client has gone by the end of the delay is
-dropped unprocessed, like a request that never reached Notion.
+dropped unprocessed, like a request that never reached Notion. An answer
+delay is the other case: the request is processed at once (a code spent, a
+token pair rotated) and only its answer is held back; a client that leaves
+meanwhile loses it, and the effect stays.
 """
 
 import math
@@ -102,8 +105,8 @@ class Fault:
     def __init__(self, spec):
         if not isinstance(spec, dict):
             raise ValueError("a fault must be a JSON object")
-        known = {"method", "path", "count", "status", "code", "message", "html", "delay_ms", "retry_after",
-                 "additional_data"}
+        known = {"method", "path", "count", "status", "code", "message", "html", "delay_ms", "answer_delay_ms",
+                 "retry_after", "additional_data"}
         unknown = set(spec) - known
         if unknown:
             raise ValueError(f"unknown fault keys {sorted(unknown)} (known: {sorted(known)})")
@@ -118,10 +121,13 @@ class Fault:
         self.status = spec.get("status")
         self.html = bool(spec.get("html", False))
         self.delay_ms = int(spec.get("delay_ms", 0))
+        self.answer_delay_ms = int(spec.get("answer_delay_ms", 0))
+        if self.delay_ms < 0 or self.answer_delay_ms < 0:
+            raise ValueError("delay_ms and answer_delay_ms must not be negative")
         self.retry_after = spec.get("retry_after")
         self.additional_data = spec.get("additional_data")
-        if self.status is None and not self.delay_ms:
-            raise ValueError("a fault needs a status, a delay_ms, or both")
+        if self.status is None and not self.delay_ms and not self.answer_delay_ms:
+            raise ValueError("a fault needs a status, a delay_ms or an answer_delay_ms")
         if self.status is not None:
             if not isinstance(self.status, int) or not 400 <= self.status <= 599:
                 raise ValueError("status must be an HTTP error status (400-599)")
@@ -151,6 +157,7 @@ class Fault:
             "code": self.code if self.status is not None and not self.html else None,
             "html": self.html,
             "delay_ms": self.delay_ms,
+            "answer_delay_ms": self.answer_delay_ms,
             "retry_after": self.retry_after,
         }
 

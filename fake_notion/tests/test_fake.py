@@ -867,6 +867,31 @@ class FaultTests(FakeTest):
         self.assertEqual(reply.status, 200, reply)
         self.assertEqual(control("GET", f"bots/{reply.json['bot_id']}")["grants"], 2)  # login() + this one
 
+    def test_answer_delay_processes_first(self):
+        # The answer is held back, the request is not: a client that leaves
+        # meanwhile has still spent its code.
+        code = code_from(authorize())
+        control("POST", "faults", {"method": "POST", "path": "/v1/oauth/token", "answer_delay_ms": 1500})
+        seq = control("GET", "log")["last_seq"]
+        body = json.dumps({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}).encode()
+        cred = base64.b64encode(f"{MAIN[0]}:{MAIN[1]}".encode()).decode()
+        host, port = SERVER["url"][len("http://"):].split(":")
+        sock = socket.create_connection((host, int(port)))
+        sock.sendall(b"POST /v1/oauth/token HTTP/1.1\r\nHost: x\r\nNotion-Version: 2025-09-03\r\n"
+                     b"Content-Type: application/json\r\nAuthorization: Basic " + cred.encode() +
+                     b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        time.sleep(0.3)
+        entries = [e for e in control("GET", f"log?since={seq}")["entries"] if e["path"] == "/v1/oauth/token"]
+        sock.close()  # the client is killed while its answer is held back
+        self.assertEqual([e["status"] for e in entries], [200], entries)
+        self.assertOAuthError(exchange(code), 400, "invalid_grant")
+        self.assertEqual(control("GET", "faults")["faults"], [], "the fault applied once")
+
+    def test_negative_delay_refused(self):
+        for key in ("delay_ms", "answer_delay_ms"):
+            reply = call("POST", "/_fake/faults", body={"path": "/v1/users/me", key: -5}, version=None)
+            self.assertEqual(reply.status, 400, (key, reply))
+
 
 # --- control endpoints -----------------------------------------------------------
 

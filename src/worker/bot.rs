@@ -253,8 +253,9 @@ fn refresh(
     let request = TokenRequest::refresh(client.endpoint.base(), &client.credentials, refresh_token)
         .map_err(|e| CallError::Failed(e.message))?
         .to_http(client.endpoint.version());
-    let response =
-        context.send(&request).map_err(|e| CallError::Retry { error: e.to_string(), after: None, throttled: false })?;
+    let response = context
+        .send_to_token_endpoint(&request)
+        .map_err(|e| CallError::Retry { error: e.to_string(), after: None, throttled: false })?;
     match oauth::parse_token_response(response.status, &response.body) {
         Ok(token) => {
             let bot = bot_id.to_owned();

@@ -123,7 +123,7 @@ pub enum Answer {
 
 /// Sends the exchange; no transaction is open.
 pub fn perform(context: &Context, job: &Exchange) -> Answer {
-    match context.send(&job.request) {
+    match context.send_to_token_endpoint(&job.request) {
         Ok(response) => match oauth::parse_token_response(response.status, &response.body) {
             Ok(token) => Answer::Token(Box::new(token)),
             Err(e) => Answer::Refused(

@@ -93,6 +93,20 @@ impl Context {
         self.requests.set(self.requests.get().wrapping_add(1));
         self.transport.send(request, crate::guc::http_timeout(), &stopping)
     }
+
+    /// Sends a call to Notion's token endpoint (a code exchange, a
+    /// refresh): bounded by `notion_rbac.http_timeout`, but not abandoned
+    /// when the worker is asked to stop. Once Notion has acted on it — the
+    /// code spent, the refresh token rotated — its answer holds the only
+    /// copy of the new tokens: a SIGTERM waits for it, the answer is stored,
+    /// and then the worker stops (its loop checks before the next job).
+    pub fn send_to_token_endpoint(
+        &self,
+        request: &notion_rbac_notion::http::Request,
+    ) -> Result<notion_rbac_notion::http::Response, notion_rbac_notion::http::TransportError> {
+        self.requests.set(self.requests.get().wrapping_add(1));
+        self.transport.send(request, crate::guc::http_timeout(), &|| false)
+    }
 }
 
 /// An SPI failure in the worker: an ERROR (the worker exits and is

@@ -941,20 +941,67 @@ def _try(fn):
         return None
 
 
-def t_sigterm():
-    fake("POST", "/_fake/faults", {"method": "POST", "path": "/v1/oauth/token", "delay_ms": 5000, "count": 1})
-    job_id, _ = authorize()
-    wait_for("the exchange to start", lambda: job(job_id)["status"] == "running", 10)
-    pid = worker_pid()
+def stop_worker(pid, timeout):
+    """pg_terminate_backend() of the worker; seconds until its process ended."""
     t0 = time.monotonic()
     one(f"SELECT pg_terminate_backend({pid})")
-    wait_for("the worker to exit", lambda: not os.path.exists(f"/proc/{pid}"), 5, 0.01)
-    stopped = time.monotonic() - t0
+    wait_for("the worker to exit", lambda: not os.path.exists(f"/proc/{pid}"), timeout, 0.01)
+    return time.monotonic() - t0
+
+
+def restarted(pid):
+    return wait_for("the worker to restart", lambda: (lambda p: p if p and p != pid else None)(worker_pid()), 20)
+
+
+def t_sigterm():
+    # An ordinary call in flight is abandoned at once (the verify job's GET
+    # /v1/users/me, held 5 s before Notion would process it).
+    job_id, _ = authorize()
+    bot = wait_job(job_id)["bot_id"]
+    fake("POST", "/_fake/faults", {"method": "GET", "path": "/v1/users/me", "delay_ms": 5000, "count": 1})
+    jid = int(one("SELECT rbac.verify_workspace(:'b')", b=bot))
+    wait_for("the verify call to start", lambda: workspace_job(jid)["status"] == "running", 10)
+    time.sleep(0.3)
+    pid = worker_pid()
+    stopped = stop_worker(pid, 5)
     check(f"SIGTERM stops the worker promptly, mid-request ({stopped * 1000:.0f} ms)", stopped < 1.0)
-    new = wait_for("the worker to restart", lambda: (lambda p: p if p and p != pid else None)(worker_pid()), 20)
-    j = wait_job(job_id, timeout=30)
+    new = restarted(pid)
+    w = wait_workspace_job(jid, timeout=30)
     check("the postmaster restarts it and the interrupted job completes",
-          new != pid and j["status"] == "succeeded" and j["attempts"] == 2, j)
+          new != pid and w["status"] == "succeeded" and w["attempts"] == 2, w)
+    # A code exchange whose answer is slow: Notion has spent the code by the
+    # time the stop comes, so the worker waits for the answer and stores it.
+    fake("POST", "/_fake/faults", {"method": "POST", "path": "/v1/oauth/token", "answer_delay_ms": 3000, "count": 1})
+    since = log_seq()
+    job_id, _ = authorize()
+    wait_for("the exchange to reach Notion", lambda: token_calls(since, "authorization_code"), 10)
+    pid = worker_pid()
+    waited = stop_worker(pid, 15)
+    restarted(pid)
+    j = wait_job(job_id, timeout=30)
+    granted = [c for c in token_calls(since, "authorization_code") if c["status"] == 200]
+    check(f"SIGTERM during a code exchange waits for its answer ({waited:.1f} s; Notion spent the code) and installs the "
+          "workspace in that one attempt", j["status"] == "succeeded" and j["attempts"] == 1 and len(granted) == 1
+          and 2.0 < waited < 10, (j, granted, waited))
+    # A refresh whose answer is slow: Notion has rotated the pair (the old
+    # refresh token is spent), so the worker waits and stores the new one.
+    bot = j["bot_id"]
+    before = bot_tokens(bot)
+    fake("POST", f"/_fake/bots/{bot}/expire_access")
+    fake("POST", "/_fake/faults", {"method": "POST", "path": "/v1/oauth/token", "answer_delay_ms": 3000, "count": 1})
+    since = log_seq()
+    jid = int(one("SELECT rbac.verify_workspace(:'b')", b=bot))
+    wait_for("the refresh to reach Notion", lambda: token_calls(since, "refresh_token"), 10)
+    pid = worker_pid()
+    waited = stop_worker(pid, 15)
+    restarted(pid)
+    w = wait_workspace_job(jid, timeout=30)
+    after, stored = bot_tokens(bot), stored_tokens(bot)
+    check(f"SIGTERM during a refresh waits for the rotated pair ({waited:.1f} s) and stores it: the workspace stays active "
+          "with the tokens Notion now honours, and the job completes",
+          w["status"] == "succeeded" and after["refreshes"] == before["refreshes"] + 1 and stored is not None
+          and stored[0] == after["access_token"] and stored[1] == after["refresh_token"] and stored[2] == "active",
+          (w, after["refreshes"], before["refreshes"], stored and stored[2]))
 
 
 def t_sighup():
