@@ -158,9 +158,12 @@ impl SnapshotKey {
 ///
 /// Equal values see the same data by the same rule as [`SnapshotKey`]
 /// (`xmax`, the in-progress lists, the caller's own writes by command id and
-/// subtransaction, the user). The epoch is left out: a value never outlives
-/// its statement (the statement's start time and the local transaction id
-/// are part of it), and no statement sees 2^32 transactions go by.
+/// subtransaction, the user, this backend's table epoch: a TRUNCATE of the
+/// extension's tables by a function the statement calls is not MVCC-safe,
+/// and later rows must not be answered from what an earlier row read). The
+/// xid epoch is left out: a value never outlives its statement (the
+/// statement's start time and the local transaction id are part of it), and
+/// no statement sees 2^32 transactions go by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StatementSnapshot {
     statement_start: i64,
@@ -175,6 +178,7 @@ pub(crate) struct StatementSnapshot {
     suboverflowed: bool,
     xip: Vec<u32>,
     subxip: Vec<u32>,
+    tables: u64,
 }
 
 impl StatementSnapshot {
@@ -193,6 +197,7 @@ impl StatementSnapshot {
             suboverflowed: false,
             xip: Vec::new(),
             subxip: Vec::new(),
+            tables: 0,
         };
         s.refresh().then_some(s)
     }
@@ -215,6 +220,7 @@ impl StatementSnapshot {
                 && self.suboverflowed == snap.suboverflowed
                 && same_ids(&self.xip, raw_ids(snap.xip.cast(), snap.xcnt as usize))
                 && same_ids(&self.subxip, raw_ids(snap.subxip.cast(), snap.subxcnt.max(0) as usize))
+                && super::writes::epoch_checked() == Some(self.tables)
         }
     }
 
@@ -235,6 +241,7 @@ impl StatementSnapshot {
             self.suboverflowed = snap.suboverflowed;
             self.xip = raw_ids(snap.xip.cast(), snap.xcnt as usize).to_vec();
             self.subxip = raw_ids(snap.subxip.cast(), snap.subxcnt.max(0) as usize).to_vec();
+            self.tables = super::writes::epoch();
             true
         }
     }

@@ -296,6 +296,12 @@ pub(super) fn epoch() -> u64 {
     EPOCH.with(Cell::get)
 }
 
+/// [`epoch`] for the unguarded per-row path: never panics (None only once
+/// the thread is going away).
+pub(super) fn epoch_checked() -> Option<u64> {
+    EPOCH.try_with(Cell::get).ok()
+}
+
 /// The triggers that register writers, per table: the statement trigger
 /// (must fire always) and the row trigger for replication apply.
 const WATCHED: [(&std::ffi::CStr, &str, &str); 3] = [

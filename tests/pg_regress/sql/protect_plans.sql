@@ -174,6 +174,30 @@ SELECT rbac.set_subject('user:carol', 'session');
 FETCH ALL FROM dan_docs;
 COMMIT;
 
+-- A TRUNCATE of the tuples by a function the statement calls (the
+-- owner's, in a transaction that already has an xid): the rows after it
+-- are answered from the emptied table, not from the visible set read
+-- before it (TRUNCATE is not MVCC-safe).
+RESET ROLE;
+CREATE FUNCTION regress_truncate_at(id bigint, at bigint) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+    IF id = at THEN
+        TRUNCATE rbac.tuples;
+    END IF;
+    RETURN id;
+END $$;
+GRANT EXECUTE ON FUNCTION regress_truncate_at(bigint, bigint) TO regress_plans_web;
+SET ROLE regress_plans_web;
+SELECT rbac.set_subject('user:dan', 'session');
+BEGIN;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT pg_current_xact_id() IS NOT NULL AS has_xid;
+SELECT regress_plan_uses_ids('SELECT regress_truncate_at(id, 1) FROM regress_plans_docs WHERE updated_at IS NOT NULL') AS truncating_by_ids;
+SELECT array_agg(regress_truncate_at(id, 1)) AS dan_rows_around_truncate FROM regress_plans_docs WHERE updated_at IS NOT NULL;
+ROLLBACK;
+
 -- The arrays themselves, for the current subject only.
 SELECT rbac.set_subject('user:dan', 'session');
 SELECT rbac.permitted_ids_bigint('read', 'doc') AS dan_ids;
@@ -199,5 +223,5 @@ SELECT rbac.unprotect('regress_plans_tags');
 SELECT rbac.unprotect('regress_plans_notes');
 SELECT rbac.unprotect('regress_plans_codes');
 DROP TABLE regress_plans_docs, regress_plans_tags, regress_plans_notes, regress_plans_codes;
-DROP FUNCTION regress_plan_uses_ids(text);
+DROP FUNCTION regress_plan_uses_ids(text), regress_truncate_at(bigint, bigint);
 DROP ROLE regress_plans_web;
