@@ -228,7 +228,30 @@ fn encrypt_token(plaintext: &str, context_table: &str, context_column: &str, con
 /// never garbage. Granted only to rbac_worker.
 #[pg_extern(volatile, parallel_unsafe)]
 fn decrypt_token(token: encrypted_token, context_table: &str, context_column: &str, context_row: &str) -> SecretText {
+    require_worker();
     SecretText(open(&token, context_table, context_column, context_row))
+}
+
+/// EXECUTE on `rbac.decrypt_token` is granted to rbac_worker alone; the
+/// membership of the role running it is checked here too (inside a
+/// SECURITY DEFINER function, its owner's), so a grant made later to anyone
+/// else opens no token.
+fn require_worker() {
+    // SAFETY: backend state and a syscache lookup (missing_ok: a missing
+    // role is InvalidOid); no pointers kept.
+    let member = unsafe {
+        let role = pgrx::pg_sys::get_role_oid(c"rbac_worker".as_ptr(), true);
+        role != pgrx::pg_sys::InvalidOid && pgrx::pg_sys::is_member_of_role(pgrx::pg_sys::GetUserId(), role)
+    };
+    if !member {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "permission denied to decrypt tokens",
+            "",
+        )
+        .set_hint("Only members of rbac_worker (the background worker) may decrypt tokens.")
+        .report(PgLogLevel::ERROR);
+    }
 }
 
 /// A decrypted secret returned to SQL as `text`: the text datum is built
