@@ -56,7 +56,9 @@ fn deauthorize(bot_id: &str) -> Option<i64> {
         pgrx::notice!("the workspace of bot {bot_id} is already revoked");
         return None;
     }
-    let reason = Spi::get_one::<String>("SELECT 'deauthorized by ' || SESSION_USER")
+    // (Operator and cast named in full: this runs as the owner with rbac on
+    // the search_path, where pg_catalog has no `||` for name exactly.)
+    let reason = Spi::get_one::<String>("SELECT 'deauthorized by ' OPERATOR(pg_catalog.||) SESSION_USER::pg_catalog.text")
         .unwrap_or_else(|e| spi_error("naming the session user", e))
         .unwrap_or_default();
     crate::worker::bot::deauthorize(bot_id, &reason, false);

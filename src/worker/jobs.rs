@@ -154,6 +154,16 @@ since Notion may have acted on it' END \
     )
     .unwrap_or_else(|e| spi_error("re-queueing interrupted Notion requests", e))
     .unwrap_or(0);
+    // A revoke that gave up above ends as `workspace_job::run` ends one:
+    // its tokens are not used again. (Any revoked workspace with no revoke
+    // left to make is held to the same.)
+    Spi::run(
+        "UPDATE rbac.workspaces w SET access_token = NULL, refresh_token = NULL \
+          WHERE w.status = 'revoked' AND (w.access_token IS NOT NULL OR w.refresh_token IS NOT NULL) \
+            AND NOT EXISTS (SELECT FROM rbac.workspace_jobs j WHERE j.bot_id = w.bot_id AND j.kind = 'revoke' \
+                              AND j.status IN ('queued', 'running'))",
+    )
+    .unwrap_or_else(|e| spi_error("erasing the tokens of revocations that gave up", e));
     n
 }
 

@@ -737,6 +737,26 @@ def t_interrupted_requests():
           got["spent"][0] == "failed" and "gave up after" in got["spent"][3], got["spent"])
 
 
+def t_revoke_gave_up_erases_tokens():
+    job_id, _ = authorize()
+    bot = wait_job(job_id)["bot_id"]
+    spent = one("SELECT current_setting('notion_rbac.max_job_attempts')")
+    # Deauthorized; its revoke job as a worker stopped for the last time
+    # mid-call would leave it: running, every attempt used.
+    rows = sql("BEGIN; SELECT rbac.deauthorize(:'b'); UPDATE rbac.workspace_jobs SET status = 'running', attempts = :n "
+               "WHERE bot_id = :'b' AND kind = 'revoke' AND status = 'queued' RETURNING id; COMMIT;", b=bot, n=spent)
+    jid = int(rows[1][0])
+    held = one("SELECT access_token IS NOT NULL AND refresh_token IS NOT NULL FROM rbac.workspaces WHERE bot_id = :'b'", b=bot)
+    pid = worker_pid()
+    one(f"SELECT pg_terminate_backend({pid})")
+    wait_for("the worker to restart", lambda: (lambda p: p if p and p != pid else None)(worker_pid()), 20)
+    w = wait_workspace_job(jid)
+    erased = wait_for("the tokens to be erased", lambda: one(
+        "SELECT access_token IS NULL AND refresh_token IS NULL FROM rbac.workspaces WHERE bot_id = :'b'", b=bot) == "t" or None, 10)
+    check("a revocation that gives up after a restart (every attempt used) erases the tokens as any ended revocation does",
+          held == "t" and w["status"] == "failed" and "gave up" in w["error"] and erased, (held, w, erased))
+
+
 def t_denied():
     fake("POST", "/_fake/consent", {"mode": "deny"})
     try:
@@ -1080,7 +1100,7 @@ def t_no_secrets_in_log():
 def main():
     steps = [t_idle_without_extension, t_setup, t_full_flow, t_first_sync, t_sync_diff, t_sync_failure_keeps_tuples, t_sync_incomplete,
              t_sync_restricted, t_sync_rate_limited, t_sync_long_retry_after, t_sync_periodic, t_notion_requests, t_requests_share_retry_after, t_request_authorized_again, t_request_authorization_raises, t_jobs_not_starved, t_audit_delivery,
-             t_audit_delivery_removed_and_requeued, t_interrupted_requests, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
+             t_audit_delivery_removed_and_requeued, t_interrupted_requests, t_revoke_gave_up_erases_tokens, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
              t_invalid_client, t_redirect_mismatch, t_transient_retry, t_html_502, t_retry_after, t_refresh_on_401,
              t_refresh_failure_revokes, t_deauthorize, t_reauthorized_before_revoke, t_sighup, t_sigterm, t_restart_after_error, t_kill9_mid_exchange,
              t_audit_trail, t_state_failures_logged, t_no_secrets_in_log]
