@@ -23,7 +23,7 @@ pub struct Held {
 
 /// Sleeps `d` on the latch (other wake-ups are ignored). False if the
 /// worker was asked to stop.
-pub fn pause(d: Duration) -> bool {
+pub fn pause(context: &Context, d: Duration) -> bool {
     let until = Instant::now() + d;
     loop {
         let now = Instant::now();
@@ -33,6 +33,9 @@ pub fn pause(d: Duration) -> bool {
         if super::stopping() || !BackgroundWorker::wait_latch(Some((until - now).min(Duration::from_secs(1)))) {
             return false;
         }
+        // Woken (a commit queued work) or a second gone: a code exchange
+        // does not wait for this job's pause.
+        super::exchanges_between(context);
     }
 }
 
@@ -51,7 +54,7 @@ pub fn pace(context: &Context, bot_id: &str) -> Result<(), Held> {
     if wait > LONGEST_WAIT {
         return Err(Held { why: "Notion asked to wait (Retry-After)", after: Some(wait), throttled: true });
     }
-    if pause(wait) {
+    if pause(context, wait) {
         Ok(())
     } else {
         Err(Held { why: "the worker is stopping", after: None, throttled: false })

@@ -11,6 +11,8 @@
 //! 2. claim one due job in a short transaction (`FOR UPDATE SKIP LOCKED`,
 //!    marked running, committed) and decrypt what it needs;
 //! 3. talk to Notion with no transaction open (`notion_rbac_notion::http`);
+//!    a sync, many requests long, runs due code exchanges between them
+//!    ([`exchanges_between`]);
 //! 4. record the outcome — and the job's effect — in one short transaction,
 //!    guarded so that a job's effect is applied at most once.
 //!
@@ -275,18 +277,49 @@ fn run_workspace_job(context: &Context) -> bool {
     }
 }
 
-/// Runs one due job if there is one; false when there was nothing to do.
-fn work_once(context: &Context) -> bool {
+/// Claims and runs one due OAuth code exchange; false when none was due.
+/// `show`: report it in `pg_stat_activity` (not when it runs inside
+/// another job, whose activity stays shown).
+fn run_exchange(context: &Context, show: bool) -> bool {
     match BackgroundWorker::transaction(exchange::claim) {
         jobs::Claim::Ready(job) => {
-            report(Some(&format!("OAuth code exchange (job {})", job.claim.id)));
+            if show {
+                report(Some(&format!("OAuth code exchange (job {})", job.claim.id)));
+            }
             let answer = exchange::perform(context, &job);
             let job = std::panic::AssertUnwindSafe(job);
             BackgroundWorker::transaction(move || exchange::record(&job, answer));
-            return true;
+            true
         }
-        jobs::Claim::Settled => return true,
-        jobs::Claim::Nothing => {}
+        jobs::Claim::Settled => true,
+        jobs::Claim::Nothing => false,
+    }
+}
+
+/// Code exchanges run at most this many at a time inside another job.
+const EXCHANGES_BETWEEN: usize = 4;
+
+/// Runs the OAuth code exchanges that are due, between two requests of a
+/// long job (a sync makes hundreds, and may pause up to a minute on a 429):
+/// a user who authorizes meanwhile waits seconds rather than until the sync
+/// ends, and a code (valid about ten minutes) does not expire in the queue.
+/// Only outside a transaction; nothing when the worker is stopping.
+pub fn exchanges_between(context: &Context) {
+    // SAFETY: reads backend state.
+    if stopping() || unsafe { pg_sys::IsTransactionState() } {
+        return;
+    }
+    for _ in 0..EXCHANGES_BETWEEN {
+        if !run_exchange(context, false) {
+            return;
+        }
+    }
+}
+
+/// Runs one due job if there is one; false when there was nothing to do.
+fn work_once(context: &Context) -> bool {
+    if run_exchange(context, true) {
+        return true;
     }
     if STREAK.with(|s| s.get()) >= FOREGROUND_STREAK && run_workspace_job(context) {
         return true;

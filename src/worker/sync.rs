@@ -101,6 +101,7 @@ fn fetch_one(
 ) -> Result<Vec<u8>, Fetched<CallError>> {
     let mut failures = 0;
     loop {
+        super::exchanges_between(context);
         super::budget::pace(context, bot_id).map_err(|held| Fetched::Fail(held.into()))?;
         match bot::call(context, client, bot_id, method, path, body.clone()) {
             Ok(answer) => return Ok(answer),
@@ -133,7 +134,7 @@ fn fetch_one(
                     // with their ten-minute codes among them: the sync runs
                     // again after the wait instead.
                     return Err(Fetched::Fail(CallError::Retry { error, after: Some(wait), throttled: false }));
-                } else if !super::budget::pause(wait) {
+                } else if !super::budget::pause(context, wait) {
                     return Err(Fetched::Fail(CallError::Retry { error, after: None, throttled: false }));
                 }
             }

@@ -427,6 +427,34 @@ def t_sync_periodic():
     check("notion_rbac.sync_interval (reloadable) queues periodic syncs", j["status"] == "succeeded" and by == "notion_rbac worker", (j, by))
 
 
+def t_exchange_not_held_by_sync():
+    bot = state["bot"]
+    # A slow sync of the first workspace: its first three searches take
+    # 2.5 s each. Meanwhile a user installs the integration in the second.
+    since = log_seq()
+    fake("POST", "/_fake/faults", {"method": "POST", "path": "/v1/search", "delay_ms": 2500, "count": 3})
+    jid = sync_now(bot)
+    wait_for("the sync to start", lambda: workspace_job(jid)["status"] == "running", 10)
+    consent = fake("GET", "/_fake/consent")
+    fake("POST", "/_fake/consent", {"mode": "approve", "workspace_id": "1a000000-0000-4000-8000-000000000002",
+                                     "user_id": "2b000000-0000-4000-8000-000000000001",
+                                     "shared_roots": ["3c000000-0000-4000-8000-000000000030"]})
+    try:
+        job_id, _ = authorize()
+        j = wait_job(job_id, timeout=30)
+        during = workspace_job(jid)["status"]
+    finally:
+        fake("POST", "/_fake/consent", consent)
+    w = wait_workspace_job(jid, timeout=90)
+    check("a code exchange asked for during a long sync runs between the sync's requests, not after it",
+          j["status"] == "succeeded" and during == "running" and w["status"] == "succeeded",
+          (j, during, w, [(e["time"], e["method"], e["path"], e.get("grant_type")) for e in fake("GET", f"/_fake/log?since={since}")["entries"]]))
+    # The second installation's first sync, done before the next step.
+    if j["bot_id"]:
+        first = int(wait_for("the second installation's first sync", lambda: sync_job(j["bot_id"]), 20))
+        wait_workspace_job(first, timeout=60)
+
+
 # --- the checks ---------------------------------------------------------------
 
 state = {}
@@ -1099,7 +1127,7 @@ def t_no_secrets_in_log():
 
 def main():
     steps = [t_idle_without_extension, t_setup, t_full_flow, t_first_sync, t_sync_diff, t_sync_failure_keeps_tuples, t_sync_incomplete,
-             t_sync_restricted, t_sync_rate_limited, t_sync_long_retry_after, t_sync_periodic, t_notion_requests, t_requests_share_retry_after, t_request_authorized_again, t_request_authorization_raises, t_jobs_not_starved, t_audit_delivery,
+             t_sync_restricted, t_sync_rate_limited, t_sync_long_retry_after, t_sync_periodic, t_exchange_not_held_by_sync, t_notion_requests, t_requests_share_retry_after, t_request_authorized_again, t_request_authorization_raises, t_jobs_not_starved, t_audit_delivery,
              t_audit_delivery_removed_and_requeued, t_interrupted_requests, t_revoke_gave_up_erases_tokens, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
              t_invalid_client, t_redirect_mismatch, t_transient_retry, t_html_502, t_retry_after, t_refresh_on_401,
              t_refresh_failure_revokes, t_deauthorize, t_reauthorized_before_revoke, t_sighup, t_sigterm, t_restart_after_error, t_kill9_mid_exchange,
