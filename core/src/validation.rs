@@ -126,7 +126,7 @@ fn load<T>(lines: Vec<String>, what: &str, parse: impl Fn(&str) -> Result<T>) ->
         .enumerate()
         .map(|(i, line)| {
             parse(line).map_err(|mut e| {
-                e.message = format!("{what} {} \"{}\": {}", i + 1, line.trim(), e.message);
+                e.message = format!("{what} {} \"{}\": {}", i + 1, crate::error::shown(line.trim()), e.message);
                 e
             })
         })

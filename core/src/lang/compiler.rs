@@ -368,6 +368,9 @@ impl<'a> Compiler<'a> {
     }
 
     fn compile_operand(&mut self, site: &Site<'_>, operand: &Operand) -> Result<(Expr, usize)> {
+        // A model's work grows with its leaves times what each walk may
+        // point to: long enough to be worth a cancel.
+        crate::interrupt::poll();
         match operand {
             Operand::Group(chain, _) => self.compile_chain(site, chain),
             Operand::Path(segments) => Ok((Expr::Leaf(self.compile_path(site, segments)?), 1)),
@@ -480,6 +483,7 @@ impl<'a> Compiler<'a> {
                 continue;
             }
             for st in &rel.subject_types {
+                crate::interrupt::poll();
                 match &st.relation {
                     None => self.check_walk_target(site, &walk, target, rel, owner, &st.entity.name)?,
                     Some(r) => {
@@ -645,21 +649,37 @@ fn rule_signature(rule: &RuleDecl) -> String {
 }
 
 /// How Permify groups a level: `((a or b or c) and d)`. Runs of one
-/// operator are shown together.
+/// operator are shown together. Built in one pass (each change of operator
+/// wraps all that came before, so the opening brackets are counted first),
+/// and cut to [`READING_SHOWN`] characters: a level may have a million
+/// operands.
 fn left_to_right_reading(chain: &Chain) -> String {
-    let mut text = chain.first.to_string();
+    let changes = chain.rest.windows(2).filter(|w| w[0].0 != w[1].0).count();
+    let mut text = "(".repeat(changes + 1);
+    text.push_str(&chain.first.to_string());
     let mut run: Option<Op> = None;
     for (op, _, operand) in &chain.rest {
-        if run != Some(*op) {
-            if run.is_some() {
-                text = format!("({text})");
-            }
-            run = Some(*op);
+        if run.is_some_and(|r| r != *op) {
+            text.push(')');
         }
-        text = format!("{text} {} {operand}", op.keyword());
+        run = Some(*op);
+        text.push(' ');
+        text.push_str(op.keyword());
+        text.push(' ');
+        text.push_str(&operand.to_string());
+        if text.len() > READING_SHOWN {
+            let cut = (0..=READING_SHOWN).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+            text.truncate(cut);
+            text.push_str(" …");
+            return text;
+        }
     }
-    format!("({text})")
+    text.push(')');
+    text
 }
+
+/// Characters of a mixed-operator warning's reading shown at most.
+const READING_SHOWN: usize = 400;
 
 fn article(word: &str) -> &'static str {
     if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }

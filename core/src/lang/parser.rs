@@ -29,7 +29,7 @@
 
 use std::collections::HashMap;
 
-use crate::error::{Error, ErrorKind, Pos, Result};
+use crate::error::{shown, Error, ErrorKind, Pos, Result};
 
 use super::ast::*;
 use super::lexer::{Token, TokenKind, tokenize};
@@ -184,11 +184,11 @@ impl<'a> Parser<'a> {
             TokenKind::Integer | TokenKind::Double
                 if before.is_some_and(|b| b.kind == TokenKind::Ident && b.end == got.start) =>
             {
-                let word = before.map(|b| b.text.to_string()).unwrap_or_default();
+                let word = shown(before.map_or("", |b| &*b.text)).into_owned();
+                let number = shown(&got.text);
                 Some(format!(
-                    "names may contain only letters and underscores: \"{word}{}\" reads as \"{word}\" followed by \
-                     the number {}",
-                    got.text, got.text
+                    "names may contain only letters and underscores: \"{word}{number}\" reads as \"{word}\" followed \
+                     by the number {number}"
                 ))
             }
             TokenKind::Comma if expected.contains(&TokenKind::Relation) => Some(
@@ -241,6 +241,7 @@ impl<'a> Parser<'a> {
 
     /// `duplication found for <key>` for a name declared twice.
     fn duplicate(&self, key: &str, name: &Ident, what: &'static str, earlier: Declared) -> Error {
+        let key = shown(key);
         let message = format!(
             "duplication found for {key}: {what} \"{key}\" is already declared as {} {} at {}",
             article(earlier.what),
@@ -299,7 +300,7 @@ impl<'a> Parser<'a> {
         self.context = "entity".to_string();
         self.expect_next(TokenKind::Ident)?;
         let name = self.ident();
-        self.context = format!("entity \"{}\"", name.name);
+        self.context = format!("entity \"{}\"", shown(&name.name));
         self.declare_global(&name, "entity")?;
         self.expect_next(TokenKind::Lcb)?;
         self.members.clear();
@@ -330,7 +331,7 @@ impl<'a> Parser<'a> {
                     ]));
                 }
             }
-            self.context = format!("entity \"{}\"", entity.name.name);
+            self.context = format!("entity \"{}\"", shown(&entity.name.name));
             self.advance();
         }
         Ok(entity)
@@ -340,7 +341,7 @@ impl<'a> Parser<'a> {
     fn relation(&mut self, entity: &str) -> Result<RelationDecl> {
         self.expect_next(TokenKind::Ident)?;
         let name = self.ident();
-        self.context = format!("relation \"{entity}#{}\"", name.name);
+        self.context = format!("relation \"{}#{}\"", shown(entity), shown(&name.name));
         if self.peek().kind != TokenKind::Sign {
             return Err(self.peek_error(&[TokenKind::Sign]));
         }
@@ -365,7 +366,7 @@ impl<'a> Parser<'a> {
     fn attribute(&mut self, entity: &str) -> Result<AttributeDecl> {
         self.expect_next(TokenKind::Ident)?;
         let name = self.ident();
-        self.context = format!("attribute \"{entity}#{}\"", name.name);
+        self.context = format!("attribute \"{}#{}\"", shown(entity), shown(&name.name));
         let ty = self.type_ref()?;
         self.declare_member(entity, &name, "attribute")?;
         Ok(AttributeDecl { name, ty })
@@ -388,7 +389,7 @@ impl<'a> Parser<'a> {
     fn permission(&mut self, entity: &str) -> Result<PermissionDecl> {
         self.expect_next(TokenKind::Ident)?;
         let name = self.ident();
-        self.context = format!("permission \"{entity}#{}\"", name.name);
+        self.context = format!("permission \"{}#{}\"", shown(entity), shown(&name.name));
         // Permify checks the name before the expression.
         self.declare_member(entity, &name, "permission")?;
         self.expect_next(TokenKind::Assign)?;
@@ -496,7 +497,7 @@ impl<'a> Parser<'a> {
         self.context = "rule".to_string();
         self.expect_next(TokenKind::Ident)?;
         let name = self.ident();
-        self.context = format!("rule \"{}\"", name.name);
+        self.context = format!("rule \"{}\"", shown(&name.name));
         self.expect_next(TokenKind::Lp)?;
         let mut params = Vec::new();
         while self.peek().kind != TokenKind::Rp {

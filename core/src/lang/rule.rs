@@ -180,7 +180,7 @@ fn cel_error(decl: &RuleDecl, pos: Pos, message: String) -> Error {
 }
 
 fn body_detail(body: &RuleBody) -> String {
-    format!("CEL text of the rule body, as Permify reassembles it from tokens: {:?}", body.text)
+    format!("CEL text of the rule body, as Permify reassembles it from tokens: {:?}", crate::error::shown(&body.text))
 }
 
 /// Explains the reassembly quirk most likely behind a broken body.
@@ -242,7 +242,24 @@ fn char_offset_to_byte(text: &str, chars: usize) -> usize {
 fn check_body_size(text: &str) -> std::result::Result<(), (String, usize)> {
     let mut nesting = 0usize;
     let mut operators = 0usize;
+    // The one operator that is a word: `a in b in c …` nests left-deep as
+    // `+` does, one level of the parser's recursion per `in`.
+    let mut word_start: Option<usize> = None;
     for (offset, ch) in text.char_indices() {
+        let in_word = ch.is_alphanumeric() || ch == '_';
+        match (word_start, in_word) {
+            (None, true) => word_start = Some(offset),
+            (Some(start), false) => {
+                word_start = None;
+                if &text[start..offset] == "in" {
+                    operators += 1;
+                    if operators > MAX_RULE_OPERATORS {
+                        return Err((format!("rule body too complex: more than {MAX_RULE_OPERATORS} operators"), start));
+                    }
+                }
+            }
+            _ => {}
+        }
         match ch {
             '(' | '[' | '{' => {
                 nesting += 1;

@@ -570,6 +570,10 @@ fn mixed_operators_warn() {
     let s = ok(&doc(&format!("{ABC}\npermission v = a and (b or c and d)")));
     assert_eq!(s.warnings.len(), 1);
     assert!(s.warnings[0].message.ends_with("as ((b or c) and d)"));
+    // A level of 200,000 operands: the reading is built in one pass and cut.
+    let s = ok(&doc(&format!("{ABC}\npermission v = a{} and c", " or b".repeat(200_000))));
+    let m = &s.warnings[0].message;
+    assert!(m.len() < 1000 && m.contains("as ((a or b or b") && m.ends_with(" …"), "{}", m.len());
 }
 
 #[test]
@@ -762,6 +766,14 @@ fn rule_bodies_are_bounded_before_and_after_parsing() {
     let long = vec!["n"; 600].join(" + ");
     let e = err(&rule_schema(&format!("rule r(n integer) {{\n  {long} > 1\n}}")));
     assert!(e.message.starts_with("rule body too complex: more than 500 operators"), "{e}");
+    // `in` is an operator too (left-deep like `+`): a chain of 150,000
+    // would overflow the stack inside the CEL parser.
+    let e = err(&rule_schema(&format!("rule r(n integer[]) {{\n  1{}\n}}", " in n".repeat(600))));
+    assert!(e.message.starts_with("rule body too complex: more than 500 operators"), "{e}");
+    let e = err(&rule_schema(&format!("rule r(n integer[]) {{\n  1{}\n}}", " in n".repeat(150_000))));
+    assert!(e.message.starts_with("rule body too complex: more than 500 operators"), "{e}");
+    // A word that only contains `in` is no operator.
+    ok(&rule_schema("rule r(inside integer[], index integer) {\n  index in inside\n}"));
     let chain = vec!["n"; 40].join(" + ");
     let e = err(&rule_schema(&format!("rule r(n integer) {{\n  {chain} > 1\n}}")));
     assert!(e.message.starts_with("rule body too complex: its expression is nested more than 32"), "{e}");
@@ -815,4 +827,22 @@ fn names_longer_than_64_characters_are_compile_errors() {
     let e = err(&doc(&format!("permission {huge} = {huge}")));
     assert!(e.message.len() < 200, "the message does not repeat the name: {}", e.message.len());
     ok(&doc(&format!("relation {} @user", "a".repeat(64))));
+}
+
+/// Errors quote what the caller sent at most 128 characters long, however
+/// long the name, number or rule body (the length check on names runs only
+/// after parsing, so parse errors meet them whole).
+#[test]
+fn errors_quote_long_input_shortly() {
+    let long = "x".repeat(100_000);
+    for schema in [
+        format!("entity {long} {{ relation }}"),
+        format!("entity user {{}}\nentity {long} {{}}\nentity {long} {{}}"),
+        format!("entity user {{ relation {long}{} @user }}", "1".repeat(100_000)),
+        format!("entity user {{}}\nrule r(a integer) {{\n  a {} \n}}", "+ ".repeat(300) + &"a".repeat(100_000)),
+    ] {
+        let e = err(&schema);
+        let shown = format!("{e} {}", e.detail.as_deref().unwrap_or(""));
+        assert!(shown.len() < 2_000, "{} bytes: {}", shown.len(), &shown[..200]);
+    }
 }

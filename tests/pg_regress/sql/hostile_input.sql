@@ -21,6 +21,11 @@ SELECT try($$SELECT * FROM rbac.oauth_start(NULL, NULL)$$);
 -- A context nested deeper than JSON parsing allows is an ordinary error.
 SELECT try(format('SELECT rbac.check(%L, %L, %L, %L::jsonb)', 'user:u1', 'view', 'doc:d1',
                   '{"data": ' || repeat('[', 200) || repeat(']', 200) || '}'));
+-- A rule body of 150,000 chained `in` (a left-deep tree the CEL parser
+-- would recurse through, level by level, past the stack) is refused before
+-- it is parsed, in a validation file as in a schema.
+SELECT try($q$SELECT count(*) FROM rbac.validate(E'schema: |\n  entity user {}\n  rule r(a integer[]) {\n    1' || repeat(' in a', 150000) || E'\n  }\n')$q$);
+SELECT try($q$SELECT rbac.write_schema(E'entity user {}\nrule r(a integer[]) {\n  1' || repeat(' in a', 150000) || E'\n}')$q$);
 -- Every kind of JSON value in a context is read (numbers of any size,
 -- strings, booleans, null, nesting), and a non-object context is refused.
 SELECT rbac.check('user:u1', 'view', 'doc:d1', '{"data": {"n": [1.5, -2, 3e5, 12345678901234567890, 0.000001], "s": "x", "b": true, "z": null, "o": {"a": [[]]}}}') AS with_data;
