@@ -11,9 +11,241 @@
 -- functions write would run anyone's function as the owner. Grant the
 -- extension's roles instead. (The library also checks, since 0.20.0, that
 -- the role running rbac.decrypt_token is a member of rbac_worker.)
+--
+-- rbac.protect refuses a table with a permissive policy for any command,
+-- also one it leaves open; rbac.unprotect of a parent takes off the
+-- protection of a table protected before it was attached below it.
 
 \echo Use "ALTER EXTENSION notion_rbac UPDATE TO '0.20.0'" to load this file. \quit
 
+-- rbac.protect refuses a table with a permissive policy for any command:
+-- for a command it leaves open (insert_action is NULL by default) its own
+-- permissive policy of true would void the table's restriction. Its hint
+-- for a table below that is protected already names the table asked for.
+CREATE OR REPLACE FUNCTION rbac.protect(
+    tbl regclass,
+    entity_type text,
+    id_column name,
+    select_action text DEFAULT 'read',
+    update_action text DEFAULT 'write',
+    delete_action text DEFAULT 'delete',
+    insert_action text DEFAULT NULL,
+    force boolean DEFAULT true
+) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel record;
+    col record;
+    id_expr text;
+    cmd record;
+    enabled boolean;
+    forced boolean;
+    others text;
+    t regclass;
+    targets regclass[];
+BEGIN
+    IF tbl IS NULL OR entity_type IS NULL OR id_column IS NULL THEN
+        RAISE EXCEPTION 'rbac.protect: the table, entity type and id column must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- A partition or an inheritance child read by name is filtered by its
+    -- own policies only, and rows read through its parent by the parent's
+    -- only: the table and every table below it are protected alike (and
+    -- unprotected alike). A table below another is protected through the
+    -- top one.
+    IF EXISTS (SELECT FROM pg_inherits WHERE inhrelid = tbl) THEN
+        RAISE EXCEPTION 'rbac.protect: % is a partition or inheritance child of %', tbl,
+                        (SELECT i.inhparent::regclass FROM pg_inherits i WHERE i.inhrelid = tbl ORDER BY i.inhseqno LIMIT 1)
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Protect the table at the top: rbac.protect protects every partition and child below it too.';
+    END IF;
+    targets := ARRAY[tbl] || rbac._tables_below(tbl);
+    FOREACH t IN ARRAY targets LOOP
+        SELECT c.relkind, c.relrowsecurity, c.relforcerowsecurity, pg_has_role(c.relowner, 'USAGE') AS owns
+          INTO rel FROM pg_class c WHERE c.oid = t;
+        IF rel.relkind NOT IN ('r', 'p') THEN
+            RAISE EXCEPTION 'rbac.protect: % is not a table', t USING ERRCODE = 'wrong_object_type';
+        END IF;
+        IF NOT rel.owns THEN
+            RAISE EXCEPTION 'rbac.protect: must be the owner of table %', t
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Policies and row-level security are changed by the table''s owner.';
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_policy p JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_policy'::regclass
+                    WHERE p.polrelid = t AND d.description LIKE 'rbac.protect {%') THEN
+            RAISE EXCEPTION 'rbac.protect: % is already protected', t
+                USING ERRCODE = 'duplicate_object', HINT = 'Call rbac.unprotect(' || quote_literal(tbl::text) || ') first to change how.';
+        END IF;
+        -- PostgreSQL lets a row through when any permissive policy for its
+        -- command does: one the table has already would void these, and a
+        -- command left open (no action) gets a permissive policy of true,
+        -- which would void the table's own restriction of it.
+        SELECT string_agg(quote_ident(p.polname), ', ' ORDER BY p.polname) INTO others
+          FROM pg_policy p
+         WHERE p.polrelid = t AND p.polpermissive;
+        IF others IS NOT NULL THEN
+            RAISE EXCEPTION 'rbac.protect: table % has permissive policies (%): PostgreSQL lets a row through when any permissive policy does', t, others
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Drop them, or create them again AS RESTRICTIVE (they then narrow what rbac.protect allows, also for the commands it leaves open).';
+        END IF;
+        SELECT a.atttypid::regtype AS type INTO col
+          FROM pg_attribute a WHERE a.attrelid = t AND a.attname = id_column AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'rbac.protect: table % has no column %', t, id_column USING ERRCODE = 'undefined_column';
+        END IF;
+        -- Ids are compared in their text form: exactly the id a tuple names
+        -- (page:42, page:3f2e…). Text, integer and uuid columns are passed as
+        -- they are (rbac.permitted has a form for each, and compares without
+        -- making text of every row); other types are cast to text — only types
+        -- whose text form no setting changes: a date's follows the reader's
+        -- DateStyle, so a reader could pick which tuples a row matches.
+        IF NOT rbac._stable_id_type(col.type) THEN
+            RAISE EXCEPTION 'rbac.protect: column % of % is of type %, whose text form depends on session settings or is not an id',
+                            quote_ident(id_column), t, col.type
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Protect a column of type text, varchar, char, name, smallint, integer, bigint, numeric or uuid '
+                             '(or an enum, or a domain over one) that holds the id as the tuples name it.';
+        END IF;
+        id_expr := CASE WHEN col.type IN ('text'::regtype, 'character varying'::regtype, 'smallint'::regtype,
+                                          'integer'::regtype, 'bigint'::regtype, 'uuid'::regtype)
+                        THEN quote_ident(id_column) ELSE format('(%I)::text', id_column) END;
+        FOR cmd IN
+            SELECT * FROM (VALUES ('select', select_action), ('insert', insert_action),
+                                  ('update', update_action), ('delete', delete_action)) v(command, action)
+        LOOP
+            IF cmd.action IS NOT NULL THEN
+                -- Unknown entity types and actions are refused now, not at the
+                -- first query (the probe's subject and id need not exist).
+                BEGIN
+                    PERFORM rbac.check('user:_', cmd.action, entity_type || ':_');
+                EXCEPTION WHEN undefined_object OR invalid_text_representation THEN
+                    RAISE EXCEPTION 'rbac.protect: % action %: %', upper(cmd.command), quote_literal(cmd.action), SQLERRM
+                        USING ERRCODE = 'undefined_object', HINT = 'Name a permission, relation, attribute or rule of the entity in the active schema.';
+                END;
+            END IF;
+            IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = t AND polname = 'rbac_' || cmd.command) THEN
+                RAISE EXCEPTION 'rbac.protect: table % already has a policy named %', t, 'rbac_' || cmd.command
+                    USING ERRCODE = 'duplicate_object';
+            END IF;
+        END LOOP;
+        enabled := NOT rel.relrowsecurity;
+        forced := force AND NOT rel.relforcerowsecurity;
+        FOR cmd IN
+            SELECT * FROM (VALUES ('select', select_action), ('insert', insert_action),
+                                  ('update', update_action), ('delete', delete_action)) v(command, action)
+        LOOP
+            EXECUTE format('CREATE POLICY %I ON %s FOR %s TO PUBLIC %s', 'rbac_' || cmd.command, t, upper(cmd.command),
+                CASE
+                    WHEN cmd.action IS NULL AND cmd.command = 'insert' THEN 'WITH CHECK (true)'
+                    WHEN cmd.action IS NULL THEN 'USING (true)'
+                    WHEN cmd.command = 'insert' THEN format('WITH CHECK (rbac.permitted(%L, %L, %s))', cmd.action, entity_type, id_expr)
+                    WHEN cmd.command = 'update' THEN format('USING (rbac.permitted(%1$L, %2$L, %3$s)) WITH CHECK (rbac.permitted(%1$L, %2$L, %3$s))', cmd.action, entity_type, id_expr)
+                    ELSE format('USING (rbac.permitted(%L, %L, %s))', cmd.action, entity_type, id_expr)
+                END);
+            EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', 'rbac_' || cmd.command, t,
+                'rbac.protect ' || jsonb_build_object('entity_type', entity_type, 'id_column', id_column,
+                    'action', cmd.action, 'enabled_rls', enabled, 'forced_rls', forced)::text);
+        END LOOP;
+        IF enabled THEN
+            EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+        END IF;
+        IF forced THEN
+            EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', t);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- rbac.unprotect of a table takes off the protection of a table below it
+-- that was protected before it was attached (and only then refuses a table
+-- as "not protected" when nothing below it is either); the owner is
+-- checked only where there are policies to drop; a table below that is
+-- also below another protected table keeps its policies.
+CREATE OR REPLACE FUNCTION rbac.unprotect(tbl regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pol record;
+    enabled boolean;
+    forced boolean;
+    n int;
+    total int;
+    t regclass;
+    targets regclass[];
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'rbac.unprotect: the table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF EXISTS (SELECT FROM pg_inherits WHERE inhrelid = tbl) THEN
+        RAISE EXCEPTION 'rbac.unprotect: % is a partition or inheritance child of %', tbl,
+                        (SELECT i.inhparent::regclass FROM pg_inherits i WHERE i.inhrelid = tbl ORDER BY i.inhseqno LIMIT 1)
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Unprotect the table at the top: a table below a protected one stays protected with it.';
+    END IF;
+    -- The table and every table below it, as rbac.protect protected them
+    -- (a partition attached since, never protected, is passed over; one
+    -- protected before it was attached is unprotected with the table,
+    -- protected or not: nothing else could reach it). A table below that
+    -- is also below another protected table keeps its policies: they are
+    -- that table's too.
+    targets := ARRAY[tbl] || rbac._tables_below(tbl);
+    total := 0;
+    FOREACH t IN ARRAY targets LOOP
+        IF NOT EXISTS (SELECT FROM pg_policy p JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_policy'::regclass
+                        WHERE p.polrelid = t AND rbac._protect_info(d.description) IS NOT NULL) THEN
+            CONTINUE;
+        END IF;
+        IF t <> tbl AND EXISTS (
+                WITH RECURSIVE above(relid) AS (
+                    SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = t
+                    UNION
+                    SELECT i.inhparent FROM pg_inherits i JOIN above a ON i.inhrelid = a.relid)
+                SELECT FROM above a JOIN pg_policy p ON p.polrelid = a.relid
+                  JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_policy'::regclass
+                 WHERE a.relid <> ALL (targets) AND rbac._protect_info(d.description) IS NOT NULL) THEN
+            RAISE NOTICE 'rbac.unprotect: % stays protected: it is also below a protected table outside %', t, tbl;
+            CONTINUE;
+        END IF;
+        IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = t), 'USAGE') THEN
+            RAISE EXCEPTION 'rbac.unprotect: must be the owner of table %', t USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        enabled := false;
+        forced := false;
+        n := 0;
+        FOR pol IN
+            SELECT p.polname, rbac._protect_info(d.description) AS info
+              FROM pg_policy p JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_policy'::regclass
+             WHERE p.polrelid = t AND rbac._protect_info(d.description) IS NOT NULL
+        LOOP
+            EXECUTE format('DROP POLICY %I ON %s', pol.polname, t);
+            enabled := enabled OR coalesce((pol.info->>'enabled_rls')::boolean, false);
+            forced := forced OR coalesce((pol.info->>'forced_rls')::boolean, false);
+            n := n + 1;
+        END LOOP;
+        total := total + n;
+        IF forced THEN
+            EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', t);
+        END IF;
+        IF enabled THEN
+            IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = t) THEN
+                -- Other policies were added since: turning RLS off would void them.
+                RAISE NOTICE 'row-level security on % stays enabled: the table has other policies', t;
+            ELSE
+                EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', t);
+            END IF;
+        END IF;
+    END LOOP;
+    IF total = 0 THEN
+        RAISE EXCEPTION 'rbac.unprotect: % is not protected', tbl
+            USING ERRCODE = 'undefined_object', HINT = 'rbac.protected_tables lists the protected tables.';
+    END IF;
+END
+$$;
+
+-- Last, after every object of this version exists.
 DO $sweep$
 DECLARE
     g record;

@@ -97,19 +97,19 @@ BEGIN
         IF EXISTS (SELECT 1 FROM pg_policy p JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_policy'::regclass
                     WHERE p.polrelid = t AND d.description LIKE 'rbac.protect {%') THEN
             RAISE EXCEPTION 'rbac.protect: % is already protected', t
-                USING ERRCODE = 'duplicate_object', HINT = 'Call rbac.unprotect(' || quote_literal(t::text) || ') first to change how.';
+                USING ERRCODE = 'duplicate_object', HINT = 'Call rbac.unprotect(' || quote_literal(tbl::text) || ') first to change how.';
         END IF;
         -- PostgreSQL lets a row through when any permissive policy for its
-        -- command does: one the table has already would void these.
+        -- command does: one the table has already would void these, and a
+        -- command left open (no action) gets a permissive policy of true,
+        -- which would void the table's own restriction of it.
         SELECT string_agg(quote_ident(p.polname), ', ' ORDER BY p.polname) INTO others
           FROM pg_policy p
-         WHERE p.polrelid = t AND p.polpermissive
-           AND (p.polcmd = '*' OR (p.polcmd = 'r' AND select_action IS NOT NULL) OR (p.polcmd = 'a' AND insert_action IS NOT NULL)
-                OR (p.polcmd = 'w' AND update_action IS NOT NULL) OR (p.polcmd = 'd' AND delete_action IS NOT NULL));
+         WHERE p.polrelid = t AND p.polpermissive;
         IF others IS NOT NULL THEN
-            RAISE EXCEPTION 'rbac.protect: table % has permissive policies (%) that would let rows through', t, others
+            RAISE EXCEPTION 'rbac.protect: table % has permissive policies (%): PostgreSQL lets a row through when any permissive policy does', t, others
                 USING ERRCODE = 'object_not_in_prerequisite_state',
-                      HINT = 'Drop them, or create them again AS RESTRICTIVE (they then narrow what rbac.protect allows).';
+                      HINT = 'Drop them, or create them again AS RESTRICTIVE (they then narrow what rbac.protect allows, also for the commands it leaves open).';
         END IF;
         SELECT a.atttypid::regtype AS type INTO col
           FROM pg_attribute a WHERE a.attrelid = t AND a.attname = id_column AND a.attnum > 0 AND NOT a.attisdropped;
@@ -190,6 +190,7 @@ DECLARE
     enabled boolean;
     forced boolean;
     n int;
+    total int;
     t regclass;
     targets regclass[];
 BEGIN
@@ -203,9 +204,29 @@ BEGIN
                   HINT = 'Unprotect the table at the top: a table below a protected one stays protected with it.';
     END IF;
     -- The table and every table below it, as rbac.protect protected them
-    -- (a partition attached since, never protected, is passed over).
+    -- (a partition attached since, never protected, is passed over; one
+    -- protected before it was attached is unprotected with the table,
+    -- protected or not: nothing else could reach it). A table below that
+    -- is also below another protected table keeps its policies: they are
+    -- that table's too.
     targets := ARRAY[tbl] || rbac._tables_below(tbl);
+    total := 0;
     FOREACH t IN ARRAY targets LOOP
+        IF NOT EXISTS (SELECT FROM pg_policy p JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_policy'::regclass
+                        WHERE p.polrelid = t AND rbac._protect_info(d.description) IS NOT NULL) THEN
+            CONTINUE;
+        END IF;
+        IF t <> tbl AND EXISTS (
+                WITH RECURSIVE above(relid) AS (
+                    SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = t
+                    UNION
+                    SELECT i.inhparent FROM pg_inherits i JOIN above a ON i.inhrelid = a.relid)
+                SELECT FROM above a JOIN pg_policy p ON p.polrelid = a.relid
+                  JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_policy'::regclass
+                 WHERE a.relid <> ALL (targets) AND rbac._protect_info(d.description) IS NOT NULL) THEN
+            RAISE NOTICE 'rbac.unprotect: % stays protected: it is also below a protected table outside %', t, tbl;
+            CONTINUE;
+        END IF;
         IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = t), 'USAGE') THEN
             RAISE EXCEPTION 'rbac.unprotect: must be the owner of table %', t USING ERRCODE = 'insufficient_privilege';
         END IF;
@@ -222,10 +243,7 @@ BEGIN
             forced := forced OR coalesce((pol.info->>'forced_rls')::boolean, false);
             n := n + 1;
         END LOOP;
-        IF n = 0 AND t = tbl THEN
-            RAISE EXCEPTION 'rbac.unprotect: % is not protected', tbl
-                USING ERRCODE = 'undefined_object', HINT = 'rbac.protected_tables lists the protected tables.';
-        END IF;
+        total := total + n;
         IF forced THEN
             EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', t);
         END IF;
@@ -238,6 +256,10 @@ BEGIN
             END IF;
         END IF;
     END LOOP;
+    IF total = 0 THEN
+        RAISE EXCEPTION 'rbac.unprotect: % is not protected', tbl
+            USING ERRCODE = 'undefined_object', HINT = 'rbac.protected_tables lists the protected tables.';
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION rbac.unprotect(regclass) IS

@@ -293,13 +293,19 @@ SELECT col, try(format('SELECT rbac.protect(%L, %L, %L); SELECT rbac.unprotect(%
 -- A permissive policy the table has already would let every row through
 -- (PostgreSQL ORs permissive policies): refused (55000), for the commands
 -- rbac.protect restricts; a restrictive one narrows further and is kept.
+-- Also for a command it leaves open: its permissive policy of true would
+-- void the table's own (here: INSERT of ids under 10 only, and the
+-- default leaves INSERT open).
 CREATE TABLE regress_protect.legacy (id int PRIMARY KEY);
 ALTER TABLE regress_protect.legacy ENABLE ROW LEVEL SECURITY;
 CREATE POLICY everyone ON regress_protect.legacy FOR SELECT USING (true);
 SELECT try($$SELECT rbac.protect('regress_protect.legacy', 'doc', 'id')$$) AS permissive_select;
 SELECT try($$SELECT rbac.protect('regress_protect.legacy', 'doc', 'id', select_action => NULL)$$) AS select_left_open;
-SELECT rbac.unprotect('regress_protect.legacy');
 DROP POLICY everyone ON regress_protect.legacy;
+CREATE POLICY small_inserts ON regress_protect.legacy FOR INSERT WITH CHECK (id < 10);
+SELECT try($$SELECT rbac.protect('regress_protect.legacy', 'doc', 'id')$$) AS insert_left_open;
+SELECT count(*) AS not_protected FROM pg_policy WHERE polrelid = 'regress_protect.legacy'::regclass;
+DROP POLICY small_inserts ON regress_protect.legacy;
 CREATE POLICY everything ON regress_protect.legacy USING (true);
 SELECT try($$SELECT rbac.protect('regress_protect.legacy', 'doc', 'id', select_action => NULL)$$) AS permissive_all;
 DROP POLICY everything ON regress_protect.legacy;

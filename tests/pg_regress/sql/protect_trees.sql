@@ -65,5 +65,30 @@ SELECT count(*) AS protected_left FROM rbac.protected_tables;
 SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
  WHERE relname LIKE 'regress\_pdocs%' OR relname LIKE 'regress\_idocs%' ORDER BY relname;
 
+-- A table protected on its own, then attached below an unprotected
+-- parent: protecting the parent is refused (the partition is protected
+-- already) and points at unprotecting the parent, which takes the
+-- partition's protection off; then the parent protects the whole tree.
+CREATE TABLE regress_pdocs_d (id bigint, title text);
+SELECT rbac.protect('regress_pdocs_d', 'doc', 'id');
+ALTER TABLE regress_pdocs ATTACH PARTITION regress_pdocs_d FOR VALUES FROM (6000) TO (8000);
+SELECT try($$SELECT rbac.protect('regress_pdocs', 'doc', 'id')$$) AS below_protected;
+SELECT rbac.unprotect('regress_pdocs');
+SELECT rbac.protect('regress_pdocs', 'doc', 'id');
+SELECT table_name::text, count(*) AS policies FROM rbac.protected_tables
+ WHERE table_name::text LIKE 'regress\_pdocs%' GROUP BY 1 ORDER BY 1;
+SELECT rbac.unprotect('regress_pdocs');
+-- A child of two parents, protected through one: unprotecting the other
+-- (not protected itself) leaves the child's policies, which are the
+-- first parent's too.
+CREATE TABLE regress_ma (id bigint);
+CREATE TABLE regress_mb (id bigint);
+CREATE TABLE regress_mc () INHERITS (regress_ma, regress_mb);
+SELECT rbac.protect('regress_ma', 'doc', 'id');
+SELECT try($$SELECT rbac.unprotect('regress_mb')$$) AS other_parent;
+SELECT count(*) AS child_policies FROM pg_policy WHERE polrelid = 'regress_mc'::regclass;
+SELECT rbac.unprotect('regress_ma');
+DROP TABLE regress_ma, regress_mb CASCADE;
+
 DROP TABLE regress_pdocs, regress_idocs CASCADE;
 DROP ROLE regress_trees_web;
