@@ -162,7 +162,9 @@ $$;
 -- that was protected before it was attached (and only then refuses a table
 -- as "not protected" when nothing below it is either); the owner is
 -- checked only where there are policies to drop; a table below that is
--- also below another protected table keeps its policies.
+-- also below another protected table keeps its policies; row-level
+-- security that rbac.protect turned on is turned off again unless a
+-- permissive policy is left (restrictive ones alone hide every row).
 CREATE OR REPLACE FUNCTION rbac.unprotect(tbl regclass) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -230,10 +232,17 @@ BEGIN
             EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', t);
         END IF;
         IF enabled THEN
-            IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = t) THEN
-                -- Other policies were added since: turning RLS off would void them.
-                RAISE NOTICE 'row-level security on % stays enabled: the table has other policies', t;
+            IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = t AND polpermissive) THEN
+                -- A permissive policy was added since: turning RLS off
+                -- would void it.
+                RAISE NOTICE 'row-level security on % stays enabled: the table has other permissive policies', t;
             ELSE
+                -- Restrictive policies alone would hide every row (they
+                -- only narrow what a permissive one lets through): the
+                -- table is as it was before rbac.protect turned RLS on.
+                IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = t) THEN
+                    RAISE NOTICE 'row-level security on % is off again, as before rbac.protect: its restrictive policies alone would hide every row', t;
+                END IF;
                 EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', t);
             END IF;
         END IF;

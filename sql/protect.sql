@@ -248,10 +248,17 @@ BEGIN
             EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', t);
         END IF;
         IF enabled THEN
-            IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = t) THEN
-                -- Other policies were added since: turning RLS off would void them.
-                RAISE NOTICE 'row-level security on % stays enabled: the table has other policies', t;
+            IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = t AND polpermissive) THEN
+                -- A permissive policy was added since: turning RLS off
+                -- would void it.
+                RAISE NOTICE 'row-level security on % stays enabled: the table has other permissive policies', t;
             ELSE
+                -- Restrictive policies alone would hide every row (they
+                -- only narrow what a permissive one lets through): the
+                -- table is as it was before rbac.protect turned RLS on.
+                IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = t) THEN
+                    RAISE NOTICE 'row-level security on % is off again, as before rbac.protect: its restrictive policies alone would hide every row', t;
+                END IF;
                 EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', t);
             END IF;
         END IF;

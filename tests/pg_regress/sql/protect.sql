@@ -322,6 +322,17 @@ DROP POLICY open_select ON regress_protect.legacy;
 DROP POLICY open_all ON regress_protect.legacy;
 SELECT count(*) AS still_widened FROM rbac.protected_tables WHERE widened_by IS NOT NULL;
 
+-- A table whose RLS rbac.protect turned on is as it was after unprotect,
+-- also with a restrictive policy of its own left: alone, that would hide
+-- every row.
+CREATE TABLE regress_protect.plain (id int PRIMARY KEY);
+CREATE POLICY narrow ON regress_protect.plain AS RESTRICTIVE USING (id < 100);
+SELECT rbac.protect('regress_protect.plain', 'doc', 'id');
+SELECT relrowsecurity AS rls_on FROM pg_class WHERE oid = 'regress_protect.plain'::regclass;
+SELECT rbac.unprotect('regress_protect.plain');
+SELECT relrowsecurity AS rls_on, (SELECT array_agg(polname) FROM pg_policy WHERE polrelid = c.oid) AS policies
+  FROM pg_class c WHERE oid = 'regress_protect.plain'::regclass;
+
 DROP SCHEMA regress_protect CASCADE;
 DELETE FROM rbac.login_subjects WHERE login_role = 'regress_login_alice';
 DROP ROLE regress_login_alice, regress_owner, regress_web, regress_intruder;
