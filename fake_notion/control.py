@@ -288,6 +288,15 @@ def untrash(app, req, m):
     return _set_trash(app, req, False)
 
 
+def reindex(app, req, m):
+    """The object is indexed afresh (as after an edit or a move): with a
+    search_index_lag_seconds setting, search leaves it out for that long,
+    while GET by id still shows it."""
+    node = _node(app, _need_id(_body(req), "object_id"))
+    node.indexed_at = app.clock.now()
+    return {"object_id": node.id, "kind": node.kind, "indexed_at": node.indexed_at}
+
+
 def delete(app, req, m):
     node = _node(app, _need_id(_body(req), "object_id"))
     node.deleted = True
@@ -446,6 +455,7 @@ ROUTES = [
     ("POST", r"/_fake/trash", trash),
     ("POST", r"/_fake/untrash", untrash),
     ("POST", r"/_fake/delete", delete),
+    ("POST", r"/_fake/reindex", reindex),
     ("GET", r"/_fake/bots", list_bots),
     ("GET", r"/_fake/bots/([^/]+)", get_bot),
     ("POST", r"/_fake/bots/([^/]+)/remove", remove_bot),

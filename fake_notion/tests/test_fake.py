@@ -931,6 +931,18 @@ class ControlTests(FakeTest):
         self.assertEqual(found, [SALARIES])
         self.assertTrue(ids_)
 
+    def test_reindex(self):
+        # Indexed afresh: left out of search for the lag, shown by id.
+        control("POST", "settings", {"search_index_lag_seconds": 30})
+        search = lambda: [r["id"] for r in call("POST", "/v1/search", {"query": "Escalation"}, token=self.token).json["results"]]
+        control("POST", "clock/advance", {"seconds": 31})  # past the share's own lag
+        self.assertEqual(search(), [ESCALATION])
+        control("POST", "reindex", {"object_id": ESCALATION})
+        self.assertEqual(search(), [])
+        self.assertEqual(call("GET", f"/v1/pages/{ESCALATION}", token=self.token).status, 200)
+        control("POST", "clock/advance", {"seconds": 31})
+        self.assertEqual(search(), [ESCALATION])
+
     def test_control_pages_and_users(self):
         made = control("POST", "pages", {"parent_id": MARKETING, "title": "Launch plan"})
         self.assertEqual(call("GET", f"/v1/pages/{made['id']}", token=self.token).status, 200)

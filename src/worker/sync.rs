@@ -36,8 +36,8 @@ struct Counters {
 
 /// Runs a sync of `bot_id`.
 pub fn run(context: &Context, client: &Client, bot_id: &str) -> Outcome {
-    let setup = in_transaction(|| prepare(bot_id));
-    let workspace_id = match setup {
+    let setup = in_transaction(|| prepare(bot_id).map(|w| (w, known(bot_id))));
+    let (workspace_id, known) = match setup {
         Ok(w) => w,
         Err(why) => return Outcome::Failed(why),
     };
@@ -47,7 +47,7 @@ pub fn run(context: &Context, client: &Client, bot_id: &str) -> Outcome {
         let mut fetch = |method: Method, path: &str, body: Option<Vec<u8>>| -> Result<Vec<u8>, Fetched<CallError>> {
             fetch_one(context, client, bot_id, method, path, body, &mut counters)
         };
-        plan::collect(&mut fetch, &|why| CallError::Failed(why))
+        plan::collect(&mut fetch, &known, &|why| CallError::Failed(why))
     };
     let requests = context.requests.get() - requests_before;
     let listing = match listing {
@@ -76,6 +76,8 @@ pub fn run(context: &Context, client: &Client, bot_id: &str) -> Outcome {
         "objects_seen": listing.objects_seen(),
         "users_seen": listing.users.as_ref().map(Vec::len),
         "requests": requests,
+        // Objects search left out that Notion still showed by id.
+        "looked_up": listing.looked_up,
         "rate_limited": counters.rate_limited,
         "added": added,
         "removed": removed,
@@ -146,6 +148,31 @@ fn fetch_one(
 
 /// The workspace id of an active installation, once the active model
 /// allows every relation the sync writes.
+/// The pages and databases the last sync of `bot_id` saw (each has its
+/// `workspace` tuple).
+fn known(bot_id: &str) -> plan::Known {
+    let mut known = plan::Known::default();
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT entity_type, entity_id FROM rbac.notion_synced \
+              WHERE bot_id = $1 AND part = 'objects' AND relation = 'workspace' AND entity_type IN ('page', 'database')",
+            None,
+            &[bot_id.into()],
+        )?;
+        for row in rows {
+            let (Some(ty), Some(id)) = (row.get::<String>(1)?, row.get::<String>(2)?) else { continue };
+            if ty == "page" {
+                known.pages.insert(id);
+            } else {
+                known.databases.insert(id);
+            }
+        }
+        Ok::<_, pgrx::spi::SpiError>(())
+    })
+    .unwrap_or_else(|e| spi_error("reading what the last sync saw", e));
+    known
+}
+
 fn prepare(bot_id: &str) -> Result<String, String> {
     let workspace = Spi::get_one_with_args::<String>(
         "SELECT (SELECT workspace_id FROM rbac.workspaces WHERE bot_id = $1 AND status = 'active')",

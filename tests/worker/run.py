@@ -347,6 +347,39 @@ def t_sync_failure_keeps_tuples():
     check("the retry succeeds", j["status"] == "succeeded", j)
 
 
+def t_sync_search_leaves_out():
+    bot, workspace = state["bot"], state["workspace"]
+    # A page the last sync saw, below a shared root, indexed afresh by
+    # Notion (as after an edit or a move): search leaves it out for 30 s.
+    page = one("SELECT entity_id FROM rbac.notion_synced WHERE bot_id = :'b' AND entity_type = 'page' AND relation = 'parent' "
+               "AND subject_type = 'page' ORDER BY entity_id LIMIT 1", b=bot)
+    count = lambda: int(one("SELECT count(*) FROM rbac.tuples WHERE entity_type = 'page' AND entity_id = :'p'", p=page))
+    before = count()
+    fake("POST", "/_fake/settings", {"search_index_lag_seconds": 30})
+    try:
+        fake("POST", "/_fake/clock/advance", {"seconds": 31})  # past the shares' own lag
+        fake("POST", "/_fake/reindex", {"object_id": page})
+        j, result = sync_result(sync_now(bot))
+        kept = count()
+    finally:
+        fake("POST", "/_fake/settings", {"search_index_lag_seconds": 0})
+    check("a page search leaves out (indexed afresh) is looked up by id and keeps its tuples",
+          j["status"] == "succeeded" and result.get("removed") == 0 and result.get("looked_up") == 1 and kept == before >= 2,
+          (result, before, kept))
+    # Trashed (with what is under it): looked up, gone, removed.
+    fake("POST", "/_fake/trash", {"object_id": page})
+    try:
+        j, result = sync_result(sync_now(bot))
+        gone = count()
+    finally:
+        fake("POST", "/_fake/untrash", {"object_id": page})
+    check("a page Notion trashed is removed (looked up: in the trash)",
+          j["status"] == "succeeded" and gone == 0 and result.get("removed", 0) >= 2 and result.get("looked_up") == 0, (result, gone))
+    j, result = sync_result(sync_now(bot))
+    check("untrashed, the next sync adds it back", j["status"] == "succeeded" and owned(bot) == expected_tuples(bot, workspace)[0],
+          result)
+
+
 def t_sync_incomplete():
     bot, workspace = state["bot"], state["workspace"]
     before = owned(bot)
@@ -1126,7 +1159,7 @@ def t_no_secrets_in_log():
 
 
 def main():
-    steps = [t_idle_without_extension, t_setup, t_full_flow, t_first_sync, t_sync_diff, t_sync_failure_keeps_tuples, t_sync_incomplete,
+    steps = [t_idle_without_extension, t_setup, t_full_flow, t_first_sync, t_sync_diff, t_sync_failure_keeps_tuples, t_sync_search_leaves_out, t_sync_incomplete,
              t_sync_restricted, t_sync_rate_limited, t_sync_long_retry_after, t_sync_periodic, t_exchange_not_held_by_sync, t_notion_requests, t_requests_share_retry_after, t_request_authorized_again, t_request_authorization_raises, t_jobs_not_starved, t_audit_delivery,
              t_audit_delivery_removed_and_requeued, t_interrupted_requests, t_revoke_gave_up_erases_tokens, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
              t_invalid_client, t_redirect_mismatch, t_transient_retry, t_html_502, t_retry_after, t_refresh_on_401,

@@ -20,13 +20,22 @@
 //! tuples of that part are left as they were. A listing Notion cut short
 //! (search stops at 10,000 results with `request_status` `incomplete`)
 //! still adds what it saw, but removes nothing: what it did not reach may
-//! well still be shared ([`Listing::incomplete`]).
+//! well still be shared ([`Listing::incomplete`]). Search is not
+//! exhaustive either (docs/notion-api.md §3.1: only directly shared roots
+//! are guaranteed; their descendants appear once indexed, and the index
+//! changes): an object an earlier sync saw ([`Known`]) that search leaves
+//! out is looked up by id, and stays if Notion still shows it.
 
 use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
 use crate::http::Method;
+
+/// Objects an earlier sync left out of search may be looked up one by one
+/// at most this many times a sync; beyond, the rest count as gone (many
+/// missing at once is an un-share, not the index).
+pub const MAX_LOOKUPS: usize = 200;
 
 /// Most pages a listing may span (100 objects each): a bound on a sync
 /// whose cursors never end.
@@ -107,6 +116,16 @@ pub struct Listing {
     /// Parts whose listing Notion cut short (`request_status` `incomplete`):
     /// their tuples may be added to, never removed from.
     pub incomplete: Vec<Part>,
+    /// Objects search left out that Notion still showed when looked up by id.
+    pub looked_up: u32,
+}
+
+/// What an earlier sync saw: the pages and databases (by id) whose tuples
+/// it owns.
+#[derive(Debug, Default)]
+pub struct Known {
+    pub pages: BTreeSet<String>,
+    pub databases: BTreeSet<String>,
 }
 
 impl Listing {
@@ -181,9 +200,10 @@ pub type Fetch<'a, E> = dyn FnMut(Method, &str, Option<Vec<u8>>) -> Result<Vec<u
 type Page<'a, E> = dyn FnMut(Option<&str>, &mut Listing) -> Result<Vec<u8>, Fetched<E>> + 'a;
 
 /// Lists everything a sync needs through `fetch` (which performs one
-/// request and counts nothing itself).
+/// request and counts nothing itself); `known` is what the last sync saw.
 pub fn collect<E>(
     fetch: &mut Fetch<'_, E>,
+    known: &Known,
     malformed: &dyn Fn(String) -> E,
 ) -> Result<Listing, E> {
     let mut listing = Listing::default();
@@ -241,6 +261,38 @@ pub fn collect<E>(
             None
         }
     };
+
+    // What an earlier sync saw and search left out: looked up by id (a
+    // listing cut short removes nothing anyway).
+    if !listing.incomplete.contains(&Part::Objects) {
+        let missing: Vec<String> = match &listing.objects {
+            Some(objects) => {
+                let mut pages = known.pages.clone();
+                let mut databases = known.databases.clone();
+                for object in objects {
+                    match object {
+                        Object::Page { id, .. } => pages.remove(id),
+                        Object::DataSource { database, .. } => databases.remove(database),
+                    };
+                }
+                let pages = pages.into_iter().map(|id| format!("/v1/pages/{}", encode(&id)));
+                pages.chain(databases.into_iter().map(|id| format!("/v1/databases/{}", encode(&id)))).collect()
+            }
+            None => Vec::new(),
+        };
+        for path in missing.into_iter().take(MAX_LOOKUPS) {
+            let found = match counted(Method::Get, &path, None, &mut listing) {
+                Ok(body) => json(&body).as_ref().and_then(parse_object),
+                // Gone, or no longer shared with the integration.
+                Err(Fetched::NotFound | Fetched::Restricted | Fetched::InvalidCursor) => None,
+                Err(Fetched::Fail(e)) => return Err(e),
+            };
+            if let (Some(object), Some(objects)) = (found, listing.objects.as_mut()) {
+                objects.push(object);
+                listing.looked_up += 1;
+            }
+        }
+    }
 
     // Blocks that objects sit in: walk up to a page or database, once each.
     let mut pending: Vec<String> = Vec::new();

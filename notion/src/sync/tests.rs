@@ -18,6 +18,8 @@ struct World {
     /// Search stops after this many results, as Notion's 10,000-row cap
     /// does: `has_more` false and `request_status` `incomplete`.
     search_cap: Option<usize>,
+    /// Objects search leaves out (not indexed yet), shown when asked for by id.
+    unindexed: Vec<String>,
     log: Vec<String>,
 }
 
@@ -61,7 +63,15 @@ impl World {
                 }
                 return Ok(answer.to_string().into_bytes());
             }
-            return Ok(self.list(&self.objects, cursor.as_deref()));
+            let indexed: Vec<Value> =
+                self.objects.iter().filter(|o| !self.unindexed.iter().any(|u| o["id"] == *u.as_str())).cloned().collect();
+            return Ok(self.list(&indexed, cursor.as_deref()));
+        }
+        if let Some(id) = path.strip_prefix("/v1/pages/").or_else(|| path.strip_prefix("/v1/databases/")) {
+            return match self.objects.iter().find(|o| o["id"] == id) {
+                Some(o) => Ok(o.to_string().into_bytes()),
+                None => Err(Fetched::NotFound),
+            };
         }
         if let Some(id) = path.strip_prefix("/v1/blocks/") {
             return match self.blocks.get(id) {
@@ -95,11 +105,66 @@ fn world(n_users: usize, n_pages: usize) -> World {
     let mut blocks = HashMap::new();
     blocks.insert("b1".to_owned(), json!({ "object": "block", "id": "b1", "parent": { "type": "block_id", "block_id": "b2" } }));
     blocks.insert("b2".to_owned(), json!({ "object": "block", "id": "b2", "parent": { "type": "page_id", "page_id": "root" } }));
-    World { users, objects, blocks, page: 100, users_restricted: false, expire_first_search_cursor: false, search_cap: None, log: vec![] }
+    World {
+        users,
+        objects,
+        blocks,
+        page: 100,
+        users_restricted: false,
+        expire_first_search_cursor: false,
+        search_cap: None,
+        unindexed: vec![],
+        log: vec![],
+    }
 }
 
 fn run(w: &mut World) -> Listing {
-    collect(&mut |m, p, b| w.fetch(m, p, b), &|why| why).unwrap()
+    run_knowing(w, &Known::default())
+}
+
+fn run_knowing(w: &mut World, known: &Known) -> Listing {
+    collect(&mut |m, p, b| w.fetch(m, p, b), known, &|why| why).unwrap()
+}
+
+/// Search leaves out what it has not indexed: an object the last sync saw
+/// is looked up by id and kept while Notion shows it; one Notion no longer
+/// has (404), or has trashed, is gone; objects search lists are not looked
+/// up; a listing cut short looks up nothing (it removes nothing anyway).
+#[test]
+fn objects_search_leaves_out_are_looked_up() {
+    let mut w = world(3, 5);
+    w.objects.push(json!({ "object": "database", "id": "db2", "parent": { "type": "page_id", "page_id": "p1" } }));
+    w.unindexed = vec!["p2".into(), "p3".into(), "db2".into()];
+    let known = Known {
+        pages: ["p1", "p2", "p3", "gone", "trashed"].map(String::from).into(),
+        databases: ["db1", "db2"].map(String::from).into(),
+    };
+    let listing = run_knowing(&mut w, &known);
+    assert_eq!(listing.looked_up, 3, "{:?}", w.log);
+    let lookups: Vec<&String> = w.log.iter().filter(|l| l.starts_with("GET /v1/pages/") || l.starts_with("GET /v1/databases/")).collect();
+    assert_eq!(lookups, ["GET /v1/pages/gone", "GET /v1/pages/p2", "GET /v1/pages/p3", "GET /v1/pages/trashed", "GET /v1/databases/db2"]);
+    let planned = plan(&listing, "W");
+    let objects = &planned[&Part::Objects];
+    assert!(has(objects, "page:p2#parent@page:root") && has(objects, "page:p3#workspace@workspace:W"));
+    assert!(has(objects, "database:db2#parent@page:p1"));
+    assert!(!objects.iter().any(|t| t.entity_id == "gone" || t.entity_id == "trashed"));
+    // Cut short: nothing looked up.
+    let mut w = world(3, 5);
+    w.unindexed = vec!["p2".into()];
+    w.search_cap = Some(3);
+    let listing = run_knowing(&mut w, &known);
+    assert_eq!(listing.looked_up, 0);
+    assert!(!w.log.iter().any(|l| l.starts_with("GET /v1/pages/")), "{:?}", w.log);
+}
+
+/// Lookups are bounded: beyond [`MAX_LOOKUPS`] the rest count as gone.
+#[test]
+fn lookups_are_bounded() {
+    let mut w = world(1, 1);
+    let known = Known { pages: (0..MAX_LOOKUPS + 50).map(|i| format!("x{i:04}")).collect(), databases: Default::default() };
+    let listing = run_knowing(&mut w, &known);
+    assert_eq!(w.log.iter().filter(|l| l.starts_with("GET /v1/pages/")).count(), MAX_LOOKUPS);
+    assert_eq!(listing.looked_up, 0);
 }
 
 fn has(set: &BTreeSet<SyncTuple>, text: &str) -> bool {
@@ -175,12 +240,13 @@ fn failures_end_the_listing() {
             calls += 1;
             Err(Fetched::Fail("boom".into()))
         },
+        &Known::default(),
         &|why| why,
     )
     .unwrap_err();
     assert_eq!(err, "boom");
     assert_eq!(calls, 1);
-    let err = collect::<String>(&mut |_, _, _| Ok(b"<html>".to_vec()), &|why| why).unwrap_err();
+    let err = collect::<String>(&mut |_, _, _| Ok(b"<html>".to_vec()), &Known::default(), &|why| why).unwrap_err();
     assert!(err.contains("not JSON"), "{err}");
 }
 
