@@ -818,6 +818,45 @@ def t_revoke_gave_up_erases_tokens():
           held == "t" and w["status"] == "failed" and "gave up" in w["error"] and erased, (held, w, erased))
 
 
+def t_audit_chain_held_or_repeatable_read():
+    member, page = state["members"][0], state["pages"][0]
+    # (Installed again, and synced, after the revocations above.)
+    since = int(one("SELECT coalesce(max(id), 0) FROM rbac.workspace_jobs"))
+    bot = wait_job(authorize()[0])["bot_id"]
+    wait_workspace_job(int(wait_for("its first sync", lambda: sync_job(bot, since), 10)), timeout=60)
+    # An administrator's transaction holds the chain (rbac.verify_audit_log,
+    # left open 8 s): the worker goes on with its work meanwhile.
+    args = ["runuser", "-u", "postgres", "--", PSQL, "-X", "-qAt", "-h", SOCK, "-p", PORT, "-U", "postgres", "-d", "postgres",
+            "-c", "BEGIN; SELECT count(*) FROM rbac.verify_audit_log(); SELECT pg_sleep(8); COMMIT;"]
+    holder = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for("the chain to be held", lambda: one("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                                                      "WHERE c.relname = 'audit_chain' AND l.mode = 'ExclusiveLock' AND l.granted") == "1", 5)
+        t0 = time.monotonic()
+        rid = as_app("app_server", "SELECT rbac.notion_request(:'s', :'b', 'GET', :'p')", s="user:" + member, b=bot,
+                     p=f"/v1/pages/{page}")[0][0]
+        r = as_app("app_server", "SELECT status FROM rbac.notion_response(:n, '6s')", n=rid)[0]
+        took = time.monotonic() - t0
+    finally:
+        holder.wait(timeout=30)
+    check(f"a transaction holding the audit chain does not hold the worker: a Notion request answered in {took:.1f} s",
+          r[0] == "succeeded" and took < 5, (r, took))
+    # The database's default isolation is REPEATABLE READ: the worker (which
+    # takes it when it connects) still chains the log.
+    sql("ALTER DATABASE postgres SET default_transaction_isolation = 'repeatable read'")
+    try:
+        pid = worker_pid()
+        one(f"SELECT pg_terminate_backend({pid})")
+        wait_for("the worker to restart", lambda: (lambda p: p if p and p != pid else None)(worker_pid()), 20)
+        one("SELECT rbac.authorize('user:nobody-rr', 'read', :'p')", p="page:" + page)
+        chained = wait_for("the denial to be chained", lambda: one(
+            "SELECT count(*) FROM rbac.audit_log l JOIN rbac.audit_chain c ON c.entry_id = l.id WHERE l.subject = 'user:nobody-rr'") == "1",
+            15)
+    finally:
+        sql("ALTER DATABASE postgres RESET default_transaction_isolation")
+    check("with a REPEATABLE READ default the worker still chains the audit log", chained)
+
+
 def t_denied():
     fake("POST", "/_fake/consent", {"mode": "deny"})
     try:
@@ -1161,7 +1200,7 @@ def t_no_secrets_in_log():
 def main():
     steps = [t_idle_without_extension, t_setup, t_full_flow, t_first_sync, t_sync_diff, t_sync_failure_keeps_tuples, t_sync_search_leaves_out, t_sync_incomplete,
              t_sync_restricted, t_sync_rate_limited, t_sync_long_retry_after, t_sync_periodic, t_exchange_not_held_by_sync, t_notion_requests, t_requests_share_retry_after, t_request_authorized_again, t_request_authorization_raises, t_jobs_not_starved, t_audit_delivery,
-             t_audit_delivery_removed_and_requeued, t_interrupted_requests, t_revoke_gave_up_erases_tokens, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
+             t_audit_delivery_removed_and_requeued, t_interrupted_requests, t_revoke_gave_up_erases_tokens, t_audit_chain_held_or_repeatable_read, t_denied, t_expired_code, t_replayed_code, t_envelope_errors,
              t_invalid_client, t_redirect_mismatch, t_transient_retry, t_html_502, t_retry_after, t_refresh_on_401,
              t_refresh_failure_revokes, t_deauthorize, t_reauthorized_before_revoke, t_sighup, t_sigterm, t_restart_after_error, t_kill9_mid_exchange,
              t_audit_trail, t_state_failures_logged, t_no_secrets_in_log]
