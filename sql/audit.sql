@@ -448,7 +448,11 @@ BEGIN
     -- that is no subject, object or action is refused, never logged (nor
     -- delivered to a Notion audit database).
     -- (Ids as stored ids are: 1 to 128 of A-Z a-z 0-9 _ . + -, or *.)
+    -- (The whole text is one subject: a type, an id and at most one
+    -- relation, all names; the parser would ignore what follows a second
+    -- "#", and a denial records the text as given.)
     IF NOT (rbac._is_subject(p_subject) AND octet_length(p_subject) <= 512
+            AND p_subject ~ '^[A-Za-z_]{1,64}:[^#]+(#[A-Za-z_]{1,64})?$'
             AND (octet_length(v_subject_id) <= 128 AND v_subject_id ~ '^[A-Za-z0-9_.+-]+$' OR v_subject_id = '*')) THEN
         RAISE EXCEPTION 'rbac.authorize: invalid subject %', quote_literal(left(p_subject, 100))
             USING ERRCODE = 'invalid_text_representation', HINT = 'A subject is type:id or type:id#relation, as in user:alice.';
@@ -559,8 +563,11 @@ LANGUAGE plpgsql
 SET search_path TO pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NEW.status IS DISTINCT FROM OLD.status AND NOT (OLD.status = 'failed' AND NEW.status = 'queued')
-       AND current_setting('is_superuser') <> 'on' THEN
+    -- Nothing else either: a queued entry held back (next_attempt_at in
+    -- the far future) would never reach Notion, unaudited.
+    IF current_setting('is_superuser') <> 'on'
+       AND NOT (OLD.status = 'failed' AND NEW.status = 'queued' AND NEW.entry_id = OLD.entry_id AND NEW.bot_id = OLD.bot_id
+                AND NEW.notion_page_id IS NOT DISTINCT FROM OLD.notion_page_id AND NEW.sent_at IS NOT DISTINCT FROM OLD.sent_at) THEN
         RAISE EXCEPTION 'rbac.audit_outbox: an entry''s delivery may only be queued again after it failed, not moved from % to %',
                         OLD.status, NEW.status
             USING ERRCODE = 'insufficient_privilege',

@@ -15,6 +15,10 @@
 -- rbac.protect refuses a table with a permissive policy for any command,
 -- also one it leaves open; rbac.unprotect of a parent takes off the
 -- protection of a table protected before it was attached below it.
+--
+-- rbac.authorize refuses a subject text that is more than one subject;
+-- administrators may change nothing of an outbox entry but queue it again
+-- after it failed.
 
 \echo Use "ALTER EXTENSION notion_rbac UPDATE TO '0.20.0'" to load this file. \quit
 
@@ -251,6 +255,94 @@ BEGIN
         RAISE EXCEPTION 'rbac.unprotect: % is not protected', tbl
             USING ERRCODE = 'undefined_object', HINT = 'rbac.protected_tables lists the protected tables.';
     END IF;
+END
+$$;
+
+-- rbac.authorize refuses a subject whose text is more than one subject
+-- (anything after a second "#", a relation or type that is not a name): a
+-- denial records the text as given.
+CREATE OR REPLACE FUNCTION rbac.authorize(p_subject text, p_action text, p_object text) RETURNS boolean
+LANGUAGE plpgsql STRICT SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_type text := split_part(p_object, ':', 1);
+    v_id text := substr(p_object, length(split_part(p_object, ':', 1)) + 2);
+    v_subject_id text := split_part(split_part(p_subject, '#', 1), ':', 2);
+    v_workspace text;
+    v_permission text;
+    v_reason text;
+BEGIN
+    -- What a denial records must be what it claims to be: a caller's text
+    -- that is no subject, object or action is refused, never logged (nor
+    -- delivered to a Notion audit database).
+    -- (Ids as stored ids are: 1 to 128 of A-Z a-z 0-9 _ . + -, or *.)
+    -- (The whole text is one subject: a type, an id and at most one
+    -- relation, all names; the parser would ignore what follows a second
+    -- "#", and a denial records the text as given.)
+    IF NOT (rbac._is_subject(p_subject) AND octet_length(p_subject) <= 512
+            AND p_subject ~ '^[A-Za-z_]{1,64}:[^#]+(#[A-Za-z_]{1,64})?$'
+            AND (octet_length(v_subject_id) <= 128 AND v_subject_id ~ '^[A-Za-z0-9_.+-]+$' OR v_subject_id = '*')) THEN
+        RAISE EXCEPTION 'rbac.authorize: invalid subject %', quote_literal(left(p_subject, 100))
+            USING ERRCODE = 'invalid_text_representation', HINT = 'A subject is type:id or type:id#relation, as in user:alice.';
+    END IF;
+    IF NOT (rbac._is_subject(p_object) AND position('#' IN p_object) = 0 AND octet_length(p_object) <= 256
+            AND (octet_length(v_id) <= 128 AND v_id ~ '^[A-Za-z0-9_.+-]+$' OR v_id = '*')) THEN
+        RAISE EXCEPTION 'rbac.authorize: invalid object %', quote_literal(left(p_object, 100))
+            USING ERRCODE = 'invalid_text_representation', HINT = 'An object is type:id, as in page:plan.';
+    END IF;
+    IF NOT (octet_length(p_action) <= 63 AND p_action ~ '^[a-z][a-z0-9_]*$') THEN
+        RAISE EXCEPTION 'rbac.authorize: invalid action %', quote_literal(left(p_action, 100))
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'An action is a name of lower-case letters, digits and underscores (at most 63), as in app roles.';
+    END IF;
+    -- A denial is audited in the subject's name: only trusted roles may
+    -- name any subject (42501 otherwise).
+    PERFORM rbac._authorize_caller(p_subject);
+    IF v_type = 'workspace' THEN
+        v_workspace := v_id;
+    ELSE
+        SELECT t.subject_id INTO v_workspace FROM rbac.tuples t
+         WHERE t.entity_type = v_type AND t.entity_id = v_id AND t.relation = 'workspace'
+           AND t.subject_type = 'workspace' AND t.subject_relation = ''
+         ORDER BY t.subject_id LIMIT 1;
+    END IF;
+    SELECT ap.permission INTO v_permission FROM rbac.action_permissions ap WHERE ap.action = p_action;
+    v_permission := coalesce(v_permission, CASE p_action WHEN 'manage' THEN 'manage_workspace' ELSE p_action END);
+    IF v_workspace IS NULL THEN
+        v_reason := 'the object belongs to no workspace (no workspace relation)';
+    ELSIF NOT EXISTS (SELECT FROM rbac.role_assignments ra JOIN rbac.app_role_actions a ON a.role = ra.role
+                       WHERE ra.subject = p_subject AND ra.workspace_id = v_workspace AND a.action = p_action) THEN
+        v_reason := 'no role of the subject in the workspace allows the action';
+    ELSIF NOT rbac."check"(p_subject, v_permission, p_object) THEN
+        v_reason := format('the relationship graph does not grant %s', v_permission);
+    ELSE
+        RETURN true;
+    END IF;
+    PERFORM rbac._audit(p_action || '_denied', 'denied', v_type, v_id, v_workspace,
+                        jsonb_build_object('reason', v_reason, 'permission', v_permission), p_subject);
+    RETURN false;
+END
+$$;
+
+-- Administrators may only queue a failed delivery again, changing nothing
+-- else (a queued entry held back would never reach Notion, unaudited).
+CREATE OR REPLACE FUNCTION rbac._audit_outbox_requeue_only() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path TO pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Nothing else either: a queued entry held back (next_attempt_at in
+    -- the far future) would never reach Notion, unaudited.
+    IF current_setting('is_superuser') <> 'on'
+       AND NOT (OLD.status = 'failed' AND NEW.status = 'queued' AND NEW.entry_id = OLD.entry_id AND NEW.bot_id = OLD.bot_id
+                AND NEW.notion_page_id IS NOT DISTINCT FROM OLD.notion_page_id AND NEW.sent_at IS NOT DISTINCT FROM OLD.sent_at) THEN
+        RAISE EXCEPTION 'rbac.audit_outbox: an entry''s delivery may only be queued again after it failed, not moved from % to %',
+                        OLD.status, NEW.status
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'UPDATE rbac.audit_outbox SET status = ''queued'', next_attempt_at = now() WHERE status = ''failed''';
+    END IF;
+    RETURN NEW;
 END
 $$;
 

@@ -152,9 +152,37 @@ fn encrypted_token_send(token: encrypted_token) -> Vec<u8> {
 /// The loaded key file and what it was loaded from.
 struct LoadedKeys {
     path: PathBuf,
-    modified: Option<SystemTime>,
-    len: u64,
+    file: Option<FileIdentity>,
     keyring: Rc<Keyring>,
+}
+
+/// What tells one state of the key file from another: a file replaced
+/// (another inode, even with the same size and a kept mtime: `cp -p`,
+/// `rsync -a`), edited, or given another mode or owner (ctime) is read
+/// again, and its mode and owner are checked again.
+#[derive(PartialEq, Eq)]
+struct FileIdentity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+    ctime: (i64, i64),
+    mode: u32,
+    uid: u32,
+}
+
+fn file_identity(path: &std::path::Path) -> Option<FileIdentity> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some(FileIdentity {
+        dev: m.dev(),
+        ino: m.ino(),
+        len: m.len(),
+        modified: m.modified().ok(),
+        ctime: (m.ctime(), m.ctime_nsec()),
+        mode: m.mode(),
+        uid: m.uid(),
+    })
 }
 
 thread_local! {
@@ -172,20 +200,16 @@ pub fn keyring() -> Rc<Keyring> {
 pub fn try_keyring() -> Result<Rc<Keyring>, Error> {
     let Some(path) = guc::key_file() else { return Err(token::no_key_configured()) };
     let path = PathBuf::from(path);
-    let meta = std::fs::metadata(&path).ok();
-    let (modified, len) = (meta.as_ref().and_then(|m| m.modified().ok()), meta.as_ref().map_or(0, |m| m.len()));
+    let file = file_identity(&path);
     if let Some(k) = KEYS.with(|k| {
-        k.borrow()
-            .as_ref()
-            .filter(|l| l.path == path && l.modified == modified && l.len == len)
-            .map(|l| l.keyring.clone())
+        k.borrow().as_ref().filter(|l| l.path == path && file.is_some() && l.file == file).map(|l| l.keyring.clone())
     }) {
         return Ok(k);
     }
     // SAFETY: geteuid has no preconditions.
     let uid = unsafe { libc::geteuid() };
     let keyring = Rc::new(Keyring::load(&path, Some(uid))?);
-    KEYS.with(|k| *k.borrow_mut() = Some(LoadedKeys { path, modified, len, keyring: keyring.clone() }));
+    KEYS.with(|k| *k.borrow_mut() = Some(LoadedKeys { path, file, keyring: keyring.clone() }));
     Ok(keyring)
 }
 

@@ -19,8 +19,10 @@ fn spi_error(what: &str, e: pgrx::spi::SpiError) -> ! {
     pgrx::error!("notion_rbac: {what} failed: {e}")
 }
 
+/// The wall clock, not the transaction's start: a state must not outlive
+/// its ten minutes in a transaction that began before it was made.
 fn now_epoch() -> i64 {
-    Spi::get_one::<i64>("SELECT extract(epoch FROM pg_catalog.now())::bigint")
+    Spi::get_one::<i64>("SELECT extract(epoch FROM pg_catalog.clock_timestamp())::bigint")
         .unwrap_or_else(|e| spi_error("reading the clock", e))
         .unwrap_or_default()
 }

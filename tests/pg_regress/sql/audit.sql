@@ -43,6 +43,11 @@ SELECT action, result, subject, resource_type, resource_id, workspace_id, metada
 SELECT count(*) AS entries_before FROM rbac.audit_log \gset
 SELECT try($$SELECT rbac.authorize('ann', 'read', 'page:p1')$$) AS bad_subject;
 SELECT try($$SELECT rbac.authorize('user:ann', 'read', 'page')$$) AS bad_object;
+-- A subject is its whole text: nothing after a second "#", no relation
+-- that is not a name (a denial would record the text as given).
+SELECT try($$SELECT rbac.authorize('user:ann#...#resolved by security, ignore', 'read', 'page:p1')$$) AS subject_with_trailer;
+SELECT try($$SELECT rbac.authorize('user:ann#free text', 'read', 'page:p1')$$) AS relation_not_a_name;
+SELECT try($$SELECT rbac.authorize('any thing:ann', 'read', 'page:p1')$$) AS type_not_a_name;
 SELECT try($$SELECT rbac.authorize('user:ann', 'read', 'page:p1#reader')$$) AS object_with_relation;
 SELECT try($$SELECT rbac.authorize('user:ann', 'read', 'workspace:' || repeat('w', 5000))$$) AS overlong_object;
 SELECT try($$SELECT rbac.authorize('user:ann', 'Read it', 'page:p1')$$) AS bad_action;
@@ -147,6 +152,8 @@ UPDATE rbac.audit_outbox SET status = 'failed' WHERE status = 'queued';  -- as t
 SET ROLE regress_audit_admin;
 SELECT try($$UPDATE rbac.audit_outbox SET status = 'sent' WHERE status = 'failed'$$) AS failed_to_sent;
 UPDATE rbac.audit_outbox SET status = 'queued', next_attempt_at = now() WHERE status = 'failed';
+-- Nor hold a queued delivery back.
+SELECT try($$UPDATE rbac.audit_outbox SET next_attempt_at = 'infinity' WHERE status = 'queued'$$) AS hold_back;
 RESET ROLE;
 SELECT status, count(*) FROM rbac.audit_outbox GROUP BY status;
 SELECT rbac.purge_audit_log(NULL) IS NULL AS null_purges_nothing;

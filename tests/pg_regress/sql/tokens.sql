@@ -43,6 +43,14 @@ SELECT rbac.rotate_token_keys() AS rotated;
 SELECT rbac.token_key_id(access_token) AS access_key, rbac.token_key_id(refresh_token) AS refresh_key FROM rbac.workspaces;
 SELECT rbac.decrypt_token(access_token, 'rbac.workspaces', 'access_token', bot_id) FROM rbac.workspaces;
 SELECT rbac.rotate_token_keys() AS rotated_again;
+-- The key file is looked at again when its mode changes (not only its
+-- size or time): opened to the group, it is refused in this backend too;
+-- closed again, it is read again.
+COPY (SELECT 1) TO PROGRAM 'chmod 0640 "$(dirname "$PGDATA")/keys/token.keys"';
+SELECT regexp_replace(try($$SELECT rbac.decrypt_token(access_token, 'rbac.workspaces', 'access_token', bot_id) FROM rbac.workspaces$$),
+                      '"[^"]*token.keys"', '"<key file>"') AS group_readable;
+COPY (SELECT 1) TO PROGRAM 'chmod 0600 "$(dirname "$PGDATA")/keys/token.keys"';
+SELECT rbac.decrypt_token(access_token, 'rbac.workspaces', 'access_token', bot_id) AS private_again FROM rbac.workspaces;
 
 -- OAuth: start builds the authorization URL and records only the state's hash.
 CREATE TEMP TABLE started AS SELECT * FROM rbac.oauth_start();
