@@ -177,11 +177,16 @@ CREATE TABLE rbac.attributes (
             WHEN 'string'  THEN jsonb_typeof(value) = 'string'
             WHEN 'integer' THEN jsonb_typeof(value) = 'number' AND value::text ~ '^-?[0-9]+$'
                                 AND value::numeric BETWEEN -2147483648 AND 2147483647
-            WHEN 'double'  THEN jsonb_typeof(value) = 'number'
-            WHEN 'boolean[]' THEN jsonb_typeof(value) = 'array'
-            WHEN 'string[]'  THEN jsonb_typeof(value) = 'array'
-            WHEN 'integer[]' THEN jsonb_typeof(value) = 'array'
+            -- (A double as a float8 reads it: finite.)
+            WHEN 'double'  THEN jsonb_typeof(value) = 'number' AND abs(value::numeric) <= 1.7976931348623157e308
+            -- Arrays element by element, as rbac.write_attributes writes
+            -- them (an integer without a fraction or exponent, in range).
+            WHEN 'boolean[]' THEN jsonb_typeof(value) = 'array' AND NOT jsonb_path_exists(value, 'strict $[*] ? (@.type() != "boolean")')
+            WHEN 'string[]'  THEN jsonb_typeof(value) = 'array' AND NOT jsonb_path_exists(value, 'strict $[*] ? (@.type() != "string")')
+            WHEN 'integer[]' THEN jsonb_typeof(value) = 'array' AND value::text ~ '^\[(-?[0-9]+(, -?[0-9]+)*)?\]$'
+                                  AND NOT jsonb_path_exists(value, 'strict $[*] ? (@ < -2147483648 || @ > 2147483647)')
             WHEN 'double[]'  THEN jsonb_typeof(value) = 'array'
+                                  AND NOT jsonb_path_exists(value, 'strict $[*] ? (@.type() != "number" || @ < -1.7976931348623157e308 || @ > 1.7976931348623157e308)')
             ELSE false
         END),
     -- As rbac.tuples_fit_schema.

@@ -346,6 +346,31 @@ BEGIN
 END
 $$;
 
+-- Attribute values fit their type element by element, as
+-- rbac.write_attributes writes them: an array of a declared type held
+-- anything (an admin's INSERT of ['x', 1] into a string[]), and a double
+-- anything numeric holds (1e400); every check reading such a value failed.
+-- (A stored value that does not fit stops this update: correct it first.)
+ALTER TABLE rbac.attributes DROP CONSTRAINT attributes_value_fits_type,
+    ADD CONSTRAINT attributes_value_fits_type CHECK (
+        CASE value_type
+            WHEN 'boolean' THEN jsonb_typeof(value) = 'boolean'
+            WHEN 'string'  THEN jsonb_typeof(value) = 'string'
+            WHEN 'integer' THEN jsonb_typeof(value) = 'number' AND value::text ~ '^-?[0-9]+$'
+                                AND value::numeric BETWEEN -2147483648 AND 2147483647
+            -- (A double as a float8 reads it: finite.)
+            WHEN 'double'  THEN jsonb_typeof(value) = 'number' AND abs(value::numeric) <= 1.7976931348623157e308
+            -- Arrays element by element, as rbac.write_attributes writes
+            -- them (an integer without a fraction or exponent, in range).
+            WHEN 'boolean[]' THEN jsonb_typeof(value) = 'array' AND NOT jsonb_path_exists(value, 'strict $[*] ? (@.type() != "boolean")')
+            WHEN 'string[]'  THEN jsonb_typeof(value) = 'array' AND NOT jsonb_path_exists(value, 'strict $[*] ? (@.type() != "string")')
+            WHEN 'integer[]' THEN jsonb_typeof(value) = 'array' AND value::text ~ '^\[(-?[0-9]+(, -?[0-9]+)*)?\]$'
+                                  AND NOT jsonb_path_exists(value, 'strict $[*] ? (@ < -2147483648 || @ > 2147483647)')
+            WHEN 'double[]'  THEN jsonb_typeof(value) = 'array'
+                                  AND NOT jsonb_path_exists(value, 'strict $[*] ? (@.type() != "number" || @ < -1.7976931348623157e308 || @ > 1.7976931348623157e308)')
+            ELSE false
+        END);
+
 -- Last, after every object of this version exists.
 DO $sweep$
 DECLARE

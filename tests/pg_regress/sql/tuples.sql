@@ -83,6 +83,18 @@ SELECT try($$SELECT rbac.write_attributes(ARRAY['doc:1$nope|boolean:true'])$$);
 SELECT try($$SELECT rbac.write_attributes(ARRAY['doc:1$public|boolean:maybe'])$$);
 SELECT try($$INSERT INTO rbac.attributes VALUES ('doc', '9', 'level', 'integer', '"three"')$$);
 SELECT try($$INSERT INTO rbac.attributes VALUES ('doc', '9', 'level', 'double', '3.5')$$);
+-- Written directly, a value fits its type element by element, as
+-- rbac.write_attributes writes it (else every check reading it fails).
+SELECT try($$INSERT INTO rbac.attributes VALUES ('doc', '9', 'tags', 'string[]', '["a", 1]')$$) AS mixed_array;
+SELECT try($$UPDATE rbac.attributes SET value = '[null]' WHERE attribute = 'tags'$$) AS null_in_strings;
+SELECT try($$INSERT INTO rbac.attributes VALUES ('doc', '9', 'x', 'integer[]', '[1.5]')$$) AS fraction_in_integers;
+SELECT try($$INSERT INTO rbac.attributes VALUES ('doc', '9', 'x', 'integer[]', '[1.0]')$$) AS integer_as_decimal;
+SELECT try($$INSERT INTO rbac.attributes VALUES ('doc', '9', 'x', 'integer[]', '[1, 99999999999]')$$) AS integer_out_of_range;
+SELECT try($$INSERT INTO rbac.attributes VALUES ('doc', '9', 'x', 'double', '1e400')$$) AS double_out_of_range;
+SELECT try($$INSERT INTO rbac.attributes VALUES ('doc', '9', 'x', 'double[]', '[1, "2"]')$$) AS string_in_doubles;
+SELECT try($$INSERT INTO rbac.attributes VALUES ('doc', '9', 'x', 'boolean[]', '[true, [false]]')$$) AS nested_in_booleans;
+SELECT try($$INSERT INTO rbac.attributes VALUES ('doc', '9', 'tags', 'string[]', '[["a"]]')$$) AS nested_in_strings;
+SELECT rbac.write_attributes(ARRAY['doc:9$tags|string[]:a,b']) AS strings_fit;
 SELECT rbac.delete_attributes(ARRAY['doc:2$tags']) AS deleted;
 
 ROLLBACK;
