@@ -97,6 +97,7 @@ impl Token {
     /// before the position, so a standby that has replayed up to it sees
     /// them all.
     pub fn now() -> Token {
+        refuse_in_parallel_mode("take a consistency token");
         // SAFETY: a new snapshot, which stays valid until the next
         // GetLatestSnapshot call, and plain reads of the WAL position.
         unsafe {
@@ -104,7 +105,14 @@ impl Token {
             let lsn = if pg_sys::RecoveryInProgress() {
                 pg_sys::GetXLogReplayRecPtr(std::ptr::null_mut())
             } else {
-                end_of_inserted(pg_sys::GetXLogInsertRecPtr())
+                let inserted = pg_sys::GetXLogInsertRecPtr();
+                // Standbys receive only flushed WAL, and on a quiet primary
+                // what follows the last commit (a pruned page, a hint's
+                // full-page image) may wait ~15 s for a flush: the WAL
+                // writer flushes up to here within wal_writer_delay, as
+                // for an asynchronous commit.
+                pg_sys::XLogSetAsyncXactLSN(inserted);
+                end_of_inserted(inserted)
             };
             let mut xip: Vec<u64> = running(snap).into_iter().map(full_xid).collect();
             xip.sort_unstable();
@@ -197,6 +205,7 @@ pub fn require(text: &str) {
         if pg_sys::ActiveSnapshotSet() && covers(&*pg_sys::GetActiveSnapshot(), &token) {
             return;
         }
+        refuse_in_parallel_mode("wait for a consistency token the statement's snapshot does not cover");
         if pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 {
             ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
@@ -265,4 +274,20 @@ fn wait_for_replay(token: &Token) {
 /// Clears a request left by a call that failed before reading.
 pub(crate) fn reset() {
     FRESH.with(|f| f.set(false));
+}
+
+/// A new snapshot cannot be taken in parallel mode (a plan with a Gather
+/// runs the leader in it): refused with what to do, not PostgreSQL's
+/// internal error.
+fn refuse_in_parallel_mode(what: &str) {
+    // SAFETY: reads backend state.
+    if unsafe { crate::pg_ffi::IsInParallelMode() } {
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("cannot {what} inside a parallel query"),
+            "",
+        )
+        .set_hint("run it in a statement without a parallel plan (e.g. SET max_parallel_workers_per_gather = 0)")
+        .report(PgLogLevel::ERROR);
+    }
 }

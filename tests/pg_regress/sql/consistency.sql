@@ -53,4 +53,15 @@ SELECT try($$SELECT rbac.check('user:t1', 'owner', 'doc:c1', '{"at_least": "yest
 SELECT try($$SELECT rbac.check('user:t1', 'owner', 'doc:c1', '{"at_least": 42}')$$);
 SELECT try($$SELECT rbac.check('user:t1', 'owner', 'doc:c1', '{"at_least": "0/1;9:5:"}')$$);
 SHOW notion_rbac.consistency_timeout;
+-- In a parallel plan no new snapshot can be taken: a token, or a wait for
+-- one the statement's snapshot does not cover, is refused with what to do
+-- (not PostgreSQL's internal error); a covered one is fine.
+-- (debug_parallel_query; force_parallel_mode before PostgreSQL 16.)
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', false) AS parallel_plans;
+SELECT try($$SELECT rbac.consistency_token()$$) AS token_in_parallel_plan;
+SELECT try(format($$SELECT rbac.check('user:t1', 'owner', 'doc:c1', jsonb_build_object('at_least', %L))$$, :'future')) AS future_in_parallel_plan;
+SELECT try(format($$SELECT rbac.check('user:t1', 'owner', 'doc:c1', jsonb_build_object('at_least', %L))$$, :'tok')) AS covered_in_parallel_plan;
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'off', false) AS parallel_plans;
 SELECT rbac.delete_tuples(ARRAY['doc:c1#owner@user:t1']);
