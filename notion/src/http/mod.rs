@@ -86,7 +86,9 @@ impl std::fmt::Debug for Request {
 }
 
 /// What came back: status, the headers the client acts on, and the body.
-#[derive(Debug, Clone)]
+/// (Its `Debug` shows the body's length only: a token endpoint's answer
+/// holds the tokens.)
+#[derive(Clone)]
 pub struct Response {
     pub status: u16,
     /// `Retry-After`, as sent.
@@ -94,6 +96,17 @@ pub struct Response {
     /// `x-notion-request-id`: absent on answers from Notion's edge proxy.
     pub request_id: Option<String>,
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("retry_after", &self.retry_after)
+            .field("request_id", &self.request_id)
+            .field("body", &format!("<{} bytes>", self.body.len()))
+            .finish()
+    }
 }
 
 /// Why no response was obtained.

@@ -104,3 +104,17 @@ fn debug_hides_secrets() {
     let shown = format!("{r:?}");
     assert!(!shown.contains("sekrit") && !shown.contains("c0de"), "{shown}");
 }
+
+/// A response's body (a token endpoint's answer holds the tokens) is shown
+/// by its length only.
+#[test]
+fn debug_hides_response_bodies() {
+    let r = Response {
+        status: 200,
+        retry_after: None,
+        request_id: Some("req-1".into()),
+        body: b"{\"access_token\":\"secret_abc\"}".to_vec(),
+    };
+    let shown = format!("{r:?}");
+    assert!(!shown.contains("secret_abc") && shown.contains("<29 bytes>") && shown.contains("req-1"), "{shown}");
+}

@@ -299,6 +299,10 @@ fn decode_key(b64: &str) -> std::result::Result<Zeroizing<[u8; KEY_LEN]>, String
     if len != KEY_LEN {
         return Err(format!("is {len} bytes; AES-256 needs exactly {KEY_LEN} bytes"));
     }
+    // (A placeholder pasted for a key, not one from a random generator.)
+    if scratch[..KEY_LEN].iter().all(|b| *b == scratch[0]) {
+        return Err("is one byte repeated, not a random key (openssl rand -base64 32 makes one)".to_owned());
+    }
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     key.copy_from_slice(&scratch[..KEY_LEN]);
     Ok(key)

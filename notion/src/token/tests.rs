@@ -232,6 +232,7 @@ fn key_file_parse_errors_are_clear_and_never_echo_keys() {
         ("kA:S0VZX0FfU0VDUkVUX0JZVEVTX18wMTIzNDU2Nzg5QUJD", "key file line 1: key \"kA\" is 33 bytes"),
         (&format!("kA:{}", "QUJD".repeat(20)), "key file line 1: key \"kA\" is too long"),
         ("kA:", "key file line 1: key \"kA\" is empty"),
+        ("kA:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "key file line 1: key \"kA\" is one byte repeated"),
         (&format!("# c\n{good}\n\n{good}\n"), "key file: key id \"kA\" appears on line 2 and again on line 4"),
     ];
     for (text, want) in cases {
