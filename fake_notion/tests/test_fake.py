@@ -195,6 +195,19 @@ def collect(fetch):
         assert cursor
 
 
+def send_exchange_raw(code):
+    """Sends a code exchange on a bare socket, without reading the answer:
+    the caller closes the socket to play a client killed mid-request."""
+    body = json.dumps({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}).encode()
+    cred = base64.b64encode(f"{MAIN[0]}:{MAIN[1]}".encode()).decode()
+    host, port = SERVER["url"][len("http://"):].split(":")
+    sock = socket.create_connection((host, int(port)))
+    sock.sendall(b"POST /v1/oauth/token HTTP/1.1\r\nHost: x\r\nNotion-Version: 2025-09-03\r\n"
+                 b"Content-Type: application/json\r\nAuthorization: Basic " + cred.encode() +
+                 b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return sock
+
+
 class FakeTest(unittest.TestCase):
     def setUp(self):
         control("POST", "reset")
@@ -843,13 +856,7 @@ class FaultTests(FakeTest):
         code = code_from(authorize())
         control("POST", "faults", {"method": "POST", "path": "/v1/oauth/token", "delay_ms": 1500})
         seq = control("GET", "log")["last_seq"]
-        body = json.dumps({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}).encode()
-        cred = base64.b64encode(f"{MAIN[0]}:{MAIN[1]}".encode()).decode()
-        host, port = SERVER["url"][len("http://"):].split(":")
-        sock = socket.create_connection((host, int(port)))
-        sock.sendall(b"POST /v1/oauth/token HTTP/1.1\r\nHost: x\r\nNotion-Version: 2025-09-03\r\n"
-                     b"Content-Type: application/json\r\nAuthorization: Basic " + cred.encode() +
-                     b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        sock = send_exchange_raw(code)
         time.sleep(0.3)
         sock.close()  # the client is killed mid-request
         deadline = time.time() + 5
@@ -873,13 +880,7 @@ class FaultTests(FakeTest):
         code = code_from(authorize())
         control("POST", "faults", {"method": "POST", "path": "/v1/oauth/token", "answer_delay_ms": 1500})
         seq = control("GET", "log")["last_seq"]
-        body = json.dumps({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}).encode()
-        cred = base64.b64encode(f"{MAIN[0]}:{MAIN[1]}".encode()).decode()
-        host, port = SERVER["url"][len("http://"):].split(":")
-        sock = socket.create_connection((host, int(port)))
-        sock.sendall(b"POST /v1/oauth/token HTTP/1.1\r\nHost: x\r\nNotion-Version: 2025-09-03\r\n"
-                     b"Content-Type: application/json\r\nAuthorization: Basic " + cred.encode() +
-                     b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        sock = send_exchange_raw(code)
         time.sleep(0.3)
         entries = [e for e in control("GET", f"log?since={seq}")["entries"] if e["path"] == "/v1/oauth/token"]
         sock.close()  # the client is killed while its answer is held back
