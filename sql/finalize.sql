@@ -12,8 +12,9 @@ REVOKE ALL ON SCHEMA rbac FROM PUBLIC;
 -- keeps its ACL. Left in place, TRIGGER on a table that SECURITY DEFINER
 -- functions write would run anyone's function as the owner; CREATE on the
 -- schema would let anyone add operators its functions resolve.
--- (The same sweep runs in upgrade scripts, which create objects too.)
-DO $sweep$
+-- Upgrade scripts, which create objects too, call it last.
+CREATE FUNCTION rbac._revoke_foreign_privileges() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $sweep$
 DECLARE
     g record;
 BEGIN
@@ -46,8 +47,10 @@ BEGIN
         RAISE NOTICE 'notion_rbac: revoked the privileges of % on % % (not one of the extension''s roles)', g.grantee, pg_catalog.lower(g.kind), g.name
             USING HINT = 'They came from default privileges (ALTER DEFAULT PRIVILEGES) or the schema''s ACL; grant rbac_reader, rbac_app or rbac_admin instead.';
     END LOOP;
-END
+END;
 $sweep$;
+REVOKE ALL ON FUNCTION rbac._revoke_foreign_privileges() FROM PUBLIC;
+SELECT rbac._revoke_foreign_privileges();
 
 -- rbac_reader: run checks and lookups, read models and relationships.
 -- Grant it to application roles whose queries or RLS policies call rbac.check.
@@ -134,6 +137,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON rbac.login_subjects TO rbac_admin;
 -- administrators (who must also own the table).
 GRANT EXECUTE ON FUNCTION rbac.permitted(text, text, text), rbac.permitted(text, text, bigint), rbac.permitted(text, text, uuid),
     rbac.permitted_ids(text, text), rbac.permitted_ids_bigint(text, text), rbac.permitted_ids_uuid(text, text),
+    rbac.permitted_ids_bigint_at_scan(text, text), rbac.permitted_ids_uuid_at_scan(text, text),
     rbac.permitted_stats() TO rbac_reader;
 GRANT EXECUTE ON FUNCTION rbac.explain(text, text, text, jsonb, integer), rbac.explain_text(text, text, text, jsonb, integer),
     rbac.expand(text, text, jsonb, integer), rbac.consistency_token() TO rbac_reader;
@@ -260,6 +264,8 @@ COMMENT ON FUNCTION rbac.permitted(text, text, uuid) IS 'rbac.permitted for uuid
 COMMENT ON FUNCTION rbac.permitted_ids(text, text) IS 'Every id of entity_type on which rbac.current_subject() has the action, in the statement''s snapshot (the array of the index condition the planner may add for rbac.permitted)';
 COMMENT ON FUNCTION rbac.permitted_ids_bigint(text, text) IS 'rbac.permitted_ids for bigint id columns';
 COMMENT ON FUNCTION rbac.permitted_ids_uuid(text, text) IS 'rbac.permitted_ids for uuid id columns';
+COMMENT ON FUNCTION rbac.permitted_ids_bigint_at_scan(text, text) IS 'rbac.permitted_ids_bigint, volatile: evaluated when an index-only scan starts, never by the planner (the array of the index condition offered for a large visible set)';
+COMMENT ON FUNCTION rbac.permitted_ids_uuid_at_scan(text, text) IS 'rbac.permitted_ids_uuid, volatile: evaluated when an index-only scan starts, never by the planner (the array of the index condition offered for a large visible set)';
 COMMENT ON FUNCTION rbac.permitted_support(internal) IS 'Planner support of rbac.permitted: selectivity, and an index condition on the id column for a subject who sees little';
 COMMENT ON FUNCTION rbac.permitted_stats() IS 'What rbac.permitted did in this backend: rows answered by their own check, lookups finished and given up, rows answered from a lookup, statements that reused a visible set kept from an earlier one';
 COMMENT ON FUNCTION rbac.explain(text, text, text, jsonb, integer) IS 'Why a check is true (one granting path: tuples, walks, attributes, rules) or false (each branch tried and why it failed), as jsonb, at most max_nodes nodes';

@@ -4,7 +4,8 @@
 //! (see `permitted_plan`).
 //!
 //! One statement evaluates such an array up to three times — twice while
-//! the planner estimates the condition, once when the scan starts — and a
+//! the planner estimates the condition, once when the scan starts (once
+//! only for the volatile `…_at_scan` twins) — and a
 //! visible set may hold a million ids. So the set sorts its ids once and
 //! shares them (`Rc`), and each evaluation builds the array from them in
 //! one pass (`construct_array`), not element by element through pgrx's
