@@ -65,11 +65,17 @@ CREATE TABLE rbac.schemas (
     created_by  name        NOT NULL DEFAULT CURRENT_USER
 );
 
--- Schema writers queue on a lock of this empty table (taken by
+-- Schema writers queue on a lock of this table (taken by
 -- rbac._lock_schema_writes(), SECURITY DEFINER). Nobody else holds any
 -- privilege on it, so no other role can take or block that lock — unlike an
--- advisory lock, which any role that can connect may take.
+-- advisory lock, which any role that can connect may take. Its one row is
+-- replaced by every activation (rbac._schemas_activate): a transaction
+-- whose snapshot predates another's committed activation then fails to
+-- delete it (40001 under REPEATABLE READ and SERIALIZABLE) instead of
+-- bringing rbac.schema_relations in line with its own view of them, in
+-- which the other's changes are missing.
 CREATE TABLE rbac.schema_write_lock ();
+INSERT INTO rbac.schema_write_lock DEFAULT VALUES;
 
 -- What the active schema lets be stored, kept in step with it by
 -- rbac.write_schema() (and writable by nothing else). The tuple and attribute
@@ -393,6 +399,17 @@ BEGIN
     -- Serialise schema changes against each other and against tuple
     -- writers: a concurrent writer commits before we validate, or waits.
     PERFORM rbac._lock_schema_writes();
+    -- An activation committed after this transaction's snapshot was taken
+    -- (REPEATABLE READ, SERIALIZABLE) wrote rows this snapshot cannot see:
+    -- replacing the row it replaced too fails, rather than leave them.
+    BEGIN
+        DELETE FROM rbac.schema_write_lock;
+    EXCEPTION WHEN serialization_failure THEN
+        RAISE EXCEPTION 'another schema version was activated after this transaction''s snapshot was taken'
+            USING ERRCODE = 'serialization_failure',
+                  HINT = 'retry the transaction: its snapshot must see the active schema to change it';
+    END;
+    INSERT INTO rbac.schema_write_lock DEFAULT VALUES;
     LOCK TABLE rbac.tuples, rbac.attributes IN SHARE ROW EXCLUSIVE MODE;
     SELECT s.version, s.source INTO latest, latest_source FROM rbac.schemas s ORDER BY s.version DESC LIMIT 1;
     IF NOT EXISTS (SELECT 1 FROM new_schemas n WHERE n.version = latest) THEN

@@ -8,6 +8,13 @@
 -- scan starts), and the library decides whether the array pays. For
 -- 100,000 visible ids this is 7 ms less planning at every execution.
 --
+-- A schema write whose transaction snapshot predates another's committed
+-- activation (REPEATABLE READ, SERIALIZABLE) fails with 40001: it used to
+-- leave rbac.schema_relations and rbac.schema_attributes out of step with
+-- the active schema (rows the other activation added, which the snapshot
+-- could not see, stayed). Every activation now replaces the one row of
+-- rbac.schema_write_lock, which such a transaction cannot delete.
+--
 -- The sweep that takes back privileges the extension did not grant is a
 -- function now, rbac._revoke_foreign_privileges(), which the install and
 -- every upgrade script call last.
@@ -32,6 +39,91 @@ REVOKE ALL ON FUNCTION rbac.permitted_ids_bigint_at_scan(text, text), rbac.permi
 GRANT EXECUTE ON FUNCTION rbac.permitted_ids_bigint_at_scan(text, text), rbac.permitted_ids_uuid_at_scan(text, text) TO rbac_reader;
 COMMENT ON FUNCTION rbac.permitted_ids_bigint_at_scan(text, text) IS 'rbac.permitted_ids_bigint, volatile: evaluated when an index-only scan starts, never by the planner (the array of the index condition offered for a large visible set)';
 COMMENT ON FUNCTION rbac.permitted_ids_uuid_at_scan(text, text) IS 'rbac.permitted_ids_uuid, volatile: evaluated when an index-only scan starts, never by the planner (the array of the index condition offered for a large visible set)';
+
+INSERT INTO rbac.schema_write_lock SELECT WHERE NOT EXISTS (SELECT FROM rbac.schema_write_lock);
+CREATE OR REPLACE FUNCTION rbac._schemas_activate() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    misfit_count bigint;
+    misfit_list  text;
+    latest       integer;
+    latest_source text;
+BEGIN
+    -- Serialise schema changes against each other and against tuple
+    -- writers: a concurrent writer commits before we validate, or waits.
+    PERFORM rbac._lock_schema_writes();
+    -- An activation committed after this transaction's snapshot was taken
+    -- (REPEATABLE READ, SERIALIZABLE) wrote rows this snapshot cannot see:
+    -- replacing the row it replaced too fails, rather than leave them.
+    BEGIN
+        DELETE FROM rbac.schema_write_lock;
+    EXCEPTION WHEN serialization_failure THEN
+        RAISE EXCEPTION 'another schema version was activated after this transaction''s snapshot was taken'
+            USING ERRCODE = 'serialization_failure',
+                  HINT = 'retry the transaction: its snapshot must see the active schema to change it';
+    END;
+    INSERT INTO rbac.schema_write_lock DEFAULT VALUES;
+    LOCK TABLE rbac.tuples, rbac.attributes IN SHARE ROW EXCLUSIVE MODE;
+    SELECT s.version, s.source INTO latest, latest_source FROM rbac.schemas s ORDER BY s.version DESC LIMIT 1;
+    IF NOT EXISTS (SELECT 1 FROM new_schemas n WHERE n.version = latest) THEN
+        RAISE EXCEPTION 'a newer schema version (%) exists', latest
+            USING ERRCODE = 'serialization_failure',
+                  HINT = 'it was written concurrently: retry rbac.write_schema()';
+    END IF;
+
+    -- One statement per table: the source is compiled once for each, and
+    -- the DELETE (rows the schema no longer has) and the INSERT (rows it
+    -- adds) touch disjoint rows.
+    WITH wanted AS MATERIALIZED (SELECT * FROM rbac._schema_relations_of(latest_source)),
+         gone AS (DELETE FROM rbac.schema_relations s
+                   WHERE NOT EXISTS (SELECT 1 FROM wanted r
+                                      WHERE r.entity_type = s.entity_type AND r.relation = s.relation
+                                        AND r.subject_type = s.subject_type AND r.subject_relation = s.subject_relation))
+    INSERT INTO rbac.schema_relations (entity_type, relation, subject_type, subject_relation)
+        SELECT r.entity_type, r.relation, r.subject_type, r.subject_relation FROM wanted r
+        ON CONFLICT DO NOTHING;
+    WITH wanted AS MATERIALIZED (SELECT * FROM rbac._schema_attributes_of(latest_source)),
+         gone AS (DELETE FROM rbac.schema_attributes s
+                   WHERE NOT EXISTS (SELECT 1 FROM wanted a
+                                      WHERE a.entity_type = s.entity_type AND a.attribute = s.attribute
+                                        AND a.value_type = s.value_type))
+    INSERT INTO rbac.schema_attributes (entity_type, attribute, value_type)
+        SELECT a.entity_type, a.attribute, a.value_type FROM wanted a
+        ON CONFLICT DO NOTHING;
+
+    SELECT count(*), string_agg(m, E'\n' ORDER BY m) FILTER (WHERE rn <= 10)
+      INTO misfit_count, misfit_list
+      FROM (SELECT row_number() OVER (ORDER BY t.entity_type, t.entity_id, t.relation, t.subject_type, t.subject_id, t.subject_relation) AS rn,
+                   t.entity_type || ':' || t.entity_id || '#' || t.relation || '@' || t.subject_type || ':' || t.subject_id
+                   || CASE WHEN t.subject_relation = '' THEN '' ELSE '#' || t.subject_relation END AS m
+              FROM rbac.tuples t
+             WHERE NOT EXISTS (SELECT 1 FROM rbac.schema_relations s
+                                WHERE s.entity_type = t.entity_type AND s.relation = t.relation
+                                  AND s.subject_type = t.subject_type AND s.subject_relation = t.subject_relation)) x;
+    IF misfit_count > 0 THEN
+        RAISE EXCEPTION '% stored tuple(s) do not fit the new schema', misfit_count
+            USING ERRCODE = 'check_violation',
+                  DETAIL = 'first misfits:' || E'\n' || misfit_list,
+                  HINT = 'delete or migrate these tuples first (rbac.delete_tuples), or keep their relations and subject types in the schema';
+    END IF;
+
+    SELECT count(*), string_agg(m, E'\n' ORDER BY m) FILTER (WHERE rn <= 10)
+      INTO misfit_count, misfit_list
+      FROM (SELECT row_number() OVER (ORDER BY a.entity_type, a.entity_id, a.attribute) AS rn,
+                   a.entity_type || ':' || a.entity_id || '$' || a.attribute || '|' || a.value_type AS m
+              FROM rbac.attributes a
+             WHERE NOT EXISTS (SELECT 1 FROM rbac.schema_attributes s
+                                WHERE s.entity_type = a.entity_type AND s.attribute = a.attribute
+                                  AND s.value_type = a.value_type)) x;
+    IF misfit_count > 0 THEN
+        RAISE EXCEPTION '% stored attribute value(s) do not fit the new schema', misfit_count
+            USING ERRCODE = 'check_violation',
+                  DETAIL = 'first misfits:' || E'\n' || misfit_list,
+                  HINT = 'delete these attribute values first (rbac.delete_attributes), or keep the attributes with the same types in the schema';
+    END IF;
+    RETURN NULL;
+END
+$fn$;
 
 CREATE FUNCTION rbac._revoke_foreign_privileges() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $sweep$
