@@ -74,7 +74,10 @@ CREATE TABLE rbac.schemas (
 -- delete it (40001 under REPEATABLE READ and SERIALIZABLE) instead of
 -- bringing rbac.schema_relations in line with its own view of them, in
 -- which the other's changes are missing.
+-- (Its replica identity is the whole row, so that it may be replaced in a
+-- database that publishes the extension's tables.)
 CREATE TABLE rbac.schema_write_lock ();
+ALTER TABLE rbac.schema_write_lock REPLICA IDENTITY FULL;
 INSERT INTO rbac.schema_write_lock DEFAULT VALUES;
 
 -- What the active schema lets be stored, kept in step with it by

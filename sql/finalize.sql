@@ -191,7 +191,7 @@ GRANT EXECUTE ON FUNCTION
 COMMENT ON SCHEMA rbac IS 'notion_rbac: relationship-based authorization (Permify schema language) for Notion integrations';
 COMMENT ON TABLE rbac.schemas IS 'Authorization model versions (Permify schema source); the highest visible version is active';
 COMMENT ON TABLE rbac.schema_relations IS 'Allowed (entity type, relation, subject type, subject relation) of the active model, kept by the activation trigger';
-COMMENT ON TABLE rbac.schema_write_lock IS 'Empty; schema writers queue on a lock of it that only the extension can take';
+COMMENT ON TABLE rbac.schema_write_lock IS 'One row, replaced by every schema activation; schema writers queue on a lock of it that only the extension can take';
 COMMENT ON TABLE rbac.schema_attributes IS 'Attributes and their value types in the active model, kept by the activation trigger';
 COMMENT ON TABLE rbac.tuples IS 'Relationship tuples entity_type:entity_id#relation@subject_type:subject_id[#subject_relation], validated against the active model on every write';
 COMMENT ON TABLE rbac.attributes IS 'Attribute values entity_type:entity_id$attribute, validated against the active model on every write';

@@ -13,7 +13,9 @@
 -- leave rbac.schema_relations and rbac.schema_attributes out of step with
 -- the active schema (rows the other activation added, which the snapshot
 -- could not see, stayed). Every activation now replaces the one row of
--- rbac.schema_write_lock, which such a transaction cannot delete.
+-- rbac.schema_write_lock, which such a transaction cannot delete (its
+-- replica identity is the whole row, so that a database publishing the
+-- extension's tables may replace it).
 --
 -- The sweep that takes back privileges the extension did not grant is a
 -- function now, rbac._revoke_foreign_privileges(), which the install and
@@ -40,7 +42,9 @@ GRANT EXECUTE ON FUNCTION rbac.permitted_ids_bigint_at_scan(text, text), rbac.pe
 COMMENT ON FUNCTION rbac.permitted_ids_bigint_at_scan(text, text) IS 'rbac.permitted_ids_bigint, volatile: evaluated when an index-only scan starts, never by the planner (the array of the index condition offered for a large visible set)';
 COMMENT ON FUNCTION rbac.permitted_ids_uuid_at_scan(text, text) IS 'rbac.permitted_ids_uuid, volatile: evaluated when an index-only scan starts, never by the planner (the array of the index condition offered for a large visible set)';
 
+ALTER TABLE rbac.schema_write_lock REPLICA IDENTITY FULL;
 INSERT INTO rbac.schema_write_lock SELECT WHERE NOT EXISTS (SELECT FROM rbac.schema_write_lock);
+COMMENT ON TABLE rbac.schema_write_lock IS 'One row, replaced by every schema activation; schema writers queue on a lock of it that only the extension can take';
 CREATE OR REPLACE FUNCTION rbac._schemas_activate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE

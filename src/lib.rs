@@ -183,6 +183,24 @@ mod tests {
         assert_eq!(default, library, "control file default_version vs library");
     }
 
+    /// Whether a large visible set is read by an index-only scan by its
+    /// array, rather than every row passed through the policy.
+    #[pg_test]
+    fn permitted_array_pays_when_the_scan_reads_less() {
+        use crate::api::permitted_plan::array_pays;
+        // bench/rls.sql: 100,000 of 1M pages, a vacuumed table: the array.
+        assert!(array_pays(100_000, 2_745.0, 1_000_000.0, 1.0));
+        // Three quarters of the table: every row through the policy.
+        assert!(!array_pays(15_000, 57.0, 20_000.0, 1.0));
+        // The same 10% on a table the visibility map does not cover (just
+        // loaded): each id would be fetched from the table as well.
+        assert!(!array_pays(100_000, 2_745.0, 1_000_000.0, 0.0));
+        assert!(array_pays(50_000, 2_745.0, 1_000_000.0, 0.0));
+        // Empty statistics: never, and no NaN.
+        assert!(!array_pays(10, 0.0, 0.0, f64::NAN));
+        assert!(!array_pays(0, 0.0, 0.0, 1.0));
+    }
+
     /// rbac.permitted's first lookup attempt in a statement: at the price
     /// of the last finished lookup, else past the last budget that was not
     /// enough (doubling), never before a millisecond of checks.

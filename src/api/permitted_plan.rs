@@ -187,11 +187,20 @@ unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> Opt
         // A large set read by an index-only scan: whether the array pays is
         // decided here (`array_pays`), and the array is one the planner
         // does not evaluate, so it is not estimated element by element.
-        // Where rows are fetched from the table, the planner still weighs
-        // the array at its real size: the cost of those fetches depends on
-        // how the table is laid out, which its statistics know.
+        // (PostgreSQL asks a support function for conditions free of
+        // volatile functions; this one is safe where it is offered: a
+        // B-tree scan evaluates its array once when it starts or rescans,
+        // and the query reads one table with no other condition, no LIMIT,
+        // no cursor, no row locks — see `reads_every_row`, `index_only`.)
+        // The planner prices such an array as ten keys, so the path by it
+        // wins once offered, also as a bitmap scan; `array_pays` counts the
+        // table fetches of rows the visibility map does not cover. Where
+        // the query needs columns only the table has, the planner still
+        // weighs the array at its real size: the cost of those fetches
+        // depends on how the table is laid out, which its statistics know.
         let at_scan = !small && index_only((*index).rel, index);
-        if at_scan && !array_pays(visible, f64::from((*index).pages), rows) {
+        let all_visible = (*(*index).rel).allvisfrac;
+        if at_scan && !array_pays(visible, f64::from((*index).pages), rows, all_visible) {
             return None;
         }
         let (ids_fn, array_type) = match (id_type, at_scan) {
@@ -266,7 +275,7 @@ unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> Opt
 /// SAFETY: `rel` and `index` are the planner's, for the scanned table.
 unsafe fn index_only(rel: *mut pg_sys::RelOptInfo, index: *mut pg_sys::IndexOptInfo) -> bool {
     unsafe {
-        if !(*index).indpred.is_null() || (*rel).reltarget.is_null() {
+        if !pg_sys::enable_indexonlyscan || !(*index).indpred.is_null() || (*rel).reltarget.is_null() {
             return false;
         }
         let mut needed: *mut pg_sys::Bitmapset = std::ptr::null_mut();
@@ -293,17 +302,28 @@ unsafe fn index_only(rel: *mut pg_sys::RelOptInfo, index: *mut pg_sys::IndexOptI
 
 /// Whether an index-only scan by the array of `visible` ids costs less than
 /// passing all `rows` rows through the policy, for an index of `pages`
-/// pages: every id costs about [`KEY_ROWS`] rows' worth, and every search
-/// from the root [`SEARCH_ROWS`]; ids that share a leaf page share its
-/// search (PostgreSQL 17 on), so there are at most as many searches as
-/// pages. The bound assumes ids spread evenly; ids created together, as
-/// pages are, need fewer searches still. Measured on bench/rls.sql's 1M
-/// pages (PostgreSQL 18, 2 cores): a count of 100,000 visible ids in a
-/// hundred runs took 11 ms by the array, 85 ms through the policy alone.
-fn array_pays(visible: usize, pages: f64, rows: f64) -> bool {
+/// pages on a table whose visibility map covers `all_visible` of it: every
+/// id costs about [`KEY_ROWS`] rows' worth, plus [`FETCH_ROWS`] for each
+/// id whose row must be fetched from the table (one the visibility map
+/// does not cover: a table just loaded, or updated since its last vacuum),
+/// and every search from the root [`SEARCH_ROWS`]; ids that share a leaf
+/// page share its search (PostgreSQL 17 on), so there are at most as many
+/// searches as pages. The bound assumes ids spread evenly; ids created
+/// together, as pages are, need fewer searches still. Measured on
+/// bench/rls.sql's 1M pages (PostgreSQL 18, 2 cores): a count of 100,000
+/// visible ids in a hundred runs took 11 ms by the array, 85 ms through
+/// the policy alone.
+pub(crate) fn array_pays(visible: usize, pages: f64, rows: f64, all_visible: f64) -> bool {
     let visible = visible as f64;
-    KEY_ROWS * visible + SEARCH_ROWS * visible.min(pages.max(1.0)) < rows
+    // (Statistics that say nothing, NaN included: every row fetched.)
+    let fetched = if all_visible >= 0.0 { 1.0 - all_visible.min(1.0) } else { 1.0 };
+    (KEY_ROWS + FETCH_ROWS * fetched) * visible + SEARCH_ROWS * visible.min(pages.max(1.0)) < rows
 }
+
+/// What fetching a row from the table costs an index-only scan, in rows
+/// passed through the policy (a random heap access, its page in shared
+/// buffers at best: about 1 µs).
+const FETCH_ROWS: f64 = 12.0;
 
 /// What an id read by the array costs, in rows passed through the policy
 /// (bench/rls.sql: 110 ns an id, about 85 ns a row).

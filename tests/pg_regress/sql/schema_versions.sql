@@ -45,4 +45,17 @@ SELECT count(*) AS inserted_again FROM again;
 SET ROLE regress_versions_admin;
 SELECT try($$LOCK TABLE rbac.schema_write_lock IN ACCESS SHARE MODE$$);
 RESET ROLE;
+
+-- A database that publishes the extension's tables for logical replication
+-- (deletes included, as by default) still writes schemas: every activation
+-- replaces the lock table's one row, which a published table may only do
+-- with a replica identity.
+SET client_min_messages = error;  -- (wal_level need not be logical here)
+CREATE PUBLICATION regress_versions_pub FOR TABLES IN SCHEMA rbac;
+RESET client_min_messages;
+SET ROLE regress_versions_admin;
+SELECT rbac.write_schema(rbac.schema() || ' entity published {}') > 0 AS written_while_published;
+RESET ROLE;
+SELECT count(*) AS lock_rows FROM rbac.schema_write_lock;
+DROP PUBLICATION regress_versions_pub;
 DROP ROLE regress_versions_admin;
