@@ -305,7 +305,11 @@ standby_consistency_tokens() { # primary pport (the standby is CLUSTER_DIR/CLUST
     cluster_psql -qAt -d postgres -c "SELECT pg_wal_replay_pause()" >/dev/null
     token=$(as_postgres $PG_BIN/psql -X -qAt -h "$primary" -p "$pport" -U postgres -d postgres \
         -c "SELECT rbac.delete_tuples(ARRAY['doc:9#viewer@user:c'])" -c "SELECT rbac.consistency_token()" | tail -n1)
-    expect "a token after the revocation on the primary" t "SELECT '$token' ~ '^[0-9A-F]+/[0-9A-F]+;[0-9]+:[0-9]+:[0-9,]*\$'"
+    expect "a token after the revocation on the primary" t "SELECT '$token' ~ '^[0-9A-F]+/[0-9A-F]+;[0-9]+:[0-9]+:[0-9,]*;[0-9]+\$'"
+    # The token names the primary's cluster, which its physical standby
+    # shares (a token from another cluster is refused: regress consistency).
+    expect "the token names the standby's cluster too" t \
+        "SELECT split_part('$token', ';', 3)::numeric = (SELECT system_identifier FROM pg_control_system())"
     expect "the paused standby still answers from before the revocation without the token" t \
         "SELECT rbac.check('user:c', 'view', 'doc:9')"
     got=$(cluster_psql -At -v VERBOSITY=verbose -d postgres -c "SET notion_rbac.consistency_timeout = 300" \

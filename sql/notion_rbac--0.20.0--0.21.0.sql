@@ -17,6 +17,10 @@
 -- replica identity is the whole row, so that a database publishing the
 -- extension's tables may replace it).
 --
+-- (The library, no SQL change:) consistency tokens end with the cluster's
+-- system identifier, and a token made by another cluster is refused
+-- (22023); tokens made before name none and are taken as they are.
+--
 -- The sweep that takes back privileges the extension did not grant is a
 -- function now, rbac._revoke_foreign_privileges(), which the install and
 -- every upgrade script call last.

@@ -4,9 +4,13 @@
 //! context) reads data that includes all of it — on the primary and on a
 //! hot standby, which first waits until it has replayed that far.
 //!
-//! A token is `<lsn>;<xmin>:<xmax>:<xip,…>`: the WAL position to wait for
-//! on a standby, and the snapshot taken when it was made (transaction ids
-//! with their epoch, as `pg_current_snapshot()` writes them). A read's
+//! A token is `<lsn>;<xmin>:<xmax>:<xip,…>;<system>`: the WAL position to
+//! wait for on a standby, the snapshot taken when it was made (transaction
+//! ids with their epoch, as `pg_current_snapshot()` writes them), and the
+//! cluster's system identifier, which its physical standbys share: a token
+//! from another cluster (whose positions and transaction ids mean nothing
+//! here) is refused. (Tokens made before 0.21.0 name no cluster and are
+//! taken as they are.) A read's
 //! snapshot *covers* the token when every transaction the token saw as
 //! completed is completed for it too — PostgreSQL's visibility rule again,
 //! so whether a snapshot covers a token is exact, not a guess from clocks:
@@ -39,12 +43,19 @@ pub struct Token {
     pub xmax: u64,
     /// Sorted.
     pub xip: Vec<u64>,
+    /// The system identifier of the cluster that made it (None: a token
+    /// made before 0.21.0).
+    pub system: Option<u64>,
 }
 
 impl std::fmt::Display for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let xip: Vec<String> = self.xip.iter().map(u64::to_string).collect();
-        write!(f, "{:X}/{:X};{}:{}:{}", self.lsn >> 32, self.lsn & 0xFFFF_FFFF, self.xmin, self.xmax, xip.join(","))
+        write!(f, "{:X}/{:X};{}:{}:{}", self.lsn >> 32, self.lsn & 0xFFFF_FFFF, self.xmin, self.xmax, xip.join(","))?;
+        match self.system {
+            Some(system) => write!(f, ";{system}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -62,7 +73,12 @@ fn bad_token(text: &str) -> ! {
 impl Token {
     pub fn parse(text: &str) -> Token {
         let parsed = (|| {
-            let (lsn, snap) = text.split_once(';')?;
+            let mut fields = text.splitn(3, ';');
+            let (lsn, snap) = (fields.next()?, fields.next()?);
+            let system = match fields.next() {
+                None => None,
+                Some(system) => Some(system.parse::<u64>().ok()?),
+            };
             let (hi, lo) = lsn.split_once('/')?;
             // Each half is 32 bits, as PostgreSQL prints an LSN: wider ones
             // would be cut or mixed into the other half, not refused.
@@ -86,7 +102,7 @@ impl Token {
             notion_rbac_core::interrupt::sort_unstable(&mut xip);
             // Each running transaction once (coverage counts them).
             let distinct = xip.windows(2).all(|w| w[0] < w[1]);
-            (distinct && xmin <= xmax && xip.iter().all(|x| (xmin..xmax).contains(x))).then_some(Token { lsn, xmin, xmax, xip })
+            (distinct && xmin <= xmax && xip.iter().all(|x| (xmin..xmax).contains(x))).then_some(Token { lsn, xmin, xmax, xip, system })
         })();
         parsed.unwrap_or_else(|| bad_token(text))
     }
@@ -117,7 +133,13 @@ impl Token {
             let mut xip: Vec<u64> = running(snap).into_iter().map(full_xid).collect();
             xip.sort_unstable();
             xip.dedup();
-            Token { lsn, xmin: full_xid(u32::from(snap.xmin)), xmax: full_xid(u32::from(snap.xmax)), xip }
+            Token {
+                lsn,
+                xmin: full_xid(u32::from(snap.xmin)),
+                xmax: full_xid(u32::from(snap.xmax)),
+                xip,
+                system: Some(pg_sys::GetSystemIdentifier()),
+            }
         }
     }
 }
@@ -200,6 +222,18 @@ pub(super) fn take_fresh() -> bool {
 pub fn require(text: &str) {
     let token = Token::parse(text);
     FRESH.with(|f| f.set(false));
+    // SAFETY: a read of the control file's copy in shared memory.
+    let here = unsafe { pg_sys::GetSystemIdentifier() };
+    if let Some(system) = token.system.filter(|s| *s != here) {
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            "this consistency token was made by another database cluster",
+            "",
+        )
+        .set_detail(format!("the token names system identifier {system}; this server's is {here} (pg_control_system())"))
+        .set_hint("pass a token only to the primary that made it and to its physical standbys")
+        .report(PgLogLevel::ERROR);
+    }
     // SAFETY: reads of the active snapshot and of transaction state.
     unsafe {
         if pg_sys::ActiveSnapshotSet() && covers(&*pg_sys::GetActiveSnapshot(), &token) {

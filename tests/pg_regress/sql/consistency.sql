@@ -3,12 +3,20 @@
 -- (The standby layer proves the wait on a lagging replica.)
 SELECT rbac.write_tuples(ARRAY['doc:c1#owner@user:t1']);
 SELECT rbac.consistency_token() AS tok \gset
-SELECT :'tok' ~ '^[0-9A-F]+/[0-9A-F]+;[0-9]+:[0-9]+:[0-9,]*$' AS token_shape;
+SELECT :'tok' ~ '^[0-9A-F]+/[0-9A-F]+;[0-9]+:[0-9]+:[0-9,]*;[0-9]+$' AS token_shape,
+       split_part(:'tok', ';', 3)::numeric = (SELECT system_identifier FROM pg_control_system()) AS names_this_cluster;
 -- A later statement's snapshot covers the token: an ordinary read.
 SELECT rbac.check('user:t1', 'owner', 'doc:c1', jsonb_build_object('at_least', :'tok')) AS check_with_token;
 SELECT rbac.lookup_resources('user:t1', 'owner', 'doc', jsonb_build_object('at_least', :'tok')) AS lookup_with_token;
 SELECT rbac.explain('user:t1', 'owner', 'doc:c1', jsonb_build_object('at_least', :'tok'))->'result' AS explain_with_token;
 SELECT allowed FROM rbac.check_many('user:t1', 'owner', ARRAY['doc:c1', 'doc:c2'], jsonb_build_object('at_least', :'tok'));
+-- A token made by another cluster (another system identifier) is refused:
+-- its positions and transaction ids mean nothing here. One made before
+-- 0.21.0, which names no cluster, is taken as it is.
+SELECT split_part(try(format($$SELECT rbac.check('user:t1', 'owner', 'doc:c1', jsonb_build_object('at_least', %L))$$,
+                             split_part(:'tok', ';', 1) || ';' || split_part(:'tok', ';', 2) || ';1')), E'\n', 1) AS other_cluster;
+SELECT rbac.check('user:t1', 'owner', 'doc:c1', jsonb_build_object('at_least', split_part(:'tok', ';', 1) || ';' || split_part(:'tok', ';', 2))) AS older_token;
+SELECT try($$SELECT rbac.check('user:t1', 'owner', 'doc:c1', '{"at_least": "0/0;1:2:;"}')$$) AS empty_cluster;
 -- A NULL token asks for nothing.
 SELECT rbac.check('user:t1', 'owner', 'doc:c1', '{"at_least": null}') AS null_token;
 
