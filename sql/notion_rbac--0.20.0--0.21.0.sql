@@ -19,7 +19,10 @@
 --
 -- (The library, no SQL change:) consistency tokens end with the cluster's
 -- system identifier, and a token made by another cluster is refused
--- (22023); tokens made before name none and are taken as they are.
+-- (22023); tokens made before name none and are taken as they are. A token
+-- whose completed transactions even a new snapshot has not begun is refused
+-- (55000). Taking a token right after pg_switch_wal() no longer makes the
+-- WAL writer PANIC (0.20.0 asked it to flush past the pages that exist).
 --
 -- The sweep that takes back privileges the extension did not grant is a
 -- function now, rbac._revoke_foreign_privileges(), which the install and

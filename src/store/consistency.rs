@@ -121,14 +121,23 @@ impl Token {
             let lsn = if pg_sys::RecoveryInProgress() {
                 pg_sys::GetXLogReplayRecPtr(std::ptr::null_mut())
             } else {
-                let inserted = pg_sys::GetXLogInsertRecPtr();
+                let end = end_of_inserted(pg_sys::GetXLogInsertRecPtr());
                 // Standbys receive only flushed WAL, and on a quiet primary
                 // what follows the last commit (a pruned page, a hint's
                 // full-page image) may wait ~15 s for a flush: the WAL
                 // writer flushes up to here within wal_writer_delay, as
-                // for an asynchronous commit.
-                pg_sys::XLogSetAsyncXactLSN(inserted);
-                end_of_inserted(inserted)
+                // for an asynchronous commit. Only up to the end of the
+                // last record, whose pages exist: the insert position past
+                // a page header lies on a page not yet initialised, and a
+                // flush asked up to it makes the WAL writer PANIC ("xlog
+                // write request … is past end of log"), as does one up to
+                // the end of a segment closed by a switch, whose padding
+                // pages are not initialised either (the switch flushed its
+                // own record already).
+                if !at_segment_start(end) {
+                    pg_sys::XLogSetAsyncXactLSN(end);
+                }
+                end
             };
             let mut xip: Vec<u64> = running(snap).into_iter().map(full_xid).collect();
             xip.sort_unstable();
@@ -165,6 +174,13 @@ fn end_of_inserted(lsn: u64) -> u64 {
     }
 }
 
+/// Whether `lsn` is the first byte of a WAL segment.
+fn at_segment_start(lsn: u64) -> bool {
+    // SAFETY: a read of a setting fixed at server start.
+    let segment = u64::try_from(unsafe { pg_sys::wal_segment_size }).unwrap_or(0);
+    segment > 0 && lsn % segment == 0
+}
+
 /// The transactions a snapshot sees as in progress (on a standby they are
 /// all in `subxip`).
 fn running(snap: &pg_sys::SnapshotData) -> Vec<u32> {
@@ -192,18 +208,19 @@ fn covers(snap: &pg_sys::SnapshotData, token: &Token) -> bool {
     if snap.suboverflowed {
         return false;
     }
-    let xmax = full_xid(u32::from(snap.xmax));
-    // Ids in [xmax, token.xmax) are future for the snapshot: each must have
-    // been running for the token too.
-    if xmax < token.xmax {
-        let future = token.xmax - xmax;
-        let also_running = token.xip.iter().filter(|x| **x >= xmax).count() as u64;
-        if future > also_running {
-            return false;
-        }
+    if completes_beyond(snap, token) {
+        return false;
     }
     // Ids the snapshot sees running must not have completed for the token.
     running(snap).into_iter().map(full_xid).all(|x| x >= token.xmax || token.xip.binary_search(&x).is_ok())
+}
+
+/// Whether `token` saw as completed a transaction `snap` has not even
+/// begun: ids in [`snap`'s xmax, the token's xmax) are future for the
+/// snapshot, and each must have been running for the token too.
+fn completes_beyond(snap: &pg_sys::SnapshotData, token: &Token) -> bool {
+    let xmax = full_xid(u32::from(snap.xmax));
+    xmax < token.xmax && token.xmax - xmax > token.xip.iter().filter(|x| **x >= xmax).count() as u64
 }
 
 thread_local! {
@@ -252,6 +269,28 @@ pub fn require(text: &str) {
         }
         if pg_sys::RecoveryInProgress() {
             wait_for_replay(&token);
+        }
+        // Every transaction the token saw completed has completed here
+        // (its record lies before the token's position, which a standby
+        // has now replayed), so a new snapshot has begun them all. One
+        // that has not names transactions this server never completed: a
+        // token from before a crash that lost asynchronous commits, or from
+        // a history this server does not follow. Reading without them
+        // would not honour the token.
+        let fresh = &*pg_sys::GetLatestSnapshot();
+        if completes_beyond(fresh, &token) {
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "this server has not completed every transaction the consistency token names",
+                "",
+            )
+            .set_detail(format!(
+                "the token names transactions up to {} as completed; this server has begun none past {}",
+                token.xmax.saturating_sub(1),
+                full_xid(u32::from(fresh.xmax)).saturating_sub(1)
+            ))
+            .set_hint("the token may be from before a crash that lost asynchronous commits, or from a server this one does not follow: take a new token after the write")
+            .report(PgLogLevel::ERROR);
         }
     }
     FRESH.with(|f| f.set(true));
