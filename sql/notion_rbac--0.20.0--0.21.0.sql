@@ -19,9 +19,9 @@
 --
 -- (The library, no SQL change:) consistency tokens end with the cluster's
 -- system identifier, and a token made by another cluster is refused
--- (22023); tokens made before name none and are taken as they are. A token
--- whose completed transactions even a new snapshot has not begun is refused
--- (55000). Taking a token right after pg_switch_wal() no longer makes the
+-- (22023); tokens made before name none and are taken as they are. On a
+-- primary, a token whose completed transactions even a new snapshot has not
+-- begun is refused (55000). Taking a token right after pg_switch_wal() no longer makes the
 -- WAL writer PANIC (0.20.0 asked it to flush past the pages that exist).
 --
 -- The sweep that takes back privileges the extension did not grant is a

@@ -53,7 +53,8 @@ impl std::fmt::Display for Token {
         let xip: Vec<String> = self.xip.iter().map(u64::to_string).collect();
         write!(f, "{:X}/{:X};{}:{}:{}", self.lsn >> 32, self.lsn & 0xFFFF_FFFF, self.xmin, self.xmax, xip.join(","))?;
         match self.system {
-            Some(system) => write!(f, ";{system}"),
+            // Signed, as pg_control_system() shows it.
+            Some(system) => write!(f, ";{}", system as i64),
             None => Ok(()),
         }
     }
@@ -77,7 +78,7 @@ impl Token {
             let (lsn, snap) = (fields.next()?, fields.next()?);
             let system = match fields.next() {
                 None => None,
-                Some(system) => Some(system.parse::<u64>().ok()?),
+                Some(system) => Some(system.parse::<i64>().ok()? as u64),
             };
             let (hi, lo) = lsn.split_once('/')?;
             // Each half is 32 bits, as PostgreSQL prints an LSN: wider ones
@@ -128,15 +129,11 @@ impl Token {
                 // writer flushes up to here within wal_writer_delay, as
                 // for an asynchronous commit. Only up to the end of the
                 // last record, whose pages exist: the insert position past
-                // a page header lies on a page not yet initialised, and a
-                // flush asked up to it makes the WAL writer PANIC ("xlog
-                // write request … is past end of log"), as does one up to
-                // the end of a segment closed by a switch, whose padding
-                // pages are not initialised either (the switch flushed its
-                // own record already).
-                if !at_segment_start(end) {
-                    pg_sys::XLogSetAsyncXactLSN(end);
-                }
+                // a page header (after a switch, or a record that ended a
+                // page) lies on a page not yet initialised, and a flush
+                // asked up to it makes the WAL writer PANIC ("xlog write
+                // request … is past end of log").
+                pg_sys::XLogSetAsyncXactLSN(end);
                 end
             };
             let mut xip: Vec<u64> = running(snap).into_iter().map(full_xid).collect();
@@ -172,13 +169,6 @@ fn end_of_inserted(lsn: u64) -> u64 {
     } else {
         lsn
     }
-}
-
-/// Whether `lsn` is the first byte of a WAL segment.
-fn at_segment_start(lsn: u64) -> bool {
-    // SAFETY: a read of a setting fixed at server start.
-    let segment = u64::try_from(unsafe { pg_sys::wal_segment_size }).unwrap_or(0);
-    segment > 0 && lsn % segment == 0
 }
 
 /// The transactions a snapshot sees as in progress (on a standby they are
@@ -247,7 +237,10 @@ pub fn require(text: &str) {
             "this consistency token was made by another database cluster",
             "",
         )
-        .set_detail(format!("the token names system identifier {system}; this server's is {here} (pg_control_system())"))
+        .set_detail(format!(
+            "the token names system identifier {}; this server's is {} (pg_control_system())",
+            system as i64, here as i64
+        ))
         .set_hint("pass a token only to the primary that made it and to its physical standbys")
         .report(PgLogLevel::ERROR);
     }
@@ -270,15 +263,18 @@ pub fn require(text: &str) {
         if pg_sys::RecoveryInProgress() {
             wait_for_replay(&token);
         }
-        // Every transaction the token saw completed has completed here
-        // (its record lies before the token's position, which a standby
-        // has now replayed), so a new snapshot has begun them all. One
-        // that has not names transactions this server never completed: a
-        // token from before a crash that lost asynchronous commits, or from
-        // a history this server does not follow. Reading without them
-        // would not honour the token.
+        // On a primary, every transaction a token of its history saw
+        // completed has completed here, so a new snapshot has begun them
+        // all. One that has not names transactions this server never
+        // completed: a token from before a crash that lost asynchronous
+        // commits, or from a history this server does not follow. Reading
+        // without them would not honour the token. (Not on a standby: its
+        // snapshots end at the newest transaction a commit or abort record
+        // completed, and transactions a primary's crash recovery ended
+        // have none, so a legitimate token can lie beyond them until the
+        // next one.)
         let fresh = &*pg_sys::GetLatestSnapshot();
-        if completes_beyond(fresh, &token) {
+        if !pg_sys::RecoveryInProgress() && completes_beyond(fresh, &token) {
             ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                 "this server has not completed every transaction the consistency token names",
