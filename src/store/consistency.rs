@@ -261,35 +261,43 @@ pub fn require(text: &str) {
             .report(PgLogLevel::ERROR);
         }
         if pg_sys::RecoveryInProgress() {
+            // (Not checked as on a primary: a standby's snapshots end at
+            // the newest transaction a commit or abort record completed,
+            // and transactions a primary's crash recovery ended have none,
+            // so a legitimate token can lie beyond them until the next one.)
             wait_for_replay(&token);
-        }
-        // On a primary, every transaction a token of its history saw
-        // completed has completed here, so a new snapshot has begun them
-        // all. One that has not names transactions this server never
-        // completed: a token from before a crash that lost asynchronous
-        // commits, or from a history this server does not follow. Reading
-        // without them would not honour the token. (Not on a standby: its
-        // snapshots end at the newest transaction a commit or abort record
-        // completed, and transactions a primary's crash recovery ended
-        // have none, so a legitimate token can lie beyond them until the
-        // next one.)
-        let fresh = &*pg_sys::GetLatestSnapshot();
-        if !pg_sys::RecoveryInProgress() && completes_beyond(fresh, &token) {
-            ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                "this server has not completed every transaction the consistency token names",
-                "",
-            )
-            .set_detail(format!(
-                "the token names transactions up to {} as completed; this server has begun none past {}",
-                token.xmax.saturating_sub(1),
-                full_xid(u32::from(fresh.xmax)).saturating_sub(1)
-            ))
-            .set_hint("the token may be from before a crash that lost asynchronous commits, or from a server this one does not follow: take a new token after the write")
-            .report(PgLogLevel::ERROR);
+        } else {
+            // On a primary, every transaction a token of its history saw
+            // completed has completed here, so a new snapshot has begun
+            // them all. One that has not names transactions this server
+            // never completed: a token from before a crash that lost
+            // asynchronous commits, or from a history this server does not
+            // follow. Reading without them would not honour the token.
+            let fresh = &*pg_sys::GetLatestSnapshot();
+            if completes_beyond(fresh, &token) {
+                refuse_not_begun(&token, fresh);
+            }
         }
     }
     FRESH.with(|f| f.set(true));
+}
+
+/// Refuses a token naming as completed transactions `fresh` has not begun
+/// (see [`require`]).
+fn refuse_not_begun(token: &Token, fresh: &pg_sys::SnapshotData) -> ! {
+    ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        "this server has not completed every transaction the consistency token names",
+        "",
+    )
+    .set_detail(format!(
+        "the token names transactions up to {} as completed; this server has begun none past {}",
+        token.xmax.saturating_sub(1),
+        full_xid(u32::from(fresh.xmax)).saturating_sub(1)
+    ))
+    .set_hint("the token may be from before a crash that lost asynchronous commits, or from a server this one does not follow: take a new token after the write")
+    .report(PgLogLevel::ERROR);
+    unreachable!("an ERROR does not return")
 }
 
 /// Waits until this standby has replayed `token.lsn`, at most

@@ -146,8 +146,6 @@ fn fetch_one(
 }
 
 
-/// The workspace id of an active installation, once the active model
-/// allows every relation the sync writes.
 /// The pages and databases the last sync of `bot_id` saw (each has its
 /// `workspace` tuple).
 fn known(bot_id: &str) -> plan::Known {
@@ -173,6 +171,8 @@ fn known(bot_id: &str) -> plan::Known {
     known
 }
 
+/// The workspace id of an active installation, once the active model
+/// allows every relation the sync writes.
 fn prepare(bot_id: &str) -> Result<String, String> {
     let workspace = Spi::get_one_with_args::<String>(
         "SELECT (SELECT workspace_id FROM rbac.workspaces WHERE bot_id = $1 AND status = 'active')",
