@@ -274,8 +274,16 @@ SELECT regress_plan_uses_ids('SELECT id FROM regress_plans_docs ORDER BY updated
        (SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM regress_plans_docs ORDER BY updated_at DESC LIMIT 50) t) AS dan_newest_rows;
 SELECT rbac.permitted_ids('read', 'doc') @> ARRAY['t1', '1'] AS text_form;
 SELECT rbac.permitted_ids('read', 'nope');
+-- The volatile twins answer as the stable functions do: the same ids, the
+-- same errors, NULL for NULL (strict).
+SELECT rbac.permitted_ids_bigint_at_scan('read', 'doc') = rbac.permitted_ids_bigint('read', 'doc') AS at_scan_same_ids,
+       rbac.permitted_ids_uuid_at_scan('read', 'doc') = rbac.permitted_ids_uuid('read', 'doc') AS at_scan_same_uuids,
+       rbac.permitted_ids_bigint_at_scan(NULL, 'doc') IS NULL AS at_scan_strict;
+SELECT try($$SELECT rbac.permitted_ids_bigint_at_scan('read', 'nope')$$) AS at_scan_unknown_type,
+       try($$SELECT rbac.permitted_ids_uuid_at_scan('nothing', 'doc')$$) AS at_scan_unknown_action;
 SELECT rbac.set_subject(NULL, 'session');
-SELECT cardinality(rbac.permitted_ids('read', 'doc')) AS nobody;
+SELECT cardinality(rbac.permitted_ids('read', 'doc')) AS nobody,
+       cardinality(rbac.permitted_ids_bigint_at_scan('read', 'doc')) AS nobody_at_scan;
 RESET ROLE;
 
 SELECT rbac.unprotect('regress_plans_docs');
